@@ -1,0 +1,12 @@
+# End-to-end tests: pytest drives the real `skiff` binary. Each tests/e2e/test_*.py is one ctest.
+set(SKIFF_PYTHON ${PROJECT_SOURCE_DIR}/.venv/bin/python)
+file(GLOB e2e_tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/e2e/test_*.py)
+foreach(test_file IN LISTS e2e_tests)
+  get_filename_component(test_name ${test_file} NAME_WE)
+  add_test(NAME e2e_${test_name}
+           COMMAND ${SKIFF_PYTHON} -m pytest -q -x ${test_file}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/e2e)
+  set_tests_properties(e2e_${test_name} PROPERTIES
+    ENVIRONMENT "SKIFF_BINARY=$<TARGET_FILE:skiff>;SKIFF_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    TIMEOUT 900 LABELS e2e)
+endforeach()

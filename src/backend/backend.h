@@ -1,0 +1,120 @@
+// Backend: runs pod-shaped workloads. The local implementation (backend/local) supervises process
+// groups on this machine; a Kubernetes implementation will create Pods through a kube-apiserver.
+// Controllers only ever talk to this interface, so they run unchanged on either.
+//
+//   WorkloadSpec w;
+//   w.id = "default/pi-x7k2p";  // unique and stable: re-launching the same id is a no-op
+//   w.containers.push_back({.name = "main", .image = "python:3.11", .command = {"python3", "-c",
+//   "print(1)"}});
+//   RETURN_IF_ERROR(backend.Launch(w));
+//   ASSIGN_OR_RETURN(WorkloadStatus st, backend.Observe(w.id));
+//
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace skiff {
+
+struct EnvVar {
+  std::string name;
+  std::string value;
+};
+
+struct VolumeMount {
+  std::string name;        // refers to WorkloadSpec::volumes[].name
+  std::string mount_path;  // the path the container sees; on the local backend the host path is
+                           // bound there by symlink or substituted (see backend/local)
+  bool read_only = false;
+};
+
+struct Volume {
+  std::string name;
+  std::string host_path;   // hostPath / PVC mapped to a directory; empty = emptyDir (per workload)
+};
+
+struct ContainerPort {
+  std::string name;
+  int container_port = 0;
+};
+
+struct ContainerSpec {
+  std::string name;
+  std::string image;  // "python:3.11" -> local Python venv; others -> host command (see local/)
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::vector<EnvVar> env;
+  std::string working_dir;
+  int64_t cpu_millis = 0;      // request (0 = default, 100m)
+  int64_t memory_bytes = 0;    // limit (0 = none)
+  std::vector<ContainerPort> ports;
+  std::vector<VolumeMount> volume_mounts;
+  std::vector<std::string> python_packages;  // extra pip packages for python:* images
+  std::vector<std::string> pip_index_urls;
+};
+
+struct WorkloadSpec {
+  std::string id;  // unique, stable; [a-z0-9./_-]
+  std::map<std::string, std::string> labels;
+  std::vector<ContainerSpec> containers;  // run side by side; all must succeed
+  std::vector<Volume> volumes;
+  int priority = 0;  // higher is admitted first when queued
+};
+
+enum class WorkloadPhase { kPending, kRunning, kSucceeded, kFailed, kUnknown };
+const char* WorkloadPhaseName(WorkloadPhase phase);  // "Pending", "Running", ...
+
+struct ContainerStatus {
+  std::string name;
+  bool running = false;
+  std::optional<int> exit_code;   // set once terminated; 128+N when killed by signal N
+  std::string reason;             // "Completed", "Error", "OOMKilled", "StartError", ...
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> finished_at;
+};
+
+struct WorkloadStatus {
+  std::string id;
+  WorkloadPhase phase = WorkloadPhase::kPending;
+  std::string message;  // why pending (queued for slots), failed (start error), ...
+  std::vector<ContainerStatus> containers;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> finished_at;
+};
+
+struct ResourceUsage {
+  double cpu_seconds = 0;      // user+sys so far
+  int64_t memory_bytes = 0;    // current resident set
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Admits and starts the workload, or queues it when slots are full. Idempotent on `id`: a
+  // second Launch of a known id returns ok and changes nothing.
+  virtual Status Launch(const WorkloadSpec& spec) = 0;
+  // kNotFound for an unknown id.
+  virtual Result<WorkloadStatus> Observe(const std::string& id) = 0;
+  // Every workload the backend knows, including finished ones not yet removed.
+  virtual std::vector<WorkloadStatus> List() = 0;
+  // Sends SIGTERM, then SIGKILL after `grace`. Stopping a finished workload is ok. A stopped
+  // workload ends kFailed with reason "Stopped" unless it had already finished.
+  virtual Status Stop(const std::string& id, std::chrono::milliseconds grace) = 0;
+  // Forgets a finished (or stops and forgets a running) workload; its logs stay readable.
+  virtual Status Remove(const std::string& id) = 0;
+  // The combined stdout+stderr of one container from byte `offset`; "" container = the first.
+  virtual Result<std::string> ReadLogs(const std::string& id, const std::string& container,
+                                       int64_t offset) = 0;
+  virtual Result<ResourceUsage> Usage(const std::string& id) = 0;
+};
+
+}  // namespace skiff

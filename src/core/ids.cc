@@ -1,0 +1,65 @@
+#include "core/ids.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
+
+namespace skiff {
+namespace {
+
+std::vector<unsigned char> RandomBytes(size_t n) {
+  std::vector<unsigned char> buf(n);
+  if (RAND_bytes(buf.data(), static_cast<int>(n)) != 1) {
+    // The OS random source failing is not recoverable: ids would collide.
+    std::fprintf(stderr, "fatal: no randomness available from the OS\n");
+    std::abort();
+  }
+  return buf;
+}
+
+std::string Hex(const unsigned char* data, size_t n) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string NewUuid() {
+  auto b = RandomBytes(16);
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // variant 1
+  std::string h = Hex(b.data(), b.size());
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+std::string RandomHex(size_t bytes) {
+  auto b = RandomBytes(bytes);
+  return Hex(b.data(), b.size());
+}
+
+std::string GenerateName(const std::string& prefix) {
+  static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";  // as Kubernetes: no vowels
+  auto b = RandomBytes(5);
+  std::string out = prefix;
+  for (unsigned char c : b) out += kAlphabet[c % 27];
+  return out;
+}
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return Hex(digest, len);
+}
+
+}  // namespace skiff

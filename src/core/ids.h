@@ -1,0 +1,21 @@
+// Names and ids: random UUIDs, random secrets, SHA-256, Kubernetes-style generated names.
+//
+//   std::string uid = NewUuid();                   // "3f2b...-..."
+//   std::string pod = GenerateName("pi-");          // "pi-x7k2p"
+//   std::string h = Sha256Hex("secret");
+//
+// Thread-safe (randomness comes from the OS via OpenSSL).
+#pragma once
+
+#include <string>
+
+namespace skiff {
+
+std::string NewUuid();
+// `bytes` random bytes, hex-encoded.
+std::string RandomHex(size_t bytes);
+// prefix + 5 random lowercase alphanumerics, as Kubernetes does for generateName.
+std::string GenerateName(const std::string& prefix);
+std::string Sha256Hex(const std::string& data);
+
+}  // namespace skiff

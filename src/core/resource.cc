@@ -1,0 +1,348 @@
+#include "core/resource.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <regex>
+#include <sstream>
+
+namespace skiff {
+namespace {
+
+std::string MetaString(const Json& obj, const char* field) {
+  if (!obj.is_object()) return "";
+  auto meta = obj.find("metadata");
+  if (meta == obj.end() || !meta->is_object()) return "";
+  auto it = meta->find(field);
+  if (it == meta->end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+// YAML 1.2 core schema resolution for plain (unquoted) scalars.
+Json ResolvePlainScalar(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  static const std::regex kInt("[-+]?[0-9]+");
+  static const std::regex kOct("0o[0-7]+");
+  static const std::regex kHex("0x[0-9a-fA-F]+");
+  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  if (std::regex_match(s, kInt)) {
+    try {
+      return std::stoll(s);
+    } catch (...) {
+      return std::stod(s);  // out of int64 range
+    }
+  }
+  if (std::regex_match(s, kOct)) return std::stoll(s.substr(2), nullptr, 8);
+  if (std::regex_match(s, kHex)) return std::stoll(s.substr(2), nullptr, 16);
+  if (std::regex_match(s, kFloat)) return std::stod(s);
+  if (s == ".inf" || s == "+.inf" || s == ".Inf") return std::numeric_limits<double>::infinity();
+  if (s == "-.inf" || s == "-.Inf") return -std::numeric_limits<double>::infinity();
+  if (s == ".nan" || s == ".NaN") return std::numeric_limits<double>::quiet_NaN();
+  return s;
+}
+
+Json YamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      // Quoted scalars carry the non-specific tag "!" and are always strings.
+      if (node.Tag() == "?") return ResolvePlainScalar(node.Scalar());
+      return node.Scalar();
+    case YAML::NodeType::Sequence: {
+      Json arr = Json::array();
+      for (const auto& item : node) arr.push_back(YamlToJson(item));
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      Json obj = Json::object();
+      for (const auto& kv : node) obj[kv.first.as<std::string>()] = YamlToJson(kv.second);
+      return obj;
+    }
+  }
+  return nullptr;
+}
+
+void EmitJson(YAML::Emitter& out, const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::object:
+      out << YAML::BeginMap;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        out << YAML::Key << it.key() << YAML::Value;
+        EmitJson(out, it.value());
+      }
+      out << YAML::EndMap;
+      break;
+    case Json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& item : v) EmitJson(out, item);
+      out << YAML::EndSeq;
+      break;
+    case Json::value_t::string: {
+      const auto& s = v.get_ref<const std::string&>();
+      // Quote strings a YAML reader would otherwise take for another type.
+      Json resolved = ResolvePlainScalar(s);
+      if (!resolved.is_string()) {
+        out << YAML::DoubleQuoted << s;
+      } else {
+        out << s;
+      }
+      break;
+    }
+    case Json::value_t::boolean:
+      out << (v.get<bool>() ? "true" : "false");
+      break;
+    case Json::value_t::null:
+      out << YAML::Null;
+      break;
+    default:
+      out << v.dump();
+      break;
+  }
+}
+
+}  // namespace
+
+std::string MetaName(const Json& obj) { return MetaString(obj, "name"); }
+std::string MetaNamespace(const Json& obj) { return MetaString(obj, "namespace"); }
+std::string MetaUid(const Json& obj) { return MetaString(obj, "uid"); }
+
+int64_t MetaResourceVersion(const Json& obj) {
+  std::string rv = MetaString(obj, "resourceVersion");
+  if (rv.empty()) return 0;
+  try {
+    return std::stoll(rv);
+  } catch (...) {
+    return -1;
+  }
+}
+
+std::map<std::string, std::string> MetaLabels(const Json& obj) {
+  std::map<std::string, std::string> labels;
+  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return labels;
+  auto it = obj["metadata"].find("labels");
+  if (it == obj["metadata"].end() || !it->is_object()) return labels;
+  for (auto l = it->begin(); l != it->end(); ++l) {
+    if (l.value().is_string()) labels[l.key()] = l.value().get<std::string>();
+  }
+  return labels;
+}
+
+void SplitApiVersion(const std::string& api_version, std::string* group, std::string* version) {
+  auto slash = api_version.find('/');
+  if (slash == std::string::npos) {
+    group->clear();
+    *version = api_version;
+  } else {
+    *group = api_version.substr(0, slash);
+    *version = api_version.substr(slash + 1);
+  }
+}
+
+Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std::string& source) {
+  std::vector<Json> docs;
+  try {
+    for (const YAML::Node& node : YAML::LoadAll(text)) {
+      if (node.IsNull() || !node.IsDefined()) continue;
+      docs.push_back(YamlToJson(node));
+    }
+  } catch (const YAML::Exception& e) {
+    std::ostringstream msg;
+    msg << source << ": malformed YAML";
+    if (!e.mark.is_null()) msg << " at line " << e.mark.line + 1 << ", column " << e.mark.column + 1;
+    msg << ": " << e.msg;
+    return InvalidArgument(msg.str());
+  }
+  return docs;
+}
+
+Result<Json> ParseJsonOrYaml(const std::string& text, const std::string& source) {
+  ASSIGN_OR_RETURN(std::vector<Json> docs, ParseYamlDocuments(text, source));
+  if (docs.empty()) return InvalidArgument(source + ": empty document");
+  if (docs.size() > 1) return InvalidArgument(source + ": expected one document, found " +
+                                              std::to_string(docs.size()));
+  return std::move(docs[0]);
+}
+
+std::string ToYaml(const Json& value) {
+  YAML::Emitter out;
+  EmitJson(out, value);
+  return std::string(out.c_str()) + "\n";
+}
+
+void MergePatch(Json& target, const Json& patch) {
+  if (!patch.is_object()) {
+    target = patch;
+    return;
+  }
+  if (!target.is_object()) target = Json::object();
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    if (it.value().is_null()) {
+      target.erase(it.key());
+    } else {
+      MergePatch(target[it.key()], it.value());
+    }
+  }
+}
+
+Status ValidateName(const std::string& name, const std::string& field) {
+  static const std::regex kName("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
+  if (name.empty()) return InvalidArgument(field + ": required");
+  if (name.size() > 253) return InvalidArgument(field + ": longer than 253 characters");
+  if (!std::regex_match(name, kName)) {
+    return InvalidArgument(field + ": \"" + name +
+                           "\" is not a valid name (lowercase letters, digits, '-' and '.', "
+                           "starting and ending with a letter or digit)");
+  }
+  return Status::Ok();
+}
+
+// --- LabelSelector ---
+
+namespace {
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+}  // namespace
+
+Result<LabelSelector> LabelSelector::Parse(const std::string& text) {
+  LabelSelector sel;
+  // Split on commas outside parentheses.
+  std::vector<std::string> parts;
+  int depth = 0;
+  std::string cur;
+  for (char c : text) {
+    if (c == '(') depth++;
+    if (c == ')') depth--;
+    if (c == ',' && depth == 0) {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!Trim(cur).empty() || !parts.empty()) parts.push_back(cur);
+  static const std::regex kSet("\\s*([^\\s!=]+)\\s+(in|notin)\\s*\\(([^)]*)\\)\\s*");
+  for (const std::string& raw : parts) {
+    std::string p = Trim(raw);
+    if (p.empty()) return InvalidArgument("label selector \"" + text + "\": empty term");
+    Term term;
+    std::smatch m;
+    if (std::regex_match(p, m, kSet)) {
+      term.key = m[1];
+      term.op = m[2] == "in" ? Term::kIn : Term::kNotIn;
+      std::stringstream vs(m[3].str());
+      std::string v;
+      while (std::getline(vs, v, ',')) term.values.push_back(Trim(v));
+    } else if (auto ne = p.find("!="); ne != std::string::npos) {
+      term.op = Term::kNotEq;
+      term.key = Trim(p.substr(0, ne));
+      term.values = {Trim(p.substr(ne + 2))};
+    } else if (auto eq = p.find('='); eq != std::string::npos) {
+      term.op = Term::kEq;
+      term.key = Trim(p.substr(0, eq));
+      size_t vstart = (eq + 1 < p.size() && p[eq + 1] == '=') ? eq + 2 : eq + 1;
+      term.values = {Trim(p.substr(vstart))};
+    } else if (p[0] == '!') {
+      term.op = Term::kNotExists;
+      term.key = Trim(p.substr(1));
+    } else {
+      term.op = Term::kExists;
+      term.key = p;
+    }
+    if (term.key.empty() || term.key.find_first_of(" ()!=") != std::string::npos) {
+      return InvalidArgument("label selector \"" + text + "\": bad term \"" + p + "\"");
+    }
+    sel.terms_.push_back(std::move(term));
+  }
+  return sel;
+}
+
+bool LabelSelector::Matches(const std::map<std::string, std::string>& labels) const {
+  for (const Term& t : terms_) {
+    auto it = labels.find(t.key);
+    bool has = it != labels.end();
+    bool in_values = has && std::find(t.values.begin(), t.values.end(), it->second) != t.values.end();
+    switch (t.op) {
+      case Term::kEq:
+      case Term::kIn:
+        if (!in_values) return false;
+        break;
+      case Term::kNotEq:
+      case Term::kNotIn:
+        if (in_values) return false;
+        break;
+      case Term::kExists:
+        if (!has) return false;
+        break;
+      case Term::kNotExists:
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+// --- TypeRegistry ---
+
+void TypeRegistry::Add(ResourceType type) { types_.push_back(std::move(type)); }
+
+const ResourceType* TypeRegistry::ByKind(const std::string& api_version,
+                                         const std::string& kind) const {
+  for (const auto& t : types_) {
+    if (t.kind == kind && t.ApiVersion() == api_version) return &t;
+  }
+  return nullptr;
+}
+
+const ResourceType* TypeRegistry::ByPlural(const std::string& group,
+                                           const std::string& plural) const {
+  for (const auto& t : types_) {
+    if (t.group == group && t.plural == plural) return &t;
+  }
+  return nullptr;
+}
+
+const ResourceType* TypeRegistry::Lookup(const std::string& name) const {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  for (const auto& t : types_) {
+    std::string kind_lower = t.kind;
+    std::transform(kind_lower.begin(), kind_lower.end(), kind_lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (lower == kind_lower || lower == t.plural || lower == t.StoreType()) return &t;
+    for (const auto& s : t.short_names) {
+      if (lower == s) return &t;
+    }
+  }
+  return nullptr;
+}
+
+const TypeRegistry& TypeRegistry::Builtin() {
+  static const TypeRegistry* registry = [] {
+    auto* r = new TypeRegistry();
+    r->Add({"batch", "v1", "Job", "jobs", true, {"job"}});
+    r->Add({"", "v1", "Pod", "pods", true, {"po", "pod"}});
+    r->Add({"", "v1", "Secret", "secrets", true, {"secret"}});
+    r->Add({"", "v1", "ConfigMap", "configmaps", true, {"cm", "configmap"}});
+    r->Add({"kubeflow.org", "v1", "Profile", "profiles", false, {"profile"}});
+    r->Add({"skiff.dev", "v1", "User", "users", false, {"user"}});
+    r->Add({"skiff.dev", "v1", "ApiToken", "apitokens", false, {"token", "tokens"}});
+    r->Add({"skiff.dev", "v1", "RoleBinding", "rolebindings", true, {"rolebinding"}});
+    r->Add({"pipelines.kubeflow.org", "v2beta1", "PipelineRun", "pipelineruns", true,
+            {"run", "runs", "pipelinerun"}});
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace skiff

@@ -1,0 +1,87 @@
+#include "core/resource.h"
+
+#include <gtest/gtest.h>
+
+#include "core/clock.h"
+#include "core/ids.h"
+
+namespace skiff {
+namespace {
+
+TEST(ParseYamlDocuments, ReadsMultipleDocumentsAndResolvesScalarTypes) {
+  auto docs = ParseYamlDocuments("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\n---\nf: [x, 2]\n", "t.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  ASSERT_EQ(docs->size(), 2u);
+  EXPECT_EQ((*docs)[0]["a"], 1);
+  EXPECT_EQ((*docs)[0]["b"], "1");
+  EXPECT_EQ((*docs)[0]["c"], true);
+  EXPECT_DOUBLE_EQ((*docs)[0]["d"].get<double>(), 1.5);
+  EXPECT_TRUE((*docs)[0]["e"].is_null());
+  EXPECT_EQ((*docs)[1]["f"][1], 2);
+}
+
+TEST(ParseYamlDocuments, MalformedYamlNamesSourceAndLine) {
+  auto docs = ParseYamlDocuments("a: 1\nb: [1, 2\n", "bad.yaml");
+  ASSERT_FALSE(docs.ok());
+  EXPECT_EQ(docs.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(docs.status().message().find("bad.yaml"), std::string::npos);
+  EXPECT_NE(docs.status().message().find("line"), std::string::npos);
+}
+
+TEST(ToYaml, RoundTripsThroughParse) {
+  Json v = {{"s", "123"}, {"n", 123}, {"b", "true"}, {"l", {1, "x"}}, {"o", {{"k", nullptr}}}};
+  auto back = ParseJsonOrYaml(ToYaml(v), "round");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, v);
+}
+
+TEST(MergePatch, NullDeletesAndObjectsMerge) {
+  Json t = {{"a", 1}, {"b", {{"c", 2}, {"d", 3}}}};
+  MergePatch(t, Json{{"a", nullptr}, {"b", {{"c", 5}}}});
+  EXPECT_EQ(t, (Json{{"b", {{"c", 5}, {"d", 3}}}}));
+}
+
+TEST(LabelSelector, SupportsEqualityAndSetTerms) {
+  auto sel = LabelSelector::Parse("app=web,tier in (a, b),!legacy,env!=prod");
+  ASSERT_TRUE(sel.ok());
+  EXPECT_TRUE(sel->Matches({{"app", "web"}, {"tier", "b"}, {"env", "dev"}}));
+  EXPECT_FALSE(sel->Matches({{"app", "web"}, {"tier", "c"}}));
+  EXPECT_FALSE(sel->Matches({{"app", "web"}, {"tier", "a"}, {"legacy", "1"}}));
+  EXPECT_FALSE(sel->Matches({{"app", "web"}, {"tier", "a"}, {"env", "prod"}}));
+  EXPECT_FALSE(LabelSelector::Parse("a=b,,c").ok());
+}
+
+TEST(ValidateName, RefusesUppercaseAndEmpty) {
+  EXPECT_TRUE(ValidateName("pi-1.x", "metadata.name").ok());
+  EXPECT_FALSE(ValidateName("Pi", "metadata.name").ok());
+  EXPECT_FALSE(ValidateName("", "metadata.name").ok());
+  EXPECT_FALSE(ValidateName("-a", "metadata.name").ok());
+}
+
+TEST(TypeRegistry, ResolvesKindsPluralsAndShortNames) {
+  const auto& r = TypeRegistry::Builtin();
+  ASSERT_NE(r.Lookup("job"), nullptr);
+  EXPECT_EQ(r.Lookup("Jobs")->StoreType(), "jobs.batch");
+  EXPECT_EQ(r.ByKind("batch/v1", "Job")->plural, "jobs");
+  EXPECT_EQ(r.Lookup("nope"), nullptr);
+}
+
+TEST(Rfc3339, FormatsAndParsesUtc) {
+  TimePoint t;
+  ASSERT_TRUE(ParseRfc3339("2026-11-23T15:04:05Z", &t));
+  EXPECT_EQ(FormatRfc3339(t), "2026-11-23T15:04:05Z");
+  ASSERT_TRUE(ParseRfc3339("2026-11-23T16:04:05.5+01:00", &t));
+  EXPECT_EQ(FormatRfc3339(t), "2026-11-23T15:04:05Z");
+  EXPECT_FALSE(ParseRfc3339("yesterday", &t));
+}
+
+TEST(Ids, UuidsAreWellFormedAndDistinct) {
+  std::string a = NewUuid(), b = NewUuid();
+  EXPECT_EQ(a.size(), 36u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(GenerateName("pi-").size(), 8u);
+}
+
+}  // namespace
+}  // namespace skiff
