@@ -85,3 +85,22 @@ TEST(Ids, UuidsAreWellFormedAndDistinct) {
 
 }  // namespace
 }  // namespace skiff
+
+#include "core/quantity.h"
+
+namespace skiff {
+namespace {
+
+TEST(Quantity, ParsesCpuAndMemorySuffixes) {
+  EXPECT_EQ(*ParseCpuMillis("500m", "cpu"), 500);
+  EXPECT_EQ(*ParseCpuMillis("2", "cpu"), 2000);
+  EXPECT_EQ(*ParseCpuMillis(0.5, "cpu"), 500);
+  EXPECT_EQ(*ParseMemoryBytes("128Mi", "mem"), 134217728);
+  EXPECT_EQ(*ParseMemoryBytes("1G", "mem"), 1000000000);
+  auto bad = ParseMemoryBytes("lots", "spec.resources.limits.memory");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("spec.resources.limits.memory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace skiff

@@ -1,0 +1,83 @@
+// ReconcileLoop: the level-triggered controller runtime. It watches one resource type in the
+// Store's change feed and calls a reconcile function with the (namespace, name) of every object
+// that changed, plus every object at start (so a restart re-drives everything) and again whenever
+// a reconcile asked to be looked at later.
+//
+//   ReconcileLoop loop("jobs", store, "jobs.batch",
+//       [&](const std::string& ns, const std::string& name) { return controller.Reconcile(ns, name); });
+//   loop.Start();   // a thread of its own
+//   ...
+//   loop.Stop();    // waits for the reconcile in progress, then returns
+//
+// A reconcile returns the delay after which it wants to run again (nullopt: only on change) or an
+// error (logged, counted, retried with backoff). Reconciles of one loop never run concurrently.
+// Thread-safe: Start/Stop/Enqueue may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "store/store.h"
+
+namespace skiff {
+
+class ReconcileLoop {
+ public:
+  using Key = std::pair<std::string, std::string>;  // namespace, name
+  using ReconcileFn = std::function<Result<std::optional<std::chrono::milliseconds>>(
+      const std::string& ns, const std::string& name)>;
+  // Maps a change of another type to the key of the object to reconcile (e.g. pod -> its job).
+  using Mapper = std::function<std::optional<Key>(const WatchEvent&)>;
+
+  struct Options {
+    std::chrono::milliseconds resync_period{std::chrono::seconds(30)};
+    std::chrono::milliseconds error_backoff{std::chrono::milliseconds(500)};
+  };
+
+  ReconcileLoop(std::string name, Store& store, std::string store_type, ReconcileFn fn,
+                Options options);
+  ReconcileLoop(std::string name, Store& store, std::string store_type, ReconcileFn fn)
+      : ReconcileLoop(std::move(name), store, std::move(store_type), std::move(fn), Options()) {}
+  ~ReconcileLoop();
+
+  // Also watch `store_type` and reconcile what `mapper` maps its changes to.
+  void AlsoWatch(std::string store_type, Mapper mapper);
+
+  void Start();
+  void Stop();
+  void Enqueue(const Key& key);
+
+  // One pass without a thread, for tests: reads new changes, then reconciles every key that is
+  // due. Returns the number of reconciles run.
+  int RunOnce();
+
+ private:
+  void Run();
+  void EnqueueAll();
+  void ReadNewChanges();
+
+  const std::string name_;
+  Store& store_;
+  const std::string store_type_;
+  const ReconcileFn fn_;
+  const Options options_;
+  std::map<std::string, Mapper> mappers_;  // set before Start
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Keys due at a time (steady clock). GUARDED_BY(mu_)
+  std::map<Key, std::chrono::steady_clock::time_point> due_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  int64_t seen_version_ = 0;  // only touched by the loop thread (or RunOnce)
+  std::chrono::steady_clock::time_point next_resync_;
+  std::thread thread_;
+};
+
+}  // namespace skiff

@@ -1,0 +1,440 @@
+#include "jobs/job_controller.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/ids.h"
+#include "core/log.h"
+
+namespace skiff::jobs {
+namespace {
+
+using std::chrono::milliseconds;
+
+bool IsTerminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+std::string PodPhase(const Json& pod) {
+  if (!pod.contains("status") || !pod["status"].is_object()) return "Pending";
+  return pod["status"].value("phase", "Pending");
+}
+
+// The Job's condition of `type` with status "True", or null.
+const Json* TrueCondition(const Json& job, const std::string& type) {
+  if (!job.contains("status") || !job["status"].contains("conditions")) return nullptr;
+  for (const Json& c : job["status"]["conditions"]) {
+    if (c.value("type", "") == type && c.value("status", "") == "True") return &c;
+  }
+  return nullptr;
+}
+
+Status ExpectNonNegativeInt(const Json& spec, const char* key) {
+  if (!spec.contains(key) || spec[key].is_null()) return Status::Ok();
+  const Json& v = spec[key];
+  if (!v.is_number_integer()) return InvalidArgument(std::string("spec.") + key + ": must be an integer");
+  if (v.get<int64_t>() < 0) return InvalidArgument(std::string("spec.") + key + ": must be >= 0");
+  return Status::Ok();
+}
+
+Json Condition(const std::string& type, const std::string& reason, const std::string& message,
+               TimePoint now) {
+  return {{"type", type},
+          {"status", "True"},
+          {"reason", reason},
+          {"message", message},
+          {"lastProbeTime", FormatRfc3339(now)},
+          {"lastTransitionTime", FormatRfc3339(now)}};
+}
+
+}  // namespace
+
+JobController::JobController(Store& store, Backend& backend, Clock& clock,
+                             JobControllerOptions options)
+    : store_(store), backend_(backend), clock_(clock), options_(std::move(options)) {}
+
+std::string JobController::WorkloadId(const Json& pod) {
+  return MetaNamespace(pod) + "_" + MetaName(pod);
+}
+
+Status JobController::ValidateJob(Json& job, bool /*is_create*/) {
+  if (!job.contains("spec") || !job["spec"].is_object()) {
+    return InvalidArgument("spec: required object");
+  }
+  Json& spec = job["spec"];
+  for (const char* key : {"parallelism", "completions", "backoffLimit", "activeDeadlineSeconds",
+                          "ttlSecondsAfterFinished"}) {
+    RETURN_IF_ERROR(ExpectNonNegativeInt(spec, key));
+  }
+  if (spec.contains("activeDeadlineSeconds") && spec["activeDeadlineSeconds"].is_number() &&
+      spec["activeDeadlineSeconds"].get<int64_t>() == 0) {
+    return InvalidArgument("spec.activeDeadlineSeconds: must be > 0");
+  }
+  if (spec.contains("suspend") && !spec["suspend"].is_boolean()) {
+    return InvalidArgument("spec.suspend: must be a boolean");
+  }
+  std::string mode = "NonIndexed";
+  if (spec.contains("completionMode")) {
+    if (!spec["completionMode"].is_string() ||
+        (spec["completionMode"] != "NonIndexed" && spec["completionMode"] != "Indexed")) {
+      return InvalidArgument("spec.completionMode: must be NonIndexed or Indexed");
+    }
+    mode = spec["completionMode"].get<std::string>();
+  }
+  RETURN_IF_ERROR(ValidatePodTemplate(spec.value("template", Json()), "spec.template"));
+  std::string restart = spec["template"]["spec"].value("restartPolicy", "");
+  if (restart.empty()) {
+    return InvalidArgument(
+        "spec.template.spec.restartPolicy: required: a Job's pods need Never or OnFailure");
+  }
+  if (restart == "Always") {
+    return InvalidArgument("spec.template.spec.restartPolicy: Always is not allowed in a Job");
+  }
+  if (mode == "Indexed" && (!spec.contains("completions") || spec["completions"].is_null())) {
+    return InvalidArgument("spec.completions: required when completionMode is Indexed");
+  }
+  // As Kubernetes: with neither set, one pod must succeed; parallelism without completions is a
+  // work queue (done when any pod succeeded and none is left running).
+  const bool has_parallelism = spec.contains("parallelism") && !spec["parallelism"].is_null();
+  const bool has_completions = spec.contains("completions") && !spec["completions"].is_null();
+  if (!has_parallelism && !has_completions) spec["completions"] = 1;
+  if (!has_parallelism) spec["parallelism"] = 1;
+  if (!spec.contains("backoffLimit")) spec["backoffLimit"] = 6;
+  if (!spec.contains("completionMode")) spec["completionMode"] = mode;
+  if (!spec.contains("suspend")) spec["suspend"] = false;
+  return Status::Ok();
+}
+
+Status JobController::CleanUpOrphans(const std::string& ns, const std::string& job_name) {
+  ListOptions opts;
+  opts.label_selector = "job-name=" + job_name;
+  ASSIGN_OR_RETURN(ListResult pods, store_.List(kPodType, ns, opts));
+  for (Json& pod : pods.items) {
+    RETURN_IF_ERROR(StopPod(pod, "JobDeleted"));
+    Status removed = backend_.Remove(WorkloadId(pod));
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
+    auto deleted = store_.Delete(kPodType, ns, MetaName(pod));
+    if (!deleted.ok() && deleted.status().code() != StatusCode::kNotFound) return deleted.status();
+  }
+  return Status::Ok();
+}
+
+Status JobController::DeleteJobAndPods(const Json& job) {
+  auto deleted = store_.Delete(kJobType, MetaNamespace(job), MetaName(job),
+                               MetaResourceVersion(job));
+  if (!deleted.ok() && deleted.status().code() != StatusCode::kNotFound) return deleted.status();
+  return CleanUpOrphans(MetaNamespace(job), MetaName(job));
+}
+
+Status JobController::StopPod(Json& pod, const std::string& reason) {
+  if (IsTerminalPhase(PodPhase(pod))) return Status::Ok();
+  Status st = backend_.Stop(WorkloadId(pod), options_.stop_grace);
+  if (!st.ok() && st.code() != StatusCode::kNotFound) return st;
+  pod["status"]["phase"] = "Failed";
+  pod["status"]["reason"] = reason;
+  auto updated = store_.Update(kPodType, pod);
+  if (!updated.ok() && updated.status().code() != StatusCode::kNotFound) return updated.status();
+  if (updated.ok()) pod = *updated;
+  return Status::Ok();
+}
+
+Result<Json> JobController::CreatePod(const Json& job, std::optional<int> completion_index) {
+  const Json& tmpl = job["spec"]["template"];
+  std::string job_name = MetaName(job);
+  std::string prefix = job_name.size() > 56 ? job_name.substr(0, 56) : job_name;
+  Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", Json::object()}};
+  Json& meta = pod["metadata"];
+  meta["namespace"] = MetaNamespace(job);
+  Json labels = tmpl.contains("metadata") ? tmpl["metadata"].value("labels", Json::object())
+                                          : Json::object();
+  labels["job-name"] = job_name;
+  labels["batch.kubernetes.io/job-name"] = job_name;
+  labels["controller-uid"] = MetaUid(job);
+  labels["batch.kubernetes.io/controller-uid"] = MetaUid(job);
+  meta["labels"] = labels;
+  if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations")) {
+    meta["annotations"] = tmpl["metadata"]["annotations"];
+  }
+  meta["ownerReferences"] = Json::array({{{"apiVersion", "batch/v1"},
+                                           {"kind", "Job"},
+                                           {"name", job_name},
+                                           {"uid", MetaUid(job)},
+                                           {"controller", true}}});
+  pod["spec"] = tmpl["spec"];
+  if (completion_index) {
+    std::string idx = std::to_string(*completion_index);
+    meta["annotations"]["batch.kubernetes.io/job-completion-index"] = idx;
+    meta["labels"]["batch.kubernetes.io/job-completion-index"] = idx;
+    for (Json& c : pod["spec"]["containers"]) {
+      if (!c.contains("env") || !c["env"].is_array()) c["env"] = Json::array();
+      c["env"].push_back({{"name", "JOB_COMPLETION_INDEX"}, {"value", idx}});
+    }
+  }
+  pod["status"] = {{"phase", "Pending"}};
+  // A name clash is astronomically unlikely but harmless: try another name.
+  Result<Json> created = InvalidArgument("unreachable");
+  for (int tries = 0; tries < 5; ++tries) {
+    meta["name"] = GenerateName(prefix + "-");
+    created = store_.Create(kPodType, pod);
+    if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) break;
+  }
+  if (!created.ok()) return created.status().WithContext("creating pod for job " + job_name);
+  LogInfo("pod created", {{"job", MetaNamespace(job) + "/" + job_name}, {"pod", MetaName(*created)}});
+  return SyncPod(*created);
+}
+
+Result<Json> JobController::SyncPod(Json pod) {
+  const std::string id = WorkloadId(pod);
+  const std::string phase_before = PodPhase(pod);
+  if (IsTerminalPhase(phase_before)) return pod;
+  Json status_before = pod["status"];
+  auto observed = backend_.Observe(id);
+  if (!observed.ok() && observed.status().code() == StatusCode::kNotFound) {
+    if (phase_before == "Running") {
+      // The backend lost a workload it had started: the attempt is over and counts as failed.
+      pod["status"]["phase"] = "Failed";
+      pod["status"]["reason"] = "Lost";
+      pod["status"]["message"] = "the workload is no longer known to the backend";
+    } else {
+      auto workload = PodToWorkload(pod, id, options_.pod_env);
+      Status launched = workload.ok() ? backend_.Launch(*workload) : workload.status();
+      if (!launched.ok()) {
+        pod["status"]["phase"] = "Failed";
+        pod["status"]["reason"] = "CreateContainerConfigError";
+        pod["status"]["message"] = launched.message();
+      } else {
+        observed = backend_.Observe(id);
+      }
+    }
+  }
+  if (observed.ok()) {
+    const WorkloadStatus& ws = *observed;
+    Json& st = pod["status"];
+    st["phase"] = WorkloadPhaseName(ws.phase);
+    if (!ws.message.empty()) st["message"] = ws.message;
+    if (ws.started_at) st["startTime"] = FormatRfc3339(*ws.started_at);
+    Json containers = Json::array();
+    for (const ContainerStatus& cs : ws.containers) {
+      Json c = {{"name", cs.name}, {"ready", cs.running}, {"restartCount", 0}};
+      if (cs.running) {
+        c["state"] = {{"running", Json::object()}};
+        if (cs.started_at) c["state"]["running"]["startedAt"] = FormatRfc3339(*cs.started_at);
+      } else if (cs.exit_code) {
+        Json term = {{"exitCode", *cs.exit_code}, {"reason", cs.reason}};
+        if (cs.started_at) term["startedAt"] = FormatRfc3339(*cs.started_at);
+        if (cs.finished_at) term["finishedAt"] = FormatRfc3339(*cs.finished_at);
+        c["state"] = {{"terminated", term}};
+      } else {
+        c["state"] = {{"waiting", {{"reason", cs.reason.empty() ? "ContainerCreating" : cs.reason}}}};
+      }
+      containers.push_back(c);
+    }
+    st["containerStatuses"] = containers;
+    if (ws.phase == WorkloadPhase::kFailed) {
+      for (const ContainerStatus& cs : ws.containers) {
+        if (!cs.reason.empty() && cs.reason != "Completed") st["reason"] = cs.reason;
+      }
+    }
+    if (ws.finished_at) st["finishTime"] = FormatRfc3339(*ws.finished_at);
+  }
+  if (pod["status"] == status_before) return pod;
+  return store_.Update(kPodType, pod);
+}
+
+Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& ns,
+                                                             const std::string& name) {
+  auto got = store_.Get(kJobType, ns, name);
+  if (!got.ok()) {
+    if (got.status().code() != StatusCode::kNotFound) return got.status();
+    RETURN_IF_ERROR(CleanUpOrphans(ns, name));  // the Job was deleted: its pods go too
+    return std::optional<milliseconds>();
+  }
+  Json job = std::move(got).value();
+  const Json& spec = job["spec"];
+  const TimePoint now = clock_.Now();
+  const Json status_before = job.value("status", Json::object());
+  Json& status = job["status"];
+  if (!status.is_object()) status = Json::object();
+
+  // Pods of this Job, oldest first by creation order (resourceVersion).
+  ListOptions opts;
+  opts.label_selector = "controller-uid=" + MetaUid(job);
+  ASSIGN_OR_RETURN(ListResult listed, store_.List(kPodType, ns, opts));
+  std::vector<Json> pods;
+  for (Json& p : listed.items) {
+    ASSIGN_OR_RETURN(Json synced, SyncPod(std::move(p)));
+    pods.push_back(std::move(synced));
+  }
+  std::sort(pods.begin(), pods.end(), [](const Json& a, const Json& b) {
+    return a["metadata"].value("creationTimestamp", "") < b["metadata"].value("creationTimestamp", "") ||
+           (a["metadata"].value("creationTimestamp", "") ==
+                b["metadata"].value("creationTimestamp", "") &&
+            MetaName(a) < MetaName(b));
+  });
+
+  const bool finished = TrueCondition(job, "Complete") || TrueCondition(job, "Failed");
+  int active = 0, succeeded = 0, failed = 0, ready = 0;
+  std::set<int> done_indexes, active_indexes;
+  TimePoint last_failure{};
+  for (const Json& p : pods) {
+    std::string phase = PodPhase(p);
+    std::optional<int> index;
+    if (p["metadata"].contains("annotations") &&
+        p["metadata"]["annotations"].contains("batch.kubernetes.io/job-completion-index")) {
+      index = std::stoi(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+                            .get<std::string>());
+    }
+    if (phase == "Succeeded") {
+      succeeded++;
+      if (index) done_indexes.insert(*index);
+    } else if (phase == "Failed") {
+      failed++;
+      TimePoint t;
+      if (ParseRfc3339(p["status"].value("finishTime", ""), &t) && t > last_failure) last_failure = t;
+      if (last_failure == TimePoint{}) last_failure = now;
+    } else {
+      active++;
+      if (phase == "Running") ready++;
+      if (index) active_indexes.insert(*index);
+    }
+  }
+
+  const bool suspended = spec.value("suspend", false);
+  if (!finished && !suspended && !status.contains("startTime")) {
+    status["startTime"] = FormatRfc3339(now);
+  }
+  const bool indexed = spec.value("completionMode", "NonIndexed") == "Indexed";
+  const bool has_completions = spec.contains("completions") && spec["completions"].is_number();
+  const int completions = has_completions ? spec["completions"].get<int>() : 0;
+  const int parallelism = spec.value("parallelism", 1);
+  const int backoff_limit = spec.value("backoffLimit", 6);
+  const int completed_count = indexed ? static_cast<int>(done_indexes.size()) : succeeded;
+
+  std::optional<milliseconds> requeue;
+  auto want_requeue = [&](milliseconds d) {
+    if (!requeue || d < *requeue) requeue = d;
+  };
+  auto stop_active = [&](const std::string& reason) -> Status {
+    for (Json& p : pods) RETURN_IF_ERROR(StopPod(p, reason));
+    active = 0;
+    ready = 0;
+    return Status::Ok();
+  };
+
+  if (!finished) {
+    TimePoint start;
+    bool started = ParseRfc3339(status.value("startTime", ""), &start);
+    bool complete = has_completions ? completed_count >= completions
+                                    : (succeeded > 0 && active == 0);
+    if (complete) {
+      status["conditions"] = Json::array({Condition("SuccessCriteriaMet", "CompletionsReached",
+                                                    "Reached expected number of succeeded pods",
+                                                    now),
+                                          Condition("Complete", "CompletionsReached",
+                                                    "Reached expected number of succeeded pods",
+                                                    now)});
+      status["completionTime"] = FormatRfc3339(now);
+      RETURN_IF_ERROR(stop_active("Completed"));
+    } else if (failed > backoff_limit) {
+      RETURN_IF_ERROR(stop_active("BackoffLimitExceeded"));
+      status["conditions"] = Json::array(
+          {Condition("FailureTarget", "BackoffLimitExceeded",
+                     "Job has reached the specified backoff limit", now),
+           Condition("Failed", "BackoffLimitExceeded",
+                     "Job has reached the specified backoff limit", now)});
+    } else if (started && spec.contains("activeDeadlineSeconds") &&
+               now >= start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<int64_t>())) {
+      RETURN_IF_ERROR(stop_active("DeadlineExceeded"));
+      status["conditions"] = Json::array(
+          {Condition("FailureTarget", "DeadlineExceeded",
+                     "Job was active longer than specified deadline", now),
+           Condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline",
+                     now)});
+    } else if (suspended) {
+      RETURN_IF_ERROR(stop_active("Suspended"));
+    } else {
+      // How many more pods to run now.
+      int wanted = 0;
+      if (has_completions) {
+        wanted = std::min(parallelism, completions - completed_count) - active;
+      } else if (succeeded == 0) {
+        wanted = parallelism - active;
+      }
+      if (wanted > 0 && failed > 0) {
+        milliseconds delay = options_.backoff_base * (1LL << std::min(failed - 1, 20));
+        delay = std::min(delay, options_.backoff_max);
+        TimePoint allowed = last_failure + delay;
+        if (now < allowed) {
+          want_requeue(std::chrono::duration_cast<milliseconds>(allowed - now));
+          wanted = 0;
+        }
+      }
+      int next_index = 0;
+      for (int i = 0; i < wanted; ++i) {
+        std::optional<int> index;
+        if (indexed) {
+          while (done_indexes.count(next_index) || active_indexes.count(next_index)) next_index++;
+          if (next_index >= completions) break;
+          index = next_index;
+          active_indexes.insert(next_index);
+        }
+        ASSIGN_OR_RETURN(Json pod, CreatePod(job, index));
+        if (IsTerminalPhase(PodPhase(pod))) {
+          failed++;
+          want_requeue(milliseconds(0));
+        } else {
+          active++;
+        }
+        pods.push_back(std::move(pod));
+      }
+      if (active > 0) want_requeue(options_.poll_interval);
+      if (started && spec.contains("activeDeadlineSeconds")) {
+        TimePoint deadline = start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<int64_t>());
+        want_requeue(std::chrono::duration_cast<milliseconds>(std::max(deadline - now, TimePoint::duration(0))));
+      }
+    }
+  }
+
+  status["active"] = active;
+  status["succeeded"] = succeeded;
+  status["failed"] = failed;
+  status["ready"] = ready;
+  if (indexed) {
+    std::string list;
+    for (int i : done_indexes) list += (list.empty() ? "" : ",") + std::to_string(i);
+    status["completedIndexes"] = list;
+  }
+  if (status != status_before) {
+    auto updated = store_.Update(kJobType, job);
+    if (!updated.ok()) {
+      if (updated.status().code() == StatusCode::kConflict) return std::optional<milliseconds>(milliseconds(0));
+      return updated.status();
+    }
+    job = std::move(updated).value();
+    if (status_before.value("conditions", Json::array()) != job["status"]["conditions"]) {
+      for (const Json& c : job["status"].value("conditions", Json::array())) {
+        if (c.value("type", "") == "Complete" || c.value("type", "") == "Failed") {
+          LogInfo("job finished", {{"job", ns + "/" + name}, {"condition", c.value("type", "")},
+                                   {"reason", c.value("reason", "")}});
+        }
+      }
+    }
+  }
+
+  // ttlSecondsAfterFinished: delete the Job (and its pods) once it has been finished that long.
+  const Json* done = TrueCondition(job, "Complete");
+  if (!done) done = TrueCondition(job, "Failed");
+  if (done && spec.contains("ttlSecondsAfterFinished") && spec["ttlSecondsAfterFinished"].is_number()) {
+    TimePoint at;
+    if (ParseRfc3339(done->value("lastTransitionTime", ""), &at)) {
+      TimePoint expiry = at + std::chrono::seconds(spec["ttlSecondsAfterFinished"].get<int64_t>());
+      if (now >= expiry) {
+        LogInfo("job expired (ttlSecondsAfterFinished)", {{"job", ns + "/" + name}});
+        RETURN_IF_ERROR(DeleteJobAndPods(job));
+        return std::optional<milliseconds>();
+      }
+      want_requeue(std::chrono::duration_cast<milliseconds>(expiry - now));
+    }
+  }
+  return requeue;
+}
+
+}  // namespace skiff::jobs

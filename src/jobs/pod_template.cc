@@ -1,0 +1,213 @@
+#include "jobs/pod_template.h"
+
+#include "core/quantity.h"
+
+namespace skiff::jobs {
+namespace {
+
+Status ExpectStringList(const Json& obj, const char* key, const std::string& field) {
+  if (!obj.contains(key) || obj[key].is_null()) return Status::Ok();
+  const Json& v = obj[key];
+  if (!v.is_array()) return InvalidArgument(field + "." + key + ": must be a list of strings");
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string()) {
+      return InvalidArgument(field + "." + key + "[" + std::to_string(i) + "]: must be a string");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ExpectType(const Json& obj, const char* key, Json::value_t type, const char* type_name,
+                  const std::string& field) {
+  if (!obj.contains(key) || obj[key].is_null()) return Status::Ok();
+  const Json& v = obj[key];
+  bool ok = v.type() == type ||
+            (type == Json::value_t::number_integer && v.is_number_unsigned());
+  if (!ok) return InvalidArgument(field + "." + key + ": must be " + type_name);
+  return Status::Ok();
+}
+
+Status ValidateContainer(const Json& c, const std::string& field) {
+  if (!c.is_object()) return InvalidArgument(field + ": must be an object");
+  if (!c.contains("name") || !c["name"].is_string()) {
+    return InvalidArgument(field + ".name: required string");
+  }
+  RETURN_IF_ERROR(ValidateName(c["name"].get<std::string>(), field + ".name"));
+  RETURN_IF_ERROR(ExpectType(c, "image", Json::value_t::string, "a string", field));
+  RETURN_IF_ERROR(ExpectStringList(c, "command", field));
+  RETURN_IF_ERROR(ExpectStringList(c, "args", field));
+  RETURN_IF_ERROR(ExpectType(c, "workingDir", Json::value_t::string, "a string", field));
+  if (c.contains("env") && !c["env"].is_null()) {
+    if (!c["env"].is_array()) return InvalidArgument(field + ".env: must be a list");
+    for (size_t i = 0; i < c["env"].size(); ++i) {
+      const Json& e = c["env"][i];
+      std::string ef = field + ".env[" + std::to_string(i) + "]";
+      if (!e.is_object() || !e.contains("name") || !e["name"].is_string()) {
+        return InvalidArgument(ef + ".name: required string");
+      }
+      if (e.contains("value") && !e["value"].is_string()) {
+        return InvalidArgument(ef + ".value: must be a string (quote numbers in YAML)");
+      }
+    }
+  }
+  if (c.contains("resources") && c["resources"].is_object()) {
+    for (const char* section : {"limits", "requests"}) {
+      if (!c["resources"].contains(section)) continue;
+      const Json& r = c["resources"][section];
+      std::string rf = field + ".resources." + section;
+      if (!r.is_object()) return InvalidArgument(rf + ": must be an object");
+      if (r.contains("cpu")) RETURN_IF_ERROR(ParseCpuMillis(r["cpu"], rf + ".cpu").status());
+      if (r.contains("memory")) {
+        RETURN_IF_ERROR(ParseMemoryBytes(r["memory"], rf + ".memory").status());
+      }
+    }
+  }
+  if (c.contains("ports") && !c["ports"].is_null()) {
+    if (!c["ports"].is_array()) return InvalidArgument(field + ".ports: must be a list");
+    for (size_t i = 0; i < c["ports"].size(); ++i) {
+      RETURN_IF_ERROR(ExpectType(c["ports"][i], "containerPort", Json::value_t::number_integer,
+                                 "an integer", field + ".ports[" + std::to_string(i) + "]"));
+    }
+  }
+  if (c.contains("volumeMounts") && !c["volumeMounts"].is_null()) {
+    if (!c["volumeMounts"].is_array()) return InvalidArgument(field + ".volumeMounts: must be a list");
+    for (size_t i = 0; i < c["volumeMounts"].size(); ++i) {
+      const Json& m = c["volumeMounts"][i];
+      std::string mf = field + ".volumeMounts[" + std::to_string(i) + "]";
+      if (!m.is_object() || !m.value("name", Json()).is_string() ||
+          !m.value("mountPath", Json()).is_string()) {
+        return InvalidArgument(mf + ": name and mountPath are required strings");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::string PodName(const Json& pod) { return MetaName(pod); }
+
+}  // namespace
+
+Status ValidatePodTemplate(const Json& tmpl, const std::string& field) {
+  if (!tmpl.is_object()) return InvalidArgument(field + ": required object");
+  if (!tmpl.contains("spec") || !tmpl["spec"].is_object()) {
+    return InvalidArgument(field + ".spec: required object");
+  }
+  const Json& spec = tmpl["spec"];
+  std::string sf = field + ".spec";
+  if (!spec.contains("containers") || !spec["containers"].is_array() ||
+      spec["containers"].empty()) {
+    return InvalidArgument(sf + ".containers: at least one container is required");
+  }
+  for (size_t i = 0; i < spec["containers"].size(); ++i) {
+    RETURN_IF_ERROR(
+        ValidateContainer(spec["containers"][i], sf + ".containers[" + std::to_string(i) + "]"));
+  }
+  if (spec.contains("restartPolicy")) {
+    const Json& rp = spec["restartPolicy"];
+    if (!rp.is_string() || (rp != "Never" && rp != "OnFailure" && rp != "Always")) {
+      return InvalidArgument(sf + ".restartPolicy: must be one of Never, OnFailure, Always");
+    }
+  }
+  if (spec.contains("volumes") && !spec["volumes"].is_null()) {
+    if (!spec["volumes"].is_array()) return InvalidArgument(sf + ".volumes: must be a list");
+    for (size_t i = 0; i < spec["volumes"].size(); ++i) {
+      const Json& v = spec["volumes"][i];
+      std::string vf = sf + ".volumes[" + std::to_string(i) + "]";
+      if (!v.is_object() || !v.value("name", Json()).is_string()) {
+        return InvalidArgument(vf + ".name: required string");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_id,
+                                   const PodEnvironment& env) {
+  const Json& spec = pod["spec"];
+  std::string ns = MetaNamespace(pod);
+  WorkloadSpec w;
+  w.id = workload_id;
+  w.labels = MetaLabels(pod);
+  if (spec.contains("volumes") && spec["volumes"].is_array()) {
+    for (const Json& v : spec["volumes"]) {
+      Volume vol;
+      vol.name = v["name"].get<std::string>();
+      if (v.contains("hostPath")) {
+        vol.host_path = v["hostPath"].value("path", "");
+      } else if (v.contains("persistentVolumeClaim")) {
+        vol.host_path = env.volumes_dir + "/" + ns + "/" +
+                        v["persistentVolumeClaim"].value("claimName", vol.name);
+      }
+      w.volumes.push_back(std::move(vol));
+    }
+  }
+  for (size_t i = 0; i < spec["containers"].size(); ++i) {
+    const Json& c = spec["containers"][i];
+    std::string cf = "spec.containers[" + std::to_string(i) + "]";
+    ContainerSpec cs;
+    cs.name = c.value("name", "main");
+    cs.image = c.value("image", "");
+    if (c.contains("command") && c["command"].is_array()) {
+      cs.command = c["command"].get<std::vector<std::string>>();
+    }
+    if (c.contains("args") && c["args"].is_array()) {
+      cs.args = c["args"].get<std::vector<std::string>>();
+    }
+    if (cs.command.empty() && cs.args.empty()) {
+      return InvalidArgument(PodName(pod) + ": " + cf +
+                             ": command or args is required (images have no entrypoint locally)");
+    }
+    cs.working_dir = c.value("workingDir", "");
+    if (c.contains("env") && c["env"].is_array()) {
+      for (const Json& e : c["env"]) {
+        EnvVar ev{e["name"].get<std::string>(), e.value("value", "")};
+        if (e.contains("valueFrom")) {
+          const Json& from = e["valueFrom"];
+          for (const auto& [key, kind] : {std::pair<const char*, const char*>{"secretKeyRef",
+                                                                              "secrets"},
+                                          {"configMapKeyRef", "configmaps"}}) {
+            if (!from.contains(key)) continue;
+            if (!env.read_config) return Unimplemented(std::string(key) + " is not available");
+            auto value = env.read_config(kind, ns, from[key].value("name", ""),
+                                         from[key].value("key", ""));
+            if (!value.ok()) {
+              if (from[key].value("optional", false)) continue;
+              return value.status().WithContext(cf + ".env[" + ev.name + "].valueFrom." + key);
+            }
+            ev.value = *value;
+          }
+        }
+        cs.env.push_back(std::move(ev));
+      }
+    }
+    if (c.contains("resources") && c["resources"].is_object()) {
+      const Json& r = c["resources"];
+      for (const char* section : {"requests", "limits"}) {
+        if (!r.contains(section) || !r[section].is_object()) continue;
+        if (r[section].contains("cpu") && (cs.cpu_millis == 0 || std::string(section) == "requests")) {
+          ASSIGN_OR_RETURN(cs.cpu_millis, ParseCpuMillis(r[section]["cpu"], cf + ".resources.cpu"));
+        }
+      }
+      if (r.contains("limits") && r["limits"].is_object() && r["limits"].contains("memory")) {
+        ASSIGN_OR_RETURN(cs.memory_bytes,
+                         ParseMemoryBytes(r["limits"]["memory"], cf + ".resources.limits.memory"));
+      }
+    }
+    if (c.contains("ports") && c["ports"].is_array()) {
+      for (const Json& p : c["ports"]) {
+        cs.ports.push_back({p.value("name", ""), p.value("containerPort", 0)});
+      }
+    }
+    if (c.contains("volumeMounts") && c["volumeMounts"].is_array()) {
+      for (const Json& m : c["volumeMounts"]) {
+        cs.volume_mounts.push_back(
+            {m["name"].get<std::string>(), m["mountPath"].get<std::string>(),
+             m.value("readOnly", false)});
+      }
+    }
+    w.containers.push_back(std::move(cs));
+  }
+  return w;
+}
+
+}  // namespace skiff::jobs
