@@ -1,0 +1,87 @@
+// FakeBackend: an in-memory Backend for controller tests (a test double, never used in
+// production). Launch records the spec and creates a workload in kPending or kRunning (per
+// `set_launch_phase`); the test then drives it: Finish(id, exit_code), SetPhase(...),
+// SetLogs(...), SetUsage(...), and inspects what the controller did with launched() and
+// stop_calls(). Nothing runs; time comes from the Clock passed in.
+//
+//   FakeClock clock;
+//   FakeBackend backend(clock);
+//   JobController jobs(store, backend, clock, {});
+//   jobs.ReconcileOnce();
+//   ASSERT_EQ(backend.launched().size(), 1u);
+//   backend.Finish(backend.launched()[0].id, 0);  // -> kSucceeded, container exit code 0
+//
+// Thread-safe: one mutex guards everything.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace skiff {
+
+class FakeBackend : public Backend {
+ public:
+  struct StopCall {
+    std::string id;
+    std::chrono::milliseconds grace;
+  };
+
+  explicit FakeBackend(Clock& clock);
+
+  // Backend.
+  Status Launch(const WorkloadSpec& spec) override;
+  Result<WorkloadStatus> Observe(const std::string& id) override;
+  std::vector<WorkloadStatus> List() override;
+  Status Stop(const std::string& id, std::chrono::milliseconds grace) override;
+  Status Remove(const std::string& id) override;
+  Result<std::string> ReadLogs(const std::string& id, const std::string& container,
+                               int64_t offset) override;
+  Result<ResourceUsage> Usage(const std::string& id) override;
+
+  // The phase a newly launched workload starts in: kRunning (default) or kPending.
+  void set_launch_phase(WorkloadPhase phase);
+  // Makes every later Launch fail with `status` (ok() to clear).
+  void set_launch_error(Status status);
+
+  // Ends every container of `id`: exit 0 -> kSucceeded ("Completed"), otherwise kFailed
+  // ("Error", or `reason` when given). kNotFound for an unknown id.
+  Status Finish(const std::string& id, int exit_code, const std::string& reason = "");
+  // Sets the phase (and message) directly, e.g. kPending "waiting for resources".
+  Status SetPhase(const std::string& id, WorkloadPhase phase, const std::string& message = "");
+  // Logs returned by ReadLogs for `container` ("" = the first container).
+  Status SetLogs(const std::string& id, const std::string& container, std::string logs);
+  Status SetUsage(const std::string& id, ResourceUsage usage);
+
+  // Every spec passed to a Launch that created a workload, in order (duplicates excluded).
+  std::vector<WorkloadSpec> launched() const;
+  std::vector<StopCall> stop_calls() const;
+  std::vector<std::string> removed() const;
+  // Whether `id` is currently known (launched and not removed).
+  bool Has(const std::string& id) const;
+
+ private:
+  struct Entry {
+    WorkloadSpec spec;
+    WorkloadStatus status;
+    std::map<std::string, std::string> logs;  // container name -> text
+    ResourceUsage usage;
+  };
+
+  Entry* FindLocked(const std::string& id);  // requires mu_
+
+  Clock& clock_;
+  mutable std::mutex mu_;
+  WorkloadPhase launch_phase_ = WorkloadPhase::kRunning;  // GUARDED_BY(mu_)
+  Status launch_error_;                                   // GUARDED_BY(mu_)
+  std::map<std::string, Entry> workloads_;                // GUARDED_BY(mu_)
+  std::vector<WorkloadSpec> launched_;                    // GUARDED_BY(mu_)
+  std::vector<StopCall> stop_calls_;                      // GUARDED_BY(mu_)
+  std::vector<std::string> removed_;                      // GUARDED_BY(mu_)
+};
+
+}  // namespace skiff
