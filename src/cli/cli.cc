@@ -1,14 +1,120 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "cli/commands.h"
 
 namespace skiff {
 
 int RunCli(int argc, char** argv) {
-  CLI::App app{"skiff: Kubeflow in one binary"};
+  CLI::App app{"skiff: the Kubeflow platform in one binary"};
   app.require_subcommand(1);
+  app.set_help_all_flag("--help-all");
+
+  cli::GlobalFlags g;
+  app.add_option("--server", g.config.server, "server URL (default: from SKIFF_HOME/server.json)");
+  app.add_option("--token", g.config.token, "bearer token (default: SKIFF_HOME/admin-token)");
+  auto add_ns = [&](CLI::App* sub) {
+    sub->add_option("-n,--namespace", g.namespace_, "namespace (profile)")->capture_default_str();
+  };
+
+  // skiff up
+  cli::UpOptions up;
+  if (const char* p = std::getenv("SKIFF_PORT"); p && *p) up.port = std::atoi(p);
+  auto* up_cmd = app.add_subcommand("up", "start the platform on this machine");
+  up_cmd->add_option("--port", up.port, "API port on 127.0.0.1 (0 picks a free one; SKIFF_PORT)")
+      ->capture_default_str();
+  up_cmd->add_option("--home", up.home, "state directory (SKIFF_HOME, default ~/.skiff)");
+  up_cmd->add_option("--store", up.store_url, "store URL: sqlite path or postgresql://...");
+  up_cmd->add_option("--log-level", up.log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  up_cmd->add_option("--job-backoff-ms", up.job_backoff_ms,
+                     "base delay before a failed Job pod is retried (Kubernetes: 10000)")
+      ->capture_default_str();
+
+  app.add_subcommand("config", "print the server URL and token location the CLI uses");
+
+  std::vector<std::string> files;
+  auto* apply = app.add_subcommand("apply", "create or update resources from YAML/JSON");
+  apply->add_option("-f,--filename", files, "file, directory or - for stdin")->required();
+  add_ns(apply);
+
+  std::string kind, name, output, selector;
+  auto* get = app.add_subcommand("get", "list or show resources");
+  get->add_option("kind", kind, "kind (jobs, pods, profiles, ...)")->required();
+  get->add_option("name", name, "name");
+  get->add_option("-o,--output", output, "yaml|json|name");
+  get->add_option("-l,--selector", selector, "label selector");
+  get->add_flag("-A,--all-namespaces", g.all_namespaces, "across all namespaces");
+  add_ns(get);
+
+  auto* describe = app.add_subcommand("describe", "show a resource in detail");
+  describe->add_option("kind", kind)->required();
+  describe->add_option("name", name)->required();
+  add_ns(describe);
+
+  std::vector<std::string> names;
+  auto* del = app.add_subcommand("delete", "delete resources");
+  del->add_option("kind", kind);
+  del->add_option("names", names);
+  del->add_option("-f,--filename", files, "file, directory or -");
+  add_ns(del);
+
+  std::string container;
+  bool follow = false;
+  auto* logs = app.add_subcommand("logs", "print a pod's logs (or job/NAME: its latest pod's)");
+  logs->add_option("target", name, "POD or job/NAME")->required();
+  logs->add_option("-c,--container", container, "container");
+  logs->add_flag("-f,--follow", follow, "keep streaming until the pod ends");
+  add_ns(logs);
+
+  bool admin = false;
+  std::string owner, role, user;
+  auto* user_cmd = app.add_subcommand("user", "manage users");
+  user_cmd->require_subcommand(1);
+  auto* user_create = user_cmd->add_subcommand("create", "create a user");
+  user_create->add_option("name", name)->required();
+  user_create->add_flag("--admin", admin, "cluster administrator");
+
+  auto* token_cmd = app.add_subcommand("token", "manage API tokens");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand("create", "mint a token (printed once)");
+  token_create->add_option("--user", user, "user the token is for (default: yourself)");
+
+  auto* profile_cmd = app.add_subcommand("profile", "manage profiles (namespaces)");
+  profile_cmd->require_subcommand(1);
+  auto* profile_create = profile_cmd->add_subcommand("create", "create a profile");
+  profile_create->add_option("name", name)->required();
+  profile_create->add_option("--owner", owner, "owning user (gets the admin role)")->required();
+
+  auto* role_cmd = app.add_subcommand("role", "manage roles in a profile");
+  role_cmd->require_subcommand(1);
+  auto* role_grant = role_cmd->add_subcommand("grant", "give a user a role in a namespace");
+  role_grant->add_option("user", user)->required();
+  role_grant->add_option("--role", role, "admin|edit|view")->required();
+  add_ns(role_grant);
+
   CLI11_PARSE(app, argc, argv);
-  return 0;
+
+  if (up_cmd->parsed()) return cli::CmdUp(up);
+  if (app.got_subcommand("config")) return cli::CmdConfig(g);
+  if (apply->parsed()) return cli::CmdApply(g, files);
+  if (get->parsed()) return cli::CmdGet(g, kind, name, output, selector);
+  if (describe->parsed()) return cli::CmdDescribe(g, kind, name);
+  if (del->parsed()) {
+    if (files.empty() && (kind.empty() || names.empty())) {
+      std::fprintf(stderr, "error: give KIND NAME... or -f FILE\n");
+      return 2;
+    }
+    return cli::CmdDelete(g, kind, names, files);
+  }
+  if (logs->parsed()) return cli::CmdLogs(g, name, container, follow);
+  if (user_create->parsed()) return cli::CmdUserCreate(g, name, admin);
+  if (token_create->parsed()) return cli::CmdTokenCreate(g, user);
+  if (profile_create->parsed()) return cli::CmdProfileCreate(g, name, owner);
+  if (role_grant->parsed()) return cli::CmdRoleGrant(g, user, role);
+  return 2;
 }
 
 }  // namespace skiff

@@ -1,0 +1,41 @@
+// The `skiff` subcommands, one function each; cli.cc wires them to CLI11.
+// Each returns the process exit code and prints errors as "error: <what>" on stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/config.h"
+
+namespace skiff::cli {
+
+struct GlobalFlags {
+  ConfigFlags config;
+  std::string namespace_ = "default";
+  bool all_namespaces = false;
+};
+
+int CmdConfig(const GlobalFlags& g);
+int CmdApply(const GlobalFlags& g, const std::vector<std::string>& files);
+int CmdGet(const GlobalFlags& g, const std::string& kind, const std::string& name,
+           const std::string& output, const std::string& selector);
+int CmdDescribe(const GlobalFlags& g, const std::string& kind, const std::string& name);
+int CmdDelete(const GlobalFlags& g, const std::string& kind, const std::vector<std::string>& names,
+              const std::vector<std::string>& files);
+int CmdLogs(const GlobalFlags& g, const std::string& target, const std::string& container,
+            bool follow);
+int CmdUserCreate(const GlobalFlags& g, const std::string& name, bool admin);
+int CmdTokenCreate(const GlobalFlags& g, const std::string& user);
+int CmdProfileCreate(const GlobalFlags& g, const std::string& name, const std::string& owner);
+int CmdRoleGrant(const GlobalFlags& g, const std::string& user, const std::string& role);
+
+struct UpOptions {
+  int port = 8888;
+  std::string home;
+  std::string store_url;  // "" = sqlite under home
+  std::string log_level = "info";
+  int job_backoff_ms = 10000;
+};
+int CmdUp(const UpOptions& options);
+
+}  // namespace skiff::cli

@@ -1,0 +1,45 @@
+// Where the CLI finds the server and its credentials.
+//
+// `skiff up` writes `<SKIFF_HOME>/server.json` ({"url": ..., "pid": ..., "token_file": ...}) and
+// the admin token file; every other command run with the same SKIFF_HOME reads them. SKIFF_SERVER
+// and SKIFF_TOKEN (or --server/--token) override.
+//
+//   ASSIGN_OR_RETURN(ClientConfig cfg, LoadClientConfig(flags));
+//
+// Thread-compatible.
+#pragma once
+
+#include <string>
+
+#include "core/resource.h"
+#include "core/status.h"
+
+namespace skiff::cli {
+
+// SKIFF_HOME or ~/.skiff.
+std::string SkiffHome();
+
+struct ClientConfig {
+  std::string url;         // "http://127.0.0.1:8888"
+  std::string token;       // bearer token
+  std::string token_file;  // where the token came from ("" when from a flag or env)
+  std::string source;      // where the URL came from, for `skiff config`
+};
+
+struct ConfigFlags {
+  std::string server;  // --server
+  std::string token;   // --token
+};
+
+Result<ClientConfig> LoadClientConfig(const ConfigFlags& flags);
+
+// Written by `skiff up` once it listens; removed when it stops.
+Status WriteServerFile(const std::string& home, const std::string& url,
+                       const std::string& token_file);
+void RemoveServerFile(const std::string& home);
+
+Result<std::string> ReadFile(const std::string& path);
+// Writes atomically (temp file + rename) with the given mode.
+Status WriteFileAtomic(const std::string& path, const std::string& content, int mode);
+
+}  // namespace skiff::cli

@@ -1,0 +1,27 @@
+// Human output of `skiff get` and `skiff describe`, in kubectl's columns.
+//
+//   std::cout << PrintTable(*type, items, clock.Now(), /*with_namespace=*/false);
+//   std::cout << Describe(*type, job, pods, clock.Now());
+//
+// Thread-safe (pure functions).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/resource.h"
+
+namespace skiff::cli {
+
+// "5s", "3m12s", "2d4h": kubectl's age format.
+std::string HumanDuration(TimePoint::duration d);
+
+std::string PrintTable(const ResourceType& type, const std::vector<Json>& items, TimePoint now,
+                       bool with_namespace);
+
+// `related` are the objects owned by `obj` (a Job's pods), shown as its attempt history.
+std::string Describe(const ResourceType& type, const Json& obj, const std::vector<Json>& related,
+                     TimePoint now);
+
+}  // namespace skiff::cli
