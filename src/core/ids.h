@@ -9,6 +9,8 @@
 
 #include <string>
 
+#include "core/status.h"
+
 namespace skiff {
 
 std::string NewUuid();
@@ -17,5 +19,10 @@ std::string RandomHex(size_t bytes);
 // prefix + 5 random lowercase alphanumerics, as Kubernetes does for generateName.
 std::string GenerateName(const std::string& prefix);
 std::string Sha256Hex(const std::string& data);
+
+// Standard base64 (RFC 4648) with padding; Decode accepts input without padding and fails on
+// characters outside the alphabet.
+std::string EncodeBase64(const std::string& data);
+Result<std::string> DecodeBase64(const std::string& text);
 
 }  // namespace skiff

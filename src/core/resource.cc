@@ -340,6 +340,7 @@ const TypeRegistry& TypeRegistry::Builtin() {
     r->Add({"skiff.dev", "v1", "RoleBinding", "rolebindings", true, {"rolebinding"}});
     r->Add({"pipelines.kubeflow.org", "v2beta1", "PipelineRun", "pipelineruns", true,
             {"run", "runs", "pipelinerun"}});
+    r->Add({"pipelines.kubeflow.org", "v2beta1", "TaskCache", "taskcaches", true, {"taskcache"}});
     return r;
   }();
   return *registry;

@@ -104,3 +104,16 @@ TEST(Quantity, ParsesCpuAndMemorySuffixes) {
 
 }  // namespace
 }  // namespace skiff
+
+namespace skiff {
+namespace {
+
+TEST(Base64, RoundTripsAndRefusesGarbage) {
+  EXPECT_EQ(EncodeBase64("hunter2"), "aHVudGVyMg==");
+  EXPECT_EQ(*DecodeBase64("aHVudGVyMg=="), "hunter2");
+  EXPECT_EQ(*DecodeBase64("aHVudGVyMg"), "hunter2");
+  EXPECT_FALSE(DecodeBase64("not base64!").ok());
+}
+
+}  // namespace
+}  // namespace skiff
