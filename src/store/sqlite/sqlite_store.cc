@@ -1,0 +1,395 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <utility>
+
+#include "core/log.h"
+
+namespace skiff {
+namespace {
+
+using store_internal::ObjectKey;
+
+// One migration per schema version, applied in order inside one transaction each.
+const char* const kMigrations[] = {
+    // 1: objects, the change feed and the version counter.
+    "CREATE TABLE objects ("
+    "  type TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+    "  uid TEXT NOT NULL, resource_version INTEGER NOT NULL,"
+    "  labels TEXT NOT NULL, data TEXT NOT NULL,"
+    "  PRIMARY KEY (type, namespace, name)) WITHOUT ROWID;"
+    "CREATE TABLE changes ("
+    "  version INTEGER PRIMARY KEY, type TEXT NOT NULL, namespace TEXT NOT NULL,"
+    "  name TEXT NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL);"
+    "CREATE INDEX changes_by_type ON changes (type, version);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('version', '0');",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// A prepared statement, finalized on destruction.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK || rc_ == SQLITE_ROW || rc_ == SQLITE_DONE; }
+  int rc() const { return rc_; }
+
+  Statement& Bind(int index, const std::string& text) {
+    if (ok())
+      rc_ = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                              SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& Bind(int index, int64_t value) {
+    if (ok()) rc_ = sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  // True while there is a row; check ok() afterwards for errors.
+  bool Step() {
+    if (!ok()) return false;
+    rc_ = sqlite3_step(stmt_);
+    return rc_ == SQLITE_ROW;
+  }
+  // Runs a statement that returns no rows.
+  bool Run() {
+    Step();
+    return rc_ == SQLITE_DONE;
+  }
+  std::string Text(int col) {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Clock& clock) {
+  if (path.empty()) return InvalidArgument("sqlite store: database path is empty");
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && path != ":memory:") {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return Unavailable("sqlite store " + path + ": cannot create directory " + parent.string() +
+                         ": " + ec.message());
+    }
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Unavailable("sqlite store " + path + ": cannot open: " + message);
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, db, clock));
+  {
+    std::lock_guard<std::mutex> lock(store->mu_);
+    sqlite3_busy_timeout(db, 10000);
+    RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
+    RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
+    RETURN_IF_ERROR(store->Migrate());
+  }
+  return store;
+}
+
+SqliteStore::SqliteStore(std::string path, sqlite3* db, Clock& clock)
+    : path_(std::move(path)), clock_(clock), db_(db) {}
+
+SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+
+Status SqliteStore::Error(const std::string& what) {
+  int code = sqlite3_errcode(db_);
+  std::string message = "sqlite store " + path_ + ": " + what + ": " + sqlite3_errmsg(db_);
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Unavailable(message);
+  if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN ||
+      code == SQLITE_READONLY) {
+    return Unavailable(message);
+  }
+  return Internal(message);
+}
+
+Status SqliteStore::Exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(err);
+    std::string first_words(sql, std::min<size_t>(40, std::char_traits<char>::length(sql)));
+    return Error("running '" + first_words + "'");
+  }
+  return Status::Ok();
+}
+
+template <typename Fn>
+Status SqliteStore::InWriteTransaction(Fn&& fn) {
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status status = fn();
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok() && !sqlite3_get_autocommit(db_)) {
+    Exec("ROLLBACK").ok();  // the original error is the one worth reporting
+  }
+  return status;
+}
+
+Status SqliteStore::Migrate() {
+  return InWriteTransaction([&]() -> Status {
+    RETURN_IF_ERROR(
+        Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+             "applied_at TEXT NOT NULL)"));
+    Statement current(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!current.Step()) return Error("reading schema version");
+    int64_t have = current.Int(0);
+    if (have > kSchemaVersion) {
+      return FailedPrecondition("sqlite store " + path_ + ": database schema version " +
+                                std::to_string(have) + " is newer than this binary supports (" +
+                                std::to_string(kSchemaVersion) + ")");
+    }
+    for (int64_t v = have + 1; v <= kSchemaVersion; ++v) {
+      RETURN_IF_ERROR(Exec(kMigrations[v - 1]).WithContext("migration " + std::to_string(v)));
+      Statement record(db_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+      if (!record.Bind(1, v).Bind(2, FormatRfc3339(clock_.Now())).Run()) {
+        return Error("recording migration " + std::to_string(v));
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+Result<int64_t> SqliteStore::ReadVersion() {
+  Statement st(db_, "SELECT value FROM meta WHERE key = 'version'");
+  if (!st.Step()) {
+    if (!st.ok()) return Error("reading the version counter");
+    return Internal("sqlite store " + path_ + ": the version counter row is missing");
+  }
+  return st.Int(0);
+}
+
+Result<int64_t> SqliteStore::NextVersion() {
+  ASSIGN_OR_RETURN(int64_t version, ReadVersion());
+  ++version;
+  Statement st(db_, "UPDATE meta SET value = ? WHERE key = 'version'");
+  if (!st.Bind(1, version).Run()) return Error("bumping the version counter");
+  return version;
+}
+
+Status SqliteStore::AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
+                                 const std::string& ns, const std::string& name,
+                                 const std::string& data) {
+  Statement st(db_,
+               "INSERT INTO changes (version, type, namespace, name, event, data) "
+               "VALUES (?, ?, ?, ?, ?, ?)");
+  st.Bind(1, version).Bind(2, type).Bind(3, ns).Bind(4, name);
+  if (!st.Bind(5, std::string(store_internal::EventText(event))).Bind(6, data).Run()) {
+    return Error("appending change " + std::to_string(version));
+  }
+  return Status::Ok();
+}
+
+Result<Json> SqliteStore::Create(const std::string& type, Json object) {
+  RETURN_IF_ERROR(store_internal::CheckWritableObject(type, object, "create"));
+  const std::string ns = MetaNamespace(object), name = MetaName(object);
+  const std::string key = ObjectKey(type, ns, name);
+  int64_t version = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+      Statement exists(db_, "SELECT 1 FROM objects WHERE type = ? AND namespace = ? AND name = ?");
+      if (exists.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
+        return AlreadyExists(key + " already exists");
+      }
+      if (!exists.ok()) return Error("looking up " + key);
+      ASSIGN_OR_RETURN(version, NextVersion());
+      store_internal::StampCreated(object, version, clock_);
+      ASSIGN_OR_RETURN(std::string data, store_internal::SerializeObject(object, key));
+      Statement insert(db_,
+                       "INSERT INTO objects (type, namespace, name, uid, resource_version, "
+                       "labels, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      insert.Bind(1, type).Bind(2, ns).Bind(3, name).Bind(4, MetaUid(object)).Bind(5, version);
+      if (!insert.Bind(6, store_internal::LabelsText(object)).Bind(7, data).Run()) {
+        return Error("inserting " + key);
+      }
+      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, data);
+    }));
+  }
+  notifier_.Publish(version);
+  return object;
+}
+
+Result<Json> SqliteStore::Get(const std::string& type, const std::string& ns,
+                              const std::string& name) {
+  const std::string key = ObjectKey(type, ns, name);
+  std::string data;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Statement st(db_, "SELECT data FROM objects WHERE type = ? AND namespace = ? AND name = ?");
+    if (!st.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
+      if (!st.ok()) return Error("reading " + key);
+      return NotFound(key + " not found");
+    }
+    data = st.Text(0);
+  }
+  return store_internal::ParseStoredObject(data, key);
+}
+
+Result<Json> SqliteStore::Update(const std::string& type, Json object) {
+  RETURN_IF_ERROR(store_internal::CheckWritableObject(type, object, "update"));
+  const std::string ns = MetaNamespace(object), name = MetaName(object);
+  const std::string key = ObjectKey(type, ns, name);
+  const int64_t expected = store_internal::ExpectedVersion(object);
+  int64_t version = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+      Statement current(db_,
+                        "SELECT resource_version, data FROM objects WHERE type = ? AND namespace = "
+                        "? AND name = ?");
+      if (!current.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
+        if (!current.ok()) return Error("reading " + key);
+        return NotFound(key + " not found");
+      }
+      RETURN_IF_ERROR(store_internal::CheckExpectedVersion(key, expected, current.Int(0)));
+      ASSIGN_OR_RETURN(Json stored, store_internal::ParseStoredObject(current.Text(1), key));
+      ASSIGN_OR_RETURN(version, NextVersion());
+      store_internal::StampUpdated(object, stored, version);
+      ASSIGN_OR_RETURN(std::string data, store_internal::SerializeObject(object, key));
+      Statement update(db_,
+                       "UPDATE objects SET uid = ?, resource_version = ?, labels = ?, data = ? "
+                       "WHERE type = ? AND namespace = ? AND name = ?");
+      update.Bind(1, MetaUid(object)).Bind(2, version).Bind(3, store_internal::LabelsText(object));
+      if (!update.Bind(4, data).Bind(5, type).Bind(6, ns).Bind(7, name).Run()) {
+        return Error("updating " + key);
+      }
+      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, data);
+    }));
+  }
+  notifier_.Publish(version);
+  return object;
+}
+
+Result<Json> SqliteStore::Delete(const std::string& type, const std::string& ns,
+                                 const std::string& name, int64_t expected_version) {
+  const std::string key = ObjectKey(type, ns, name);
+  int64_t version = 0;
+  Json stored;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+      Statement current(db_,
+                        "SELECT resource_version, data FROM objects WHERE type = ? AND namespace = "
+                        "? AND name = ?");
+      if (!current.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
+        if (!current.ok()) return Error("reading " + key);
+        return NotFound(key + " not found");
+      }
+      RETURN_IF_ERROR(store_internal::CheckExpectedVersion(key, expected_version, current.Int(0)));
+      std::string data = current.Text(1);
+      ASSIGN_OR_RETURN(stored, store_internal::ParseStoredObject(data, key));
+      ASSIGN_OR_RETURN(version, NextVersion());
+      Statement remove(db_, "DELETE FROM objects WHERE type = ? AND namespace = ? AND name = ?");
+      if (!remove.Bind(1, type).Bind(2, ns).Bind(3, name).Run()) {
+        return Error("deleting " + key);
+      }
+      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name, data);
+    }));
+  }
+  notifier_.Publish(version);
+  return stored;
+}
+
+Result<ListResult> SqliteStore::List(const std::string& type, const std::string& ns,
+                                     const ListOptions& options) {
+  ASSIGN_OR_RETURN(LabelSelector selector, LabelSelector::Parse(options.label_selector));
+  if (options.limit < 0) {
+    return InvalidArgument("list " + type + ": limit must not be negative, got " +
+                           std::to_string(options.limit));
+  }
+  std::pair<std::string, std::string> start;
+  bool has_start = !options.continue_token.empty();
+  if (has_start) {
+    ASSIGN_OR_RETURN(start, store_internal::DecodeContinueToken(options.continue_token));
+  }
+  store_internal::ListCollector collector(std::move(selector), options.limit);
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(Exec("BEGIN"));  // one snapshot for the counter and the rows
+  auto finish = [&](Status status) -> Status {
+    Status end = Exec(status.ok() ? "COMMIT" : "ROLLBACK");
+    return status.ok() ? end : status;
+  };
+  int64_t version = 0;
+  Status status = [&]() -> Status {
+    ASSIGN_OR_RETURN(version, ReadVersion());
+    Statement st(db_,
+                 "SELECT namespace, name, data FROM objects WHERE type = ?1"
+                 " AND (?2 = '' OR namespace = ?2)"
+                 " AND (?3 = 0 OR (namespace, name) > (?4, ?5))"
+                 " ORDER BY namespace, name");
+    st.Bind(1, type).Bind(2, ns).Bind(3, static_cast<int64_t>(has_start));
+    st.Bind(4, start.first).Bind(5, start.second);
+    while (st.Step()) {
+      std::string row_ns = st.Text(0), row_name = st.Text(1);
+      ASSIGN_OR_RETURN(Json object, store_internal::ParseStoredObject(
+                                        st.Text(2), ObjectKey(type, row_ns, row_name)));
+      if (!collector.Offer(row_ns, row_name, std::move(object))) break;
+    }
+    if (!st.ok()) return Error("listing " + type);
+    return Status::Ok();
+  }();  // the statement is finalized here, before the transaction ends
+  RETURN_IF_ERROR(finish(status));
+  return std::move(collector).Finish(version);
+}
+
+Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& filter, int64_t after,
+                                                         size_t limit) {
+  std::vector<WatchEvent> events;
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement st(db_,
+               "SELECT version, type, namespace, name, event, data FROM changes"
+               " WHERE version > ?1 AND (?2 = '' OR type = ?2) AND (?3 = '' OR namespace = ?3)"
+               " ORDER BY version LIMIT ?4");
+  st.Bind(1, after).Bind(2, filter.store_type).Bind(3, filter.namespace_);
+  st.Bind(4, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
+  while (st.Step()) {
+    WatchEvent ev;
+    ev.resource_version = st.Int(0);
+    ev.store_type = st.Text(1);
+    ev.namespace_ = st.Text(2);
+    ev.name = st.Text(3);
+    ASSIGN_OR_RETURN(ev.type, store_internal::ParseEventText(st.Text(4), ev.resource_version));
+    ASSIGN_OR_RETURN(ev.object, store_internal::ParseStoredObject(
+                                    st.Text(5), ObjectKey(ev.store_type, ev.namespace_, ev.name)));
+    events.push_back(std::move(ev));
+  }
+  if (!st.ok()) return Error("reading changes after " + std::to_string(after));
+  return events;
+}
+
+int64_t SqliteStore::CurrentVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Result<int64_t> version = ReadVersion();
+  if (!version.ok()) {
+    LogError("store version read failed", {{"error", version.status().ToString()}});
+    return 0;
+  }
+  return *version;
+}
+
+int64_t SqliteStore::WaitForChange(int64_t after, std::chrono::milliseconds timeout) {
+  return notifier_.Wait(after, timeout, [this] { return CurrentVersion(); });
+}
+
+}  // namespace skiff

@@ -1,0 +1,73 @@
+// SqliteStore: the embedded default Store, one SQLite database file in WAL mode with
+// synchronous=FULL, so a write that returned ok survives kill -9 (and power loss).
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
+//   SqliteStore::Open("/home/me/.skiff/skiff.db", clock)); ASSIGN_OR_RETURN(Json created,
+//   store->Create("jobs.batch", job));
+//
+// Schema (migrated on Open, versions recorded in schema_migrations):
+//   objects(type, namespace, name, uid, resource_version, labels, data)  PK (type, namespace, name)
+//   changes(version PK, type, namespace, name, event, data)             the change feed
+//   meta(key PK, value)                                                  key 'version': the counter
+// Every write is one BEGIN IMMEDIATE transaction that bumps the counter, writes the object and
+// appends the change, so several SqliteStore objects (or processes) on one file stay strictly
+// ordered. Thread-safe: one connection, serialised by a mutex.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+#include "store/store_common.h"
+
+struct sqlite3;
+
+namespace skiff {
+
+class SqliteStore : public Store {
+ public:
+  // Opens (creating if needed, with its parent directory) the database file at `path` and runs
+  // migrations. Errors name the path.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, Clock& clock);
+  ~SqliteStore() override;
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Result<Json> Create(const std::string& type, Json object) override;
+  Result<Json> Get(const std::string& type, const std::string& ns,
+                   const std::string& name) override;
+  Result<Json> Update(const std::string& type, Json object) override;
+  Result<Json> Delete(const std::string& type, const std::string& ns, const std::string& name,
+                      int64_t expected_version) override;
+  Result<ListResult> List(const std::string& type, const std::string& ns,
+                          const ListOptions& options) override;
+  Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
+                                              size_t limit) override;
+  int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
+  int64_t CurrentVersion() override;
+
+ private:
+  SqliteStore(std::string path, sqlite3* db, Clock& clock);
+
+  Status Migrate();
+  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails). mu_ must be held.
+  template <typename Fn>
+  Status InWriteTransaction(Fn&& fn);
+  // Reads the counter; mu_ must be held.
+  Result<int64_t> ReadVersion();
+  Result<int64_t> NextVersion();
+  Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
+                      const std::string& ns, const std::string& name, const std::string& data);
+  Status Exec(const char* sql);
+  Status Error(const std::string& what);
+
+  const std::string path_;
+  Clock& clock_;
+  std::mutex mu_;
+  sqlite3* db_;  // GUARDED_BY(mu_); owned, closed in the destructor
+  store_internal::ChangeNotifier notifier_;
+};
+
+}  // namespace skiff

@@ -1,0 +1,199 @@
+#include "store/store_common.h"
+
+#include <algorithm>
+
+#include "core/ids.h"
+
+namespace skiff::store_internal {
+namespace {
+
+bool IsDecimal(const std::string& s) {
+  return !s.empty() && s.size() <= 18 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+std::string ObjectKey(const std::string& type, const std::string& ns, const std::string& name) {
+  return type + " " + (ns.empty() ? name : ns + "/" + name);
+}
+
+Status CheckWritableObject(const std::string& type, const Json& object, const char* operation) {
+  std::string what = std::string(operation) + " " + type;
+  if (type.empty()) return InvalidArgument(what + ": resource type is empty");
+  if (!object.is_object()) return InvalidArgument(what + ": object must be a JSON object");
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) {
+    return InvalidArgument(what + ": object has no metadata object");
+  }
+  auto name = meta->find("name");
+  if (name == meta->end() || !name->is_string() || name->get<std::string>().empty()) {
+    return InvalidArgument(what + ": metadata.name must be a non-empty string");
+  }
+  auto ns = meta->find("namespace");
+  if (ns != meta->end() && !ns->is_string() && !ns->is_null()) {
+    return InvalidArgument(what + ": metadata.namespace must be a string");
+  }
+  auto rv = meta->find("resourceVersion");
+  if (rv != meta->end() && !rv->is_null()) {
+    if (!rv->is_string()) {
+      return InvalidArgument(what + ": metadata.resourceVersion must be a string");
+    }
+    const std::string& text = rv->get_ref<const std::string&>();
+    if (!text.empty() && !IsDecimal(text)) {
+      return InvalidArgument(what + ": metadata.resourceVersion '" + text +
+                             "' is not a decimal integer");
+    }
+  }
+  return Status::Ok();
+}
+
+int64_t ExpectedVersion(const Json& object) {
+  return std::max<int64_t>(0, MetaResourceVersion(object));
+}
+
+Status CheckExpectedVersion(const std::string& key, int64_t expected, int64_t stored) {
+  if (expected > 0 && expected != stored) {
+    return Conflict(key + ": resourceVersion " + std::to_string(expected) +
+                    " is stale, the stored object is at " + std::to_string(stored));
+  }
+  return Status::Ok();
+}
+
+void StampCreated(Json& object, int64_t version, Clock& clock) {
+  Json& meta = object["metadata"];
+  if (!meta.contains("namespace") || meta["namespace"].is_null()) meta["namespace"] = "";
+  meta["uid"] = NewUuid();
+  meta["creationTimestamp"] = FormatRfc3339(clock.Now());
+  meta["resourceVersion"] = std::to_string(version);
+  meta["generation"] = 1;
+}
+
+void StampUpdated(Json& object, const Json& stored, int64_t version) {
+  Json& meta = object["metadata"];
+  const Json& old_meta = stored["metadata"];
+  if (!meta.contains("namespace") || meta["namespace"].is_null()) meta["namespace"] = "";
+  for (const char* field : {"uid", "creationTimestamp"}) {
+    if (old_meta.contains(field)) meta[field] = old_meta[field];
+  }
+  int64_t generation = 1;
+  if (auto it = old_meta.find("generation"); it != old_meta.end() && it->is_number_integer()) {
+    generation = it->get<int64_t>();
+  }
+  Json no_spec;
+  const Json& new_spec = object.contains("spec") ? object["spec"] : no_spec;
+  const Json& old_spec = stored.contains("spec") ? stored["spec"] : no_spec;
+  if (new_spec != old_spec) ++generation;
+  meta["generation"] = generation;
+  meta["resourceVersion"] = std::to_string(version);
+}
+
+Result<std::string> SerializeObject(const Json& object, const std::string& key) {
+  try {
+    return object.dump();
+  } catch (const Json::exception& e) {
+    return InvalidArgument(key + ": object cannot be stored as JSON: " + e.what());
+  }
+}
+
+std::string LabelsText(const Json& object) {
+  Json labels = Json::object();
+  for (const auto& [k, v] : MetaLabels(object)) labels[k] = v;
+  try {
+    return labels.dump();
+  } catch (const Json::exception&) {
+    return "{}";
+  }
+}
+
+Result<Json> ParseStoredObject(const std::string& text, const std::string& key) {
+  Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return Internal("stored object " + key + " is corrupt: its data is not a JSON object (" +
+                    std::to_string(text.size()) + " bytes)");
+  }
+  return parsed;
+}
+
+const char* EventText(WatchEvent::Type type) { return WatchEventTypeName(type); }
+
+Result<WatchEvent::Type> ParseEventText(const std::string& text, int64_t version) {
+  if (text == "ADDED") return WatchEvent::Type::kAdded;
+  if (text == "MODIFIED") return WatchEvent::Type::kModified;
+  if (text == "DELETED") return WatchEvent::Type::kDeleted;
+  return Internal("change " + std::to_string(version) + " has unknown event type '" + text + "'");
+}
+
+std::string EncodeContinueToken(const std::string& ns, const std::string& name) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string raw = ns + '\0' + name;
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+Result<std::pair<std::string, std::string>> DecodeContinueToken(const std::string& token) {
+  auto bad = [&] { return InvalidArgument("malformed list continue token '" + token + "'"); };
+  if (token.size() % 2 != 0) return bad();
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string raw;
+  for (size_t i = 0; i < token.size(); i += 2) {
+    int hi = nibble(token[i]), lo = nibble(token[i + 1]);
+    if (hi < 0 || lo < 0) return bad();
+    raw.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  auto sep = raw.find('\0');
+  if (sep == std::string::npos || raw.find('\0', sep + 1) != std::string::npos) return bad();
+  return std::make_pair(raw.substr(0, sep), raw.substr(sep + 1));
+}
+
+bool ListCollector::Offer(const std::string& ns, const std::string& name, Json object) {
+  if (!selector_.Matches(MetaLabels(object))) return true;
+  if (limit_ > 0 && static_cast<int64_t>(result_.items.size()) >= limit_) {
+    more_ = true;
+    return false;
+  }
+  result_.items.push_back(std::move(object));
+  last_namespace_ = ns;
+  last_name_ = name;
+  return true;
+}
+
+ListResult ListCollector::Finish(int64_t resource_version) && {
+  if (more_ && !result_.items.empty()) {
+    result_.continue_token = EncodeContinueToken(last_namespace_, last_name_);
+  }
+  result_.resource_version = resource_version;
+  return std::move(result_);
+}
+
+void ChangeNotifier::Publish(int64_t version) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    version_ = std::max(version_, version);
+  }
+  cv_.notify_all();
+}
+
+int64_t ChangeNotifier::Wait(int64_t after, std::chrono::milliseconds timeout,
+                             const std::function<int64_t()>& read_current) {
+  int64_t current = read_current();
+  if (current > after) return current;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    version_ = std::max(version_, current);
+    cv_.wait_for(lock, timeout, [&] { return version_ > after; });
+    current = version_;
+  }
+  return std::max(current, read_current());
+}
+
+}  // namespace skiff::store_internal
