@@ -1,0 +1,67 @@
+#include "backend/local/image_map.h"
+
+#include <fnmatch.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/resource.h"
+
+namespace skiff::local {
+
+Result<ImageMap> ImageMap::Load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("image map file " + path + " cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(ss.str(), path);
+}
+
+Result<ImageMap> ImageMap::Parse(const std::string& text, const std::string& source) {
+  ASSIGN_OR_RETURN(Json doc, ParseJsonOrYaml(text, source));
+  ImageMap map;
+  if (doc.is_null()) return map;
+  if (!doc.is_object() || !doc.contains("images") || !doc["images"].is_object()) {
+    return InvalidArgument(source + ": expected a mapping with key `images: {<glob>: {...}}`");
+  }
+  for (const auto& [glob, entry] : doc["images"].items()) {
+    std::string where = source + ": images[\"" + glob + "\"]";
+    if (!entry.is_object()) return InvalidArgument(where + " must be a mapping");
+    ImageRule rule;
+    for (const auto& [key, value] : entry.items()) {
+      if (key == "python") {
+        if (!value.is_boolean()) return InvalidArgument(where + ".python must be true or false");
+        rule.python = value.get<bool>();
+      } else if (key == "path_prepend") {
+        if (!value.is_array()) return InvalidArgument(where + ".path_prepend must be a list");
+        for (const Json& p : value) {
+          if (!p.is_string()) return InvalidArgument(where + ".path_prepend must hold strings");
+          rule.path_prepend.push_back(p.get<std::string>());
+        }
+      } else {
+        return InvalidArgument(where + ": unknown key `" + key +
+                               "` (expected python, path_prepend)");
+      }
+    }
+    map.rules_[glob] = std::move(rule);
+  }
+  return map;
+}
+
+ImageRule ImageMap::Resolve(const std::string& image) const {
+  const ImageRule* best = nullptr;
+  size_t best_len = 0;
+  for (const auto& [glob, rule] : rules_) {
+    if (fnmatch(glob.c_str(), image.c_str(), 0) != 0) continue;
+    if (best == nullptr || glob.size() > best_len) {
+      best = &rule;
+      best_len = glob.size();
+    }
+  }
+  if (best != nullptr) return *best;
+  ImageRule rule;
+  rule.python = image.rfind("python", 0) == 0;
+  return rule;
+}
+
+}  // namespace skiff::local

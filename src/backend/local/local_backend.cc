@@ -1,0 +1,1020 @@
+#include "backend/local/local_backend.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <tuple>
+
+#include "backend/local/proc.h"
+#include "backend/local/spawn.h"
+#include "core/ids.h"
+#include "core/log.h"
+
+namespace skiff {
+
+namespace fs = std::filesystem;
+using local::ContainerRecord;
+using local::WorkloadRecord;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int64_t kDefaultCpuMillis = 100;
+constexpr int64_t kMaxLogRead = 8 << 20;
+
+bool IsTerminal(WorkloadPhase p) {
+  return p == WorkloadPhase::kSucceeded || p == WorkloadPhase::kFailed;
+}
+
+std::string FormatCpu(int64_t millis) {
+  if (millis % 1000 == 0) return std::to_string(millis / 1000);
+  return std::to_string(millis) + "m";
+}
+
+std::string FormatMemory(int64_t bytes) {
+  const std::pair<int64_t, const char*> units[] = {
+      {int64_t{1} << 40, "Ti"}, {int64_t{1} << 30, "Gi"}, {int64_t{1} << 20, "Mi"}, {1024, "Ki"}};
+  if (bytes == 0) return "0";
+  for (const auto& [size, suffix] : units) {
+    if (bytes % size == 0) return std::to_string(bytes / size) + suffix;
+  }
+  return std::to_string(bytes);
+}
+
+int64_t MemTotalBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit) {
+    if (key == "MemTotal:") return kb * 1024;
+  }
+  return 0;
+}
+
+bool ValidIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '/' || c == '_' || c == '-';
+}
+
+Status ValidateSpec(const WorkloadSpec& spec) {
+  const std::string& id = spec.id;
+  if (id.empty() || id.size() > 253) return InvalidArgument("workload id must be 1-253 characters");
+  for (char c : id) {
+    if (!ValidIdChar(c)) {
+      return InvalidArgument("workload id \"" + id + "\" may only hold [a-z0-9./_-]");
+    }
+  }
+  if (id.front() == '/' || id.back() == '/' || id.find("//") != std::string::npos ||
+      ("/" + id + "/").find("/../") != std::string::npos ||
+      ("/" + id + "/").find("/./") != std::string::npos) {
+    return InvalidArgument("workload id \"" + id + "\" is not a clean relative path");
+  }
+  if (spec.containers.empty()) return InvalidArgument("workload " + id + " has no containers");
+  std::map<std::string, bool> volumes;
+  for (const Volume& v : spec.volumes) {
+    if (v.name.empty()) return InvalidArgument("workload " + id + ": a volume has no name");
+    if (!volumes.emplace(v.name, true).second) {
+      return InvalidArgument("workload " + id + ": duplicate volume " + v.name);
+    }
+    if (!v.host_path.empty() && v.host_path[0] != '/') {
+      return InvalidArgument("workload " + id + ": volume " + v.name +
+                             " hostPath must be absolute, got " + v.host_path);
+    }
+  }
+  std::map<std::string, bool> names;
+  for (size_t i = 0; i < spec.containers.size(); ++i) {
+    const ContainerSpec& c = spec.containers[i];
+    std::string where = "workload " + id + ": containers[" + std::to_string(i) + "]";
+    if (c.name.empty() || c.name == "." || c.name == "..") {
+      return InvalidArgument(where + " needs a name");
+    }
+    for (char ch : c.name) {
+      if (ch == '/' || !ValidIdChar(ch)) {
+        return InvalidArgument(where + ": name \"" + c.name + "\" may only hold [a-z0-9._-]");
+      }
+    }
+    if (!names.emplace(c.name, true).second) {
+      return InvalidArgument(where + ": duplicate container name " + c.name);
+    }
+    if (c.cpu_millis < 0 || c.memory_bytes < 0) {
+      return InvalidArgument(where + ": cpu and memory must not be negative");
+    }
+    for (const VolumeMount& m : c.volume_mounts) {
+      if (volumes.count(m.name) == 0) {
+        return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
+      }
+      if (m.mount_path.empty() || m.mount_path[0] != '/') {
+        return InvalidArgument(where + ": mountPath of " + m.name + " must be absolute, got \"" +
+                               m.mount_path + "\"");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::string EncodeId(const std::string& id) {
+  std::string out;
+  for (char c : id) out += c == '/' ? std::string("%") : std::string(1, c);
+  return out;
+}
+
+// The cgroup v2 directory under which per-container groups can be made, or "".
+std::string DetectCgroupRoot() {
+  if (!fs::exists("/sys/fs/cgroup/cgroup.controllers")) return "";
+  std::ifstream in("/proc/self/cgroup");
+  std::string line, rel;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) rel = line.substr(3);
+  }
+  if (rel.empty()) return "";
+  std::string root = "/sys/fs/cgroup" + (rel == "/" ? std::string() : rel);
+  if (access(root.c_str(), W_OK) != 0) return "";
+  auto read = [](const std::string& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  if (read(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
+  std::ofstream(root + "/cgroup.subtree_control") << "+memory";
+  if (read(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
+  return "";
+}
+
+bool CgroupSawOomKill(const std::string& dir) {
+  if (dir.empty()) return false;
+  std::ifstream in(dir + "/memory.events");
+  std::string key;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "oom_kill" && value > 0) return true;
+  }
+  return false;
+}
+
+// True when the recorded process still runs. When it is a zombie of ours (a backend in this same
+// process abandoned it) it is reaped here; its shim has already written the exit file.
+bool AliveElseReap(pid_t pid, uint64_t start_ticks) {
+  std::optional<local::ProcStat> st = local::ReadProcStat(pid);
+  if (!st.has_value() || st->start_ticks != start_ticks) return false;
+  if (st->state == 'Z' || st->state == 'X') {
+    waitpid(pid, nullptr, WNOHANG);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Construction and shutdown
+
+LocalBackend::LocalBackend(Options options, Clock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+Result<std::unique_ptr<LocalBackend>> LocalBackend::Create(Options options, Clock& clock) {
+  std::unique_ptr<LocalBackend> backend(new LocalBackend(std::move(options), clock));
+  RETURN_IF_ERROR(backend->Init());
+  return backend;
+}
+
+Status LocalBackend::Init() {
+  if (options_.state_dir.empty() || options_.log_dir.empty()) {
+    return InvalidArgument("local backend: state_dir and log_dir are required");
+  }
+  if (options_.total_cpu_millis <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    options_.total_cpu_millis = (n > 0 ? n : 1) * 1000;
+  }
+  if (options_.total_memory_bytes <= 0) options_.total_memory_bytes = MemTotalBytes();
+  if (options_.env_cache_dir.empty()) {
+    options_.env_cache_dir = fs::path(options_.state_dir).parent_path().string() + "/envs";
+  }
+  for (const std::string& dir : {options_.state_dir, options_.log_dir}) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return Internal("local backend: cannot create " + dir + ": " + ec.message());
+  }
+  if (!options_.image_map_file.empty()) {
+    ASSIGN_OR_RETURN(image_map_, local::ImageMap::Load(options_.image_map_file));
+  }
+  env_cache_ = std::make_unique<local::PythonEnvCache>(options_.env_cache_dir, options_.python);
+  if (options_.use_cgroups) cgroup_root_ = DetectCgroupRoot();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Internal(std::string("local backend: pipe: ") + strerror(errno));
+  }
+  wake_read_ = fds[0];
+  wake_write_ = fds[1];
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    LoadRecordsLocked();
+  }
+  supervisor_ = std::thread([this] { SupervisorLoop(); });
+  env_worker_ = std::thread([this] { EnvWorkerLoop(); });
+  return Status::Ok();
+}
+
+LocalBackend::~LocalBackend() {
+  if (options_.stop_on_shutdown) {
+    Shutdown(options_.shutdown_grace);
+  } else {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutting_down_ = true;
+      stop_threads_ = true;
+    }
+    if (env_cache_) env_cache_->Cancel();
+    env_cv_.notify_all();
+    Wake();
+    if (supervisor_.joinable()) supervisor_.join();
+    if (env_worker_.joinable()) env_worker_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int fd : orphan_fds_) close(fd);
+  orphan_fds_.clear();
+  for (auto& [id, w] : workloads_) {
+    for (int& fd : w->pidfds) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+  }
+  if (wake_read_ >= 0) close(wake_read_);
+  if (wake_write_ >= 0) close(wake_write_);
+}
+
+void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (threads_stopped_) return;
+    shutting_down_ = true;
+    for (auto& [id, w] : workloads_) {
+      if (IsTerminal(w->rec.phase)) continue;
+      w->rec.stop_requested = true;
+      bool running = std::any_of(w->rec.containers.begin(), w->rec.containers.end(),
+                                 [](const ContainerRecord& c) { return c.status.running; });
+      if (running) {
+        SignalLocked(*w, SIGTERM);
+        w->kill_deadline = SteadyClock::now() + grace;
+      } else {
+        FailLocked(*w, "Stopped", "stopped: the backend shut down");
+      }
+      PersistLocked(*w);
+    }
+  }
+  if (env_cache_) env_cache_->Cancel();
+  Wake();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait_for(lock, grace + std::chrono::seconds(2), [&] { return !AnyRunningLocked(); });
+    stop_threads_ = true;
+  }
+  env_cv_.notify_all();
+  Wake();
+  if (supervisor_.joinable()) supervisor_.join();
+  if (env_worker_.joinable()) env_worker_.join();
+
+  // Threads are gone: whatever still runs is killed and reaped here, synchronously.
+  std::lock_guard<std::mutex> lock(mu_);
+  threads_stopped_ = true;
+  for (auto& [id, w] : workloads_) {
+    for (size_t i = 0; i < w->rec.containers.size(); ++i) {
+      ContainerRecord& c = w->rec.containers[i];
+      if (!c.status.running) continue;
+      int status = 0;
+      kill(-c.pid, SIGKILL);
+      if (!w->adopted[i] && waitpid(c.pid, &status, 0) == c.pid) {
+        ContainerEndedLocked(*w, i, status);
+      } else {
+        ContainerEndedLocked(*w, i, std::nullopt);
+      }
+    }
+    UpdatePhaseLocked(*w);
+  }
+  for (pid_t pid : orphans_) {
+    kill(-pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  orphans_.clear();
+}
+
+void LocalBackend::Wake() {
+  char b = 1;
+  if (wake_write_ >= 0) {
+    ssize_t n = write(wake_write_, &b, 1);
+    (void)n;  // a full pipe already means "wake up"
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-adoption
+
+void LocalBackend::LoadRecordsLocked() {
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(options_.state_dir, ec)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    Json j = Json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+    Result<WorkloadRecord> rec = local::RecordFromJson(j, e.path().string());
+    if (!rec.ok()) {
+      LogWarn("skipping unreadable workload record",
+              {{"path", e.path().string()}, {"error", rec.status().ToString()}});
+      continue;
+    }
+    auto w = std::make_unique<Workload>();
+    w->rec = std::move(rec).value();
+    size_t n = w->rec.containers.size();
+    w->adopted.assign(n, true);
+    w->pidfds.assign(n, -1);
+    for (const ContainerSpec& c : w->rec.spec.containers) {
+      w->need_cpu += c.cpu_millis > 0 ? c.cpu_millis : kDefaultCpuMillis;
+      w->need_memory += c.memory_bytes;
+    }
+    next_seq_ = std::max(next_seq_, w->rec.seq + 1);
+    bool started = std::any_of(w->rec.containers.begin(), w->rec.containers.end(),
+                               [](const ContainerRecord& c) { return c.pid > 0; });
+    if (!IsTerminal(w->rec.phase) && !started) {
+      w->rec.phase = WorkloadPhase::kPending;  // queued or preparing: queue again
+      w->rec.message.clear();
+    } else if (!IsTerminal(w->rec.phase)) {
+      w->admitted = true;
+      used_cpu_ += w->need_cpu;
+      used_memory_ += w->need_memory;
+      for (size_t i = 0; i < n; ++i) {
+        ContainerRecord& c = w->rec.containers[i];
+        if (c.status.exit_code.has_value() || !c.status.reason.empty()) continue;
+        if (c.pid > 0 && AliveElseReap(c.pid, c.start_ticks)) {
+          c.status.running = true;
+          LogInfo("re-adopted container", {{"workload", w->rec.spec.id},
+                                           {"container", c.status.name},
+                                           {"pid", std::to_string(c.pid)}});
+          continue;
+        }
+        if (c.pid > 0) {
+          c.status.running = true;
+          ContainerEndedLocked(*w, i, std::nullopt);
+        } else {
+          c.status.running = false;
+          c.status.reason = "Lost";
+          c.status.finished_at = clock_.Now();
+        }
+      }
+      UpdatePhaseLocked(*w);
+      PersistLocked(*w);
+    }
+    std::string id = w->rec.spec.id;
+    workloads_[id] = std::move(w);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+
+void LocalBackend::SupervisorLoop() {
+  while (true) {
+    std::vector<pollfd> fds;
+    fds.push_back({wake_read_, POLLIN, 0});
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.tick);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_threads_) return;
+      auto now = SteadyClock::now();
+      for (auto& [id, w] : workloads_) {
+        for (int fd : w->pidfds) {
+          if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+        }
+        if (w->kill_deadline) {
+          auto left =
+              std::chrono::duration_cast<std::chrono::milliseconds>(*w->kill_deadline - now);
+          timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, left));
+        }
+      }
+    }
+    int n = poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+      char buf[64];
+      while (read(wake_read_, buf, sizeof buf) > 0) {
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_threads_) return;
+      for (int fd : orphan_fds_) close(fd);
+      orphan_fds_.clear();
+      CheckChildrenLocked();
+      AdmitLocked();
+    }
+    changed_.notify_all();
+  }
+}
+
+void LocalBackend::EnvWorkerLoop() {
+  while (true) {
+    std::string id;
+    // Per container: whether it runs with python, its packages and index URLs.
+    std::vector<std::tuple<bool, std::vector<std::string>, std::vector<std::string>>> wanted;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      env_cv_.wait(lock, [&] { return stop_threads_ || !env_queue_.empty(); });
+      if (stop_threads_) return;
+      id = env_queue_.front();
+      env_queue_.pop_front();
+      auto it = workloads_.find(id);
+      if (it == workloads_.end() || !it->second->preparing) continue;
+      for (const ContainerSpec& c : it->second->rec.spec.containers) {
+        wanted.emplace_back(image_map_.Resolve(c.image).python, c.python_packages,
+                            c.pip_index_urls);
+      }
+    }
+    std::vector<std::string> dirs;
+    Status failure;
+    for (size_t i = 0; i < wanted.size() && failure.ok(); ++i) {
+      const auto& [python, packages, index_urls] = wanted[i];
+      if (!python) {
+        dirs.emplace_back();
+        continue;
+      }
+      Result<std::string> dir = env_cache_->Ensure(packages, index_urls);
+      if (dir.ok()) {
+        dirs.push_back(*dir);
+      } else {
+        failure = dir.status();
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_threads_) return;
+      auto it = workloads_.find(id);
+      if (it == workloads_.end() || !it->second->preparing) continue;
+      Workload& w = *it->second;
+      w.preparing = false;
+      if (!failure.ok()) {
+        if (!shutting_down_) {
+          FailLocked(w, "StartError", "preparing python environment: " + failure.message());
+        }
+      } else {
+        w.venv_dirs = std::move(dirs);
+        w.env_ready = true;
+      }
+    }
+    Wake();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admission and start
+
+void LocalBackend::AdmitLocked() {
+  if (shutting_down_) return;
+  for (auto& [id, w] : workloads_) {
+    if (w->env_ready && !IsTerminal(w->rec.phase)) {
+      w->env_ready = false;
+      StartLocked(*w);
+    }
+  }
+  std::vector<Workload*> queue;
+  for (auto& [id, w] : workloads_) {
+    if (w->rec.phase == WorkloadPhase::kPending && !w->admitted) queue.push_back(w.get());
+  }
+  std::sort(queue.begin(), queue.end(), [](const Workload* a, const Workload* b) {
+    if (a->rec.spec.priority != b->rec.spec.priority) {
+      return a->rec.spec.priority > b->rec.spec.priority;
+    }
+    return a->rec.seq < b->rec.seq;
+  });
+  bool blocked = false;
+  for (Workload* w : queue) {
+    std::string needs =
+        "needs " + FormatCpu(w->need_cpu) + " cpu, " + FormatMemory(w->need_memory) + " memory";
+    if (w->need_cpu > options_.total_cpu_millis || w->need_memory > options_.total_memory_bytes) {
+      FailLocked(*w, "Unschedulable",
+                 "workload " + needs + " but this machine has only " +
+                     FormatCpu(options_.total_cpu_millis) + " cpu, " +
+                     FormatMemory(options_.total_memory_bytes) + " memory");
+      continue;
+    }
+    bool fits = w->need_cpu <= options_.total_cpu_millis - used_cpu_ &&
+                w->need_memory <= options_.total_memory_bytes - used_memory_;
+    if (blocked || !fits) {
+      blocked = true;  // no overtaking: later workloads wait behind the first that does not fit
+      std::string msg = "waiting for resources: " + needs +
+                        " (free: " + FormatCpu(options_.total_cpu_millis - used_cpu_) + " cpu, " +
+                        FormatMemory(options_.total_memory_bytes - used_memory_) + " memory)";
+      if (w->rec.message != msg) {
+        w->rec.message = msg;
+        PersistLocked(*w);
+      }
+      continue;
+    }
+    w->admitted = true;
+    used_cpu_ += w->need_cpu;
+    used_memory_ += w->need_memory;
+    bool python =
+        std::any_of(w->rec.spec.containers.begin(), w->rec.spec.containers.end(),
+                    [&](const ContainerSpec& c) { return image_map_.Resolve(c.image).python; });
+    if (python) {
+      w->preparing = true;
+      w->rec.message = "preparing python environment";
+      env_queue_.push_back(w->rec.spec.id);
+      env_cv_.notify_all();
+      PersistLocked(*w);
+    } else {
+      StartLocked(*w);
+    }
+  }
+}
+
+void LocalBackend::StartLocked(Workload& w) {
+  std::vector<std::string> links;
+  w.rec.message.clear();
+  for (size_t i = 0; i < w.rec.containers.size(); ++i) {
+    Status st = StartContainerLocked(w, i, &links);
+    if (!st.ok()) {
+      w.rec.links = links;
+      FailLocked(w, "StartError", st.message());
+      return;
+    }
+  }
+  w.rec.links = links;
+  w.rec.phase = WorkloadPhase::kRunning;
+  w.rec.started_at = clock_.Now();
+  PersistLocked(w);
+  LogInfo("workload started", {{"workload", w.rec.spec.id}});
+}
+
+Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
+                                          std::vector<std::string>* links) {
+  const ContainerSpec& c = w.rec.spec.containers[index];
+  ContainerRecord& cr = w.rec.containers[index];
+  const std::string& id = w.rec.spec.id;
+  std::string where = "container " + c.name;
+  std::string wdir = WorkloadDir(id);
+  std::error_code ec;
+
+  std::string working_dir = c.working_dir.empty() ? wdir + "/work" : c.working_dir;
+  fs::create_directories(working_dir, ec);
+  if (ec)
+    return Internal(where + ": cannot create workingDir " + working_dir + ": " + ec.message());
+
+  for (const VolumeMount& m : c.volume_mounts) {
+    const Volume* vol = nullptr;
+    for (const Volume& v : w.rec.spec.volumes) {
+      if (v.name == m.name) vol = &v;
+    }
+    if (vol == nullptr)
+      return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
+    std::string host = vol->host_path.empty() ? wdir + "/volumes/" + vol->name : vol->host_path;
+    fs::create_directories(host, ec);
+    if (ec)
+      return Internal(where + ": cannot create volume directory " + host + ": " + ec.message());
+    fs::path mount(m.mount_path);
+    fs::file_status ls = fs::symlink_status(mount, ec);
+    if (fs::exists(ls)) {
+      if (fs::is_symlink(ls) && fs::read_symlink(mount, ec) == fs::path(host)) continue;
+      if (fs::equivalent(mount, host, ec)) continue;
+      return FailedPrecondition(where + ": cannot mount volume " + m.name + " at " + m.mount_path +
+                                ": the path already exists and is not a link to " + host);
+    }
+    fs::path parent = mount.parent_path();
+    fs::create_directories(parent, ec);
+    if (ec || access(parent.c_str(), W_OK) != 0) {
+      return FailedPrecondition(where + ": cannot mount volume " + m.name + " at " + m.mount_path +
+                                ": its parent directory " + parent.string() +
+                                " is not writable (the local backend binds volumes by symlink)");
+    }
+    fs::create_directory_symlink(host, mount, ec);
+    if (ec) {
+      return FailedPrecondition(where + ": cannot link " + m.mount_path + " to " + host + ": " +
+                                ec.message());
+    }
+    links->push_back(m.mount_path);
+  }
+
+  // Environment: PATH/HOME/LANG from the server, the image's additions, then the spec's env.
+  local::ImageRule rule = image_map_.Resolve(c.image);
+  std::map<std::string, std::string> env;
+  const char* path = getenv("PATH");
+  env["PATH"] = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (const char* name : {"HOME", "LANG"}) {
+    if (const char* v = getenv(name)) env[name] = v;
+  }
+  for (auto it = rule.path_prepend.rbegin(); it != rule.path_prepend.rend(); ++it) {
+    env["PATH"] = *it + ":" + env["PATH"];
+  }
+  if (rule.python) {
+    std::string venv = index < w.venv_dirs.size() ? w.venv_dirs[index] : std::string();
+    if (venv.empty()) return Internal(where + ": python environment was not prepared");
+    env["PATH"] = venv + "/bin:" + env["PATH"];
+    env["VIRTUAL_ENV"] = venv;
+  }
+  for (const EnvVar& e : c.env) env[e.name] = e.value;
+
+  std::vector<std::string> argv = c.command;
+  argv.insert(argv.end(), c.args.begin(), c.args.end());
+  if (argv.empty()) {
+    return InvalidArgument(where +
+                           " has no command or args (the local backend cannot run an "
+                           "image's entrypoint)");
+  }
+  ASSIGN_OR_RETURN(std::string exe, local::ResolveExecutable(argv[0], env["PATH"], working_dir));
+
+  local::SpawnRequest req;
+  req.executable = exe;
+  req.argv = argv;
+  for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
+  req.working_dir = working_dir;
+  req.log_path = LogPath(id, c.name);
+  fs::create_directories(fs::path(req.log_path).parent_path(), ec);
+  if (ec) return Internal(where + ": cannot create log directory: " + ec.message());
+  fs::create_directories(wdir, ec);
+  req.exit_file = wdir + "/" + c.name + ".exit";
+  cr.cgroup_dir.clear();
+  if (c.memory_bytes > 0) {
+    if (!cgroup_root_.empty()) {
+      std::string dir = cgroup_root_ + "/skiff-" + Sha256Hex(id).substr(0, 16) + "-" + c.name;
+      fs::create_directory(dir, ec);
+      std::ofstream(dir + "/memory.max") << c.memory_bytes;
+      std::ofstream(dir + "/memory.swap.max") << 0;
+      std::ifstream check(dir + "/memory.max");
+      int64_t got = 0;
+      if (!ec && (check >> got) && got == c.memory_bytes) {
+        cr.cgroup_dir = dir;
+        req.cgroup_procs = dir + "/cgroup.procs";
+      }
+    }
+    if (cr.cgroup_dir.empty()) req.address_space_limit = c.memory_bytes;
+  }
+  ASSIGN_OR_RETURN(pid_t pid, local::Spawn(req));
+  std::optional<local::ProcStat> st = local::ReadProcStat(pid);
+  cr.pid = pid;
+  cr.start_ticks = st ? st->start_ticks : 0;
+  cr.status.name = c.name;
+  cr.status.running = true;
+  cr.status.started_at = clock_.Now();
+  w.adopted[index] = false;
+  w.pidfds[index] = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watching
+
+void LocalBackend::CheckChildrenLocked() {
+  auto now = SteadyClock::now();
+  for (auto& [id, wp] : workloads_) {
+    Workload& w = *wp;
+    if (w.kill_deadline && now >= *w.kill_deadline) {
+      SignalLocked(w, SIGKILL);
+      w.kill_deadline.reset();
+    }
+    bool changed = false;
+    for (size_t i = 0; i < w.rec.containers.size(); ++i) {
+      ContainerRecord& c = w.rec.containers[i];
+      if (!c.status.running) continue;
+      if (!w.adopted[i]) {
+        siginfo_t info{};
+        if (waitid(P_PID, c.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == c.pid) {
+          kill(-c.pid, SIGKILL);  // the main command ended: nothing of its group may outlive it
+          int status = 0;
+          waitpid(c.pid, &status, 0);
+          ContainerEndedLocked(w, i, status);
+          changed = true;
+        } else if (errno == ECHILD) {
+          w.adopted[i] = true;  // not ours after all: watch it by polling
+        }
+        continue;
+      }
+      if (!AliveElseReap(c.pid, c.start_ticks)) {
+        ContainerEndedLocked(w, i, std::nullopt);
+        changed = true;
+      }
+    }
+    if (changed) UpdatePhaseLocked(w);
+  }
+  std::erase_if(orphans_, [](pid_t pid) {
+    pid_t r = waitpid(pid, nullptr, WNOHANG);
+    return r == pid || (r < 0 && errno == ECHILD);
+  });
+}
+
+void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int> wait_status) {
+  ContainerRecord& c = w.rec.containers[i];
+  std::string exit_file = WorkloadDir(w.rec.spec.id) + "/" + c.status.name + ".exit";
+  std::optional<local::ExitRecord> rec = local::ReadExitFile(exit_file);
+  c.status.running = false;
+  c.status.finished_at = clock_.Now();
+  bool lost = false;
+  if (rec.has_value()) {
+    c.status.exit_code = rec->exit_code;
+  } else if (wait_status && WIFSIGNALED(*wait_status)) {
+    c.status.exit_code = 128 + WTERMSIG(*wait_status);  // the shim itself was killed
+  } else if (wait_status && WIFEXITED(*wait_status)) {
+    c.status.exit_code = WEXITSTATUS(*wait_status);
+  } else {
+    lost = true;
+  }
+  if (CgroupSawOomKill(c.cgroup_dir)) {
+    c.status.reason = "OOMKilled";
+  } else if (lost) {
+    c.status.reason = "Lost";
+  } else if (w.rec.stop_requested && c.status.exit_code != 0) {
+    c.status.reason = "Stopped";
+  } else {
+    c.status.reason = c.status.exit_code == 0 ? "Completed" : "Error";
+  }
+  if (!c.cgroup_dir.empty()) rmdir(c.cgroup_dir.c_str());
+  if (w.pidfds[i] >= 0) {
+    close(w.pidfds[i]);
+    w.pidfds[i] = -1;
+  }
+  LogInfo("container ended", {{"workload", w.rec.spec.id},
+                              {"container", c.status.name},
+                              {"reason", c.status.reason},
+                              {"exit_code", c.status.exit_code ? std::to_string(*c.status.exit_code)
+                                                               : std::string("none")}});
+  // One container failing fails the workload: stop the others.
+  bool failed = c.status.reason != "Completed";
+  if (failed && !w.rec.stop_requested) {
+    if (w.rec.message.empty()) {
+      w.rec.message =
+          c.status.reason == "Lost"
+              ? "container " + c.status.name +
+                    " was lost: it ended while no backend watched it and left no "
+                    "exit record"
+              : "container " + c.status.name + " failed: " + c.status.reason +
+                    (c.status.exit_code ? " (exit code " + std::to_string(*c.status.exit_code) + ")"
+                                        : std::string());
+    }
+    SignalLocked(w, SIGTERM);
+    if (!w.kill_deadline) w.kill_deadline = SteadyClock::now() + options_.shutdown_grace;
+  }
+  PersistLocked(w);
+}
+
+void LocalBackend::UpdatePhaseLocked(Workload& w) {
+  if (IsTerminal(w.rec.phase)) return;
+  bool any_running = false;
+  bool all_ok = true;
+  bool all_done = true;
+  for (const ContainerRecord& c : w.rec.containers) {
+    any_running |= c.status.running;
+    bool done = !c.status.running && !c.status.reason.empty();
+    all_done &= done;
+    all_ok &= done && c.status.reason == "Completed";
+  }
+  if (any_running || !all_done) return;
+  w.rec.phase = all_ok ? WorkloadPhase::kSucceeded : WorkloadPhase::kFailed;
+  if (!all_ok && w.rec.message.empty()) {
+    w.rec.message = w.rec.stop_requested ? "stopped" : "a container failed";
+  }
+  if (all_ok) w.rec.message.clear();
+  w.rec.finished_at = clock_.Now();
+  w.kill_deadline.reset();
+  ReleaseLocked(w);
+  PersistLocked(w);
+}
+
+void LocalBackend::SignalLocked(Workload& w, int sig) {
+  for (size_t i = 0; i < w.rec.containers.size(); ++i) {
+    const ContainerRecord& c = w.rec.containers[i];
+    if (!c.status.running || c.pid <= 0) continue;
+    // An adopted pid is signalled only while it is still the process we started.
+    if (w.adopted[i] && !local::ProcessAliveSince(c.pid, c.start_ticks)) continue;
+    kill(-c.pid, sig);
+  }
+}
+
+void LocalBackend::FailLocked(Workload& w, const std::string& reason, const std::string& message) {
+  TimePoint now = clock_.Now();
+  if (w.rec.message.empty() || reason == "StartError" || reason == "Unschedulable") {
+    w.rec.message = message;
+  }
+  for (ContainerRecord& c : w.rec.containers) {
+    if (c.status.running || !c.status.reason.empty()) continue;
+    c.status.reason = reason;
+    c.status.finished_at = now;
+  }
+  bool running = std::any_of(w.rec.containers.begin(), w.rec.containers.end(),
+                             [](const ContainerRecord& c) { return c.status.running; });
+  if (running) {
+    SignalLocked(w, SIGKILL);  // reaped by the loop, which then finishes the workload
+  } else {
+    w.rec.phase = WorkloadPhase::kFailed;
+    w.rec.finished_at = now;
+    ReleaseLocked(w);
+  }
+  w.preparing = false;
+  w.env_ready = false;
+  PersistLocked(w);
+  LogInfo("workload failed",
+          {{"workload", w.rec.spec.id}, {"reason", reason}, {"message", w.rec.message}});
+}
+
+void LocalBackend::ReleaseLocked(Workload& w) {
+  if (w.admitted) {
+    used_cpu_ -= w.need_cpu;
+    used_memory_ -= w.need_memory;
+    w.admitted = false;
+  }
+  // Mount links go with the workload's end, so a later workload may mount the same path.
+  for (const std::string& link : w.rec.links) {
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(link, ec))) fs::remove(link, ec);
+  }
+  w.rec.links.clear();
+}
+
+void LocalBackend::PersistLocked(const Workload& w) {
+  Status st =
+      local::WriteFileAtomically(RecordPath(w.rec.spec.id), local::RecordToJson(w.rec).dump());
+  if (!st.ok()) LogError("cannot persist workload record", {{"error", st.ToString()}});
+}
+
+bool LocalBackend::AnyRunningLocked() const {
+  for (const auto& [id, w] : workloads_) {
+    for (const ContainerRecord& c : w->rec.containers) {
+      if (c.status.running) return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend methods
+
+Status LocalBackend::Launch(const WorkloadSpec& spec) {
+  RETURN_IF_ERROR(ValidateSpec(spec));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutting_down_) return Unavailable("local backend is shutting down");
+  if (workloads_.count(spec.id) > 0) return Status::Ok();
+  auto w = std::make_unique<Workload>();
+  w->rec.spec = spec;
+  w->rec.seq = next_seq_++;
+  for (const ContainerSpec& c : spec.containers) {
+    ContainerRecord cr;
+    cr.status.name = c.name;
+    w->rec.containers.push_back(cr);
+    w->need_cpu += c.cpu_millis > 0 ? c.cpu_millis : kDefaultCpuMillis;
+    w->need_memory += c.memory_bytes;
+  }
+  w->adopted.assign(spec.containers.size(), false);
+  w->pidfds.assign(spec.containers.size(), -1);
+  Workload& ref = *w;
+  workloads_[spec.id] = std::move(w);
+  AdmitLocked();  // start now when it fits, so Observe right after sees it
+  PersistLocked(ref);
+  Wake();
+  return Status::Ok();
+}
+
+WorkloadStatus LocalBackend::StatusOfLocked(const Workload& w) const {
+  WorkloadStatus st;
+  st.id = w.rec.spec.id;
+  st.phase = w.rec.phase;
+  st.message = w.rec.message;
+  st.started_at = w.rec.started_at;
+  st.finished_at = w.rec.finished_at;
+  for (const ContainerRecord& c : w.rec.containers) st.containers.push_back(c.status);
+  return st;
+}
+
+Result<WorkloadStatus> LocalBackend::Observe(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workloads_.find(id);
+  if (it == workloads_.end()) return NotFound("workload " + id + " not found");
+  return StatusOfLocked(*it->second);
+}
+
+std::vector<WorkloadStatus> LocalBackend::List() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<WorkloadStatus> out;
+  for (const auto& [id, w] : workloads_) out.push_back(StatusOfLocked(*w));
+  return out;
+}
+
+Status LocalBackend::Stop(const std::string& id, std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = workloads_.find(id);
+    if (it == workloads_.end()) return NotFound("workload " + id + " not found");
+    Workload& w = *it->second;
+    if (IsTerminal(w.rec.phase)) return Status::Ok();
+    w.rec.stop_requested = true;
+    bool running = std::any_of(w.rec.containers.begin(), w.rec.containers.end(),
+                               [](const ContainerRecord& c) { return c.status.running; });
+    if (!running) {
+      FailLocked(w, "Stopped", "stopped");
+      return Status::Ok();
+    }
+    w.rec.message = "stopped";
+    if (grace.count() <= 0) {
+      SignalLocked(w, SIGKILL);
+    } else {
+      SignalLocked(w, SIGTERM);
+      w.kill_deadline = SteadyClock::now() + grace;
+    }
+    PersistLocked(w);
+  }
+  Wake();
+  return Status::Ok();
+}
+
+Status LocalBackend::Remove(const std::string& id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = workloads_.find(id);
+    if (it == workloads_.end()) return NotFound("workload " + id + " not found");
+    Workload& w = *it->second;
+    SignalLocked(w, SIGKILL);
+    for (size_t i = 0; i < w.rec.containers.size(); ++i) {
+      if (w.rec.containers[i].status.running && !w.adopted[i]) {
+        orphans_.push_back(w.rec.containers[i].pid);
+      }
+      // The loop may be polling this fd right now: it closes it after its poll returns.
+      if (w.pidfds[i] >= 0) orphan_fds_.push_back(w.pidfds[i]);
+      w.pidfds[i] = -1;
+    }
+    ReleaseLocked(w);
+    std::error_code ec;
+    fs::remove(RecordPath(id), ec);
+    fs::remove_all(WorkloadDir(id), ec);
+    workloads_.erase(it);
+  }
+  Wake();
+  return Status::Ok();
+}
+
+Result<std::string> LocalBackend::ReadLogs(const std::string& id, const std::string& container,
+                                           int64_t offset) {
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = workloads_.find(id);
+    if (it == workloads_.end()) return NotFound("workload " + id + " not found");
+    const WorkloadSpec& spec = it->second->rec.spec;
+    std::string name = container.empty() ? spec.containers[0].name : container;
+    bool known = std::any_of(spec.containers.begin(), spec.containers.end(),
+                             [&](const ContainerSpec& c) { return c.name == name; });
+    if (!known) return NotFound("workload " + id + " has no container " + name);
+    path = LogPath(id, name);
+  }
+  if (offset < 0)
+    return InvalidArgument("log offset must not be negative, got " + std::to_string(offset));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::string();
+  in.seekg(0, std::ios::end);
+  int64_t size = static_cast<int64_t>(in.tellg());
+  if (offset >= size) return std::string();
+  int64_t len = std::min(size - offset, kMaxLogRead);
+  std::string out(static_cast<size_t>(len), '\0');
+  in.seekg(offset);
+  in.read(out.data(), len);
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
+}
+
+Result<ResourceUsage> LocalBackend::Usage(const std::string& id) {
+  std::vector<pid_t> groups;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = workloads_.find(id);
+    if (it == workloads_.end()) return NotFound("workload " + id + " not found");
+    for (const ContainerRecord& c : it->second->rec.containers) {
+      if (c.status.running && c.pid > 0) groups.push_back(c.pid);
+    }
+  }
+  ResourceUsage total;
+  for (pid_t pgid : groups) {
+    ResourceUsage u = local::ProcessGroupUsage(pgid);
+    total.cpu_seconds += u.cpu_seconds;
+    total.memory_bytes += u.memory_bytes;
+  }
+  return total;
+}
+
+std::string LocalBackend::RecordPath(const std::string& id) const {
+  return options_.state_dir + "/" + EncodeId(id) + ".json";
+}
+
+std::string LocalBackend::WorkloadDir(const std::string& id) const {
+  return options_.state_dir + "/" + EncodeId(id) + ".d";
+}
+
+std::string LocalBackend::LogPath(const std::string& id, const std::string& container) const {
+  return options_.log_dir + "/" + id + "/" + container + ".log";
+}
+
+}  // namespace skiff

@@ -1,0 +1,172 @@
+// LocalBackend: runs workloads as supervised process groups on this machine.
+//
+// Each container is started through a shim (spawn.h) as its own session/process group, with
+// stdout+stderr appended to `<log_dir>/<workload id>/<container>.log`, the env of the spec on top
+// of PATH/HOME/LANG from the server, its workingDir (created when missing; default a per-workload
+// directory), and its volumes bound by symlink: emptyDir -> `<state_dir>/<id>/volumes/<name>`,
+// hostPath -> that directory; mountPath becomes a symlink to it when it does not exist yet (an
+// existing link to the same directory is reused, anything else fails the workload: StartError).
+// Memory limits use a cgroup v2 child group (memory.max; an OOM kill reads back as "OOMKilled")
+// when the server's cgroup is writable and delegates `memory`, and RLIMIT_AS otherwise.
+//
+// Admission: a workload needs the sum of its containers' cpu (100m when unset) and memory; when
+// that does not fit in what is free it stays kPending "waiting for resources: needs X cpu, Y
+// memory", and queued workloads start in order of priority, then arrival (no overtaking). One
+// bigger than the whole machine fails at once. `python*` images (or as an image map says) run
+// with a cached virtual environment (python_env.h) made on a worker thread while the workload is
+// kPending "preparing python environment".
+//
+// One supervisor thread runs a poll loop (ninja subprocess-posix.cc style) over a self-pipe for
+// wake-ups and a pidfd per child, with a periodic tick for admission, kill deadlines and polling
+// of re-adopted processes. Every workload is persisted to `<state_dir>/<id>.json` (atomically) on
+// each change. A new LocalBackend on the same state_dir re-adopts what it finds: a container
+// whose pid is alive with the recorded start time is watched again; one that ended while no
+// backend watched reports the exit code its shim recorded; one gone without a record is kFailed
+// with reason "Lost". Queued workloads are queued again.
+//
+// Shutdown(grace) (and the destructor, when Options::stop_on_shutdown) refuses new launches,
+// SIGTERMs every running group, SIGKILLs after `grace`, and reaps: no child is left behind. With
+// stop_on_shutdown = false the destructor only stops the threads, leaving the processes running
+// for a later backend on the same state_dir to re-adopt (a server restart that must not disturb
+// running work; tests use it to simulate a crash).
+//
+// Timestamps in statuses come from the Clock; grace periods and ticks use the steady clock.
+//
+//   LocalBackend::Options o{.state_dir = home + "/workloads", .log_dir = home + "/logs",
+//                           .env_cache_dir = home + "/envs"};
+//   ASSIGN_OR_RETURN(std::unique_ptr<LocalBackend> backend, LocalBackend::Create(o, clock));
+//   RETURN_IF_ERROR(backend->Launch(spec));
+//
+// Thread-safe: every Backend method may be called from any thread (one mutex).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/local/image_map.h"
+#include "backend/local/python_env.h"
+#include "backend/local/workload_record.h"
+#include "core/clock.h"
+
+namespace skiff {
+
+class LocalBackend : public Backend {
+ public:
+  struct Options {
+    std::string state_dir;           // workload records, exit files, emptyDir volumes
+    std::string log_dir;             // <log_dir>/<workload id>/<container>.log
+    int64_t total_cpu_millis = 0;    // 0 = nproc * 1000
+    int64_t total_memory_bytes = 0;  // 0 = MemTotal from /proc/meminfo
+    std::string python = "/usr/bin/python3";
+    std::string env_cache_dir;     // python virtual environments; "" = <state_dir>/../envs
+    std::string image_map_file;    // optional YAML (image_map.h)
+    bool stop_on_shutdown = true;  // the destructor stops every workload (see above)
+    std::chrono::milliseconds shutdown_grace{2000};  // used by the destructor
+    std::chrono::milliseconds tick{50};              // admission / polling period
+    bool use_cgroups = true;                         // false: always RLIMIT_AS
+  };
+
+  // Creates the directories, loads the image map, re-adopts recorded workloads and starts the
+  // supervisor. Errors name the directory or file at fault.
+  static Result<std::unique_ptr<LocalBackend>> Create(Options options, Clock& clock);
+  ~LocalBackend() override;
+
+  LocalBackend(const LocalBackend&) = delete;
+  LocalBackend& operator=(const LocalBackend&) = delete;
+
+  // Backend.
+  Status Launch(const WorkloadSpec& spec) override;
+  Result<WorkloadStatus> Observe(const std::string& id) override;
+  std::vector<WorkloadStatus> List() override;
+  Status Stop(const std::string& id, std::chrono::milliseconds grace) override;
+  Status Remove(const std::string& id) override;
+  Result<std::string> ReadLogs(const std::string& id, const std::string& container,
+                               int64_t offset) override;
+  Result<ResourceUsage> Usage(const std::string& id) override;
+
+  // Stops every workload (SIGTERM, SIGKILL after `grace`), reaps, and stops the threads. Later
+  // calls to Launch return kUnavailable. Idempotent.
+  void Shutdown(std::chrono::milliseconds grace);
+
+  int64_t total_cpu_millis() const { return options_.total_cpu_millis; }
+  int64_t total_memory_bytes() const { return options_.total_memory_bytes; }
+
+ private:
+  struct Workload {
+    local::WorkloadRecord rec;
+    int64_t need_cpu = 0;
+    int64_t need_memory = 0;
+    bool admitted = false;               // holds its slots
+    bool preparing = false;              // waiting for its python environment
+    bool env_ready = false;              // environment made; start at the next loop turn
+    std::vector<std::string> venv_dirs;  // per container: its python env, "" when none
+    std::vector<bool> adopted;           // per container: not our child, watched by polling
+    std::vector<int> pidfds;             // per container: -1 when none
+    std::optional<std::chrono::steady_clock::time_point> kill_deadline;
+  };
+
+  LocalBackend(Options options, Clock& clock);
+  Status Init();
+  void LoadRecordsLocked();
+
+  void SupervisorLoop();
+  void EnvWorkerLoop();
+  void Wake();
+
+  // All *Locked methods require mu_.
+  void AdmitLocked();
+  void StartLocked(Workload& w);
+  Status StartContainerLocked(Workload& w, size_t index, std::vector<std::string>* links);
+  void CheckChildrenLocked();
+  void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status);
+  void UpdatePhaseLocked(Workload& w);
+  void SignalLocked(Workload& w, int sig);
+  void FailLocked(Workload& w, const std::string& reason, const std::string& message);
+  void ReleaseLocked(Workload& w);
+  void PersistLocked(const Workload& w);
+  bool AnyRunningLocked() const;
+  WorkloadStatus StatusOfLocked(const Workload& w) const;
+
+  std::string RecordPath(const std::string& id) const;
+  std::string WorkloadDir(const std::string& id) const;
+  std::string LogPath(const std::string& id, const std::string& container) const;
+
+  Options options_;
+  Clock& clock_;
+  local::ImageMap image_map_;
+  std::unique_ptr<local::PythonEnvCache> env_cache_;
+  std::string cgroup_root_;  // "" when cgroups are not usable
+  int wake_read_ = -1;
+  int wake_write_ = -1;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // signalled after every supervisor turn
+  std::map<std::string, std::unique_ptr<Workload>> workloads_;  // GUARDED_BY(mu_)
+  std::deque<std::string> env_queue_;                           // GUARDED_BY(mu_)
+  std::vector<pid_t> orphans_;      // GUARDED_BY(mu_): removed workloads' children to reap
+  std::vector<int> orphan_fds_;     // GUARDED_BY(mu_): their pidfds, closed by the loop
+  int64_t used_cpu_ = 0;            // GUARDED_BY(mu_)
+  int64_t used_memory_ = 0;         // GUARDED_BY(mu_)
+  uint64_t next_seq_ = 1;           // GUARDED_BY(mu_)
+  bool shutting_down_ = false;      // GUARDED_BY(mu_): Launch refused
+  bool stop_threads_ = false;       // GUARDED_BY(mu_)
+  bool threads_stopped_ = false;    // GUARDED_BY(mu_)
+  std::condition_variable env_cv_;  // env_queue_ or stop_threads_ changed
+
+  std::thread supervisor_;
+  std::thread env_worker_;
+};
+
+}  // namespace skiff

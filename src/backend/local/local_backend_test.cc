@@ -1,0 +1,393 @@
+#include "backend/local/local_backend.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "backend/local/proc.h"
+#include "backend/local/workload_record.h"
+
+namespace skiff {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+// A fresh directory under $TMPDIR, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "skiff-backend-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Real processes need real time: polls `done` every 10 ms for up to `limit`.
+bool WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return done();
+}
+
+ContainerSpec Shell(const std::string& name, const std::string& script) {
+  return {.name = name, .image = "busybox", .command = {"/bin/sh", "-c", script}};
+}
+
+WorkloadSpec OneShell(const std::string& id, const std::string& script) {
+  WorkloadSpec w;
+  w.id = id;
+  w.containers.push_back(Shell("main", script));
+  return w;
+}
+
+// Dead or a zombie waiting for whoever adopted it (here often a slow-reaping init).
+bool Gone(pid_t pid) {
+  std::optional<local::ProcStat> st = local::ReadProcStat(pid);
+  return !st.has_value() || st->state == 'Z' || st->state == 'X';
+}
+
+class LocalBackendTest : public ::testing::Test {
+ protected:
+  LocalBackend::Options Opts() {
+    LocalBackend::Options o;
+    o.state_dir = dir_.path() + "/workloads";
+    o.log_dir = dir_.path() + "/logs";
+    o.env_cache_dir = dir_.path() + "/envs";
+    o.total_cpu_millis = 4000;
+    o.total_memory_bytes = int64_t{8} << 30;
+    o.tick = milliseconds(20);
+    o.shutdown_grace = milliseconds(500);
+    return o;
+  }
+
+  std::unique_ptr<LocalBackend> Make(LocalBackend::Options o) {
+    Result<std::unique_ptr<LocalBackend>> b = LocalBackend::Create(std::move(o), clock_);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? std::move(b).value() : nullptr;
+  }
+
+  WorkloadStatus WaitFinished(LocalBackend& b, const std::string& id,
+                              milliseconds limit = milliseconds(5000)) {
+    WorkloadStatus st;
+    WaitFor(
+        [&] {
+          st = *b.Observe(id);
+          return st.phase == WorkloadPhase::kSucceeded || st.phase == WorkloadPhase::kFailed;
+        },
+        limit);
+    return st;
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_F(LocalBackendTest, SucceedingCommandReportsExitCodeZeroAndItsLogs) {
+  auto b = Make(Opts());
+  ASSERT_TRUE(b->Launch(OneShell("default/hello", "echo hi; echo err >&2")).ok());
+  WorkloadStatus st = WaitFinished(*b, "default/hello");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  ASSERT_EQ(st.containers.size(), 1u);
+  EXPECT_EQ(st.containers[0].exit_code, 0);
+  EXPECT_EQ(st.containers[0].reason, "Completed");
+  EXPECT_EQ(st.finished_at, clock_.Now());
+  EXPECT_EQ(*b->ReadLogs("default/hello", "", 0), "hi\nerr\n");
+  EXPECT_EQ(*b->ReadLogs("default/hello", "main", 3), "err\n");
+  EXPECT_TRUE(fs::exists(dir_.path() + "/logs/default/hello/main.log"));
+  EXPECT_EQ(b->ReadLogs("default/hello", "nope", 0).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LocalBackendTest, FailingCommandReportsItsExitCode) {
+  auto b = Make(Opts());
+  ASSERT_TRUE(b->Launch(OneShell("fail", "echo hi; exit 3")).ok());
+  WorkloadStatus st = WaitFinished(*b, "fail");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].exit_code, 3);
+  EXPECT_EQ(st.containers[0].reason, "Error");
+  EXPECT_NE(st.message.find("exit code 3"), std::string::npos) << st.message;
+}
+
+TEST_F(LocalBackendTest, LaunchIsIdempotentAndRejectsBadSpecs) {
+  auto b = Make(Opts());
+  ASSERT_TRUE(b->Launch(OneShell("same", "exit 0")).ok());
+  ASSERT_TRUE(b->Launch(OneShell("same", "exit 5")).ok());
+  EXPECT_EQ(WaitFinished(*b, "same").phase, WorkloadPhase::kSucceeded);
+  EXPECT_EQ(b->Launch(OneShell("../escape", "true")).code(), StatusCode::kInvalidArgument);
+  WorkloadSpec none;
+  none.id = "empty";
+  EXPECT_EQ(b->Launch(none).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(b->Observe("missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LocalBackendTest, MissingExecutableFailsWithStartError) {
+  auto b = Make(Opts());
+  WorkloadSpec w;
+  w.id = "noexe";
+  w.containers.push_back({.name = "main", .command = {"definitely-not-a-command-xyz"}});
+  ASSERT_TRUE(b->Launch(w).ok());
+  WorkloadStatus st = WaitFinished(*b, "noexe");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].reason, "StartError");
+  EXPECT_NE(st.message.find("definitely-not-a-command-xyz"), std::string::npos) << st.message;
+}
+
+TEST_F(LocalBackendTest, EnvAndWorkingDirAreApplied) {
+  auto b = Make(Opts());
+  std::string wd = dir_.path() + "/wd/nested";
+  WorkloadSpec w = OneShell("env", "echo \"$GREETING $(pwd)\"; test -n \"$PATH\"");
+  w.containers[0].env = {{"GREETING", "hello"}};
+  w.containers[0].working_dir = wd;
+  ASSERT_TRUE(b->Launch(w).ok());
+  EXPECT_EQ(WaitFinished(*b, "env").phase, WorkloadPhase::kSucceeded);
+  EXPECT_EQ(*b->ReadLogs("env", "", 0), "hello " + wd + "\n");
+}
+
+TEST_F(LocalBackendTest, EmptyDirVolumeIsSharedByTheContainersOfOneWorkload) {
+  auto b = Make(Opts());
+  std::string mount = dir_.path() + "/mnt/shared";
+  WorkloadSpec w;
+  w.id = "vol";
+  w.volumes.push_back({.name = "scratch"});
+  w.containers.push_back(Shell("writer", "echo data > " + mount + "/f"));
+  w.containers.push_back(Shell("reader", "for i in $(seq 100); do test -f " + mount +
+                                             "/f && exec cat " + mount +
+                                             "/f; sleep 0.05; done; exit 1"));
+  for (ContainerSpec& c : w.containers) c.volume_mounts.push_back({"scratch", mount});
+  ASSERT_TRUE(b->Launch(w).ok());
+  WorkloadStatus st = WaitFinished(*b, "vol");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  EXPECT_EQ(*b->ReadLogs("vol", "reader", 0), "data\n");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(mount))) << "the mount link goes with the workload";
+}
+
+TEST_F(LocalBackendTest, MountOverAnExistingDirectoryFailsClearly) {
+  auto b = Make(Opts());
+  std::string mount = dir_.path() + "/taken";
+  fs::create_directories(mount);
+  WorkloadSpec w = OneShell("taken", "true");
+  w.volumes.push_back({.name = "v"});
+  w.containers[0].volume_mounts.push_back({"v", mount});
+  ASSERT_TRUE(b->Launch(w).ok());
+  WorkloadStatus st = WaitFinished(*b, "taken");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].reason, "StartError");
+  EXPECT_NE(st.message.find("already exists"), std::string::npos) << st.message;
+}
+
+TEST_F(LocalBackendTest, MemoryLimitStopsAHog) {
+  auto b = Make(Opts());
+  WorkloadSpec w;
+  w.id = "hog";
+  w.containers.push_back({.name = "main",
+                          .command = {"python3", "-c", "b = bytearray(500 * 1024 * 1024)"},
+                          .memory_bytes = 100 << 20});
+  ASSERT_TRUE(b->Launch(w).ok());
+  WorkloadStatus st = WaitFinished(*b, "hog", milliseconds(10000));
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  ASSERT_TRUE(st.containers[0].exit_code.has_value());
+  EXPECT_NE(*st.containers[0].exit_code, 0);
+  EXPECT_TRUE(st.containers[0].reason == "OOMKilled" || st.containers[0].reason == "Error")
+      << st.containers[0].reason;
+}
+
+TEST_F(LocalBackendTest, SecondWorkloadWaitsForCpuAndStartsWhenTheFirstEnds) {
+  LocalBackend::Options o = Opts();
+  o.total_cpu_millis = 1000;
+  auto b = Make(o);
+  std::string gate = dir_.path() + "/gate";
+  WorkloadSpec first = OneShell("first", "while [ ! -f " + gate + " ]; do sleep 0.02; done");
+  first.containers[0].cpu_millis = 800;
+  WorkloadSpec second = OneShell("second", "echo second");
+  second.containers[0].cpu_millis = 500;
+  ASSERT_TRUE(b->Launch(first).ok());
+  ASSERT_TRUE(b->Launch(second).ok());
+  EXPECT_EQ(b->Observe("first")->phase, WorkloadPhase::kRunning);
+  WorkloadStatus waiting = *b->Observe("second");
+  EXPECT_EQ(waiting.phase, WorkloadPhase::kPending);
+  EXPECT_NE(waiting.message.find("waiting for resources: needs 500m cpu, 0 memory"),
+            std::string::npos)
+      << waiting.message;
+  std::ofstream(gate) << "go";
+  EXPECT_EQ(WaitFinished(*b, "first").phase, WorkloadPhase::kSucceeded);
+  EXPECT_EQ(WaitFinished(*b, "second").phase, WorkloadPhase::kSucceeded);
+}
+
+TEST_F(LocalBackendTest, WorkloadBiggerThanTheMachineFailsAtOnce) {
+  LocalBackend::Options o = Opts();
+  o.total_cpu_millis = 1000;
+  auto b = Make(o);
+  WorkloadSpec w = OneShell("huge", "true");
+  w.containers[0].cpu_millis = 2000;
+  ASSERT_TRUE(b->Launch(w).ok());
+  WorkloadStatus st = *b->Observe("huge");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_NE(st.message.find("only 1 cpu"), std::string::npos) << st.message;
+}
+
+TEST_F(LocalBackendTest, StopKillsTheWholeProcessGroupQuickly) {
+  auto b = Make(Opts());
+  std::string pidfile = dir_.path() + "/grandchild.pid";
+  // A grandchild that ignores SIGTERM, so only the SIGKILL after the grace ends it.
+  ASSERT_TRUE(b->Launch(OneShell("sleepy", "sh -c 'trap \"\" TERM; exec sleep 60' & echo $! > " +
+                                               pidfile + "; sleep 60"))
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pidfile) && fs::file_size(pidfile) > 0; }));
+  pid_t grandchild = 0;
+  std::ifstream(pidfile) >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(b->Stop("sleepy", milliseconds(200)).ok());
+  WorkloadStatus st = WaitFinished(*b, "sleepy");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].reason, "Stopped");
+  EXPECT_TRUE(WaitFor([&] { return Gone(grandchild); }, milliseconds(2000)))
+      << "grandchild " << grandchild << " survived";
+  EXPECT_TRUE(b->Stop("sleepy", milliseconds(0)).ok()) << "stopping a finished workload is ok";
+}
+
+TEST_F(LocalBackendTest, StoppingAQueuedWorkloadFailsItWithoutRunningIt) {
+  LocalBackend::Options o = Opts();
+  o.total_cpu_millis = 100;
+  auto b = Make(o);
+  ASSERT_TRUE(b->Launch(OneShell("busy", "sleep 60")).ok());
+  ASSERT_TRUE(b->Launch(OneShell("queued", "echo never")).ok());
+  ASSERT_TRUE(b->Stop("queued", milliseconds(100)).ok());
+  WorkloadStatus st = *b->Observe("queued");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].reason, "Stopped");
+  ASSERT_TRUE(b->Remove("busy").ok());
+  EXPECT_EQ(b->Observe("busy").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LocalBackendTest, NewBackendReadoptsARunningWorkloadAndSeesItFinish) {
+  LocalBackend::Options o = Opts();
+  o.stop_on_shutdown = false;  // backend A goes away as if killed: its children keep running
+  {
+    auto a = Make(o);
+    ASSERT_TRUE(a->Launch(OneShell("ns/survivor", "sleep 1; echo done")).ok());
+    ASSERT_EQ(a->Observe("ns/survivor")->phase, WorkloadPhase::kRunning);
+  }
+  o.stop_on_shutdown = true;
+  auto b = Make(o);
+  WorkloadStatus st = *b->Observe("ns/survivor");
+  EXPECT_EQ(st.phase, WorkloadPhase::kRunning);
+  st = WaitFinished(*b, "ns/survivor");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  EXPECT_EQ(st.containers[0].exit_code, 0);
+  EXPECT_EQ(*b->ReadLogs("ns/survivor", "", 0), "done\n");
+}
+
+TEST_F(LocalBackendTest, NewBackendReportsTheExitCodeOfAWorkloadThatEndedWhileNoneWatched) {
+  LocalBackend::Options o = Opts();
+  o.stop_on_shutdown = false;
+  std::string gate = dir_.path() + "/gate";
+  {
+    auto a = Make(o);
+    ASSERT_TRUE(
+        a->Launch(OneShell("gone", "while [ ! -f " + gate + " ]; do sleep 0.02; done; exit 7"))
+            .ok());
+  }
+  std::ofstream(gate) << "go";
+  std::string exit_file = o.state_dir + "/gone.d/main.exit";
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(exit_file); }));
+  o.stop_on_shutdown = true;
+  auto b = Make(o);
+  WorkloadStatus st = WaitFinished(*b, "gone");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].exit_code, 7);
+}
+
+TEST_F(LocalBackendTest, RecordWhoseProcessVanishedIsFailedLost) {
+  LocalBackend::Options o = Opts();
+  fs::create_directories(o.state_dir);
+  local::WorkloadRecord rec;
+  rec.spec = OneShell("lost", "sleep 60");
+  rec.phase = WorkloadPhase::kRunning;
+  rec.seq = 1;
+  local::ContainerRecord c;
+  c.status.name = "main";
+  c.status.running = true;
+  c.pid = 999999;  // above pid_max defaults: no such process
+  c.start_ticks = 1;
+  rec.containers.push_back(c);
+  ASSERT_TRUE(
+      local::WriteFileAtomically(o.state_dir + "/lost.json", local::RecordToJson(rec).dump()).ok());
+  auto b = Make(o);
+  WorkloadStatus st = *b->Observe("lost");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].reason, "Lost");
+  EXPECT_NE(st.message.find("lost"), std::string::npos) << st.message;
+}
+
+TEST_F(LocalBackendTest, PythonImagesShareOneCachedEnvironment) {
+  auto b = Make(Opts());
+  for (const char* id : {"py1", "py2"}) {
+    WorkloadSpec w;
+    w.id = id;
+    w.containers.push_back(
+        {.name = "main",
+         .image = "python:3.11",
+         .command = {"python3", "-c", "import os, sys; print(os.environ['VIRTUAL_ENV'])"}});
+    ASSERT_TRUE(b->Launch(w).ok());
+  }
+  WorkloadStatus st1 = WaitFinished(*b, "py1", milliseconds(15000));
+  WorkloadStatus st2 = WaitFinished(*b, "py2", milliseconds(15000));
+  ASSERT_EQ(st1.phase, WorkloadPhase::kSucceeded) << st1.message << *b->ReadLogs("py1", "", 0);
+  ASSERT_EQ(st2.phase, WorkloadPhase::kSucceeded) << st2.message;
+  std::string env1 = *b->ReadLogs("py1", "", 0);
+  EXPECT_EQ(env1, *b->ReadLogs("py2", "", 0));
+  EXPECT_EQ(env1.rfind(dir_.path() + "/envs/", 0), 0u) << env1;
+  int envs = 0;
+  for (const auto& e : fs::directory_iterator(dir_.path() + "/envs")) envs += e.is_directory();
+  EXPECT_EQ(envs, 1);
+}
+
+TEST_F(LocalBackendTest, UsageReportsMemoryOfARunningWorkload) {
+  auto b = Make(Opts());
+  ASSERT_TRUE(b->Launch(OneShell("busy", "sleep 30")).ok());
+  ResourceUsage u;
+  EXPECT_TRUE(WaitFor([&] {
+    u = *b->Usage("busy");
+    return u.memory_bytes > 0;
+  }));
+  EXPECT_GT(u.memory_bytes, 0);
+  EXPECT_EQ(b->Usage("missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LocalBackendTest, ShutdownLeavesNoChildBehind) {
+  auto b = Make(Opts());
+  std::string pidfile = dir_.path() + "/pid";
+  ASSERT_TRUE(b->Launch(OneShell("a", "sleep 60 & echo $! > " + pidfile + "; wait")).ok());
+  ASSERT_TRUE(b->Launch(OneShell("b", "trap '' TERM; sleep 60")).ok());
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(pidfile) && fs::file_size(pidfile) > 0; }));
+  pid_t sleeper = 0;
+  std::ifstream(pidfile) >> sleeper;
+  b->Shutdown(milliseconds(200));
+  EXPECT_TRUE(WaitFor([&] { return Gone(sleeper); }, milliseconds(1000)));
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1) << "an unreaped child is left";
+  EXPECT_EQ(b->Observe("b")->phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(b->Launch(OneShell("late", "true")).code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace skiff

@@ -1,0 +1,200 @@
+#include "backend/local/workload_record.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace skiff::local {
+
+namespace {
+
+Json TimeToJson(const std::optional<TimePoint>& t) {
+  if (!t.has_value()) return nullptr;
+  return static_cast<int64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t->time_since_epoch()).count());
+}
+
+std::optional<TimePoint> TimeFromJson(const Json& j) {
+  if (!j.is_number_integer()) return std::nullopt;
+  return TimePoint(
+      std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(j.get<int64_t>())));
+}
+
+WorkloadPhase PhaseFromName(const std::string& name) {
+  for (WorkloadPhase p : {WorkloadPhase::kPending, WorkloadPhase::kRunning,
+                          WorkloadPhase::kSucceeded, WorkloadPhase::kFailed}) {
+    if (name == WorkloadPhaseName(p)) return p;
+  }
+  return WorkloadPhase::kUnknown;
+}
+
+}  // namespace
+
+Json SpecToJson(const WorkloadSpec& spec) {
+  Json containers = Json::array();
+  for (const ContainerSpec& c : spec.containers) {
+    Json env = Json::array();
+    for (const EnvVar& e : c.env) env.push_back({{"name", e.name}, {"value", e.value}});
+    Json ports = Json::array();
+    for (const ContainerPort& p : c.ports) {
+      ports.push_back({{"name", p.name}, {"containerPort", p.container_port}});
+    }
+    Json mounts = Json::array();
+    for (const VolumeMount& m : c.volume_mounts) {
+      mounts.push_back({{"name", m.name}, {"mountPath", m.mount_path}, {"readOnly", m.read_only}});
+    }
+    containers.push_back({{"name", c.name},
+                          {"image", c.image},
+                          {"command", c.command},
+                          {"args", c.args},
+                          {"env", env},
+                          {"workingDir", c.working_dir},
+                          {"cpuMillis", c.cpu_millis},
+                          {"memoryBytes", c.memory_bytes},
+                          {"ports", ports},
+                          {"volumeMounts", mounts},
+                          {"pythonPackages", c.python_packages},
+                          {"pipIndexUrls", c.pip_index_urls}});
+  }
+  Json volumes = Json::array();
+  for (const Volume& v : spec.volumes) {
+    volumes.push_back({{"name", v.name}, {"hostPath", v.host_path}});
+  }
+  return {{"id", spec.id},
+          {"labels", spec.labels},
+          {"containers", containers},
+          {"volumes", volumes},
+          {"priority", spec.priority}};
+}
+
+Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
+  try {
+    WorkloadSpec spec;
+    spec.id = j.at("id").get<std::string>();
+    spec.labels = j.value("labels", std::map<std::string, std::string>{});
+    spec.priority = j.value("priority", 0);
+    for (const Json& c : j.at("containers")) {
+      ContainerSpec cs;
+      cs.name = c.at("name").get<std::string>();
+      cs.image = c.value("image", "");
+      cs.command = c.value("command", std::vector<std::string>{});
+      cs.args = c.value("args", std::vector<std::string>{});
+      for (const Json& e : c.value("env", Json::array())) {
+        cs.env.push_back({e.at("name").get<std::string>(), e.value("value", "")});
+      }
+      cs.working_dir = c.value("workingDir", "");
+      cs.cpu_millis = c.value("cpuMillis", int64_t{0});
+      cs.memory_bytes = c.value("memoryBytes", int64_t{0});
+      for (const Json& p : c.value("ports", Json::array())) {
+        cs.ports.push_back({p.value("name", ""), p.value("containerPort", 0)});
+      }
+      for (const Json& m : c.value("volumeMounts", Json::array())) {
+        cs.volume_mounts.push_back({m.at("name").get<std::string>(),
+                                    m.at("mountPath").get<std::string>(),
+                                    m.value("readOnly", false)});
+      }
+      cs.python_packages = c.value("pythonPackages", std::vector<std::string>{});
+      cs.pip_index_urls = c.value("pipIndexUrls", std::vector<std::string>{});
+      spec.containers.push_back(std::move(cs));
+    }
+    for (const Json& v : j.value("volumes", Json::array())) {
+      spec.volumes.push_back({v.at("name").get<std::string>(), v.value("hostPath", "")});
+    }
+    return spec;
+  } catch (const Json::exception& e) {
+    return InvalidArgument(source + ": malformed workload spec: " + e.what());
+  }
+}
+
+Json RecordToJson(const WorkloadRecord& rec) {
+  Json containers = Json::array();
+  for (const ContainerRecord& c : rec.containers) {
+    containers.push_back({{"name", c.status.name},
+                          {"running", c.status.running},
+                          {"exitCode", c.status.exit_code ? Json(*c.status.exit_code) : Json()},
+                          {"reason", c.status.reason},
+                          {"startedAt", TimeToJson(c.status.started_at)},
+                          {"finishedAt", TimeToJson(c.status.finished_at)},
+                          {"pid", c.pid},
+                          {"startTicks", c.start_ticks},
+                          {"cgroupDir", c.cgroup_dir}});
+  }
+  return {{"version", 1},
+          {"spec", SpecToJson(rec.spec)},
+          {"phase", WorkloadPhaseName(rec.phase)},
+          {"message", rec.message},
+          {"startedAt", TimeToJson(rec.started_at)},
+          {"finishedAt", TimeToJson(rec.finished_at)},
+          {"containers", containers},
+          {"seq", rec.seq},
+          {"stopRequested", rec.stop_requested},
+          {"links", rec.links}};
+}
+
+Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) {
+  if (!j.is_object()) return InvalidArgument(source + ": workload record is not an object");
+  ASSIGN_OR_RETURN(WorkloadSpec spec, SpecFromJson(j.value("spec", Json()), source));
+  try {
+    WorkloadRecord rec;
+    rec.spec = std::move(spec);
+    rec.phase = PhaseFromName(j.value("phase", ""));
+    rec.message = j.value("message", "");
+    rec.started_at = TimeFromJson(j.value("startedAt", Json()));
+    rec.finished_at = TimeFromJson(j.value("finishedAt", Json()));
+    rec.seq = j.value("seq", uint64_t{0});
+    rec.stop_requested = j.value("stopRequested", false);
+    rec.links = j.value("links", std::vector<std::string>{});
+    for (const Json& c : j.value("containers", Json::array())) {
+      ContainerRecord cr;
+      cr.status.name = c.value("name", "");
+      cr.status.running = c.value("running", false);
+      if (c.contains("exitCode") && c["exitCode"].is_number_integer()) {
+        cr.status.exit_code = c["exitCode"].get<int>();
+      }
+      cr.status.reason = c.value("reason", "");
+      cr.status.started_at = TimeFromJson(c.value("startedAt", Json()));
+      cr.status.finished_at = TimeFromJson(c.value("finishedAt", Json()));
+      cr.pid = c.value("pid", 0);
+      cr.start_ticks = c.value("startTicks", uint64_t{0});
+      cr.cgroup_dir = c.value("cgroupDir", "");
+      rec.containers.push_back(std::move(cr));
+    }
+    if (rec.containers.size() != rec.spec.containers.size()) {
+      return InvalidArgument(source + ": workload record has " +
+                             std::to_string(rec.containers.size()) + " container states for " +
+                             std::to_string(rec.spec.containers.size()) + " containers");
+    }
+    return rec;
+  } catch (const Json::exception& e) {
+    return InvalidArgument(source + ": malformed workload record: " + e.what());
+  }
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Internal("cannot write " + tmp + ": " + strerror(errno));
+  const char* p = contents.data();
+  size_t left = contents.size();
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return Internal("cannot write " + tmp + ": " + strerror(err));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  fsync(fd);
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return Internal("cannot rename " + tmp + " to " + path + ": " + strerror(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace skiff::local

@@ -1,0 +1,51 @@
+// WorkloadRecord: what the local backend persists about one workload so that a restarted server
+// can re-adopt it: the spec, the phase, and for each container the shim's pid (= process group),
+// its start time in /proc (to tell it from a reused pid) and how it ended. Stored as JSON in
+// `<state_dir>/<encoded id>.json`, written atomically (tmp + rename).
+//
+//   WorkloadRecord rec = ...;
+//   RETURN_IF_ERROR(WriteFileAtomically(path, RecordToJson(rec).dump()));
+//   ASSIGN_OR_RETURN(WorkloadRecord back, RecordFromJson(Json::parse(text), path));
+//
+// Thread-compatible value types and pure functions.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/resource.h"
+
+namespace skiff::local {
+
+struct ContainerRecord {
+  ContainerStatus status;    // name, running, exit code, reason, times
+  pid_t pid = 0;             // the shim: also the process group id; 0 = never started
+  uint64_t start_ticks = 0;  // /proc/<pid>/stat field 22 at spawn
+  std::string cgroup_dir;    // "" when the memory limit is an rlimit (or none)
+};
+
+struct WorkloadRecord {
+  WorkloadSpec spec;
+  WorkloadPhase phase = WorkloadPhase::kPending;
+  std::string message;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> finished_at;
+  std::vector<ContainerRecord> containers;  // parallel to spec.containers
+  uint64_t seq = 0;                         // arrival order, for FIFO admission
+  bool stop_requested = false;
+  std::vector<std::string> links;  // mount symlinks this workload created
+};
+
+Json SpecToJson(const WorkloadSpec& spec);
+Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source);
+Json RecordToJson(const WorkloadRecord& rec);
+Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source);
+
+// Writes `contents` to `path` through `path.tmp` + fsync + rename.
+Status WriteFileAtomically(const std::string& path, const std::string& contents);
+
+}  // namespace skiff::local
