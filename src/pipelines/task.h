@@ -23,24 +23,24 @@ namespace skiff::pipelines {
 // One artifact as it travels between tasks (the ExecutorInput/RuntimeArtifact shape).
 struct Artifact {
   std::string name;
-  std::string uri;            // e.g. "file:///home/me/.skiff/artifacts/<run>/<task>/<salt>/model"
-  std::string schema_title;   // "system.Dataset"
-  std::string schema_version; // "0.0.1"
+  std::string uri;             // e.g. "file:///home/me/.skiff/artifacts/<run>/<task>/<salt>/model"
+  std::string schema_title;    // "system.Dataset"
+  std::string schema_version;  // "0.0.1"
   Json metadata = Json::object();
 };
 
 // Everything needed to run one container task of one run.
 struct TaskInvocation {
-  std::string run_id;        // the run's uid
-  std::string run_name;      // the run's display/resource name ({{$.pipeline_job_name}})
-  std::string namespace_;    // profile the run belongs to
-  std::string task_path;     // unique within the run: "root.for-loop-2.iteration-0.add-numbers"
-  std::string task_name;     // the task's name in its DAG: "add-numbers"
-  std::string workload_id;   // stable id for the Backend: "<run_id>.<task_path>.<attempt>"
-  int attempt = 0;           // 0-based retry attempt
-  Json component_spec;       // components[<componentRef.name>] from the IR
-  Json executor_spec;        // deploymentSpec.executors[<executorLabel>] ({"container": {...}})
-  Json platform_config;      // platforms.kubernetes...executors[<executorLabel>] or null
+  std::string run_id;       // the run's uid
+  std::string run_name;     // the run's display/resource name ({{$.pipeline_job_name}})
+  std::string namespace_;   // profile the run belongs to
+  std::string task_path;    // unique within the run: "root.for-loop-2.iteration-0.add-numbers"
+  std::string task_name;    // the task's name in its DAG: "add-numbers"
+  std::string workload_id;  // stable id for the Backend: "<run_id>.<task_path>.<attempt>"
+  int attempt = 0;          // 0-based retry attempt
+  Json component_spec;      // components[<componentRef.name>] from the IR
+  Json executor_spec;       // deploymentSpec.executors[<executorLabel>] ({"container": {...}})
+  Json platform_config;     // platforms.kubernetes...executors[<executorLabel>] or null
   std::map<std::string, Json> parameter_inputs;  // resolved values, defaults not yet applied
   std::map<std::string, std::vector<Artifact>> artifact_inputs;
   std::string pipeline_root;  // "file:///.../artifacts" (the run's output root)
@@ -54,6 +54,8 @@ struct TaskOutcome {
   int exit_code = 0;
   std::map<std::string, Json> output_parameters;
   std::map<std::string, std::vector<Artifact>> output_artifacts;
+  // Settings that had no effect on this backend (node selectors, GPUs, ...), one line each.
+  std::vector<std::string> warnings;
 };
 
 class TaskRunner {

@@ -1,0 +1,379 @@
+#include "pipelines/executor_io.h"
+
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace skiff::pipelines {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kFileScheme = "file://";
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// "root.for-loop-2.iteration-0.add-numbers" -> "root/for-loop-2/iteration-0/add-numbers".
+std::string TaskPathToDir(const std::string& task_path) {
+  std::string out;
+  std::string segment;
+  auto flush = [&] {
+    if (segment.empty()) return;
+    if (!out.empty()) out += '/';
+    out += segment;
+    segment.clear();
+  };
+  for (char c : task_path) {
+    if (c == '.' || c == '/') {
+      flush();
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+      segment += c;
+    } else {
+      segment += '_';
+    }
+  }
+  flush();
+  return out.empty() ? "task" : out;
+}
+
+Json TypeOf(const Json& artifact_type) {
+  Json type = Json::object();
+  if (artifact_type.is_object()) {
+    if (artifact_type.contains("schemaTitle")) type["schemaTitle"] = artifact_type["schemaTitle"];
+    if (artifact_type.contains("schemaVersion")) {
+      type["schemaVersion"] = artifact_type["schemaVersion"];
+    }
+  }
+  return type;
+}
+
+Json ArtifactToJson(const Artifact& a) {
+  Json j = {{"name", a.name}, {"uri", ComponentUri(a.uri)}};
+  Json type = Json::object();
+  if (!a.schema_title.empty()) type["schemaTitle"] = a.schema_title;
+  if (!a.schema_version.empty()) type["schemaVersion"] = a.schema_version;
+  j["type"] = type;
+  j["metadata"] = a.metadata.is_object() ? a.metadata : Json::object();
+  return j;
+}
+
+Result<std::string> ReadWholeFile(const std::string& path, bool* exists) {
+  std::error_code ec;
+  *exists = fs::exists(path, ec);
+  if (!*exists) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Internal("cannot open " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string JoinUri(std::string base, const std::string& tail) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/" + tail;
+}
+
+}  // namespace
+
+std::string LocalPathForUri(const std::string& uri) {
+  if (StartsWith(uri, kFileScheme)) return uri.substr(std::string(kFileScheme).size());
+  if (StartsWith(uri, "gs://")) return "/gcs/" + uri.substr(5);
+  if (StartsWith(uri, "minio://")) return "/minio/" + uri.substr(8);
+  if (StartsWith(uri, "s3://")) return "/s3/" + uri.substr(5);
+  return uri;
+}
+
+std::string ComponentUri(const std::string& uri) {
+  if (StartsWith(uri, kFileScheme)) return uri.substr(std::string(kFileScheme).size());
+  return uri;
+}
+
+std::string RecordedUri(const std::string& component_uri) {
+  if (StartsWith(component_uri, "/")) return kFileScheme + component_uri;
+  return component_uri;
+}
+
+Json NormalizeParameterValue(const Json& value) {
+  if (value.is_number_float()) {
+    double d = value.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9007199254740992.0) {
+      return Json(static_cast<int64_t>(d));
+    }
+    return value;
+  }
+  if (value.is_array()) {
+    Json out = Json::array();
+    for (const Json& v : value) out.push_back(NormalizeParameterValue(v));
+    return out;
+  }
+  if (value.is_object()) {
+    Json out = Json::object();
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      out[it.key()] = NormalizeParameterValue(it.value());
+    }
+    return out;
+  }
+  return value;
+}
+
+Result<Json> ParseParameterText(const std::string& text, const std::string& parameter_type,
+                                const std::string& what) {
+  if (parameter_type.empty() || parameter_type == "STRING") return Json(text);
+  std::string t = Trim(text);
+  if (parameter_type == "NUMBER_INTEGER") {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || ptr != t.data() + t.size() || t.empty()) {
+      return InvalidArgument(what + ": '" + t + "' is not a NUMBER_INTEGER");
+    }
+    return Json(v);
+  }
+  if (parameter_type == "NUMBER_DOUBLE") {
+    if (t.empty()) return InvalidArgument(what + ": empty text is not a NUMBER_DOUBLE");
+    errno = 0;
+    char* end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (end != t.c_str() + t.size() || errno == ERANGE) {
+      return InvalidArgument(what + ": '" + t + "' is not a NUMBER_DOUBLE");
+    }
+    return NormalizeParameterValue(Json(v));
+  }
+  if (parameter_type == "BOOLEAN") {  // Go strconv.ParseBool
+    if (t == "1" || t == "t" || t == "T" || t == "true" || t == "TRUE" || t == "True") {
+      return Json(true);
+    }
+    if (t == "0" || t == "f" || t == "F" || t == "false" || t == "FALSE" || t == "False") {
+      return Json(false);
+    }
+    return InvalidArgument(what + ": '" + t + "' is not a BOOLEAN");
+  }
+  if (parameter_type == "LIST" || parameter_type == "STRUCT" ||
+      parameter_type == "TASK_FINAL_STATUS") {
+    Json v = Json::parse(t, nullptr, /*allow_exceptions=*/false);
+    if (v.is_discarded()) return InvalidArgument(what + ": not valid JSON for " + parameter_type);
+    if (parameter_type == "LIST" && !v.is_array()) {
+      return InvalidArgument(what + ": LIST value is not a JSON array");
+    }
+    if (parameter_type != "LIST" && !v.is_object()) {
+      return InvalidArgument(what + ": " + parameter_type + " value is not a JSON object");
+    }
+    return NormalizeParameterValue(v);
+  }
+  return InvalidArgument(what + ": unknown parameterType '" + parameter_type + "'");
+}
+
+Result<std::map<std::string, Json>> ResolvedParameterValues(const TaskInvocation& inv) {
+  std::map<std::string, Json> values;
+  for (const auto& [name, value] : inv.parameter_inputs) {
+    if (value.is_null()) continue;
+    values[name] = NormalizeParameterValue(value);
+  }
+  if (!inv.component_spec.is_object()) {
+    return InvalidArgument("task " + inv.task_path + ": componentSpec is not an object");
+  }
+  const Json input_defs = inv.component_spec.value("inputDefinitions", Json::object());
+  if (!input_defs.is_object()) {
+    return InvalidArgument("task " + inv.task_path + ": inputDefinitions is not an object");
+  }
+  const Json param_defs = input_defs.value("parameters", Json::object());
+  if (!param_defs.is_object()) return values;
+  for (auto it = param_defs.begin(); it != param_defs.end(); ++it) {
+    if (values.count(it.key())) continue;
+    if (it.value().is_object() && it.value().contains("defaultValue") &&
+        !it.value()["defaultValue"].is_null()) {
+      values[it.key()] = NormalizeParameterValue(it.value()["defaultValue"]);
+    }
+  }
+  return values;
+}
+
+Result<TaskIo> BuildTaskIo(const TaskInvocation& inv, const TaskIoOptions& options) {
+  const std::string where = "task " + inv.task_path;
+  if (!inv.component_spec.is_object()) {
+    return InvalidArgument(where + ": componentSpec is not an object");
+  }
+  if (options.output_parameters_dir.empty()) {
+    return InvalidArgument(where + ": no output parameter directory");
+  }
+  TaskIo io;
+  io.pipeline_root = inv.pipeline_root;
+
+  Json parameter_values = Json::object();
+  ASSIGN_OR_RETURN(io.parameter_values, ResolvedParameterValues(inv));
+  for (const auto& [name, value] : io.parameter_values) parameter_values[name] = value;
+
+  Json input_artifacts = Json::object();
+  for (const auto& [name, list] : inv.artifact_inputs) {
+    Json arts = Json::array();
+    for (const Artifact& a : list) arts.push_back(ArtifactToJson(a));
+    input_artifacts[name] = {{"artifacts", arts}};
+  }
+
+  // Outputs (provisionOutputs): the task root, one file per output parameter, one URI per artifact.
+  std::string root = inv.pipeline_root;
+  if (size_t q = root.find('?'); q != std::string::npos) root.resize(q);
+  if (root.empty()) return InvalidArgument(where + ": the run has no pipeline root");
+  io.task_root_uri = JoinUri(
+      JoinUri(JoinUri(root, inv.run_id.empty() ? "run" : inv.run_id), TaskPathToDir(inv.task_path)),
+      options.salt.empty() ? "0" : options.salt);
+  std::string local_root = LocalPathForUri(io.task_root_uri);
+  io.executor_output_file = StartsWith(local_root, "/")
+                                ? local_root + "/output_metadata.json"
+                                : JoinUri(options.output_parameters_dir, "output_metadata.json");
+
+  const Json output_defs = inv.component_spec.value("outputDefinitions", Json::object());
+  if (!output_defs.is_object()) {
+    return InvalidArgument(where + ": outputDefinitions is not an object");
+  }
+  Json output_parameters = Json::object();
+  const Json out_params = output_defs.value("parameters", Json::object());
+  if (out_params.is_object()) {
+    for (auto it = out_params.begin(); it != out_params.end(); ++it) {
+      if (it.key().empty() || it.key().find('/') != std::string::npos || it.key() == "." ||
+          it.key() == "..") {
+        return InvalidArgument(where + ": output parameter name '" + it.key() +
+                               "' cannot name a file");
+      }
+      std::string file = JoinUri(options.output_parameters_dir, it.key());
+      io.output_parameter_files[it.key()] = file;
+      output_parameters[it.key()] = {{"outputFile", file}};
+    }
+  }
+  Json output_artifacts = Json::object();
+  const Json out_arts = output_defs.value("artifacts", Json::object());
+  if (out_arts.is_object()) {
+    for (auto it = out_arts.begin(); it != out_arts.end(); ++it) {
+      if (it.key().empty() || it.key().find('/') != std::string::npos) {
+        return InvalidArgument(where + ": output artifact name '" + it.key() +
+                               "' cannot name a file");
+      }
+      const Json& def = it.value();
+      Json type = TypeOf(def.is_object() ? def.value("artifactType", Json::object()) : Json());
+      Artifact a;
+      a.name = it.key();
+      a.uri = RecordedUri(ComponentUri(JoinUri(io.task_root_uri, it.key())));
+      a.schema_title = type.value("schemaTitle", "");
+      a.schema_version = type.value("schemaVersion", "");
+      if (def.is_object() && def.contains("metadata") && def["metadata"].is_object()) {
+        a.metadata = def["metadata"];
+      }
+      io.output_artifacts[it.key()] = a;
+      output_artifacts[it.key()] = {{"artifacts", Json::array({ArtifactToJson(a)})}};
+    }
+  }
+
+  Json inputs = Json::object();
+  if (!parameter_values.empty()) inputs["parameterValues"] = parameter_values;
+  if (!input_artifacts.empty()) inputs["artifacts"] = input_artifacts;
+  Json outputs = Json::object();
+  if (!output_parameters.empty()) outputs["parameters"] = output_parameters;
+  if (!output_artifacts.empty()) outputs["artifacts"] = output_artifacts;
+  outputs["outputFile"] = io.executor_output_file;
+  io.executor_input = {{"inputs", inputs}, {"outputs", outputs}};
+  return io;
+}
+
+Status PrepareOutputFolders(const TaskIo& io) {
+  std::vector<std::string> dirs;
+  for (const auto& [name, file] : io.output_parameter_files) {
+    dirs.push_back(fs::path(file).parent_path().string());
+  }
+  for (const auto& [name, a] : io.output_artifacts) {
+    dirs.push_back(fs::path(LocalPathForUri(a.uri)).parent_path().string());
+  }
+  dirs.push_back(fs::path(io.executor_output_file).parent_path().string());
+  for (const std::string& d : dirs) {
+    if (d.empty()) continue;
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec) return Internal("creating output folder " + d + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Result<CollectedOutputs> CollectOutputs(const TaskIo& io, const Json& component_spec) {
+  Json executor_output = Json::object();
+  bool exists = false;
+  ASSIGN_OR_RETURN(std::string text, ReadWholeFile(io.executor_output_file, &exists));
+  if (exists && !Trim(text).empty()) {
+    executor_output = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (executor_output.is_discarded() || !executor_output.is_object()) {
+      return InvalidArgument("executor output " + io.executor_output_file +
+                             " is not a JSON object");
+    }
+  }
+  const Json eo_params = executor_output.value("parameterValues", Json::object());
+  const Json eo_artifacts = executor_output.value("artifacts", Json::object());
+
+  CollectedOutputs out;
+  Json out_params = Json::object();
+  if (component_spec.is_object() && component_spec.contains("outputDefinitions") &&
+      component_spec["outputDefinitions"].is_object()) {
+    out_params = component_spec["outputDefinitions"].value("parameters", Json::object());
+  }
+  for (const auto& [name, file] : io.output_parameter_files) {
+    std::string type;
+    if (out_params.is_object() && out_params.contains(name) && out_params[name].is_object()) {
+      type = out_params[name].value("parameterType", "");
+    }
+    if (eo_params.is_object() && eo_params.contains(name)) {
+      out.parameters[name] = NormalizeParameterValue(eo_params[name]);
+      continue;
+    }
+    bool file_exists = false;
+    ASSIGN_OR_RETURN(std::string value_text, ReadWholeFile(file, &file_exists));
+    if (!file_exists) {
+      return FailedPrecondition("output parameter '" + name +
+                                "' was declared but the component wrote no file at " + file);
+    }
+    ASSIGN_OR_RETURN(out.parameters[name],
+                     ParseParameterText(value_text, type, "output parameter '" + name + "'"));
+  }
+
+  for (const auto& [name, provisioned] : io.output_artifacts) {
+    std::vector<Artifact>& list = out.artifacts[name];
+    const Json reported =
+        eo_artifacts.is_object() && eo_artifacts.contains(name) && eo_artifacts[name].is_object()
+            ? eo_artifacts[name].value("artifacts", Json::array())
+            : Json::array();
+    if (!reported.is_array() || reported.empty()) {
+      list.push_back(provisioned);
+      continue;
+    }
+    for (const Json& r : reported) {
+      Artifact a = provisioned;
+      if (!r.is_object()) continue;
+      if (r.contains("name") && r["name"].is_string() && !r["name"].get<std::string>().empty()) {
+        a.name = r["name"].get<std::string>();
+      }
+      if (r.contains("uri") && r["uri"].is_string() && !r["uri"].get<std::string>().empty()) {
+        a.uri = RecordedUri(r["uri"].get<std::string>());
+      }
+      if (r.contains("metadata") && r["metadata"].is_object()) {
+        if (!a.metadata.is_object()) a.metadata = Json::object();
+        for (auto it = r["metadata"].begin(); it != r["metadata"].end(); ++it) {
+          a.metadata[it.key()] = it.value();
+        }
+      }
+      list.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+}  // namespace skiff::pipelines

@@ -1,0 +1,89 @@
+// The KFP executor contract for one container task: builds the ExecutorInput JSON the way the KFP
+// driver and launcher do (defaults applied, output URIs and output files provisioned), creates the
+// output folders, and reads the outputs back afterwards (executor output file, output parameter
+// files typed per outputDefinitions, artifact metadata merged).
+//
+//   TaskIoOptions options{.output_parameters_dir = "/work/<task>/outputs", .salt = "a1b2c3d4"};
+//   ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(invocation, options));
+//   RETURN_IF_ERROR(PrepareOutputFolders(io));
+//   ... run the command with io.executor_input substituted ...
+//   ASSIGN_OR_RETURN(CollectedOutputs out, CollectOutputs(io, invocation.component_spec));
+//
+// URIs and paths. Skiff's pipeline root is normally a `file://` URI. Inside a component the KFP
+// Python SDK computes `artifact.path` from `artifact.uri` and leaves unknown schemes (file:// too)
+// unchanged, so a `file:///x` URI would give the component the unusable path `file:///x`. The
+// ExecutorInput therefore carries file-backed URIs as plain absolute paths (kfp.local does the
+// same: path == uri) and the outcome records them as `file://` URIs again. gs://, minio:// and
+// s3:// map to /gcs, /minio and /s3 as in the KFP launcher; any other scheme maps path == uri.
+//
+// Thread-safe: free functions without shared state.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/resource.h"
+#include "core/status.h"
+#include "pipelines/task.h"
+
+namespace skiff::pipelines {
+
+// The local path a component reads and writes for `uri` (launcher LocalPathForURI).
+std::string LocalPathForUri(const std::string& uri);
+// The URI written into the ExecutorInput: file:// URIs become their plain path.
+std::string ComponentUri(const std::string& uri);
+// The URI recorded for an artifact the component reports: plain absolute paths become file://.
+std::string RecordedUri(const std::string& component_uri);
+
+// Parses the text of an output parameter file as the KFP launcher does (metadata.TextToPbValue):
+// STRING as is; NUMBER_INTEGER, NUMBER_DOUBLE, BOOLEAN from the trimmed text; LIST and STRUCT as
+// JSON. `what` names the parameter in errors.
+Result<Json> ParseParameterText(const std::string& text, const std::string& parameter_type,
+                                const std::string& what);
+
+// Normalises a parameter value the way a protobuf Value stores it: whole doubles become integers
+// (protojson prints 3.0 as 3), recursively inside lists and structs.
+Json NormalizeParameterValue(const Json& value);
+
+// The task's input parameter values with the component's defaults applied for inputs that have
+// no value (launcher addDefaultParams); null values count as absent.
+Result<std::map<std::string, Json>> ResolvedParameterValues(const TaskInvocation& invocation);
+
+struct TaskIoOptions {
+  std::string output_parameters_dir;  // per-task directory holding one file per output parameter
+  std::string salt;                   // the output URI salt; stable for one task attempt
+};
+
+// Everything provisioned for one task execution.
+struct TaskIo {
+  Json executor_input;  // {"inputs": {...}, "outputs": {...}}, the `{{$}}` value
+  std::map<std::string, Json> parameter_values;               // with component defaults applied
+  std::map<std::string, std::string> output_parameter_files;  // name -> local path
+  std::map<std::string, Artifact> output_artifacts;           // provisioned (URI as recorded)
+  std::string task_root_uri;         // <pipeline_root>/<run_id>/<task path>/<salt>
+  std::string executor_output_file;  // <local task root>/output_metadata.json
+  std::string pipeline_root;
+};
+
+// Builds the ExecutorInput for `invocation`. Errors name the task and the offending definition
+// (an input parameter or artifact without a value and without a default is fine here, as in KFP;
+// a malformed componentSpec is not).
+Result<TaskIo> BuildTaskIo(const TaskInvocation& invocation, const TaskIoOptions& options);
+
+// mkdir -p of the parent of every output parameter file and output artifact path, and of the
+// executor output file's folder (launcher prepareOutputFolders).
+Status PrepareOutputFolders(const TaskIo& io);
+
+struct CollectedOutputs {
+  std::map<std::string, Json> parameters;
+  std::map<std::string, std::vector<Artifact>> artifacts;
+};
+
+// Reads the executor output file (missing = empty) and the output parameter files. A value in the
+// executor output wins over the file, as in the KFP launcher. A declared output parameter with
+// neither is an error naming it. Artifacts reported in the executor output are merged into the
+// provisioned ones (non-empty URI overrides, metadata keys merge).
+Result<CollectedOutputs> CollectOutputs(const TaskIo& io, const Json& component_spec);
+
+}  // namespace skiff::pipelines

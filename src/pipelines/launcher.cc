@@ -1,0 +1,507 @@
+#include "pipelines/launcher.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "core/ids.h"
+#include "core/quantity.h"
+#include "pipelines/executor_io.h"
+#include "pipelines/placeholder.h"
+#include "pipelines/python_env.h"
+
+namespace skiff::pipelines {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string SafeDirName(const std::string& id) {
+  std::string out;
+  for (char c : id) {
+    out +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_') ? c : '_';
+  }
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  return out;
+}
+
+std::string Salt(const TaskInvocation& inv) { return Sha256Hex(inv.workload_id).substr(0, 12); }
+
+// A name given literally or as a constant parameter in a kfp-kubernetes entry: `field` (e.g.
+// "secretName"), or `<field>Parameter.runtimeValue.constant`, or a value the engine resolved
+// into `<field>Parameter.resolved` / the plain field.
+Result<std::string> NameOf(const Json& entry, const std::string& field, const std::string& where) {
+  if (entry.contains(field) && entry[field].is_string() &&
+      !entry[field].get<std::string>().empty()) {
+    return entry[field].get<std::string>();
+  }
+  const std::string param = field + "Parameter";
+  if (entry.contains(param) && entry[param].is_object()) {
+    const Json& p = entry[param];
+    if (p.contains("runtimeValue") && p["runtimeValue"].is_object() &&
+        p["runtimeValue"].contains("constant") && p["runtimeValue"]["constant"].is_string()) {
+      return p["runtimeValue"]["constant"].get<std::string>();
+    }
+    if (p.contains("resolved") && p["resolved"].is_string()) {
+      return p["resolved"].get<std::string>();
+    }
+    return InvalidArgument(where + ": " + param + " " + p.dump() +
+                           " was not resolved to a name by the engine");
+  }
+  return InvalidArgument(where + ": no " + field);
+}
+
+Status WriteFile(const std::string& path, const std::string& data, bool secret) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Internal("cannot write " + path);
+  out << data;
+  out.close();
+  if (!out) return Internal("cannot write " + path);
+  if (secret) ::chmod(path.c_str(), 0600);
+  return Status::Ok();
+}
+
+std::string FailureMessage(const WorkloadStatus& st, std::optional<int>* exit_code) {
+  std::string msg;
+  for (const ContainerStatus& c : st.containers) {
+    if (c.exit_code && *c.exit_code != 0) {
+      *exit_code = c.exit_code;
+      msg = "exit code " + std::to_string(*c.exit_code);
+      if (!c.reason.empty() && c.reason != "Error") msg += " (" + c.reason + ")";
+      break;
+    }
+    if (!c.reason.empty() && c.reason != "Completed") msg = c.reason;
+  }
+  if (!st.message.empty()) msg += msg.empty() ? st.message : ": " + st.message;
+  return msg.empty() ? "failed" : msg;
+}
+
+}  // namespace
+
+Launcher::Launcher(LauncherOptions options, Backend& backend, TaskCache* cache, Clock& clock)
+    : options_(std::move(options)), backend_(backend), cache_(cache), clock_(clock) {}
+
+std::string Launcher::PipelineRoot(const TaskInvocation& inv) const {
+  if (!inv.pipeline_root.empty()) return inv.pipeline_root;
+  return "file://" + options_.artifacts_root;
+}
+
+std::string Launcher::OutputParametersDir(const TaskInvocation& inv) const {
+  return (fs::path(options_.work_dir) / SafeDirName(inv.workload_id) / "outputs").string();
+}
+
+Result<std::optional<TaskOutcome>> Launcher::LookupCache(const TaskInvocation& inv,
+                                                         std::vector<std::string>* warnings) {
+  if (cache_ == nullptr || !inv.enable_cache || !ComponentAllowsCaching(inv.component_spec)) {
+    return std::optional<TaskOutcome>();
+  }
+  TaskInvocation keyed = inv;
+  keyed.pipeline_root = PipelineRoot(inv);
+  ASSIGN_OR_RETURN(std::string fingerprint, CacheFingerprint(keyed));
+  Result<std::optional<TaskOutcome>> hit = cache_->Lookup(inv.namespace_, fingerprint);
+  if (!hit.ok()) {
+    warnings->push_back("cache lookup failed, running the task: " + hit.status().ToString());
+    return std::optional<TaskOutcome>();
+  }
+  if (!hit->has_value()) return hit;
+  // An entry whose local artifacts were deleted since is a miss.
+  for (const auto& [name, list] : (*hit)->output_artifacts) {
+    for (const Artifact& a : list) {
+      if (a.uri.rfind("file://", 0) != 0) continue;
+      std::error_code ec;
+      if (!fs::exists(LocalPathForUri(a.uri), ec)) return std::optional<TaskOutcome>();
+    }
+  }
+  return hit;
+}
+
+Status Launcher::Start(const TaskInvocation& inv) {
+  const std::string& id = inv.workload_id;
+  if (id.empty()) return InvalidArgument("task " + inv.task_path + ": empty workload id");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tasks_.find(id);
+    if (it != tasks_.end() && it->second.done) return Status::Ok();
+  }
+  std::vector<std::string> warnings;
+  ASSIGN_OR_RETURN(std::optional<TaskOutcome> hit, LookupCache(inv, &warnings));
+  if (hit) {
+    hit->state = TaskOutcome::State::kCached;
+    hit->warnings = warnings;
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_[id].done = std::move(*hit);
+    return Status::Ok();
+  }
+  Result<WorkloadStatus> existing = backend_.Observe(id);
+  if (existing.ok()) return Status::Ok();  // already launched: re-adopt
+  if (existing.status().code() != StatusCode::kNotFound) {
+    return existing.status().WithContext("task " + inv.task_path);
+  }
+  ASSIGN_OR_RETURN(WorkloadSpec spec, BuildWorkload(inv, &warnings));
+  RETURN_IF_ERROR(backend_.Launch(spec).WithContext("task " + inv.task_path));
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_[id].warnings = std::move(warnings);
+  return Status::Ok();
+}
+
+Result<WorkloadSpec> Launcher::BuildWorkload(const TaskInvocation& inv,
+                                             std::vector<std::string>* warnings) {
+  const std::string where = "task " + inv.task_path;
+  if (!inv.executor_spec.is_object() || !inv.executor_spec.contains("container") ||
+      !inv.executor_spec["container"].is_object()) {
+    return InvalidArgument(where +
+                           ": the executor has no container (importers are run by the "
+                           "engine, not the launcher)");
+  }
+  const Json& container = inv.executor_spec["container"];
+  if (!container.contains("image") || !container["image"].is_string()) {
+    return InvalidArgument(where + ": the container has no image");
+  }
+
+  TaskInvocation rooted = inv;
+  rooted.pipeline_root = PipelineRoot(inv);
+  ASSIGN_OR_RETURN(
+      TaskIo io,
+      BuildTaskIo(rooted, {.output_parameters_dir = OutputParametersDir(inv), .salt = Salt(inv)}));
+  RETURN_IF_ERROR(PrepareOutputFolders(io).WithContext(where));
+
+  PlaceholderContext ctx;
+  ctx.task = inv.task_path;
+  ctx.executor_input = io.executor_input;
+  for (const auto& [name, value] : inv.parameter_inputs) {
+    if (!value.is_null()) ctx.present_inputs.insert(name);
+  }
+  for (const auto& [name, list] : inv.artifact_inputs) {
+    if (!list.empty()) ctx.present_inputs.insert(name);
+  }
+  ctx.pipeline_root = rooted.pipeline_root;
+  ctx.job_name = inv.run_name;
+  ctx.job_resource_name = inv.run_name;
+  ctx.job_uuid = inv.run_id;
+  ctx.task_name = inv.task_name;
+  ctx.task_uuid = inv.workload_id;
+  ASSIGN_OR_RETURN(CommandLine cl, ResolveCommandLine(container.value("command", Json()),
+                                                      container.value("args", Json()), ctx));
+
+  ContainerSpec c;
+  c.name = "main";
+  c.image = container["image"].get<std::string>();
+  c.command = std::move(cl.command);
+  c.args = std::move(cl.args);
+  if (IsPythonImage(c.image)) {
+    PythonEnvPlan plan = PlanPythonEnv(c.command, c.args);
+    if (plan.recognised) {
+      c.command = std::move(plan.command);
+      c.args = std::move(plan.args);
+      c.python_packages = std::move(plan.packages);
+      c.pip_index_urls = std::move(plan.index_urls);
+    }
+  }
+  if (c.command.empty() && c.args.empty()) {
+    return InvalidArgument(where + ": the container has neither command nor args");
+  }
+
+  if (container.contains("env")) {
+    if (!container["env"].is_array())
+      return InvalidArgument(where + ": container env is not a list");
+    for (const Json& e : container["env"]) {
+      if (!e.is_object() || !e.contains("name") || !e["name"].is_string()) {
+        return InvalidArgument(where + ": container env entry without a name: " + e.dump());
+      }
+      c.env.push_back({e["name"].get<std::string>(), e.contains("value") && e["value"].is_string()
+                                                         ? e["value"].get<std::string>()
+                                                         : std::string()});
+    }
+  }
+
+  if (container.contains("resources") && container["resources"].is_object()) {
+    const Json& r = container["resources"];
+    auto cpu_of = [&](const char* str_key, const char* num_key) -> Result<int64_t> {
+      if (r.contains(str_key)) return ParseCpuMillis(r[str_key], where + " resources." + str_key);
+      if (r.contains(num_key) && r[num_key].is_number()) {
+        return static_cast<int64_t>(r[num_key].get<double>() * 1000.0 + 0.5);
+      }
+      return int64_t{0};
+    };
+    auto mem_of = [&](const char* str_key, const char* num_key) -> Result<int64_t> {
+      if (r.contains(str_key)) {
+        return ParseMemoryBytes(r[str_key], where + " resources." + str_key);
+      }
+      if (r.contains(num_key) && r[num_key].is_number()) {  // the SDK stores GB as a double
+        return static_cast<int64_t>(r[num_key].get<double>() * 1e9 + 0.5);
+      }
+      return int64_t{0};
+    };
+    ASSIGN_OR_RETURN(int64_t cpu_request, cpu_of("resourceCpuRequest", "cpuRequest"));
+    ASSIGN_OR_RETURN(int64_t cpu_limit, cpu_of("resourceCpuLimit", "cpuLimit"));
+    ASSIGN_OR_RETURN(int64_t mem_limit, mem_of("resourceMemoryLimit", "memoryLimit"));
+    ASSIGN_OR_RETURN(int64_t mem_request, mem_of("resourceMemoryRequest", "memoryRequest"));
+    c.cpu_millis = cpu_request > 0 ? cpu_request : cpu_limit;
+    c.memory_bytes = mem_limit > 0 ? mem_limit : mem_request;
+    if (r.contains("accelerator")) {
+      warnings->push_back("resources.accelerator " + r["accelerator"].dump() +
+                          " is ignored on this backend");
+    }
+  }
+
+  WorkloadSpec spec;
+  spec.id = inv.workload_id;
+  spec.labels = {{"skiff.dev/run", inv.run_id},
+                 {"skiff.dev/task", inv.task_name},
+                 {"skiff.dev/namespace", inv.namespace_}};
+  RETURN_IF_ERROR(ApplyPlatformConfig(inv, &spec, &c, warnings));
+  spec.containers.push_back(std::move(c));
+  return spec;
+}
+
+Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* spec,
+                                     ContainerSpec* c, std::vector<std::string>* warnings) {
+  const Json& pc = inv.platform_config;
+  if (pc.is_null()) return Status::Ok();
+  const std::string where = "task " + inv.task_path + " platform config";
+  if (!pc.is_object()) return InvalidArgument(where + " is not an object");
+
+  auto resolve = [&](const std::string& kind, const std::string& name,
+                     bool optional) -> Result<std::optional<std::map<std::string, std::string>>> {
+    if (!options_.resolve_config) {
+      if (optional) return std::optional<std::map<std::string, std::string>>();
+      return FailedPrecondition(where + ": " + kind + " '" + name +
+                                "' is needed but this launcher has no config resolver");
+    }
+    auto data = options_.resolve_config(inv.namespace_, kind, name);
+    if (!data.ok()) {
+      if (optional && data.status().code() == StatusCode::kNotFound) {
+        return std::optional<std::map<std::string, std::string>>();
+      }
+      return data.status().WithContext(where + ": " + kind + " '" + name + "'");
+    }
+    return std::optional<std::map<std::string, std::string>>(std::move(*data));
+  };
+
+  for (const char* kind : {"Secret", "ConfigMap"}) {
+    const bool secret = std::string(kind) == "Secret";
+    const std::string env_key = secret ? "secretAsEnv" : "configMapAsEnv";
+    const std::string name_field = secret ? "secretName" : "configMapName";
+    const std::string key_field = secret ? "secretKey" : "configMapKey";
+    if (pc.contains(env_key) && pc[env_key].is_array()) {
+      for (const Json& entry : pc[env_key]) {
+        if (!entry.is_object()) return InvalidArgument(where + ": malformed " + env_key);
+        ASSIGN_OR_RETURN(std::string name, NameOf(entry, name_field, where + " " + env_key));
+        bool optional = entry.value("optional", false);
+        ASSIGN_OR_RETURN(auto data, resolve(kind, name, optional));
+        if (!data) continue;
+        for (const Json& k : entry.value("keyToEnv", Json::array())) {
+          if (!k.is_object()) continue;
+          std::string key = k.value(key_field, "");
+          std::string env = k.value("envVar", "");
+          auto found = data->find(key);
+          if (found == data->end()) {
+            if (optional) continue;
+            return FailedPrecondition(where + ": " + kind + " '" + name + "' has no key '" + key +
+                                      "'");
+          }
+          c->env.push_back({env, found->second});
+        }
+      }
+    }
+    const std::string vol_key = secret ? "secretAsVolume" : "configMapAsVolume";
+    if (pc.contains(vol_key) && pc[vol_key].is_array()) {
+      for (const Json& entry : pc[vol_key]) {
+        if (!entry.is_object()) return InvalidArgument(where + ": malformed " + vol_key);
+        ASSIGN_OR_RETURN(std::string name, NameOf(entry, name_field, where + " " + vol_key));
+        ASSIGN_OR_RETURN(auto data, resolve(kind, name, entry.value("optional", false)));
+        std::string dir = (fs::path(options_.work_dir) / SafeDirName(inv.workload_id) /
+                           (std::string(secret ? "secret-" : "configmap-") + SafeDirName(name)))
+                              .string();
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) return Internal(where + ": creating " + dir + ": " + ec.message());
+        if (secret) ::chmod(dir.c_str(), 0700);
+        if (data) {
+          for (const auto& [key, value] : *data) {
+            if (key.empty() || key.find('/') != std::string::npos || key == "." || key == "..") {
+              continue;
+            }
+            RETURN_IF_ERROR(WriteFile(dir + "/" + key, value, secret).WithContext(where));
+          }
+        }
+        std::string vol = (secret ? "secret-" : "configmap-") + name;
+        spec->volumes.push_back({vol, dir});
+        c->volume_mounts.push_back({vol, entry.value("mountPath", ""), true});
+      }
+    }
+  }
+
+  if (pc.contains("emptyDirMounts") && pc["emptyDirMounts"].is_array()) {
+    for (const Json& entry : pc["emptyDirMounts"]) {
+      if (!entry.is_object() || !entry.contains("volumeName") || !entry.contains("mountPath")) {
+        return InvalidArgument(where + ": emptyDirMounts entry needs volumeName and mountPath");
+      }
+      spec->volumes.push_back({entry.value("volumeName", ""), ""});
+      c->volume_mounts.push_back(
+          {entry.value("volumeName", ""), entry.value("mountPath", ""), false});
+    }
+  }
+  if (pc.contains("pvcMount") && pc["pvcMount"].is_array()) {
+    std::string root = options_.volumes_root.empty()
+                           ? (fs::path(options_.work_dir) / "volumes").string()
+                           : options_.volumes_root;
+    for (const Json& entry : pc["pvcMount"]) {
+      if (!entry.is_object() || !entry.contains("mountPath")) {
+        return InvalidArgument(where + ": pvcMount entry needs mountPath");
+      }
+      std::string claim;
+      if (entry.contains("pvcName") && entry["pvcName"].is_string()) {
+        claim = entry["pvcName"].get<std::string>();
+      } else if (entry.contains("constant") && entry["constant"].is_string()) {
+        claim = entry["constant"].get<std::string>();
+      } else {
+        ASSIGN_OR_RETURN(claim, NameOf(entry, "pvcName", where + " pvcMount"));
+      }
+      std::string dir =
+          (fs::path(root) / SafeDirName(inv.namespace_) / SafeDirName(claim)).string();
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) return Internal(where + ": creating " + dir + ": " + ec.message());
+      std::string vol = "pvc-" + claim;
+      spec->volumes.push_back({vol, dir});
+      c->volume_mounts.push_back({vol, entry.value("mountPath", ""), false});
+    }
+  }
+  if (pc.contains("fieldPathAsEnv") && pc["fieldPathAsEnv"].is_array()) {
+    for (const Json& entry : pc["fieldPathAsEnv"]) {
+      if (!entry.is_object()) continue;
+      std::string path = entry.value("fieldPath", "");
+      std::string value;
+      if (path == "metadata.name") {
+        value = inv.workload_id;
+      } else if (path == "metadata.namespace") {
+        value = inv.namespace_;
+      } else if (path == "metadata.annotations['pipelines.kubeflow.org/run_name']") {
+        value = inv.run_name;
+      } else {
+        warnings->push_back("fieldPathAsEnv " + path + " is not available on this backend");
+        continue;
+      }
+      c->env.push_back({entry.value("name", ""), value});
+    }
+  }
+  static const char* kIgnored[] = {"nodeSelector",          "tolerations",
+                                   "nodeAffinity",          "podMetadata",
+                                   "imagePullSecret",       "imagePullPolicy",
+                                   "securityContext",       "initContainers",
+                                   "activeDeadlineSeconds", "genericEphemeralVolume",
+                                   "enabledSharedMemory"};
+  for (const char* key : kIgnored) {
+    if (pc.contains(key)) warnings->push_back(std::string(key) + " is ignored on this backend");
+  }
+  return Status::Ok();
+}
+
+std::optional<TaskOutcome> Launcher::Finish(const std::string& id, TaskOutcome outcome) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TaskState& st = tasks_[id];
+  outcome.warnings.insert(outcome.warnings.begin(), st.warnings.begin(), st.warnings.end());
+  st.done = std::move(outcome);
+  return st.done;
+}
+
+Result<TaskOutcome> Launcher::CollectSucceeded(const TaskInvocation& inv) {
+  TaskInvocation rooted = inv;
+  rooted.pipeline_root = PipelineRoot(inv);
+  ASSIGN_OR_RETURN(
+      TaskIo io,
+      BuildTaskIo(rooted, {.output_parameters_dir = OutputParametersDir(inv), .salt = Salt(inv)}));
+  ASSIGN_OR_RETURN(CollectedOutputs out, CollectOutputs(io, inv.component_spec));
+  TaskOutcome outcome;
+  outcome.state = TaskOutcome::State::kSucceeded;
+  outcome.output_parameters = std::move(out.parameters);
+  outcome.output_artifacts = std::move(out.artifacts);
+  return outcome;
+}
+
+Result<std::optional<TaskOutcome>> Launcher::Poll(const TaskInvocation& inv) {
+  const std::string& id = inv.workload_id;
+  bool cancelled = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tasks_.find(id);
+    if (it != tasks_.end()) {
+      if (it->second.done) return it->second.done;
+      cancelled = it->second.cancelled;
+    }
+  }
+  Result<WorkloadStatus> st = backend_.Observe(id);
+  if (!st.ok()) {
+    if (st.status().code() == StatusCode::kNotFound && cancelled) {
+      return Finish(id, {.state = TaskOutcome::State::kFailed, .message = "cancelled"});
+    }
+    return st.status().WithContext("task " + inv.task_path + " (workload " + id + ")");
+  }
+  switch (st->phase) {
+    case WorkloadPhase::kPending:
+    case WorkloadPhase::kRunning:
+    case WorkloadPhase::kUnknown:
+      return std::optional<TaskOutcome>();
+    case WorkloadPhase::kFailed: {
+      TaskOutcome outcome;
+      outcome.state = TaskOutcome::State::kFailed;
+      std::optional<int> exit_code;
+      outcome.message = cancelled ? "cancelled" : FailureMessage(*st, &exit_code);
+      outcome.exit_code = exit_code.value_or(1);
+      return Finish(id, std::move(outcome));
+    }
+    case WorkloadPhase::kSucceeded:
+      break;
+  }
+  if (cancelled) {  // finished before the stop took effect; the engine asked to cancel anyway
+    return Finish(id, {.state = TaskOutcome::State::kFailed, .message = "cancelled"});
+  }
+  Result<TaskOutcome> collected = CollectSucceeded(inv);
+  if (!collected.ok()) {
+    return Finish(id,
+                  {.state = TaskOutcome::State::kFailed, .message = collected.status().message()});
+  }
+  if (cache_ != nullptr && inv.enable_cache && ComponentAllowsCaching(inv.component_spec)) {
+    TaskInvocation keyed = inv;
+    keyed.pipeline_root = PipelineRoot(inv);
+    Result<std::string> fingerprint = CacheFingerprint(keyed);
+    Status recorded =
+        fingerprint.ok() ? cache_->Record(inv, *fingerprint, *collected) : fingerprint.status();
+    if (!recorded.ok()) {
+      collected->warnings.push_back("not recorded in the cache: " + recorded.ToString());
+    }
+  }
+  return Finish(id, std::move(*collected));
+}
+
+Status Launcher::Cancel(const TaskInvocation& inv) {
+  const std::string& id = inv.workload_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TaskState& st = tasks_[id];
+    if (st.done) return Status::Ok();
+    st.cancelled = true;
+  }
+  Status s = backend_.Stop(id, options_.stop_grace);
+  if (!s.ok() && s.code() != StatusCode::kNotFound) {
+    return s.WithContext("cancelling task " + inv.task_path);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Launcher::Logs(const TaskInvocation& inv) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tasks_.find(inv.workload_id);
+    if (it != tasks_.end() && it->second.done &&
+        it->second.done->state == TaskOutcome::State::kCached) {
+      return "[skiff] outputs taken from the cache (" + it->second.done->message + ")\n";
+    }
+  }
+  return backend_.ReadLogs(inv.workload_id, "main", 0);
+}
+
+}  // namespace skiff::pipelines
