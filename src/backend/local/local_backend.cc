@@ -686,13 +686,14 @@ void LocalBackend::CheckChildrenLocked() {
       if (!c.status.running) continue;
       if (!w.adopted[i]) {
         siginfo_t info{};
-        if (waitid(P_PID, c.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == c.pid) {
+        int r = waitid(P_PID, c.pid, &info, WEXITED | WNOHANG | WNOWAIT);
+        if (r == 0 && info.si_pid == c.pid) {
           kill(-c.pid, SIGKILL);  // the main command ended: nothing of its group may outlive it
           int status = 0;
           waitpid(c.pid, &status, 0);
           ContainerEndedLocked(w, i, status);
           changed = true;
-        } else if (errno == ECHILD) {
+        } else if (r < 0 && errno == ECHILD) {
           w.adopted[i] = true;  // not ours after all: watch it by polling
         }
         continue;
