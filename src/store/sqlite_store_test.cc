@@ -1,0 +1,210 @@
+// SqliteStore: the conformance suite plus what only an embedded file database has to prove,
+// chiefly that an acknowledged write survives kill -9.
+#include "store/sqlite/sqlite_store.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "store/store_test_suite.h"
+
+namespace skiff::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path NewTempDir() {
+  static std::atomic<int> counter{0};
+  fs::path dir = fs::temp_directory_path() / ("skiff-sqlite-test-" + std::to_string(getpid()) +
+                                              "-" + std::to_string(counter++));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string PathOf(const std::string& url) { return url.substr(std::string("sqlite://").size()); }
+
+Status ExecSqliteSql(const std::string& url, const std::string& sql) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open(PathOf(url).c_str(), &db);
+  std::string error;
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 5000);
+    rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+  if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+  sqlite3_close(db);
+  return rc == SQLITE_OK ? Status::Ok() : Internal("sqlite3 exec: " + error);
+}
+
+const StoreTestBackend kSqliteBackend{
+    "Sqlite",
+    []() -> Result<std::string> { return "sqlite://" + (NewTempDir() / "skiff.db").string(); },
+    ExecSqliteSql,
+    [](const std::string& url) { fs::remove_all(fs::path(PathOf(url)).parent_path()); },
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest, ::testing::Values(&kSqliteBackend),
+                         StoreTestBackendName);
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = NewTempDir(); }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string DbPath() const { return (dir_ / "skiff.db").string(); }
+
+  // Reads one PRAGMA on a separate connection.
+  std::string Pragma(const std::string& name) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+    std::string value;
+    sqlite3_exec(
+        db, ("PRAGMA " + name).c_str(),
+        [](void* out, int, char** values, char**) {
+          *static_cast<std::string*>(out) = values[0] ? values[0] : "";
+          return 0;
+        },
+        &value, nullptr);
+    sqlite3_close(db);
+    return value;
+  }
+
+  fs::path dir_;
+  FakeClock clock_;
+};
+
+TEST_F(SqliteStoreTest, TheDatabaseIsInWalModeWithASchemaVersion) {
+  ASSERT_TRUE(SqliteStore::Open(DbPath(), clock_).ok());
+  EXPECT_EQ(Pragma("journal_mode"), "wal");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+  int64_t version = -1;
+  sqlite3_exec(
+      db, "SELECT MAX(version) FROM schema_migrations",
+      [](void* out, int, char** values, char**) {
+        *static_cast<int64_t*>(out) = std::stoll(values[0]);
+        return 0;
+      },
+      &version, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(version, 1);
+}
+
+TEST_F(SqliteStoreTest, OpeningCreatesMissingParentDirectories) {
+  std::string nested = (dir_ / "a" / "b" / "skiff.db").string();
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(nested, clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_TRUE(fs::exists(nested));
+}
+
+TEST_F(SqliteStoreTest, AFileThatIsNotADatabaseIsAClearError) {
+  {
+    std::FILE* f = std::fopen(DbPath().c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("this is a text file, definitely not SQLite, padded to be long enough......\n", f);
+    std::fclose(f);
+  }
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath(), clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find(DbPath()), std::string::npos) << store.status().message();
+  EXPECT_NE(store.status().message().find("not a database"), std::string::npos)
+      << store.status().message();
+}
+
+TEST_F(SqliteStoreTest, ANewerSchemaThanTheBinaryKnowsIsRefused) {
+  ASSERT_TRUE(SqliteStore::Open(DbPath(), clock_).ok());
+  ASSERT_TRUE(
+      ExecSqliteSql("sqlite://" + DbPath(), "INSERT INTO schema_migrations VALUES (99, 'future')")
+          .ok());
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath(), clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("99"), std::string::npos);
+}
+
+// The child writes `count` objects, reporting each acknowledged write with one byte on `ack_fd`,
+// then kills itself with SIGKILL: nothing after the last ack may be needed for durability.
+[[noreturn]] void WriteThenDie(const std::string& path, int count, int ack_fd) {
+  FakeClock clock;
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, clock);
+  if (!store.ok()) _exit(10);
+  for (int i = 0; i < count; ++i) {
+    Json obj = MakeTestObject("default", "obj-" + std::to_string(i));
+    if (!(*store)->Create("widgets.example.dev", obj).ok()) _exit(11);
+    char ack = 1;
+    if (write(ack_fd, &ack, 1) != 1) _exit(12);
+  }
+  raise(SIGKILL);
+  _exit(13);
+}
+
+TEST_F(SqliteStoreTest, EveryAcknowledgedWriteSurvivesSigkillOfTheWriter) {
+  constexpr int kCount = 40;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    WriteThenDie(DbPath(), kCount, fds[1]);
+  }
+  close(fds[1]);
+  int acks = 0;
+  char byte;
+  while (read(fds[0], &byte, 1) == 1) ++acks;
+  close(fds[0]);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exited with " << WEXITSTATUS(wstatus);
+  EXPECT_EQ(WTERMSIG(wstatus), SIGKILL);
+  ASSERT_EQ(acks, kCount);
+
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<ListResult> list = (*store)->List("widgets.example.dev", "", ListOptions{});
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(list->items.size(), static_cast<size_t>(kCount));
+  EXPECT_EQ((*store)->CurrentVersion(), kCount);
+}
+
+TEST_F(SqliteStoreTest, WritesAcknowledgedBeforeAnOutsideKillAreAllThere) {
+  constexpr int kCount = 400;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    WriteThenDie(DbPath(), kCount, fds[1]);
+  }
+  close(fds[1]);
+  // Kill the writer mid-stream, at an arbitrary point after the 25th acknowledgement.
+  int acks = 0;
+  char byte;
+  while (acks < 25 && read(fds[0], &byte, 1) == 1) ++acks;
+  kill(pid, SIGKILL);
+  while (read(fds[0], &byte, 1) == 1) ++acks;  // acks already sent before the kill landed
+  close(fds[0]);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_GE(acks, 25);
+
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  for (int i = 0; i < acks; ++i) {
+    EXPECT_TRUE((*store)->Get("widgets.example.dev", "default", "obj-" + std::to_string(i)).ok())
+        << "acknowledged write " << i << " of " << acks << " was lost";
+  }
+  // Versions stay dense: nothing half-written.
+  int64_t version = (*store)->CurrentVersion();
+  EXPECT_GE(version, acks);
+  EXPECT_EQ((*store)->List("widgets.example.dev", "", ListOptions{})->items.size(),
+            static_cast<size_t>(version));
+}
+
+}  // namespace
+}  // namespace skiff::testing
