@@ -5,6 +5,8 @@
 #include <libpq-fe.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -132,6 +134,29 @@ TEST(PostgresStoreOnARealServerTest, AStoreReconnectsAfterItsConnectionIsKilled)
   }
   Result<Json> again = (*store)->Get("things", "default", "x");
   EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
+TEST(PostgresTestingServerTest, MissingServerBinariesAreAClearError) {
+  ASSERT_EQ(setenv("SKIFF_PG_BIN", "/nonexistent/pg/bin", 1), 0);
+  Result<std::unique_ptr<PostgresTestingServer>> server = PostgresTestingServer::Start();
+  unsetenv("SKIFF_PG_BIN");
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(server.status().message().find("/nonexistent/pg/bin"), std::string::npos);
+  EXPECT_NE(server.status().message().find("initdb"), std::string::npos);
+}
+
+TEST(PostgresTestingServerTest, StopIsIdempotentAndTheDirectoryIsRemoved) {
+  Result<std::unique_ptr<PostgresTestingServer>> server = PostgresTestingServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::string dir = (*server)->directory();
+  std::string url = (*server)->Url("postgres");
+  ASSERT_EQ(PQping(url.c_str()), PQPING_OK);
+  EXPECT_TRUE((*server)->Stop().ok());
+  EXPECT_TRUE((*server)->Stop().ok());
+  EXPECT_NE(PQping(url.c_str()), PQPING_OK);
+  server->reset();
+  EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
 }  // namespace

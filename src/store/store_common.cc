@@ -62,7 +62,6 @@ Status CheckExpectedVersion(const std::string& key, int64_t expected, int64_t st
 
 void StampCreated(Json& object, int64_t version, Clock& clock) {
   Json& meta = object["metadata"];
-  if (!meta.contains("namespace") || meta["namespace"].is_null()) meta["namespace"] = "";
   meta["uid"] = NewUuid();
   meta["creationTimestamp"] = FormatRfc3339(clock.Now());
   meta["resourceVersion"] = std::to_string(version);
@@ -72,7 +71,6 @@ void StampCreated(Json& object, int64_t version, Clock& clock) {
 void StampUpdated(Json& object, const Json& stored, int64_t version) {
   Json& meta = object["metadata"];
   const Json& old_meta = stored["metadata"];
-  if (!meta.contains("namespace") || meta["namespace"].is_null()) meta["namespace"] = "";
   for (const char* field : {"uid", "creationTimestamp"}) {
     if (old_meta.contains(field)) meta[field] = old_meta[field];
   }

@@ -69,7 +69,10 @@ std::string PostgresStore::RedactUrl(const std::string& url) {
 }
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url, Clock& clock) {
-  PGconn* conn = PQconnectdb(url.c_str());
+  // A default connect timeout, so an unreachable host fails in seconds; the URL may override it.
+  const char* const keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* const values[] = {"10", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Internal("postgres store: out of memory connecting");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);
