@@ -1,0 +1,274 @@
+#include "api/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "api/http_client.h"
+
+namespace skiff {
+namespace {
+
+Handler Named(std::string name) {
+  return [name](const HttpRequest& req, HttpResponder& r) {
+    nlohmann::json params = req.params;
+    r.SendJson(200, {{"route", name}, {"params", params}});
+  };
+}
+
+TEST(RouterTest, LiteralSegmentsWinOverParams) {
+  Router router;
+  router.Add("POST", "/apis/{group}/{version}/{plural}", Named("cluster"));
+  router.Add("POST", "/apis/skiff.dev/v1/tokens:mint", Named("mint"));
+  Router::Match m = router.Find("POST", "/apis/skiff.dev/v1/tokens:mint");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->pattern, "/apis/skiff.dev/v1/tokens:mint");
+  m = router.Find("POST", "/apis/skiff.dev/v1/users");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params["plural"], "users");
+}
+
+TEST(RouterTest, EarlierLiteralWinsWhenPatternsHaveEqualLength) {
+  Router router;
+  router.Add("GET", "/apis/{group}/{version}/{plural}/{name}/status", Named("status"));
+  router.Add("GET", "/apis/{group}/{version}/namespaces/{namespace}/{plural}", Named("list"));
+  Router::Match m = router.Find("GET", "/apis/x/v1/namespaces/a/status");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->pattern, "/apis/{group}/{version}/namespaces/{namespace}/{plural}");
+  EXPECT_EQ(m.params["namespace"], "a");
+}
+
+TEST(RouterTest, ParamsArePercentDecodedAndRestTakesTheTail) {
+  Router router;
+  router.Add("GET", "/files/{path...}", Named("files"));
+  router.Add("GET", "/users/{name}", Named("user"));
+  Router::Match m = router.Find("GET", "/users/a%20b");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params["name"], "a b");
+  m = router.Find("GET", "/files/a/b/c.txt");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params["path"], "a/b/c.txt");
+  EXPECT_EQ(router.Find("GET", "/files").route, nullptr);
+}
+
+TEST(RouterTest, WrongMethodListsTheAllowedOnesAndUnknownPathListsNone) {
+  Router router;
+  router.Add("GET", "/a/{x}", Named("get"));
+  router.Add("PUT", "/a/{x}", Named("put"));
+  Router::Match m = router.Find("DELETE", "/a/1");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(m.allowed_methods, (std::vector<std::string>{"GET", "PUT"}));
+  m = router.Find("GET", "/b/1");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_TRUE(m.allowed_methods.empty());
+  EXPECT_EQ(router.Find("GET", "/a/1/2").route, nullptr);
+}
+
+TEST(QueryTest, DecodesPairs) {
+  auto q = ParseQuery("labelSelector=app%3Dweb%2Ctier%21%3Dx&limit=2&flag&a+b=c+d");
+  EXPECT_EQ(q["labelSelector"], "app=web,tier!=x");
+  EXPECT_EQ(q["limit"], "2");
+  EXPECT_EQ(q["flag"], "");
+  EXPECT_EQ(q["a b"], "c d");
+  EXPECT_EQ(PercentDecode(PercentEncode("a=b,c d/é")), "a=b,c d/é");
+}
+
+// A server with a router, started on port 0.
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServer::Options options = {}) {
+    server_ = std::make_unique<HttpServer>(
+        options, [this](HttpRequest& req, HttpResponder& r) { router_.Dispatch(req, r); });
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_GT(server_->port(), 0);
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, AnswersOnThePortItPicked) {
+  router_.Add("POST", "/echo/{word}", [](const HttpRequest& req, HttpResponder& r) {
+    r.SendJson(201, {{"word", req.Param("word")},
+                     {"q", req.Query("q")},
+                     {"body", req.body},
+                     {"type", req.Header("content-type")}});
+  });
+  StartServer();
+  HttpClient client(Url());
+  auto res = client.Request("POST", "/echo/hi?q=1", {{"Content-Type", "text/plain"}}, "payload");
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 201);
+  auto body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["word"], "hi");
+  EXPECT_EQ(body["q"], "1");
+  EXPECT_EQ(body["body"], "payload");
+  EXPECT_EQ(body["type"], "text/plain");
+  EXPECT_EQ(res->Header("content-type"), "application/json");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  router_.Add("GET", "/n", [](const HttpRequest&, HttpResponder& r) { r.Send(200, "ok"); });
+  StartServer();
+  HttpClient client(Url());
+  for (int i = 0; i < 5; ++i) {
+    auto res = client.Request("GET", "/n");
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->body, "ok");
+  }
+  EXPECT_EQ(client.connections_opened(), 1);
+}
+
+TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405AsJson) {
+  router_.Add("GET", "/only-get", [](const HttpRequest&, HttpResponder& r) { r.Send(200, "ok"); });
+  StartServer();
+  HttpClient client(Url());
+  auto res = client.Request("GET", "/nowhere");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["reason"], "NotFound");
+  res = client.Request("DELETE", "/only-get");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->Header("allow"), "GET");
+}
+
+TEST_F(HttpServerTest, OversizedBodyIsRejectedWith413) {
+  std::atomic<int> calls{0};
+  router_.Add("POST", "/upload", [&](const HttpRequest&, HttpResponder& r) {
+    calls++;
+    r.Send(200, "ok");
+  });
+  HttpServer::Options options;
+  options.body_limit = 1024;
+  StartServer(options);
+  HttpClient client(Url());
+  auto res = client.Request("POST", "/upload", {}, std::string(1024, 'x'));
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  res = client.Request("POST", "/upload", {}, std::string(4096, 'x'));
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 413);
+  EXPECT_NE(res->body.find("1024"), std::string::npos);
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(HttpServerTest, HandlerWithoutAnswerGets500) {
+  router_.Add("GET", "/silent", [](const HttpRequest&, HttpResponder&) {});
+  StartServer();
+  HttpClient client(Url());
+  auto res = client.Request("GET", "/silent");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 500);
+}
+
+TEST_F(HttpServerTest, StreamedChunksArriveAsLines) {
+  router_.Add("GET", "/stream", [](const HttpRequest&, HttpResponder& r) {
+    ASSERT_TRUE(r.StartStream(200, {{"content-type", "application/x-ndjson"}}));
+    EXPECT_TRUE(r.Write("{\"n\":1}\n{\"n\":"));
+    EXPECT_TRUE(r.Write("2}\n"));
+    EXPECT_TRUE(r.Write("{\"n\":3}\n"));
+    r.End();
+  });
+  StartServer();
+  HttpClient client(Url());
+  std::vector<std::string> lines;
+  auto res = client.StreamLines("/stream", {}, [&](std::string_view line) {
+    lines.emplace_back(line);
+    return true;
+  });
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(lines, (std::vector<std::string>{"{\"n\":1}", "{\"n\":2}", "{\"n\":3}"}));
+}
+
+TEST_F(HttpServerTest, StreamingHandlerLearnsThatTheClientWentAway) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool handler_done = false;
+  router_.Add("GET", "/forever", [&](const HttpRequest&, HttpResponder& r) {
+    r.StartStream(200);
+    while (r.Write("tick\n")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    handler_done = true;
+    cv.notify_all();
+  });
+  StartServer();
+  HttpClient client(Url());
+  int seen = 0;
+  auto res = client.StreamLines("/forever", {}, [&](std::string_view line) {
+    EXPECT_EQ(line, "tick");
+    return ++seen < 3;
+  });
+  ASSERT_TRUE(res.ok());
+  std::unique_lock<std::mutex> lock(mu);
+  EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return handler_done; }));
+}
+
+TEST_F(HttpServerTest, ShutdownEndsOpenStreamsAndStopsAccepting) {
+  std::atomic<bool> streaming{false};
+  router_.Add("GET", "/watch", [&](const HttpRequest&, HttpResponder& r) {
+    r.StartStream(200);
+    r.Write("started\n");
+    streaming = true;
+    while (!r.Cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  StartServer();
+  std::vector<std::string> lines;
+  Result<HttpResult> res = Internal("not run");
+  std::thread watcher([&] {
+    HttpClient client(Url());
+    res = client.StreamLines("/watch", {}, [&](std::string_view line) {
+      lines.emplace_back(line);
+      return true;
+    });
+  });
+  while (!streaming) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::string url = Url();
+  server_->Shutdown();
+  watcher.join();
+  EXPECT_EQ(lines, std::vector<std::string>{"started"});
+  auto after = HttpFetch("GET", url + "/watch");
+  EXPECT_FALSE(after.ok());
+}
+
+TEST(HttpClientTest, ClosedPortIsUnavailableNamingTheAddress) {
+  int port;
+  {
+    HttpServer server({}, [](HttpRequest&, HttpResponder& r) { r.Send(200, "ok"); });
+    ASSERT_TRUE(server.Start().ok());
+    port = server.port();
+  }
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  auto res = HttpFetch("GET", "http://" + address + "/x");
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(res.status().message().find(address), std::string::npos) << res.status().message();
+}
+
+TEST(HttpClientTest, MalformedUrlIsInvalidArgument) {
+  auto res = HttpFetch("GET", "ftp://x/y");
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(HttpServerStartTest, PortInUseIsUnavailable) {
+  HttpServer first({}, [](HttpRequest&, HttpResponder& r) { r.Send(200, ""); });
+  ASSERT_TRUE(first.Start().ok());
+  HttpServer::Options options;
+  options.port = first.port();
+  HttpServer second(options, [](HttpRequest&, HttpResponder& r) { r.Send(200, ""); });
+  Status st = second.Start();
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find(std::to_string(first.port())), std::string::npos);
+}
+
+}  // namespace
+}  // namespace skiff
