@@ -248,7 +248,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
     return std::optional<milliseconds>();
   }
   Json job = std::move(got).value();
-  const Json& spec = job["spec"];
+  const Json spec = job["spec"];  // a copy: `job` is replaced after the status update
   const TimePoint now = clock_.Now();
   const Json status_before = job.value("status", Json::object());
   Json& status = job["status"];

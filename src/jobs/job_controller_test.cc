@@ -105,7 +105,9 @@ TEST_F(JobControllerTest, FailedPodsAreRetriedWithBackoffUntilTheLimit) {
   auto pods = Pods("flaky");
   ASSERT_EQ(pods.size(), 2u);
   for (const Json& p : pods) {
-    if (p["status"]["phase"] != "Failed") ASSERT_TRUE(backend_.Finish(Id(p), 2).ok());
+    if (p["status"]["phase"] != "Failed") {
+      ASSERT_TRUE(backend_.Finish(Id(p), 2).ok());
+    }
   }
   Reconcile("flaky");
   Json job = GetJob("flaky");
@@ -121,7 +123,9 @@ TEST_F(JobControllerTest, ParallelismAndCompletionsRunPodsSideBySide) {
   Reconcile("par");
   EXPECT_EQ(Pods("par").size(), 3u);
   for (const Json& p : Pods("par")) {
-    if (p["status"]["phase"] != "Succeeded") ASSERT_TRUE(backend_.Finish(Id(p), 0).ok());
+    if (p["status"]["phase"] != "Succeeded") {
+      ASSERT_TRUE(backend_.Finish(Id(p), 0).ok());
+    }
   }
   Reconcile("par");
   EXPECT_EQ(Condition(GetJob("par")), "Complete/CompletionsReached");
