@@ -1,0 +1,144 @@
+#include "pipelines/ir.h"
+
+#include <gtest/gtest.h>
+
+#include "pipelines/engine_testing.h"
+
+namespace skiff::pipelines {
+namespace {
+
+const char* kMinimal = R"(
+pipelineInfo: {name: p}
+schemaVersion: 2.1.0
+sdkVersion: kfp-2.13.0
+root:
+  dag:
+    tasks:
+      a:
+        componentRef: {name: comp-a}
+        taskInfo: {name: a}
+components:
+  comp-a: {executorLabel: exec-a}
+deploymentSpec:
+  executors:
+    exec-a: {container: {image: python:3.11, command: [echo]}}
+)";
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  size_t pos = text.find(from);
+  if (pos != std::string::npos) text.replace(pos, from.size(), to);
+  return text;
+}
+
+TEST(IrTest, ParsesAMinimalPipeline) {
+  Result<PipelineSpec> spec = ParsePipelineSpec(kMinimal, "p.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->name, "p");
+  ASSERT_TRUE(spec->root.dag.has_value());
+  EXPECT_EQ(spec->root.dag->tasks.at("a").component, "comp-a");
+  EXPECT_EQ(spec->Executor("exec-a")->kind, ExecutorSpec::Kind::kContainer);
+}
+
+TEST(IrTest, UnknownExecutorTypeIsNamed) {
+  Result<PipelineSpec> spec = ParsePipelineSpec(
+      Replace(kMinimal, "{container: {image: python:3.11, command: [echo]}}", "{resolver: {}}"),
+      "p.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message(),
+            "p.yaml: deploymentSpec.executors.exec-a: unknown executor type 'resolver' (want "
+            "container or importer)");
+}
+
+TEST(IrTest, MissingComponentAndExecutorAreNamed) {
+  Result<PipelineSpec> spec = ParsePipelineSpec(Replace(kMinimal, "componentRef: {name: comp-a}",
+                                                        "componentRef: {name: "
+                                                        "comp-b}"),
+                                                "p.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("component 'comp-b' not in components"),
+            std::string::npos);
+  spec = ParsePipelineSpec(Replace(kMinimal, "{executorLabel: exec-a}", "{executorLabel: exec-z}"),
+                           "p.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("components.comp-a.executorLabel: executor 'exec-z'"),
+            std::string::npos);
+}
+
+TEST(IrTest, DependencyOnUnknownTaskOrCycleIsRefused) {
+  Result<PipelineSpec> spec = ParsePipelineSpec(Replace(kMinimal, "taskInfo: {name: a}",
+                                                        "taskInfo: {name: a}\n"
+                                                        "        dependentTasks: [zz]"),
+                                                "p.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("root.dag.tasks.a: refers to unknown task 'zz'"),
+            std::string::npos);
+  spec = ParsePipelineSpec(Replace(kMinimal, "taskInfo: {name: a}",
+                                   "taskInfo: {name: a}\n"
+                                   "        dependentTasks: [a]"),
+                           "p.yaml");
+  ASSERT_FALSE(spec.ok());
+}
+
+TEST(IrTest, UnsupportedSchemaVersionIsRefused) {
+  Result<PipelineSpec> spec = ParsePipelineSpec(Replace(kMinimal, "2.1.0", "3.0.0"), "p.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("schemaVersion"), std::string::npos);
+}
+
+TEST(IrTest, GarbageIsRefusedWithoutCrashing) {
+  for (const char* text : {"", "[1, 2]", "{", "pipelineInfo: 3", ": : :", "root: {dag: []}"}) {
+    Result<PipelineSpec> spec = ParsePipelineSpec(text, "g.yaml");
+    EXPECT_FALSE(spec.ok()) << text;
+  }
+}
+
+TEST(IrTest, ReadsThePlatformSpecDocument) {
+  Result<PipelineSpec> spec = LoadPipelineSpecFile(CorpusIrPath("timeout.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const ComponentSpec* comp = spec->Component(spec->root.dag->tasks.begin()->second.component);
+  ASSERT_NE(comp, nullptr);
+  Json config = spec->PlatformConfig(comp->executor_label);
+  EXPECT_EQ(config["activeDeadlineSeconds"], "20");
+}
+
+TEST(IrTest, ReadsTheJobWrapperAndSchema200Constants) {
+  Result<PipelineSpec> job = LoadPipelineSpecFile(CorpusIrPath("default_pipeline.json"));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_TRUE(job->runtime_config.contains("parameters"));
+  Result<PipelineSpec> old =
+      LoadPipelineSpecFile(CorpusIrPath("lightweight_python_functions_v2_pipeline.json"));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  const TaskSpec& train = old->root.dag->tasks.at("train");
+  EXPECT_EQ(train.parameters.at("num_steps").constant, 100);
+  EXPECT_EQ(old->Component("comp-train")->inputs.parameters.at("num_steps").type,
+            ParameterType::kInteger);
+}
+
+TEST(IrTest, ReadsIteratorsRetryAndTriggerPolicies) {
+  Result<PipelineSpec> spec =
+      LoadPipelineSpecFile(CorpusIrPath("pipeline_with_parallelfor_parallelism.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const TaskSpec& loop = spec->root.dag->tasks.at("for-loop-1");
+  ASSERT_TRUE(loop.iterator.has_value());
+  EXPECT_EQ(loop.iterator->parallelism_limit, 2);
+  EXPECT_EQ(loop.iterator->input_name, "pipelinechannel--loop_parameter");
+  EXPECT_EQ(spec->root.dag->tasks.at("for-loop-8").iterator->raw_items->size(), 3u);
+  Result<PipelineSpec> retry = LoadPipelineSpecFile(CorpusIrPath("pipeline_with_retry.yaml"));
+  ASSERT_TRUE(retry.ok());
+  const RetryPolicy& r = *retry->root.dag->tasks.at("add").retry;
+  EXPECT_EQ(r.max_retry_count, 3);
+  EXPECT_EQ(r.backoff_max_duration, std::chrono::seconds(3600));
+  Result<PipelineSpec> exit = LoadPipelineSpecFile(CorpusIrPath("pipeline_with_exit_handler.yaml"));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(exit->root.dag->tasks.at("print-op").all_upstream_completed);
+}
+
+TEST(IrTest, DurationsParseLikeProtobuf) {
+  EXPECT_EQ(*ParseProtoDuration("0s", "d"), std::chrono::milliseconds(0));
+  EXPECT_EQ(*ParseProtoDuration("1.5s", "d"), std::chrono::milliseconds(1500));
+  EXPECT_FALSE(ParseProtoDuration("5m", "d").ok());
+  EXPECT_FALSE(ParseProtoDuration("xs", "d").ok());
+}
+
+}  // namespace
+}  // namespace skiff::pipelines
