@@ -83,13 +83,14 @@ inline TaskInvocation InvocationFor(const Json& ir, const std::string& component
   inv.task_name = component.substr(component.rfind("comp-") == 0 ? 5 : 0);
   inv.task_path = "root." + inv.task_name;
   inv.workload_id = "run-1." + inv.task_path + ".0";
-  inv.component_spec = ir["components"][component];
+  inv.component_spec = ir.value("components", Json::object()).value(component, Json::object());
   std::string label = inv.component_spec.value("executorLabel", "");
-  inv.executor_spec = ir["deploymentSpec"]["executors"][label];
-  if (ir.contains("platforms")) {
-    const Json& k = ir["platforms"]["kubernetes"]["deploymentSpec"]["executors"];
-    if (k.contains(label)) inv.platform_config = k[label];
-  }
+  inv.executor_spec = ir.value("deploymentSpec", Json::object())
+                          .value("executors", Json::object())
+                          .value(label, Json::object());
+  Json k8s = ir.value("platforms", Json::object()).value("kubernetes", Json::object());
+  Json execs = k8s.value("deploymentSpec", Json::object()).value("executors", Json::object());
+  if (execs.contains(label)) inv.platform_config = execs[label];
   inv.parameter_inputs = std::move(parameters);
   inv.pipeline_root = "file://" + artifacts_root;
   return inv;
