@@ -64,7 +64,8 @@ int RunCli(int argc, char** argv) {
   std::string container;
   bool follow = false;
   auto* logs = app.add_subcommand("logs", "print a pod's logs (or job/NAME: its latest pod's)");
-  logs->add_option("target", name, "POD or job/NAME")->required();
+  std::vector<std::string> log_targets;
+  logs->add_option("target", log_targets, "POD | job/NAME | run NAME TASK")->required();
   logs->add_option("-c,--container", container, "container");
   logs->add_flag("-f,--follow", follow, "keep streaming until the pod ends");
   add_ns(logs);
@@ -95,7 +96,19 @@ int RunCli(int argc, char** argv) {
   role_grant->add_option("--role", role, "admin|edit|view")->required();
   add_ns(role_grant);
 
+  std::vector<std::string> params;
+  bool no_cache = false, local = false;
+  std::string run_name;
+  auto* run = app.add_subcommand("run", "run a compiled KFP pipeline (IR YAML/JSON)");
+  run->add_option("pipeline", name, "PIPELINE.yaml")->required();
+  run->add_option("-p,--param", params, "pipeline parameter name=value (repeatable)");
+  run->add_flag("--no-cache", no_cache, "run every task even when a cached result exists");
+  run->add_option("--name", run_name, "run name (default: <pipeline>-<random>)");
+  run->add_flag("--local", local, "run in this process even when a server is up");
+  add_ns(run);
+
   CLI11_PARSE(app, argc, argv);
+  if (run->parsed()) return cli::CmdRun(g, name, params, no_cache, run_name, local);
 
   if (up_cmd->parsed()) return cli::CmdUp(up);
   if (app.got_subcommand("config")) return cli::CmdConfig(g);
@@ -109,7 +122,20 @@ int RunCli(int argc, char** argv) {
     }
     return cli::CmdDelete(g, kind, names, files);
   }
-  if (logs->parsed()) return cli::CmdLogs(g, name, container, follow);
+  if (logs->parsed()) {
+    if (log_targets[0] == "run" || log_targets[0] == "runs") {
+      if (log_targets.size() != 3) {
+        std::fprintf(stderr, "error: usage: skiff logs run NAME TASK\n");
+        return 2;
+      }
+      return cli::CmdRunLogs(g, log_targets[1], log_targets[2]);
+    }
+    if (log_targets.size() != 1) {
+      std::fprintf(stderr, "error: usage: skiff logs POD | job/NAME | run NAME TASK\n");
+      return 2;
+    }
+    return cli::CmdLogs(g, log_targets[0], container, follow);
+  }
   if (user_create->parsed()) return cli::CmdUserCreate(g, name, admin);
   if (token_create->parsed()) return cli::CmdTokenCreate(g, user);
   if (profile_create->parsed()) return cli::CmdProfileCreate(g, name, owner);

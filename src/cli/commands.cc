@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api/http_server.h"
 #include "cli/api_client.h"
 #include "cli/printers.h"
 #include "core/clock.h"
@@ -397,6 +398,21 @@ int CmdRoleGrant(const GlobalFlags& g, const std::string& user, const std::strin
   if (!r.ok()) return Fail(r.status());
   std::printf("user %s has role %s in namespace %s\n", user.c_str(), role.c_str(),
               g.namespace_.c_str());
+  return 0;
+}
+
+}  // namespace skiff::cli
+
+namespace skiff::cli {
+
+int CmdRunLogs(const GlobalFlags& g, const std::string& run, const std::string& task) {
+  auto api = Connect(g);
+  if (!api.ok()) return Fail(api.status());
+  const ResourceType* t = TypeRegistry::Builtin().Lookup("pipelineruns");
+  auto text = api->CallRaw("GET", ResourcePath(*t, g.namespace_, run) + "/log?task=" +
+                                      PercentEncode(task));
+  if (!text.ok()) return Fail(text.status());
+  std::fwrite(text->data(), 1, text->size(), stdout);
   return 0;
 }
 

@@ -29,6 +29,10 @@ int CmdTokenCreate(const GlobalFlags& g, const std::string& user);
 int CmdProfileCreate(const GlobalFlags& g, const std::string& name, const std::string& owner);
 int CmdRoleGrant(const GlobalFlags& g, const std::string& user, const std::string& role);
 
+int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std::string>& params,
+           bool no_cache, const std::string& name, bool local);
+int CmdRunLogs(const GlobalFlags& g, const std::string& run, const std::string& task);
+
 struct UpOptions {
   int port = 8888;
   std::string home;

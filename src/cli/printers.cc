@@ -85,6 +85,8 @@ std::string PrintTable(const ResourceType& type, const std::vector<Json>& items,
     header.insert(header.end(), {"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"});
   } else if (type.kind == "Pod") {
     header.insert(header.end(), {"NAME", "READY", "STATUS", "EXIT CODE", "AGE"});
+  } else if (type.kind == "PipelineRun") {
+    header.insert(header.end(), {"NAME", "STATE", "TASKS", "DURATION", "AGE"});
   } else {
     header.insert(header.end(), {"NAME", "AGE"});
   }
@@ -120,6 +122,26 @@ std::string PrintTable(const ResourceType& type, const std::vector<Json>& items,
       std::string reason = st.value("reason", "");
       row.push_back(reason.empty() || phase != "Failed" ? phase : phase + " (" + reason + ")");
       row.push_back(PodExitCode(obj));
+    } else if (type.kind == "PipelineRun") {
+      const Json st = obj.value("status", Json::object());
+      row.push_back(st.value("state", "PENDING"));
+      int total = 0, done = 0;
+      const Json tasks = st.value("engine", Json::object()).value("tasks", Json::object());
+      for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+        std::string kind = it.value().value("kind", "");
+        if (kind != "CONTAINER" && kind != "IMPORTER") continue;
+        total++;
+        std::string s = it.value().value("state", "");
+        if (s == "SUCCEEDED" || s == "CACHED" || s == "FAILED" || s == "SKIPPED" || s == "CANCELED") done++;
+      }
+      row.push_back(std::to_string(done) + "/" + std::to_string(total));
+      TimePoint start, end = now;
+      if (ParseRfc3339(st.value("startedAt", ""), &start)) {
+        ParseRfc3339(st.value("finishedAt", ""), &end);
+        row.push_back(HumanDuration(end - start));
+      } else {
+        row.push_back("");
+      }
     }
     row.push_back(Age(obj, now));
     rows.push_back(row);
@@ -168,6 +190,32 @@ std::string Describe(const ResourceType& type, const Json& obj, const std::vecto
                       ps.value("startTime", ""), ps.value("finishTime", ""), ps.value("reason", "")});
     }
     out << (prow.size() > 1 ? RenderTable(prow) : "  <none>\n");
+  } else if (type.kind == "PipelineRun") {
+    out << "Pipeline:     " << Str(obj, {"spec", "pipelineSpec", "pipelineInfo", "name"}) << "\n";
+    out << "State:        " << st.value("state", "PENDING") << "\n";
+    if (!st.value("message", "").empty()) out << "Message:      " << st["message"].get<std::string>() << "\n";
+    out << "Started:      " << st.value("startedAt", "<not yet>") << "\n";
+    out << "Finished:     " << st.value("finishedAt", "<not yet>") << "\n";
+    out << "Parameters:   " << obj["spec"].value("parameters", Json::object()).dump() << "\n";
+    out << "Tasks:\n";
+    const Json tasks = st.value("engine", Json::object()).value("tasks", Json::object());
+    std::vector<std::vector<std::string>> rows = {{"  TASK", "KIND", "STATE", "ATTEMPTS", "OUTPUTS"}};
+    for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+      const Json& t = it.value();
+      if (it.key() == "root") continue;
+      // Indent by depth in the tree: "root.a.b" is two levels down.
+      std::string path = it.key().substr(5);
+      size_t depth = static_cast<size_t>(std::count(path.begin(), path.end(), '.'));
+      std::string label = std::string(2 + 2 * depth, ' ') + t.value("name", path);
+      std::string outputs;
+      const Json params = t.value("outputs", Json::object()).value("parameters", Json::object());
+      for (auto p = params.begin(); p != params.end(); ++p) {
+        outputs += (outputs.empty() ? "" : " ") + p.key() + "=" + p.value().dump();
+      }
+      rows.push_back({label, t.value("kind", ""), t.value("state", ""),
+                      std::to_string(t.value("attempt", 0) + 1), outputs.substr(0, 80)});
+    }
+    out << (rows.size() > 1 ? RenderTable(rows) : "  <none yet>\n");
   } else {
     if (obj.contains("spec")) out << "Spec:\n" << ToYaml(obj["spec"]);
     if (!st.empty()) out << "Status:\n" << ToYaml(st);

@@ -9,10 +9,10 @@
 
 #include "api/api_server.h"
 #include "auth/auth.h"
-#include "backend/local/local_backend.h"
+#include "cli/platform.h"
 #include "cli/commands.h"
 #include "cli/config.h"
-#include "controller/reconcile_loop.h"
+#include "pipelines/run_controller.h"
 #include "core/log.h"
 #include "jobs/job_controller.h"
 #include "store/store.h"
@@ -44,16 +44,26 @@ void ServePodLog(Store& store, Backend& backend, Authorizer& authz, const HttpRe
   res.Send(200, *logs, {{"content-type", "text/plain; charset=utf-8"}});
 }
 
+// Serves one pipeline task's log: GET .../pipelineruns/{name}/log?task=<task name or path>.
+void ServeTaskLog(Store& store, Backend& backend, Authorizer& authz, const HttpRequest& req,
+                  HttpResponder& res) {
+  const std::string ns = req.Param("namespace");
+  Status allowed = authz.Check(req.principal, AccessRequest{pipelines::kPipelineRunType, ns,
+                                                            Verb::kGet, req.Param("name")});
+  if (!allowed.ok()) return SendStatusError(res, allowed);
+  auto run = store.Get(pipelines::kPipelineRunType, ns, req.Param("name"));
+  if (!run.ok()) return SendStatusError(res, run.status());
+  auto workload = pipelines::FindTaskWorkload(*run, req.Query("task"));
+  if (!workload.ok()) return SendStatusError(res, workload.status());
+  auto logs = backend.ReadLogs(*workload, "", 0);
+  if (!logs.ok()) return SendStatusError(res, logs.status());
+  res.Send(200, *logs, {{"content-type", "text/plain; charset=utf-8"}});
+}
+
 }  // namespace
 
 int CmdUp(const UpOptions& options) {
   const std::string home = options.home.empty() ? SkiffHome() : options.home;
-  std::error_code ec;
-  for (const char* sub : {"", "/logs", "/artifacts", "/workloads", "/envs", "/volumes"}) {
-    std::filesystem::create_directories(home + sub, ec);
-    if (ec) return Fail("creating " + home + sub, Internal(ec.message()));
-  }
-  ::chmod(home.c_str(), 0700);
   InitLogging("", options.log_level);
 
   // Block the stop signals in every thread; the main thread waits for them below.
@@ -65,89 +75,50 @@ int CmdUp(const UpOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Clock& clock = SystemClock::Instance();
-  const std::string store_url =
-      options.store_url.empty() ? "sqlite://" + home + "/skiff.db" : options.store_url;
-  auto store = OpenStore(store_url, clock);
-  if (!store.ok()) return Fail("opening the store", store.status());
+  auto platform = Platform::Create({home, options.store_url, options.job_backoff_ms});
+  if (!platform.ok()) return Fail("starting the platform", platform.status());
+  Platform& p = **platform;
 
-  auto token_file = Bootstrap(**store, clock, home);
+  auto token_file = Bootstrap(p.store(), clock, home);
   if (!token_file.ok()) return Fail("creating the admin user", token_file.status());
 
-  LocalBackend::Options backend_options;
-  backend_options.state_dir = home + "/workloads";
-  backend_options.log_dir = home + "/logs";
-  backend_options.env_cache_dir = home + "/envs";
-  if (std::filesystem::exists(home + "/images.yaml")) {
-    backend_options.image_map_file = home + "/images.yaml";
-  }
-  auto backend = LocalBackend::Create(backend_options, clock);
-  if (!backend.ok()) return Fail("starting the local backend", backend.status());
-
-  jobs::JobControllerOptions job_options;
-  job_options.backoff_base = std::chrono::milliseconds(options.job_backoff_ms);
-  job_options.pod_env.volumes_dir = home + "/volumes";
-  Store* store_ptr = store->get();
-  job_options.pod_env.read_config = [store_ptr](const std::string& kind, const std::string& ns,
-                                                const std::string& name,
-                                                const std::string& key) -> Result<std::string> {
-    ASSIGN_OR_RETURN(Json obj, store_ptr->Get(kind, ns, name));
-    const bool secret = kind == "secrets";
-    if (obj.contains("stringData") && obj["stringData"].contains(key)) {
-      return obj["stringData"][key].get<std::string>();
-    }
-    if (obj.contains("data") && obj["data"].contains(key) && obj["data"][key].is_string()) {
-      std::string value = obj["data"][key].get<std::string>();
-      return secret ? DecodeBase64(value) : Result<std::string>(value);
-    }
-    return NotFound(std::string(secret ? "secret" : "configmap") + " " + ns + "/" + name +
-                    " has no key \"" + key + "\"");
-  };
-  jobs::JobController job_controller(**store, **backend, clock, job_options);
-  ReconcileLoop job_loop("jobs", **store, jobs::kJobType,
-                         [&](const std::string& ns, const std::string& name) {
-                           return job_controller.Reconcile(ns, name);
-                         });
-  job_loop.AlsoWatch(jobs::kPodType, [](const WatchEvent& ev) -> std::optional<ReconcileLoop::Key> {
-    auto labels = MetaLabels(ev.object);
-    auto it = labels.find("job-name");
-    if (it == labels.end()) return std::nullopt;
-    return ReconcileLoop::Key{ev.namespace_, it->second};
-  });
-
-  Authenticator authenticator(**store, clock);
-  Authorizer authorizer(**store);
+  Authenticator authenticator(p.store(), clock);
+  Authorizer authorizer(p.store());
   ApiServer::Options api_options;
   api_options.port = options.port;
-  ApiServer api(api_options, **store, authenticator, authorizer, clock);
+  ApiServer api(api_options, p.store(), authenticator, authorizer, clock);
   api.resources().RegisterValidator(jobs::kJobType, &jobs::JobController::ValidateJob);
-  Backend* backend_ptr = backend->get();
+  api.resources().RegisterValidator(pipelines::kPipelineRunType, &pipelines::ValidatePipelineRun);
   api.AddRoute("GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
-               [&, backend_ptr](const HttpRequest& req, HttpResponder& res) {
-                 ServePodLog(**store, *backend_ptr, authorizer, req, res);
+               [&](const HttpRequest& req, HttpResponder& res) {
+                 ServePodLog(p.store(), p.backend(), authorizer, req, res);
                });
-  api.SetGaugeSource("skiff_workloads", "Workloads on the local backend by phase", "phase",
-                     [backend_ptr] {
-                       std::map<std::string, double> by_phase;
-                       for (const char* p : {"Pending", "Running", "Succeeded", "Failed", "Unknown"}) {
-                         by_phase[p] = 0;
-                       }
-                       for (const WorkloadStatus& w : backend_ptr->List()) {
-                         by_phase[WorkloadPhaseName(w.phase)] += 1;
-                       }
-                       return by_phase;
-                     });
+  api.AddRoute("GET",
+               "/apis/pipelines.kubeflow.org/v2beta1/namespaces/{namespace}/pipelineruns/{name}/log",
+               [&](const HttpRequest& req, HttpResponder& res) {
+                 ServeTaskLog(p.store(), p.backend(), authorizer, req, res);
+               });
+  api.SetGaugeSource("skiff_workloads", "Workloads on the local backend by phase", "phase", [&p] {
+    std::map<std::string, double> by_phase;
+    for (const char* phase : {"Pending", "Running", "Succeeded", "Failed", "Unknown"}) {
+      by_phase[phase] = 0;
+    }
+    for (const WorkloadStatus& w : p.backend().List()) by_phase[WorkloadPhaseName(w.phase)] += 1;
+    return by_phase;
+  });
 
   Status started = api.Start();
   if (!started.ok()) return Fail("starting the API server", started);
-  job_loop.Start();
+  p.Start();
 
   const std::string url = "http://127.0.0.1:" + std::to_string(api.port());
   Status written = WriteServerFile(home, url, *token_file);
   if (!written.ok()) return Fail("writing " + home + "/server.json", written);
+  const bool postgres = p.store_url().rfind("postgres", 0) == 0;
   std::printf("Skiff is up at %s\n", url.c_str());
   std::printf("  admin token: %s\n", token_file->c_str());
-  std::printf("  store:       %s\n", store_url.rfind("postgres", 0) == 0 ? "postgresql" : store_url.c_str());
-  std::printf("  try:         skiff get jobs   (with SKIFF_HOME=%s)\n", home.c_str());
+  std::printf("  store:       %s\n", postgres ? "postgresql" : p.store_url().c_str());
+  std::printf("  try:         SKIFF_HOME=%s skiff get jobs\n", home.c_str());
   std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);
   LogInfo("skiff up", {{"url", url}, {"home", home}});
@@ -159,8 +130,7 @@ int CmdUp(const UpOptions& options) {
   LogInfo("stopping", {{"signal", std::to_string(sig)}});
   RemoveServerFile(home);
   api.Shutdown();
-  job_loop.Stop();
-  (*backend)->Shutdown(std::chrono::seconds(5));
+  p.Stop();
   std::printf("Stopped.\n");
   return 0;
 }

@@ -1,0 +1,64 @@
+// Platform: the store, local backend and controllers of one Skiff installation, assembled from a
+// SKIFF_HOME. `skiff up` serves it over HTTP; `skiff run` without a server runs it in-process.
+//
+//   ASSIGN_OR_RETURN(auto platform, Platform::Create(options));
+//   platform->Start();   // controller threads
+//   ...
+//   platform->Stop();    // controllers, then every workload (no child process left)
+//
+// Thread-safe after Start (each part documents its own rules).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backend/local/local_backend.h"
+#include "controller/reconcile_loop.h"
+#include "jobs/job_controller.h"
+#include "pipelines/cache.h"
+#include "pipelines/launcher.h"
+#include "pipelines/run_controller.h"
+#include "store/store.h"
+
+namespace skiff::cli {
+
+struct PlatformOptions {
+  std::string home;
+  std::string store_url;  // "" = sqlite under home
+  int job_backoff_ms = 10000;
+};
+
+class Platform {
+ public:
+  static Result<std::unique_ptr<Platform>> Create(const PlatformOptions& options);
+  ~Platform();
+
+  void Start();
+  void Stop();
+
+  Store& store() { return *store_; }
+  LocalBackend& backend() { return *backend_; }
+  pipelines::Launcher& launcher() { return *launcher_; }
+  const std::string& store_url() const { return store_url_; }
+  const std::string& home() const { return home_; }
+  // Reads key `key` of a Secret/ConfigMap ("secrets"/"configmaps") from the store.
+  Result<std::string> ReadConfigValue(const std::string& kind, const std::string& ns,
+                                      const std::string& name, const std::string& key);
+
+ private:
+  Platform() = default;
+
+  std::string home_;
+  std::string store_url_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<LocalBackend> backend_;
+  std::unique_ptr<pipelines::StoreTaskCache> cache_;
+  std::unique_ptr<pipelines::Launcher> launcher_;
+  std::unique_ptr<jobs::JobController> job_controller_;
+  std::unique_ptr<pipelines::RunController> run_controller_;
+  std::unique_ptr<ReconcileLoop> job_loop_;
+  std::unique_ptr<ReconcileLoop> run_loop_;
+  bool started_ = false;
+};
+
+}  // namespace skiff::cli
