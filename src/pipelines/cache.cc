@@ -66,6 +66,16 @@ std::vector<std::string> PvcNames(const Json& platform_config) {
   return {names.begin(), names.end()};
 }
 
+// Catches what nlohmann::json throws on ill-typed input (the module edge: errors as values).
+template <typename F>
+auto CatchJsonErrors(const std::string& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Json::exception& e) {
+    return InvalidArgument(where + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 bool ComponentAllowsCaching(const Json& component_spec) {
@@ -82,7 +92,14 @@ bool ComponentAllowsCaching(const Json& component_spec) {
   return true;
 }
 
+static Result<Json> CacheKeyDocumentImpl(const TaskInvocation& inv);
+
 Result<Json> CacheKeyDocument(const TaskInvocation& inv) {
+  return CatchJsonErrors("task " + inv.task_path + " cache key",
+                         [&] { return CacheKeyDocumentImpl(inv); });
+}
+
+static Result<Json> CacheKeyDocumentImpl(const TaskInvocation& inv) {
   ASSIGN_OR_RETURN(auto values, ResolvedParameterValues(inv));
   Json params = Json::object();
   for (const auto& [name, value] : values) params[name] = value;
@@ -127,7 +144,13 @@ Json OutcomeOutputsToJson(const TaskOutcome& outcome) {
   return {{"parameters", params}, {"artifacts", artifacts}};
 }
 
+static Result<TaskOutcome> OutcomeFromOutputsJsonImpl(const Json& outputs);
+
 Result<TaskOutcome> OutcomeFromOutputsJson(const Json& outputs) {
+  return CatchJsonErrors("cached outputs", [&] { return OutcomeFromOutputsJsonImpl(outputs); });
+}
+
+static Result<TaskOutcome> OutcomeFromOutputsJsonImpl(const Json& outputs) {
   if (!outputs.is_object()) return InvalidArgument("cached outputs are not an object");
   TaskOutcome outcome;
   outcome.state = TaskOutcome::State::kCached;

@@ -88,6 +88,16 @@ std::string JoinUri(std::string base, const std::string& tail) {
   return base + "/" + tail;
 }
 
+// Catches what nlohmann::json throws on ill-typed input (the module edge: errors as values).
+template <typename F>
+auto CatchJsonErrors(const std::string& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Json::exception& e) {
+    return InvalidArgument(where + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 std::string LocalPathForUri(const std::string& uri) {
@@ -202,7 +212,13 @@ Result<std::map<std::string, Json>> ResolvedParameterValues(const TaskInvocation
   return values;
 }
 
+static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOptions& options);
+
 Result<TaskIo> BuildTaskIo(const TaskInvocation& inv, const TaskIoOptions& options) {
+  return CatchJsonErrors("task " + inv.task_path, [&] { return BuildTaskIoImpl(inv, options); });
+}
+
+static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOptions& options) {
   const std::string where = "task " + inv.task_path;
   if (!inv.component_spec.is_object()) {
     return InvalidArgument(where + ": componentSpec is not an object");
@@ -306,7 +322,14 @@ Status PrepareOutputFolders(const TaskIo& io) {
   return Status::Ok();
 }
 
+static Result<CollectedOutputs> CollectOutputsImpl(const TaskIo& io, const Json& component_spec);
+
 Result<CollectedOutputs> CollectOutputs(const TaskIo& io, const Json& component_spec) {
+  return CatchJsonErrors("collecting outputs",
+                         [&] { return CollectOutputsImpl(io, component_spec); });
+}
+
+static Result<CollectedOutputs> CollectOutputsImpl(const TaskIo& io, const Json& component_spec) {
   Json executor_output = Json::object();
   bool exists = false;
   ASSIGN_OR_RETURN(std::string text, ReadWholeFile(io.executor_output_file, &exists));

@@ -148,6 +148,15 @@ Status Launcher::Start(const TaskInvocation& inv) {
 
 Result<WorkloadSpec> Launcher::BuildWorkload(const TaskInvocation& inv,
                                              std::vector<std::string>* warnings) {
+  try {
+    return BuildWorkloadUnchecked(inv, warnings);
+  } catch (const Json::exception& e) {  // ill-typed IR fields: errors as values
+    return InvalidArgument("task " + inv.task_path + ": " + e.what());
+  }
+}
+
+Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
+                                                      std::vector<std::string>* warnings) {
   const std::string where = "task " + inv.task_path;
   if (!inv.executor_spec.is_object() || !inv.executor_spec.contains("container") ||
       !inv.executor_spec["container"].is_object()) {

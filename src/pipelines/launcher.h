@@ -69,6 +69,8 @@ class Launcher : public TaskRunner {
     std::vector<std::string> warnings;
   };
 
+  Result<WorkloadSpec> BuildWorkloadUnchecked(const TaskInvocation& invocation,
+                                              std::vector<std::string>* warnings);
   std::string PipelineRoot(const TaskInvocation& invocation) const;
   Result<std::optional<TaskOutcome>> LookupCache(const TaskInvocation& invocation,
                                                  std::vector<std::string>* warnings);

@@ -276,6 +276,22 @@ TEST_F(LauncherTest, AnUnknownPlaceholderFailsStartNamingTaskAndPlaceholder) {
   EXPECT_TRUE(backend_.launched().empty());
 }
 
+TEST_F(LauncherTest, IllTypedIrFieldsAreErrorsNotCrashes) {
+  TaskInvocation inv = AddNumbers(1, 2);
+  inv.platform_config =
+      Json::parse(R"({"emptyDirMounts": [{"volumeName": 3, "mountPath": "/x"}]})");
+  Status s = launcher_->Start(inv);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("root.add-numbers"), std::string::npos);
+
+  TaskInvocation bad_defs = AddNumbers(1, 2);
+  bad_defs.workload_id = "run-1.root.bad.0";
+  bad_defs.component_spec["outputDefinitions"]["parameters"]["Output"]["parameterType"] = 7;
+  Status bad = launcher_->Start(bad_defs);  // the cache key reads the output types
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument) << bad.ToString();
+}
+
 // A minimal real Backend for one test: fork/exec of the container's command+args, wait on
 // Observe. Volumes, env and images are not its business.
 class SubprocessBackend : public Backend {

@@ -196,6 +196,16 @@ Result<std::vector<std::string>> Expand(const Json& item, const PlaceholderConte
   return std::vector<std::string>{item.dump()};
 }
 
+// Catches what nlohmann::json throws on ill-typed input (the module edge: errors as values).
+template <typename F>
+auto CatchJsonErrors(const std::string& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Json::exception& e) {
+    return InvalidArgument(where + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 std::string FormatParameterValue(const Json& value) {
@@ -216,6 +226,9 @@ std::string FormatParameterValue(const Json& value) {
 
 Result<std::string> SubstitutePlaceholders(const std::string& text, const PlaceholderContext& ctx,
                                            bool argv0) {
+  if (!ctx.executor_input.is_object()) {
+    return InvalidArgument("task " + ctx.task + ": no executor input to substitute from");
+  }
   std::string out;
   size_t pos = 0;
   while (true) {
@@ -228,7 +241,8 @@ Result<std::string> SubstitutePlaceholders(const std::string& text, const Placeh
     if (argv0 && !body.empty()) {
       out.append(text, start, end + 2 - start);  // left as is, like the launcher
     } else {
-      ASSIGN_OR_RETURN(std::string value, ResolveOne(body, ctx));
+      ASSIGN_OR_RETURN(std::string value,
+                       CatchJsonErrors("task " + ctx.task, [&] { return ResolveOne(body, ctx); }));
       out += value;
     }
     pos = end + 2;
@@ -237,8 +251,17 @@ Result<std::string> SubstitutePlaceholders(const std::string& text, const Placeh
   return out;
 }
 
+static Result<CommandLine> ResolveCommandLineImpl(const Json& command, const Json& args,
+                                                  const PlaceholderContext& ctx);
+
 Result<CommandLine> ResolveCommandLine(const Json& command, const Json& args,
                                        const PlaceholderContext& ctx) {
+  return CatchJsonErrors("task " + ctx.task,
+                         [&] { return ResolveCommandLineImpl(command, args, ctx); });
+}
+
+static Result<CommandLine> ResolveCommandLineImpl(const Json& command, const Json& args,
+                                                  const PlaceholderContext& ctx) {
   if (!command.is_null() && !command.is_array()) {
     return InvalidArgument("task " + ctx.task + ": container command is not a list");
   }
