@@ -1,0 +1,77 @@
+// ApiServer: the platform's HTTP front door. Wires the HttpServer, the Router, authentication,
+// metrics, /healthz, /metrics and the generic ResourceApi; other modules add their endpoints
+// (KFP REST, logs) with AddRoute before Start.
+//
+//   ApiServer api({.port = 8080, .threads = 2}, store, authn, authz, clock);
+//   api.resources().RegisterValidator("jobs.batch", &JobController::ValidateJob);
+//   api.AddRoute("GET", "/api/v1/namespaces/{namespace}/pods/{name}/log", LogsHandler);
+//   RETURN_IF_ERROR(api.Start());
+//   ...
+//   api.Shutdown();
+//
+// Every route but /healthz (and those added with requires_auth = false) authenticates the
+// bearer token first (401 as a Status JSON otherwise) and finds the Principal in req.principal;
+// authorization is each handler's job (ResourceApi asks the Authorizer). Every request is
+// counted in skiff_http_requests_total{method,route,code} and timed.
+//
+// Thread-safety: AddRoute before Start; Start/Shutdown from the owning thread; metrics() and
+// resources() are thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/http_server.h"
+#include "api/metrics.h"
+#include "api/resource_api.h"
+#include "auth/auth.h"
+#include "core/clock.h"
+#include "store/store.h"
+
+namespace skiff {
+
+// The Kubernetes Status object for an error: {"kind":"Status","apiVersion":"v1",
+// "status":"Failure","message","reason","code","details":{"field"?}}.
+Json StatusJson(const Status& status);
+// The Kubernetes reason for a code: "NotFound", "Forbidden", ...
+const char* StatusReason(StatusCode code);
+// Sends StatusJson(status) with the HTTP status that status.code() maps to.
+void SendStatusError(HttpResponder& responder, const Status& status);
+
+class ApiServer {
+ public:
+  struct Options {
+    int port = 0;
+    int threads = 2;
+    std::string address = "127.0.0.1";
+    size_t body_limit = 64 * 1024 * 1024;
+  };
+
+  ApiServer(Options options, Store& store, Authenticator& authn, Authorizer& authz, Clock& clock);
+  ~ApiServer();  // Shutdown()
+
+  void AddRoute(const std::string& method, const std::string& pattern, Handler handler,
+                bool requires_auth = true);
+  Status Start();
+  int port() const;
+  std::string url() const;  // "http://127.0.0.1:<port>"
+  void Shutdown();
+
+  Metrics& metrics() { return metrics_; }
+  ResourceApi& resources() { return *resources_; }
+  // The store wrapped to count operations in skiff_store_operations_total.
+  Store& metered_store() { return metered_store_; }
+
+ private:
+  void Handle(HttpRequest& req, HttpResponder& responder);
+
+  Options options_;
+  Authenticator& authn_;
+  Metrics metrics_;
+  MeteredStore metered_store_;
+  std::unique_ptr<ResourceApi> resources_;
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace skiff

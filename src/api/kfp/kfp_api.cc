@@ -1,0 +1,1240 @@
+#include "api/kfp/kfp_api.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/kfp/kfp_list.h"
+#include "api/kfp/kfp_run_retry.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "pipelines/ir.h"
+#include "pipelines/recurring_run_controller.h"
+#include "pipelines/run_controller.h"
+
+namespace skiff {
+namespace {
+
+using pipelines::kPipelineRunType;
+using pipelines::kRecurringRunType;
+
+constexpr char kApiVersion[] = "pipelines.kubeflow.org/v2beta1";
+constexpr char kEpoch[] = "1970-01-01T00:00:00Z";
+
+// Reads a string field under its proto JSON names (snake_case or lowerCamelCase).
+std::string Str(const Json& body, const char* snake, const char* camel = nullptr) {
+  for (const char* k : {snake, camel}) {
+    if (k != nullptr && body.is_object() && body.contains(k) && body[k].is_string()) {
+      return body[k].get<std::string>();
+    }
+  }
+  return "";
+}
+
+const Json* Obj(const Json& body, const char* snake, const char* camel) {
+  for (const char* k : {snake, camel}) {
+    if (body.is_object() && body.contains(k) && body[k].is_object()) return &body[k];
+  }
+  return nullptr;
+}
+
+Result<Json> ParseBody(const HttpRequest& req) {
+  if (req.body.empty()) return Json::object();
+  Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return InvalidArgument("request body: not valid JSON");
+  if (!body.is_object()) return InvalidArgument("request body: must be a JSON object");
+  return body;
+}
+
+std::string CreatedAt(const Json& obj) {
+  return obj["metadata"].value("creationTimestamp", std::string(kEpoch));
+}
+
+Json NewObject(const char* kind, const std::string& ns, const std::string& name) {
+  return {{"apiVersion", kApiVersion},
+          {"kind", kind},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", Json::object()}};
+}
+
+// "<id>:<action>" -> (id, action); action "" when there is none.
+std::pair<std::string, std::string> SplitAction(const std::string& param) {
+  size_t colon = param.rfind(':');
+  if (colon == std::string::npos) return {param, ""};
+  return {param.substr(0, colon), param.substr(colon + 1)};
+}
+
+// The IR documents in an uploaded or inline spec: [pipeline spec, platform spec?]. Accepts the
+// client's {"pipeline_spec": ..., "platform_spec": ...} wrapper.
+Result<std::vector<Json>> SpecDocuments(const Json& spec, const std::string& source) {
+  std::vector<Json> docs;
+  if (!spec.is_object() || spec.empty()) {
+    return InvalidArgument(source + ": pipeline_spec must be a non-empty object");
+  }
+  if (spec.contains("pipeline_spec") && spec["pipeline_spec"].is_object()) {
+    docs.push_back(spec["pipeline_spec"]);
+    if (spec.contains("platform_spec") && spec["platform_spec"].is_object()) {
+      docs.push_back(spec["platform_spec"]);
+    }
+  } else {
+    docs.push_back(spec);
+  }
+  auto parsed = pipelines::PipelineSpecFromDocuments(docs, source);
+  if (!parsed.ok()) return InvalidArgument(parsed.status().message());
+  return docs;
+}
+
+std::string MapTaskState(const std::string& s) {
+  if (s == "CACHED") return "SKIPPED";
+  if (s.empty()) return "PENDING";
+  return s;
+}
+
+Json ArtifactIds(const Json& artifacts) {
+  Json out = Json::object();
+  if (!artifacts.is_object()) return out;
+  for (auto it = artifacts.begin(); it != artifacts.end(); ++it) {
+    Json ids = Json::array();
+    const Json list = it->is_array() ? *it : Json::array({*it});
+    for (const Json& a : list) {
+      if (a.is_object()) ids.push_back(a.value("uri", a.value("name", "")));
+    }
+    out[it.key()] = {{"artifact_ids", ids}};
+  }
+  return out;
+}
+
+Json TaskDetails(const Json& run, const std::string& run_id) {
+  Json details = Json::array();
+  const Json& status = run.value("status", Json::object());
+  if (!status.is_object() || !status.contains("engine")) return details;
+  const Json& tasks = status["engine"].value("tasks", Json::object());
+  if (!tasks.is_object()) return details;
+  std::map<std::string, std::string> parent_of;
+  for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+    for (const Json& c : it->value("children", Json::array())) {
+      if (c.is_string()) parent_of[c.get<std::string>()] = it.key();
+    }
+  }
+  auto id_of = [&](const std::string& path) {
+    if (tasks.contains(path)) {
+      const std::string uuid = tasks[path].value("uuid", "");
+      if (!uuid.empty()) return uuid;
+    }
+    return path;
+  };
+  for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+    const Json& t = *it;
+    const std::string path = it.key();
+    Json d = {
+        {"run_id", run_id},
+        {"task_id", id_of(path)},
+        {"display_name", path == "root" ? std::string("root") : t.value("name", path)},
+        {"create_time", t.value("start_time", CreatedAt(run))},
+        {"start_time", t.value("start_time", std::string(kEpoch))},
+        {"end_time", t.value("finish_time", std::string(kEpoch))},
+        {"state", MapTaskState(t.value("state", ""))},
+        {"inputs", ArtifactIds(t.value("inputs", Json::object()).value("artifacts", Json()))},
+        {"outputs", ArtifactIds(t.value("outputs", Json::object()).value("artifacts", Json()))},
+        {"child_tasks", Json::array()},
+        {"state_history", Json::array()},
+        // Skiff extensions (ignored by kfp_server_api): the task's path and parameters.
+        {"task_path", path},
+        {"kind", t.value("kind", "")},
+        {"input_parameters", t.value("inputs", Json::object()).value("parameters", Json::object())},
+        {"output_parameters",
+         t.value("outputs", Json::object()).value("parameters", Json::object())}};
+    if (auto p = parent_of.find(path); p != parent_of.end()) d["parent_task_id"] = id_of(p->second);
+    for (const Json& c : t.value("children", Json::array())) {
+      if (c.is_string()) {
+        d["child_tasks"].push_back(
+            {{"task_id", id_of(c.get<std::string>())}, {"pod_name", c.get<std::string>()}});
+      }
+    }
+    const std::string workload = t.value("workload_id", "");
+    if (!workload.empty()) {
+      d["pod_name"] = workload;
+      d["executor_detail"] = {{"main_job", workload}};
+    }
+    if (t.value("state", "") == "FAILED") {
+      d["error"] = {{"code", 2}, {"message", t.value("message", "")}, {"details", Json::array()}};
+    }
+    details.push_back(std::move(d));
+  }
+  return details;
+}
+
+Json ObjectOr(const Json& v) { return v.is_object() ? v : Json::object(); }
+
+}  // namespace
+
+int GrpcCodeFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return 0;
+    case StatusCode::kInvalidArgument:
+      return 3;
+    case StatusCode::kDeadlineExceeded:
+      return 4;
+    case StatusCode::kNotFound:
+      return 5;
+    case StatusCode::kAlreadyExists:
+      return 6;
+    case StatusCode::kPermissionDenied:
+      return 7;
+    case StatusCode::kResourceExhausted:
+      return 8;
+    case StatusCode::kFailedPrecondition:
+      return 9;
+    case StatusCode::kConflict:
+      return 10;
+    case StatusCode::kUnimplemented:
+      return 12;
+    case StatusCode::kInternal:
+      return 13;
+    case StatusCode::kUnavailable:
+      return 14;
+    case StatusCode::kUnauthenticated:
+      return 16;
+  }
+  return 2;
+}
+
+Json KfpErrorBody(const Status& status) {
+  return {{"error", status.message()},
+          {"code", GrpcCodeFor(status.code())},
+          {"message", status.message()},
+          {"details", Json::array()}};
+}
+
+Handler KfpHandler(KfpApi& api, KfpApi::Method method) {
+  return [&api, method](const HttpRequest& req, HttpResponder& r) {
+    Result<Json> out = Status::Ok();
+    try {
+      out = (api.*method)(req);
+    } catch (const std::exception& e) {
+      out = Internal(std::string("unexpected error: ") + e.what());
+    }
+    if (out.ok()) {
+      r.SendJson(200, *out);
+    } else {
+      if (out.status().code() == StatusCode::kInternal) {
+        LogWarn("kfp api error", {{"path", req.path}, {"error", out.status().message()}});
+      }
+      r.SendJson(HttpStatusFor(out.status().code()), KfpErrorBody(out.status()));
+    }
+  };
+}
+
+Result<std::string> MultipartField(const std::string& content_type, const std::string& body,
+                                   const std::string& field, std::string* filename) {
+  std::string lower = content_type;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  if (lower.rfind("multipart/form-data", 0) != 0) {
+    return InvalidArgument("Content-Type: expected multipart/form-data with a file field '" +
+                           field + "', got '" + content_type + "'");
+  }
+  size_t b = lower.find("boundary=");
+  if (b == std::string::npos) return InvalidArgument("Content-Type: multipart boundary missing");
+  std::string boundary = content_type.substr(b + 9);
+  if (size_t semi = boundary.find(';'); semi != std::string::npos) boundary.resize(semi);
+  if (boundary.size() >= 2 && boundary.front() == '"' && boundary.back() == '"') {
+    boundary = boundary.substr(1, boundary.size() - 2);
+  }
+  if (boundary.empty()) return InvalidArgument("Content-Type: multipart boundary is empty");
+  const std::string delim = "--" + boundary;
+  size_t pos = body.find(delim);
+  while (pos != std::string::npos) {
+    size_t header_start = pos + delim.size();
+    if (body.compare(header_start, 2, "--") == 0) break;  // closing delimiter
+    if (body.compare(header_start, 2, "\r\n") == 0) header_start += 2;
+    size_t header_end = body.find("\r\n\r\n", header_start);
+    if (header_end == std::string::npos) break;
+    std::string headers = body.substr(header_start, header_end - header_start);
+    size_t content_start = header_end + 4;
+    size_t next = body.find("\r\n" + delim, content_start);
+    if (next == std::string::npos) return InvalidArgument("multipart body: unterminated part");
+    std::string lower_headers = headers;
+    std::transform(lower_headers.begin(), lower_headers.end(), lower_headers.begin(), ::tolower);
+    if (lower_headers.find("name=\"" + field + "\"") != std::string::npos) {
+      if (filename != nullptr) {
+        size_t f = headers.find("filename=\"");
+        if (f != std::string::npos) {
+          size_t e = headers.find('"', f + 10);
+          *filename = headers.substr(f + 10, e == std::string::npos ? e : e - f - 10);
+        }
+      }
+      return body.substr(content_start, next - content_start);
+    }
+    pos = next + 2;
+  }
+  return InvalidArgument("multipart body: no file field '" + field + "'");
+}
+
+KfpApi::KfpApi(Store& store, Authorizer& authorizer, Clock& clock, KfpApiOptions options)
+    : store_(store), authorizer_(authorizer), clock_(clock), options_(std::move(options)) {}
+
+std::string KfpApi::NamespaceOf(const HttpRequest& req, const Json* body) const {
+  std::string ns = req.Query("namespace");
+  if (ns.empty() && body != nullptr) ns = Str(*body, "namespace");
+  return ns.empty() ? options_.default_namespace : ns;
+}
+
+Status KfpApi::Check(const HttpRequest& req, const std::string& ns, Verb verb) {
+  return authorizer_.Check(req.principal, ns, verb);
+}
+
+Result<Json> KfpApi::FindById(const HttpRequest& req, const std::string& type,
+                              const std::string& id, const std::string& what, Verb verb) {
+  if (id.empty()) return InvalidArgument(what + " id: required");
+  ASSIGN_OR_RETURN(ListResult all, store_.List(type, "", ListOptions{}));
+  for (Json& obj : all.items) {
+    if (MetaName(obj) == id) {
+      RETURN_IF_ERROR(Check(req, MetaNamespace(obj), verb));
+      return std::move(obj);
+    }
+  }
+  return NotFound(what + " '" + id + "' not found");
+}
+
+Result<Json> KfpApi::ListIn(const std::string& type, const std::string& ns) {
+  ASSIGN_OR_RETURN(ListResult all, store_.List(type, ns, ListOptions{}));
+  return Json(std::move(all.items));
+}
+
+Result<Json> KfpApi::Healthz(const HttpRequest&) {
+  return Json{{"multi_user", true}, {"pipeline_store", "database"}};
+}
+
+// ---- experiments ----
+
+Json KfpApi::ExperimentToApi(const Json& obj) {
+  const Json& spec = obj["spec"];
+  return {{"experiment_id", MetaName(obj)},
+          {"display_name", spec.value("displayName", MetaName(obj))},
+          {"description", spec.value("description", "")},
+          {"created_at", CreatedAt(obj)},
+          {"namespace", MetaNamespace(obj)},
+          {"storage_state", spec.value("storageState", "AVAILABLE")},
+          {"last_run_created_at",
+           ObjectOr(obj.value("status", Json())).value("lastRunCreatedAt", std::string(kEpoch))}};
+}
+
+Result<Json> KfpApi::CreateExperiment(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json body, ParseBody(req));
+  const std::string ns = NamespaceOf(req, &body);
+  RETURN_IF_ERROR(Check(req, ns, Verb::kCreate));
+  const std::string display = Str(body, "display_name", "displayName");
+  if (display.empty()) return InvalidArgument("experiment.display_name: required");
+  ASSIGN_OR_RETURN(Json existing, ListIn(kKfpExperimentType, ns));
+  for (const Json& e : existing) {
+    if (e["spec"].value("displayName", "") == display) {
+      return AlreadyExists("experiment '" + display + "' already exists in namespace '" + ns + "'");
+    }
+  }
+  Json obj = NewObject("Experiment", ns, NewUuid());
+  obj["spec"] = {{"displayName", display},
+                 {"description", Str(body, "description")},
+                 {"storageState", "AVAILABLE"}};
+  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpExperimentType, obj));
+  return ExperimentToApi(created);
+}
+
+Result<Json> KfpApi::ListExperiments(const HttpRequest& req) {
+  const std::string ns = NamespaceOf(req, nullptr);
+  RETURN_IF_ERROR(Check(req, ns, Verb::kList));
+  ASSIGN_OR_RETURN(KfpListQuery q,
+                   KfpListQuery::FromRequest(req.Query("filter"), req.Query("sort_by"),
+                                             req.Query("page_size"), req.Query("page_token")));
+  ASSIGN_OR_RETURN(Json items, ListIn(kKfpExperimentType, ns));
+  std::vector<Json> api;
+  for (const Json& e : items) api.push_back(ExperimentToApi(e));
+  KfpPage page = q.Apply(std::move(api), "created_at");
+  Json out = {{"total_size", page.total_size}, {"experiments", page.items}};
+  if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
+  return out;
+}
+
+Result<Json> KfpApi::GetExperiment(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json e, FindById(req, kKfpExperimentType, req.Param("experiment_id"),
+                                    "experiment", Verb::kGet));
+  return ExperimentToApi(e);
+}
+
+Result<Json> KfpApi::DeleteExperiment(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json e, FindById(req, kKfpExperimentType, req.Param("experiment_id"),
+                                    "experiment", Verb::kDelete));
+  RETURN_IF_ERROR(store_.Delete(kKfpExperimentType, MetaNamespace(e), MetaName(e)).status());
+  return Json::object();
+}
+
+Result<Json> KfpApi::ExperimentAction(const HttpRequest& req) {
+  auto [id, action] = SplitAction(req.Param("experiment_action"));
+  if (action != "archive" && action != "unarchive") {
+    return NotFound("unknown experiment action '" + action + "' (archive, unarchive)");
+  }
+  ASSIGN_OR_RETURN(Json e, FindById(req, kKfpExperimentType, id, "experiment", Verb::kUpdate));
+  const std::string state = action == "archive" ? "ARCHIVED" : "AVAILABLE";
+  e["spec"]["storageState"] = state;
+  e["metadata"].erase("resourceVersion");
+  RETURN_IF_ERROR(store_.Update(kKfpExperimentType, e).status());
+  if (action == "archive") {
+    // As KFP does: archiving an experiment archives its runs.
+    ASSIGN_OR_RETURN(Json runs, ListIn(kPipelineRunType, MetaNamespace(e)));
+    for (const Json& run : runs) {
+      if (run["spec"].value("experimentId", "") != id) continue;
+      auto ignored = UpdateRun(req, MetaName(run), [](Json& r) {
+        r["spec"]["storageState"] = "ARCHIVED";
+        return Status::Ok();
+      });
+      (void)ignored;
+    }
+  }
+  return Json::object();
+}
+
+// ---- pipelines and versions ----
+
+Json KfpApi::PipelineToApi(const Json& obj) {
+  const Json& spec = obj["spec"];
+  return {{"pipeline_id", MetaName(obj)},
+          {"display_name", spec.value("displayName", MetaName(obj))},
+          {"name", spec.value("displayName", MetaName(obj))},
+          {"description", spec.value("description", "")},
+          {"created_at", CreatedAt(obj)},
+          {"namespace", MetaNamespace(obj)}};
+}
+
+Json KfpApi::PipelineVersionToApi(const Json& obj, bool with_spec) {
+  const Json& spec = obj["spec"];
+  Json out = {{"pipeline_id", spec.value("pipelineId", "")},
+              {"pipeline_version_id", MetaName(obj)},
+              {"display_name", spec.value("displayName", MetaName(obj))},
+              {"name", spec.value("displayName", MetaName(obj))},
+              {"description", spec.value("description", "")},
+              {"created_at", CreatedAt(obj)},
+              {"code_source_url", spec.value("codeSourceUrl", "")}};
+  if (with_spec) {
+    if (spec.contains("platformSpec") && spec["platformSpec"].is_object()) {
+      out["pipeline_spec"] = {{"pipeline_spec", spec["pipelineSpec"]},
+                              {"platform_spec", spec["platformSpec"]}};
+    } else {
+      out["pipeline_spec"] = spec.value("pipelineSpec", Json::object());
+    }
+  }
+  return out;
+}
+
+Result<Json> KfpApi::StorePipelineVersion(const std::string& ns, const std::string& pipeline_id,
+                                          const std::string& name, const std::string& description,
+                                          const std::vector<Json>& docs,
+                                          const std::string& code_source_url) {
+  ASSIGN_OR_RETURN(Json existing, ListIn(kKfpPipelineVersionType, ns));
+  for (const Json& v : existing) {
+    if (v["spec"].value("pipelineId", "") == pipeline_id &&
+        v["spec"].value("displayName", "") == name) {
+      return AlreadyExists("pipeline version '" + name + "' already exists in pipeline '" +
+                           pipeline_id + "'");
+    }
+  }
+  Json obj = NewObject("PipelineVersion", ns, NewUuid());
+  obj["metadata"]["labels"] = {{kKfpPipelineIdLabel, pipeline_id}};
+  obj["spec"] = {{"pipelineId", pipeline_id},
+                 {"displayName", name},
+                 {"description", description},
+                 {"codeSourceUrl", code_source_url},
+                 {"pipelineSpec", docs[0]}};
+  if (docs.size() > 1) obj["spec"]["platformSpec"] = docs[1];
+  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpPipelineVersionType, obj));
+  return PipelineVersionToApi(created, true);
+}
+
+namespace {
+
+// The documents of an uploaded package (YAML or JSON), validated as KFP IR.
+Result<std::vector<Json>> UploadedDocuments(const HttpRequest& req, size_t limit,
+                                            std::string* filename) {
+  if (req.body.size() > limit) {
+    return ResourceExhausted("pipeline package is " + std::to_string(req.body.size()) +
+                             " bytes; the limit is " + std::to_string(limit));
+  }
+  ASSIGN_OR_RETURN(std::string file,
+                   MultipartField(req.Header("content-type"), req.body, "uploadfile", filename));
+  if (file.empty()) return InvalidArgument("uploadfile: the file is empty");
+  const std::string source = filename->empty() ? "uploadfile" : *filename;
+  auto docs = ParseYamlDocuments(file, source);
+  if (!docs.ok()) return InvalidArgument(docs.status().message());
+  if (docs->empty()) return InvalidArgument(source + ": no document in the file");
+  auto parsed = pipelines::PipelineSpecFromDocuments(*docs, source);
+  if (!parsed.ok()) return InvalidArgument("invalid pipeline spec: " + parsed.status().message());
+  std::vector<Json> out = {docs->at(0)};
+  if (docs->size() > 1) out.push_back(docs->at(1));
+  return out;
+}
+
+std::string BaseName(std::string name) {
+  if (size_t s = name.find_last_of('/'); s != std::string::npos) name = name.substr(s + 1);
+  if (size_t d = name.find('.'); d != std::string::npos && d > 0) name.resize(d);
+  return name;
+}
+
+}  // namespace
+
+Result<Json> KfpApi::UploadPipeline(const HttpRequest& req) {
+  const std::string ns = NamespaceOf(req, nullptr);
+  RETURN_IF_ERROR(Check(req, ns, Verb::kCreate));
+  std::string filename;
+  ASSIGN_OR_RETURN(std::vector<Json> docs,
+                   UploadedDocuments(req, options_.max_upload_bytes, &filename));
+  std::string name = req.Query("name");
+  if (name.empty()) name = req.Query("display_name");
+  if (name.empty()) name = BaseName(filename);
+  if (name.empty()) name = docs[0].value("pipelineInfo", Json::object()).value("name", "");
+  if (name.empty()) return InvalidArgument("name: required (query parameter)");
+  ASSIGN_OR_RETURN(Json existing, ListIn(kKfpPipelineType, ns));
+  for (const Json& p : existing) {
+    if (p["spec"].value("displayName", "") == name) {
+      return AlreadyExists("pipeline '" + name + "' already exists in namespace '" + ns + "'");
+    }
+  }
+  Json obj = NewObject("Pipeline", ns, NewUuid());
+  obj["spec"] = {{"displayName", name}, {"description", req.Query("description")}};
+  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpPipelineType, obj));
+  auto version = StorePipelineVersion(ns, MetaName(created), name, req.Query("description"), docs,
+                                      req.Query("code_source_url"));
+  if (!version.ok()) {
+    auto ignored = store_.Delete(kKfpPipelineType, ns, MetaName(created));
+    (void)ignored;
+    return version.status();
+  }
+  return PipelineToApi(created);
+}
+
+Result<Json> KfpApi::UploadPipelineVersion(const HttpRequest& req) {
+  const std::string pipeline_id = req.Query("pipelineid");
+  if (pipeline_id.empty()) return InvalidArgument("pipelineid: required (query parameter)");
+  ASSIGN_OR_RETURN(Json pipeline,
+                   FindById(req, kKfpPipelineType, pipeline_id, "pipeline", Verb::kCreate));
+  std::string filename;
+  ASSIGN_OR_RETURN(std::vector<Json> docs,
+                   UploadedDocuments(req, options_.max_upload_bytes, &filename));
+  std::string name = req.Query("name");
+  if (name.empty()) name = req.Query("display_name");
+  if (name.empty()) name = BaseName(filename);
+  if (name.empty()) return InvalidArgument("name: required (query parameter)");
+  return StorePipelineVersion(MetaNamespace(pipeline), pipeline_id, name, req.Query("description"),
+                              docs, req.Query("code_source_url"));
+}
+
+Result<Json> KfpApi::CreatePipeline(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json body, ParseBody(req));
+  const std::string ns = NamespaceOf(req, &body);
+  RETURN_IF_ERROR(Check(req, ns, Verb::kCreate));
+  std::string name = Str(body, "display_name", "displayName");
+  if (name.empty()) name = Str(body, "name");
+  if (name.empty()) return InvalidArgument("pipeline.display_name: required");
+  ASSIGN_OR_RETURN(Json existing, ListIn(kKfpPipelineType, ns));
+  for (const Json& p : existing) {
+    if (p["spec"].value("displayName", "") == name) {
+      return AlreadyExists("pipeline '" + name + "' already exists in namespace '" + ns + "'");
+    }
+  }
+  Json obj = NewObject("Pipeline", ns, NewUuid());
+  obj["spec"] = {{"displayName", name}, {"description", Str(body, "description")}};
+  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpPipelineType, obj));
+  return PipelineToApi(created);
+}
+
+Result<Json> KfpApi::CreatePipelineAndVersion(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json body, ParseBody(req));
+  const Json* pipeline = Obj(body, "pipeline", "pipeline");
+  const Json* version = Obj(body, "pipeline_version", "pipelineVersion");
+  if (pipeline == nullptr) return InvalidArgument("pipeline: required object");
+  if (version == nullptr) return InvalidArgument("pipeline_version: required object");
+  const Json* spec = Obj(*version, "pipeline_spec", "pipelineSpec");
+  if (spec == nullptr) return InvalidArgument("pipeline_version.pipeline_spec: required object");
+  ASSIGN_OR_RETURN(std::vector<Json> docs, SpecDocuments(*spec, "pipeline_version.pipeline_spec"));
+  HttpRequest inner = req;
+  inner.body = pipeline->dump();
+  ASSIGN_OR_RETURN(Json created, CreatePipeline(inner));
+  std::string vname = Str(*version, "display_name", "displayName");
+  if (vname.empty()) vname = created["display_name"].get<std::string>();
+  auto v = StorePipelineVersion(
+      created["namespace"].get<std::string>(), created["pipeline_id"].get<std::string>(), vname,
+      Str(*version, "description"), docs, Str(*version, "code_source_url", "codeSourceUrl"));
+  if (!v.ok()) {
+    auto ignored = store_.Delete(kKfpPipelineType, created["namespace"].get<std::string>(),
+                                 created["pipeline_id"].get<std::string>());
+    (void)ignored;
+    return v.status();
+  }
+  return created;
+}
+
+Result<Json> KfpApi::ListPipelines(const HttpRequest& req) {
+  const std::string ns = NamespaceOf(req, nullptr);
+  RETURN_IF_ERROR(Check(req, ns, Verb::kList));
+  ASSIGN_OR_RETURN(KfpListQuery q,
+                   KfpListQuery::FromRequest(req.Query("filter"), req.Query("sort_by"),
+                                             req.Query("page_size"), req.Query("page_token")));
+  ASSIGN_OR_RETURN(Json items, ListIn(kKfpPipelineType, ns));
+  std::vector<Json> api;
+  for (const Json& p : items) api.push_back(PipelineToApi(p));
+  KfpPage page = q.Apply(std::move(api), "created_at");
+  Json out = {{"total_size", page.total_size}, {"pipelines", page.items}};
+  if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
+  return out;
+}
+
+Result<Json> KfpApi::GetPipeline(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(
+      Json p, FindById(req, kKfpPipelineType, req.Param("pipeline_id"), "pipeline", Verb::kGet));
+  return PipelineToApi(p);
+}
+
+Result<Json> KfpApi::GetPipelineByName(const HttpRequest& req) {
+  const std::string ns = NamespaceOf(req, nullptr);
+  RETURN_IF_ERROR(Check(req, ns, Verb::kGet));
+  const std::string name = req.Param("name");
+  ASSIGN_OR_RETURN(Json items, ListIn(kKfpPipelineType, ns));
+  for (const Json& p : items) {
+    if (p["spec"].value("displayName", "") == name) return PipelineToApi(p);
+  }
+  return NotFound("pipeline named '" + name + "' not found in namespace '" + ns + "'");
+}
+
+Result<Json> KfpApi::DeletePipeline(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(
+      Json p, FindById(req, kKfpPipelineType, req.Param("pipeline_id"), "pipeline", Verb::kDelete));
+  const std::string ns = MetaNamespace(p), id = MetaName(p);
+  ListOptions opts;
+  opts.label_selector = std::string(kKfpPipelineIdLabel) + "=" + id;
+  ASSIGN_OR_RETURN(ListResult versions, store_.List(kKfpPipelineVersionType, ns, opts));
+  const bool cascade = req.Query("cascade") == "true";
+  if (!versions.items.empty() && !cascade) {
+    return Conflict("pipeline '" + id + "' still has " + std::to_string(versions.items.size()) +
+                    " version(s); delete them first or pass cascade=true");
+  }
+  for (const Json& v : versions.items) {
+    RETURN_IF_ERROR(store_.Delete(kKfpPipelineVersionType, ns, MetaName(v)).status());
+  }
+  RETURN_IF_ERROR(store_.Delete(kKfpPipelineType, ns, id).status());
+  return Json::object();
+}
+
+Result<Json> KfpApi::CreatePipelineVersion(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(
+      Json p, FindById(req, kKfpPipelineType, req.Param("pipeline_id"), "pipeline", Verb::kCreate));
+  ASSIGN_OR_RETURN(Json body, ParseBody(req));
+  const Json* spec = Obj(body, "pipeline_spec", "pipelineSpec");
+  if (spec == nullptr) {
+    return InvalidArgument(
+        "pipeline_version.pipeline_spec: required object (package_url is not supported)");
+  }
+  ASSIGN_OR_RETURN(std::vector<Json> docs, SpecDocuments(*spec, "pipeline_version.pipeline_spec"));
+  std::string name = Str(body, "display_name", "displayName");
+  if (name.empty()) name = Str(body, "name");
+  if (name.empty()) return InvalidArgument("pipeline_version.display_name: required");
+  return StorePipelineVersion(MetaNamespace(p), MetaName(p), name, Str(body, "description"), docs,
+                              Str(body, "code_source_url", "codeSourceUrl"));
+}
+
+Result<Json> KfpApi::ListPipelineVersions(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(
+      Json p, FindById(req, kKfpPipelineType, req.Param("pipeline_id"), "pipeline", Verb::kList));
+  ASSIGN_OR_RETURN(KfpListQuery q,
+                   KfpListQuery::FromRequest(req.Query("filter"), req.Query("sort_by"),
+                                             req.Query("page_size"), req.Query("page_token")));
+  ListOptions opts;
+  opts.label_selector = std::string(kKfpPipelineIdLabel) + "=" + MetaName(p);
+  ASSIGN_OR_RETURN(ListResult versions,
+                   store_.List(kKfpPipelineVersionType, MetaNamespace(p), opts));
+  std::vector<Json> api;
+  for (const Json& v : versions.items) api.push_back(PipelineVersionToApi(v, true));
+  KfpPage page = q.Apply(std::move(api), "created_at");
+  Json out = {{"total_size", page.total_size}, {"pipeline_versions", page.items}};
+  if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
+  return out;
+}
+
+Result<Json> KfpApi::GetPipelineVersion(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json v, FindById(req, kKfpPipelineVersionType, req.Param("pipeline_version_id"),
+                                    "pipeline version", Verb::kGet));
+  if (v["spec"].value("pipelineId", "") != req.Param("pipeline_id")) {
+    return NotFound("pipeline version '" + req.Param("pipeline_version_id") +
+                    "' not found in pipeline '" + req.Param("pipeline_id") + "'");
+  }
+  return PipelineVersionToApi(v, true);
+}
+
+Result<Json> KfpApi::DeletePipelineVersion(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json v, FindById(req, kKfpPipelineVersionType, req.Param("pipeline_version_id"),
+                                    "pipeline version", Verb::kDelete));
+  if (v["spec"].value("pipelineId", "") != req.Param("pipeline_id")) {
+    return NotFound("pipeline version '" + req.Param("pipeline_version_id") +
+                    "' not found in pipeline '" + req.Param("pipeline_id") + "'");
+  }
+  RETURN_IF_ERROR(store_.Delete(kKfpPipelineVersionType, MetaNamespace(v), MetaName(v)).status());
+  return Json::object();
+}
+
+// ---- runs ----
+
+Json KfpApi::RunToApi(const Json& run) {
+  const Json& spec = run["spec"];
+  const Json status = ObjectOr(run.value("status", Json()));
+  const std::string id = MetaName(run);
+  const std::string created = status.value("createdAt", CreatedAt(run));
+  Json out = {{"run_id", id},
+              {"display_name", spec.value("displayName", id)},
+              {"experiment_id", spec.value("experimentId", "")},
+              {"storage_state", spec.value("storageState", "AVAILABLE")},
+              {"description", spec.value("description", "")},
+              {"runtime_config",
+               {{"parameters", ObjectOr(spec.value("parameters", Json()))},
+                {"pipeline_root", spec.value("pipelineRoot", "")}}},
+              {"service_account", spec.value("serviceAccount", "")},
+              {"created_at", created},
+              {"scheduled_at", spec.value("scheduledAt", created)},
+              {"finished_at", status.value("finishedAt", std::string(kEpoch))},
+              {"state", status.value("state", "PENDING")},
+              {"run_details", {{"task_details", TaskDetails(run, id)}}},
+              {"state_history", Json::array()},
+              {"namespace", MetaNamespace(run)}};
+  if (spec.contains("recurringRunId")) out["recurring_run_id"] = spec["recurringRunId"];
+  if (const Json* ref = Obj(spec, "pipelineVersionReference", "pipelineVersionReference")) {
+    out["pipeline_version_reference"] = {
+        {"pipeline_id", ref->value("pipelineId", "")},
+        {"pipeline_version_id", ref->value("pipelineVersionId", "")}};
+    out["pipeline_version_id"] = ref->value("pipelineVersionId", "");
+  } else if (spec.contains("platformSpec") && spec["platformSpec"].is_object()) {
+    out["pipeline_spec"] = {{"pipeline_spec", spec["pipelineSpec"]},
+                            {"platform_spec", spec["platformSpec"]}};
+  } else {
+    out["pipeline_spec"] = spec.value("pipelineSpec", Json::object());
+  }
+  if (status.value("state", "") == "FAILED") {
+    out["error"] = {
+        {"code", 2}, {"message", status.value("message", "")}, {"details", Json::array()}};
+  }
+  if (status.contains("engine") && status["engine"].is_object() &&
+      status["engine"].contains("outputs")) {
+    out["pipeline_outputs"] = status["engine"]["outputs"];  // Skiff extension
+  }
+  return out;
+}
+
+Status KfpApi::ResolveSpec(const HttpRequest& req, const Json& body, const std::string& ns,
+                           Json* pipeline_spec, Json* platform_spec) {
+  const Json* inline_spec = Obj(body, "pipeline_spec", "pipelineSpec");
+  const Json* ref = Obj(body, "pipeline_version_reference", "pipelineVersionReference");
+  if ((inline_spec == nullptr) == (ref == nullptr)) {
+    return InvalidArgument(
+        "exactly one of pipeline_spec and pipeline_version_reference is "
+        "required");
+  }
+  if (inline_spec != nullptr) {
+    ASSIGN_OR_RETURN(std::vector<Json> docs, SpecDocuments(*inline_spec, "pipeline_spec"));
+    *pipeline_spec = docs[0];
+    *platform_spec = docs.size() > 1 ? docs[1] : Json::object();
+    return Status::Ok();
+  }
+  const std::string pipeline_id = Str(*ref, "pipeline_id", "pipelineId");
+  std::string version_id = Str(*ref, "pipeline_version_id", "pipelineVersionId");
+  if (pipeline_id.empty())
+    return InvalidArgument("pipeline_version_reference.pipeline_id: required");
+  ASSIGN_OR_RETURN(Json pipeline,
+                   FindById(req, kKfpPipelineType, pipeline_id, "pipeline", Verb::kGet));
+  (void)ns;
+  ListOptions opts;
+  opts.label_selector = std::string(kKfpPipelineIdLabel) + "=" + pipeline_id;
+  ASSIGN_OR_RETURN(ListResult versions,
+                   store_.List(kKfpPipelineVersionType, MetaNamespace(pipeline), opts));
+  const Json* chosen = nullptr;
+  for (const Json& v : versions.items) {
+    if (!version_id.empty()) {
+      if (MetaName(v) == version_id) chosen = &v;
+    } else if (chosen == nullptr || CreatedAt(v) >= CreatedAt(*chosen)) {
+      chosen = &v;  // the latest version
+    }
+  }
+  if (chosen == nullptr) {
+    return NotFound(version_id.empty() ? "pipeline '" + pipeline_id + "' has no versions"
+                                       : "pipeline version '" + version_id +
+                                             "' not found in pipeline '" + pipeline_id + "'");
+  }
+  *pipeline_spec = (*chosen)["spec"]["pipelineSpec"];
+  *platform_spec = (*chosen)["spec"].value("platformSpec", Json::object());
+  return Status::Ok();
+}
+
+Result<Json> KfpApi::CreateRun(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json body, ParseBody(req));
+  std::string experiment_id = Str(body, "experiment_id", "experimentId");
+  if (experiment_id.empty()) experiment_id = req.Query("experiment_id");
+  std::string ns = NamespaceOf(req, &body);
+  if (!experiment_id.empty()) {
+    ASSIGN_OR_RETURN(Json exp,
+                     FindById(req, kKfpExperimentType, experiment_id, "experiment", Verb::kGet));
+    ns = MetaNamespace(exp);
+  }
+  RETURN_IF_ERROR(Check(req, ns, Verb::kCreate));
+  Json pipeline_spec, platform_spec;
+  RETURN_IF_ERROR(ResolveSpec(req, body, ns, &pipeline_spec, &platform_spec));
+  std::map<std::string, Json> params;
+  std::string pipeline_root;
+  if (const Json* rc = Obj(body, "runtime_config", "runtimeConfig")) {
+    if (rc->contains("parameters")) {
+      if (!(*rc)["parameters"].is_object()) {
+        return InvalidArgument("runtime_config.parameters: must be an object");
+      }
+      for (auto it = (*rc)["parameters"].begin(); it != (*rc)["parameters"].end(); ++it) {
+        params[it.key()] = *it;
+      }
+    }
+    pipeline_root = Str(*rc, "pipeline_root", "pipelineRoot");
+  }
+  const std::string id = NewUuid();
+  Json run = pipelines::MakePipelineRun(ns, id, pipeline_spec, platform_spec, params, true);
+  Json& spec = run["spec"];
+  std::string display = Str(body, "display_name", "displayName");
+  spec["displayName"] = display.empty() ? id : display;
+  spec["experimentId"] = experiment_id;
+  spec["description"] = Str(body, "description");
+  spec["storageState"] = "AVAILABLE";
+  spec["pipelineRoot"] = pipeline_root;
+  spec["serviceAccount"] = Str(body, "service_account", "serviceAccount");
+  if (const Json* ref = Obj(body, "pipeline_version_reference", "pipelineVersionReference")) {
+    spec["pipelineVersionReference"] = {
+        {"pipelineId", Str(*ref, "pipeline_id", "pipelineId")},
+        {"pipelineVersionId", Str(*ref, "pipeline_version_id", "pipelineVersionId")}};
+  }
+  if (Status valid = pipelines::ValidatePipelineRun(run, true); !valid.ok()) {
+    return InvalidArgument(valid.message());
+  }
+  ASSIGN_OR_RETURN(Json created, store_.Create(kPipelineRunType, run));
+  if (!experiment_id.empty()) {
+    auto exp = store_.Get(kKfpExperimentType, ns, experiment_id);
+    if (exp.ok()) {
+      (*exp)["status"]["lastRunCreatedAt"] = CreatedAt(created);
+      auto ignored = store_.Update(kKfpExperimentType, *exp);
+      (void)ignored;
+    }
+  }
+  return RunToApi(created);
+}
+
+Result<Json> KfpApi::ListRuns(const HttpRequest& req) {
+  std::string ns = NamespaceOf(req, nullptr);
+  const std::string experiment_id = req.Query("experiment_id");
+  if (!experiment_id.empty()) {
+    ASSIGN_OR_RETURN(Json exp,
+                     FindById(req, kKfpExperimentType, experiment_id, "experiment", Verb::kList));
+    ns = MetaNamespace(exp);
+  }
+  RETURN_IF_ERROR(Check(req, ns, Verb::kList));
+  ASSIGN_OR_RETURN(KfpListQuery q,
+                   KfpListQuery::FromRequest(req.Query("filter"), req.Query("sort_by"),
+                                             req.Query("page_size"), req.Query("page_token")));
+  ASSIGN_OR_RETURN(Json items, ListIn(kPipelineRunType, ns));
+  std::vector<Json> api;
+  for (const Json& run : items) {
+    if (!experiment_id.empty() && run["spec"].value("experimentId", "") != experiment_id) continue;
+    Json a = RunToApi(run);
+    a.erase("pipeline_spec");  // lists stay small; get_run returns it
+    api.push_back(std::move(a));
+  }
+  KfpPage page = q.Apply(std::move(api), "created_at");
+  Json out = {{"total_size", page.total_size}, {"runs", page.items}};
+  if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
+  return out;
+}
+
+Result<Json> KfpApi::GetRun(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json run,
+                   FindById(req, kPipelineRunType, req.Param("run_id"), "run", Verb::kGet));
+  return RunToApi(run);
+}
+
+Result<Json> KfpApi::DeleteRun(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json run,
+                   FindById(req, kPipelineRunType, req.Param("run_id"), "run", Verb::kDelete));
+  const std::string state = ObjectOr(run.value("status", Json())).value("state", "");
+  if (state == "RUNNING" || state == "PENDING" || state == "CANCELING" || state.empty()) {
+    // Stop its tasks first: the controller cancels, then the object goes.
+    auto ignored = UpdateRun(req, MetaName(run), [](Json& r) {
+      r["spec"]["cancelRequested"] = true;
+      return Status::Ok();
+    });
+    (void)ignored;
+  }
+  RETURN_IF_ERROR(store_.Delete(kPipelineRunType, MetaNamespace(run), MetaName(run)).status());
+  return Json::object();
+}
+
+Result<Json> KfpApi::UpdateRun(const HttpRequest& req, const std::string& id,
+                               const std::function<Status(Json&)>& mutate) {
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(Json run, FindById(req, kPipelineRunType, id, "run", Verb::kUpdate));
+    RETURN_IF_ERROR(mutate(run));
+    auto updated = store_.Update(kPipelineRunType, run);
+    if (updated.ok()) return std::move(updated).value();
+    if (updated.status().code() != StatusCode::kConflict || attempt >= 20) {
+      return updated.status();
+    }
+  }
+}
+
+Result<Json> KfpApi::RunAction(const HttpRequest& req) {
+  auto [id, action] = SplitAction(req.Param("run_action"));
+  std::function<Status(Json&)> mutate;
+  if (action == "terminate") {
+    mutate = [](Json& r) {
+      const std::string state = ObjectOr(r.value("status", Json())).value("state", "");
+      if (state == "SUCCEEDED" || state == "FAILED" || state == "CANCELED") {
+        return FailedPrecondition("run is already " + state + "; nothing to terminate");
+      }
+      r["spec"]["cancelRequested"] = true;
+      return Status::Ok();
+    };
+  } else if (action == "retry") {
+    mutate = [](Json& r) { return ResetRunForRetry(r); };
+  } else if (action == "archive" || action == "unarchive") {
+    const std::string state = action == "archive" ? "ARCHIVED" : "AVAILABLE";
+    mutate = [state](Json& r) {
+      r["spec"]["storageState"] = state;
+      return Status::Ok();
+    };
+  } else {
+    return NotFound("unknown run action '" + action + "' (terminate, retry, archive, unarchive)");
+  }
+  RETURN_IF_ERROR(UpdateRun(req, id, mutate).status());
+  return Json::object();
+}
+
+Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
+  auto [artifact_name, action] = SplitAction(req.Param("artifact_action"));
+  if (action != "read") return NotFound("unknown artifact action '" + action + "' (read)");
+  ASSIGN_OR_RETURN(Json run,
+                   FindById(req, kPipelineRunType, req.Param("run_id"), "run", Verb::kGet));
+  const std::string node = req.Param("node_id");
+  const Json status = ObjectOr(run.value("status", Json()));
+  const Json tasks = ObjectOr(ObjectOr(status.value("engine", Json())).value("tasks", Json()));
+  const Json* task = nullptr;
+  for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+    if (it.key() == node || it->value("uuid", "") == node || it->value("workload_id", "") == node ||
+        it->value("name", "") == node) {
+      task = &*it;
+      break;
+    }
+  }
+  if (task == nullptr)
+    return NotFound("node '" + node + "' not found in run '" + MetaName(run) + "'");
+  const Json arts = ObjectOr(ObjectOr(task->value("outputs", Json())).value("artifacts", Json()));
+  if (!arts.contains(artifact_name)) {
+    return NotFound("artifact '" + artifact_name + "' not found in node '" + node + "'");
+  }
+  const Json& a = arts[artifact_name];
+  const Json first = a.is_array() ? (a.empty() ? Json::object() : a[0]) : a;
+  const std::string uri = first.value("uri", "");
+  const std::string prefix = "file://";
+  if (uri.rfind(prefix, 0) != 0) {
+    return Unimplemented("artifact '" + artifact_name + "' is at '" + uri +
+                         "'; only file:// artifacts can be read");
+  }
+  std::filesystem::path path = uri.substr(prefix.size());
+  std::error_code ec;
+  path = std::filesystem::weakly_canonical(path, ec);
+  if (!options_.artifacts_root.empty()) {
+    auto root = std::filesystem::weakly_canonical(options_.artifacts_root, ec).string();
+    if (path.string().rfind(root, 0) != 0) {
+      return PermissionDenied("artifact '" + artifact_name + "' lies outside the artifact store");
+    }
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    return FailedPrecondition("artifact '" + artifact_name + "' is a directory");
+  }
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) return NotFound("artifact '" + artifact_name + "': file missing: " + path.string());
+  if (size > options_.max_artifact_read_bytes) {
+    return ResourceExhausted("artifact '" + artifact_name + "' is " + std::to_string(size) +
+                             " bytes; the limit for :read is " +
+                             std::to_string(options_.max_artifact_read_bytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream data;
+  data << in.rdbuf();
+  return Json{{"data", EncodeBase64(data.str())}};
+}
+
+// ---- recurring runs ----
+
+Json KfpApi::RecurringRunToApi(const Json& obj) {
+  const Json& spec = obj["spec"];
+  const Json status = ObjectOr(obj.value("status", Json()));
+  const bool enabled = spec.value("enabled", true);
+  const Json trigger = ObjectOr(spec.value("trigger", Json()));
+  Json api_trigger = Json::object();
+  Json window = Json::object();
+  if (trigger.contains("startTime")) window["start_time"] = trigger["startTime"];
+  if (trigger.contains("endTime")) window["end_time"] = trigger["endTime"];
+  if (trigger.contains("cron")) {
+    api_trigger["cron_schedule"] = window;
+    api_trigger["cron_schedule"]["cron"] = trigger["cron"];
+  } else {
+    api_trigger["periodic_schedule"] = window;
+    api_trigger["periodic_schedule"]["interval_second"] =
+        std::to_string(trigger.value("intervalSecond", int64_t{0}));
+  }
+  Json out = {{"recurring_run_id", MetaName(obj)},
+              {"display_name", spec.value("displayName", MetaName(obj))},
+              {"description", spec.value("description", "")},
+              {"runtime_config",
+               {{"parameters", ObjectOr(spec.value("parameters", Json()))},
+                {"pipeline_root", spec.value("pipelineRoot", "")}}},
+              {"service_account", spec.value("serviceAccount", "")},
+              {"max_concurrency", std::to_string(spec.value("maxConcurrency", int64_t{1}))},
+              {"trigger", api_trigger},
+              {"mode", enabled ? "ENABLE" : "DISABLE"},
+              {"status", enabled ? "ENABLED" : "DISABLED"},
+              {"created_at", CreatedAt(obj)},
+              {"updated_at", status.value("updatedAt", CreatedAt(obj))},
+              {"no_catchup", spec.value("noCatchup", false)},
+              {"namespace", MetaNamespace(obj)},
+              {"experiment_id", spec.value("experimentId", "")},
+              // Skiff extensions: schedule bookkeeping.
+              {"last_scheduled_at", status.value("lastScheduledAt", "")},
+              {"next_scheduled_at", status.value("nextScheduledAt", "")},
+              {"fired_runs", status.value("firedRuns", 0)}};
+  if (const Json* ref = Obj(spec, "pipelineVersionReference", "pipelineVersionReference")) {
+    out["pipeline_version_reference"] = {
+        {"pipeline_id", ref->value("pipelineId", "")},
+        {"pipeline_version_id", ref->value("pipelineVersionId", "")}};
+  } else {
+    out["pipeline_spec"] = spec.value("pipelineSpec", Json::object());
+  }
+  if (!status.value("message", "").empty() &&
+      status.value("message", "").rfind("waiting", 0) != 0) {
+    out["error"] = {{"code", 9}, {"message", status["message"]}, {"details", Json::array()}};
+  }
+  return out;
+}
+
+namespace {
+
+// The stored trigger ({cron|intervalSecond, startTime?, endTime?}) from the API's V2beta1Trigger.
+Result<Json> TriggerFromApi(const Json& body) {
+  const Json* t = Obj(body, "trigger", "trigger");
+  if (t == nullptr) return InvalidArgument("recurring_run.trigger: required object");
+  const Json* cron = Obj(*t, "cron_schedule", "cronSchedule");
+  const Json* periodic = Obj(*t, "periodic_schedule", "periodicSchedule");
+  if ((cron == nullptr) == (periodic == nullptr)) {
+    return InvalidArgument(
+        "recurring_run.trigger: exactly one of cron_schedule and periodic_schedule is required");
+  }
+  const Json& src = cron != nullptr ? *cron : *periodic;
+  Json out = Json::object();
+  std::string start = Str(src, "start_time", "startTime"), end = Str(src, "end_time", "endTime");
+  if (!start.empty()) out["startTime"] = start;
+  if (!end.empty()) out["endTime"] = end;
+  if (cron != nullptr) {
+    out["cron"] = Str(src, "cron");
+  } else {
+    for (const char* k : {"interval_second", "intervalSecond"}) {
+      if (src.contains(k)) out["intervalSecond"] = src[k];
+    }
+    if (!out.contains("intervalSecond")) {
+      return InvalidArgument("recurring_run.trigger.periodic_schedule.interval_second: required");
+    }
+  }
+  auto parsed = pipelines::Schedule::FromTrigger(out);
+  if (!parsed.ok()) return InvalidArgument("recurring_run." + parsed.status().message());
+  if (out.contains("intervalSecond") && out["intervalSecond"].is_string()) {
+    out["intervalSecond"] = std::stoll(out["intervalSecond"].get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Json> KfpApi::CreateRecurringRun(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json body, ParseBody(req));
+  std::string experiment_id = Str(body, "experiment_id", "experimentId");
+  std::string ns = NamespaceOf(req, &body);
+  if (!experiment_id.empty()) {
+    ASSIGN_OR_RETURN(Json exp,
+                     FindById(req, kKfpExperimentType, experiment_id, "experiment", Verb::kGet));
+    ns = MetaNamespace(exp);
+  }
+  RETURN_IF_ERROR(Check(req, ns, Verb::kCreate));
+  ASSIGN_OR_RETURN(Json trigger, TriggerFromApi(body));
+  Json pipeline_spec, platform_spec;
+  RETURN_IF_ERROR(ResolveSpec(req, body, ns, &pipeline_spec, &platform_spec));
+  const std::string display = Str(body, "display_name", "displayName");
+  if (display.empty()) return InvalidArgument("recurring_run.display_name: required");
+  const std::string mode = Str(body, "mode");
+  if (!mode.empty() && mode != "ENABLE" && mode != "DISABLE" && mode != "MODE_UNSPECIFIED") {
+    return InvalidArgument("recurring_run.mode: '" + mode + "' (ENABLE, DISABLE)");
+  }
+  int64_t max_concurrency = 1;
+  for (const char* k : {"max_concurrency", "maxConcurrency"}) {
+    if (!body.contains(k)) continue;
+    const Json& v = body[k];
+    if (v.is_number_integer()) {
+      max_concurrency = v.get<int64_t>();
+    } else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() < 10 &&
+               std::all_of(v.get<std::string>().begin(), v.get<std::string>().end(), ::isdigit)) {
+      max_concurrency = std::stoll(v.get<std::string>());
+    } else {
+      return InvalidArgument("recurring_run.max_concurrency: not an integer: " + v.dump());
+    }
+  }
+  if (max_concurrency < 1 || max_concurrency > 10) {
+    return InvalidArgument("recurring_run.max_concurrency: must be between 1 and 10, got " +
+                           std::to_string(max_concurrency));
+  }
+  std::map<std::string, Json> params;
+  std::string pipeline_root;
+  Json params_json = Json::object();
+  if (const Json* rc = Obj(body, "runtime_config", "runtimeConfig")) {
+    if (rc->contains("parameters") && (*rc)["parameters"].is_object()) {
+      params_json = (*rc)["parameters"];
+      for (auto it = params_json.begin(); it != params_json.end(); ++it) params[it.key()] = *it;
+    }
+    pipeline_root = Str(*rc, "pipeline_root", "pipelineRoot");
+  }
+  // Validate the spec and parameters now, as a run would, so a bad schedule fails at creation.
+  Json probe = pipelines::MakePipelineRun(ns, "probe", pipeline_spec, platform_spec, params, true);
+  if (Status valid = pipelines::ValidatePipelineRun(probe, true); !valid.ok()) {
+    return InvalidArgument(valid.message());
+  }
+  Json obj = NewObject("RecurringRun", ns, NewUuid());
+  Json& spec = obj["spec"];
+  spec = {{"displayName", display},
+          {"description", Str(body, "description")},
+          {"experimentId", experiment_id},
+          {"serviceAccount", Str(body, "service_account", "serviceAccount")},
+          {"pipelineSpec", pipeline_spec},
+          {"parameters", params_json},
+          {"pipelineRoot", pipeline_root},
+          {"trigger", trigger},
+          {"maxConcurrency", max_concurrency},
+          {"noCatchup", body.value("no_catchup", body.value("noCatchup", false))},
+          {"enabled", mode != "DISABLE"}};
+  if (platform_spec.is_object() && !platform_spec.empty()) spec["platformSpec"] = platform_spec;
+  if (const Json* ref = Obj(body, "pipeline_version_reference", "pipelineVersionReference")) {
+    spec["pipelineVersionReference"] = {
+        {"pipelineId", Str(*ref, "pipeline_id", "pipelineId")},
+        {"pipelineVersionId", Str(*ref, "pipeline_version_id", "pipelineVersionId")}};
+  }
+  ASSIGN_OR_RETURN(Json created, store_.Create(kRecurringRunType, obj));
+  return RecurringRunToApi(created);
+}
+
+Result<Json> KfpApi::ListRecurringRuns(const HttpRequest& req) {
+  std::string ns = NamespaceOf(req, nullptr);
+  const std::string experiment_id = req.Query("experiment_id");
+  if (!experiment_id.empty()) {
+    ASSIGN_OR_RETURN(Json exp,
+                     FindById(req, kKfpExperimentType, experiment_id, "experiment", Verb::kList));
+    ns = MetaNamespace(exp);
+  }
+  RETURN_IF_ERROR(Check(req, ns, Verb::kList));
+  ASSIGN_OR_RETURN(KfpListQuery q,
+                   KfpListQuery::FromRequest(req.Query("filter"), req.Query("sort_by"),
+                                             req.Query("page_size"), req.Query("page_token")));
+  ASSIGN_OR_RETURN(Json items, ListIn(kRecurringRunType, ns));
+  std::vector<Json> api;
+  for (const Json& rr : items) {
+    if (!experiment_id.empty() && rr["spec"].value("experimentId", "") != experiment_id) continue;
+    Json a = RecurringRunToApi(rr);
+    a.erase("pipeline_spec");
+    api.push_back(std::move(a));
+  }
+  KfpPage page = q.Apply(std::move(api), "created_at");
+  Json out = {{"total_size", page.total_size}, {"recurringRuns", page.items}};
+  if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
+  return out;
+}
+
+Result<Json> KfpApi::GetRecurringRun(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json rr, FindById(req, kRecurringRunType, req.Param("recurring_run_id"),
+                                     "recurring run", Verb::kGet));
+  return RecurringRunToApi(rr);
+}
+
+Result<Json> KfpApi::DeleteRecurringRun(const HttpRequest& req) {
+  ASSIGN_OR_RETURN(Json rr, FindById(req, kRecurringRunType, req.Param("recurring_run_id"),
+                                     "recurring run", Verb::kDelete));
+  RETURN_IF_ERROR(store_.Delete(kRecurringRunType, MetaNamespace(rr), MetaName(rr)).status());
+  return Json::object();
+}
+
+Result<Json> KfpApi::RecurringRunAction(const HttpRequest& req) {
+  auto [id, action] = SplitAction(req.Param("recurring_run_action"));
+  if (action != "enable" && action != "disable") {
+    return NotFound("unknown recurring run action '" + action + "' (enable, disable)");
+  }
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(Json rr, FindById(req, kRecurringRunType, id, "recurring run", Verb::kUpdate));
+    const bool enable = action == "enable";
+    const bool was_enabled = rr["spec"].value("enabled", true);
+    rr["spec"]["enabled"] = enable;
+    if (!rr.contains("status") || !rr["status"].is_object()) rr["status"] = Json::object();
+    rr["status"]["updatedAt"] = FormatRfc3339(clock_.Now());
+    // Times that pass while disabled are not caught up after enabling.
+    if (enable && !was_enabled) rr["status"]["enabledAt"] = FormatRfc3339(clock_.Now());
+    auto updated = store_.Update(kRecurringRunType, rr);
+    if (updated.ok()) return Json::object();
+    if (updated.status().code() != StatusCode::kConflict || attempt >= 20) return updated.status();
+  }
+}
+
+// ---- routes ----
+
+void RegisterKfpApi(KfpApi& api,
+                    const std::function<void(const std::string& method, const std::string& pattern,
+                                             Handler handler)>& add_route) {
+  const std::string b = "/apis/v2beta1";
+  auto add = [&](const char* method, const std::string& pattern, KfpApi::Method m) {
+    add_route(method, b + pattern, KfpHandler(api, m));
+  };
+  add("GET", "/healthz", &KfpApi::Healthz);
+
+  add("POST", "/experiments", &KfpApi::CreateExperiment);
+  add("GET", "/experiments", &KfpApi::ListExperiments);
+  add("GET", "/experiments/{experiment_id}", &KfpApi::GetExperiment);
+  add("DELETE", "/experiments/{experiment_id}", &KfpApi::DeleteExperiment);
+  add("POST", "/experiments/{experiment_action}", &KfpApi::ExperimentAction);
+
+  add("POST", "/pipelines/upload", &KfpApi::UploadPipeline);
+  add("POST", "/pipelines/upload_version", &KfpApi::UploadPipelineVersion);
+  add("POST", "/pipelines/create", &KfpApi::CreatePipelineAndVersion);
+  add("POST", "/pipelines", &KfpApi::CreatePipeline);
+  add("GET", "/pipelines", &KfpApi::ListPipelines);
+  add("GET", "/pipelines/names/{name}", &KfpApi::GetPipelineByName);
+  add("GET", "/pipelines/{pipeline_id}", &KfpApi::GetPipeline);
+  add("DELETE", "/pipelines/{pipeline_id}", &KfpApi::DeletePipeline);
+  add("POST", "/pipelines/{pipeline_id}/versions", &KfpApi::CreatePipelineVersion);
+  add("GET", "/pipelines/{pipeline_id}/versions", &KfpApi::ListPipelineVersions);
+  add("GET", "/pipelines/{pipeline_id}/versions/{pipeline_version_id}",
+      &KfpApi::GetPipelineVersion);
+  add("DELETE", "/pipelines/{pipeline_id}/versions/{pipeline_version_id}",
+      &KfpApi::DeletePipelineVersion);
+
+  add("POST", "/runs", &KfpApi::CreateRun);
+  add("GET", "/runs", &KfpApi::ListRuns);
+  add("GET", "/runs/{run_id}", &KfpApi::GetRun);
+  add("DELETE", "/runs/{run_id}", &KfpApi::DeleteRun);
+  add("POST", "/runs/{run_action}", &KfpApi::RunAction);
+  add("GET", "/runs/{run_id}/nodes/{node_id}/artifacts/{artifact_action}", &KfpApi::ReadArtifact);
+
+  add("POST", "/recurringruns", &KfpApi::CreateRecurringRun);
+  add("GET", "/recurringruns", &KfpApi::ListRecurringRuns);
+  add("GET", "/recurringruns/{recurring_run_id}", &KfpApi::GetRecurringRun);
+  add("DELETE", "/recurringruns/{recurring_run_id}", &KfpApi::DeleteRecurringRun);
+  add("POST", "/recurringruns/{recurring_run_action}", &KfpApi::RecurringRunAction);
+}
+
+}  // namespace skiff

@@ -1,0 +1,84 @@
+#include "api/kfp/kfp_run_retry.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace skiff {
+namespace {
+
+bool Kept(const std::string& state) { return state == "SUCCEEDED" || state == "CACHED"; }
+
+// Resets the DAG node at `path`: drops children that did not succeed (with their subtrees) and
+// recurses into nested DAGs. Returns false when the node itself must be dropped.
+bool Reset(Json& tasks, const std::string& path, std::set<std::string>& dropped) {
+  Json& node = tasks[path];
+  const std::string state = node.value("state", "");
+  if (Kept(state)) return true;
+  const std::string kind = node.value("kind", "");
+  if (kind != "DAG") {
+    // Containers, importers, loops and iterations re-run whole.
+    std::vector<std::string> stack = {path};
+    while (!stack.empty()) {
+      std::string p = stack.back();
+      stack.pop_back();
+      dropped.insert(p);
+      if (tasks.contains(p)) {
+        for (const Json& c : tasks[p].value("children", Json::array())) {
+          if (c.is_string()) stack.push_back(c.get<std::string>());
+        }
+      }
+    }
+    return false;
+  }
+  Json children = Json::array();
+  for (const Json& c : node.value("children", Json::array())) {
+    if (!c.is_string() || !tasks.contains(c.get<std::string>())) continue;
+    if (Reset(tasks, c.get<std::string>(), dropped)) children.push_back(c);
+  }
+  Json& again = tasks[path];
+  again["children"] = children;
+  again["state"] = "RUNNING";
+  again.erase("finish_time");
+  again.erase("message");
+  return true;
+}
+
+}  // namespace
+
+Status ResetRunForRetry(Json& run) {
+  if (!run.contains("status") || !run["status"].is_object()) {
+    return FailedPrecondition("run has not started; nothing to retry");
+  }
+  Json& status = run["status"];
+  const std::string state = status.value("state", "");
+  if (state != "FAILED" && state != "CANCELED") {
+    return FailedPrecondition("only a FAILED or CANCELED run can be retried; this one is " +
+                              (state.empty() ? std::string("PENDING") : state));
+  }
+  run["spec"]["cancelRequested"] = false;
+  status["state"] = "PENDING";
+  status.erase("finishedAt");
+  status["message"] = "";
+  status["retries"] = status.value("retries", 0) + 1;
+  if (!status.contains("engine") || !status["engine"].is_object() ||
+      !status["engine"].contains("tasks") || !status["engine"]["tasks"].is_object() ||
+      !status["engine"]["tasks"].contains("root")) {
+    // The run failed before it started (bad parameters): it starts over.
+    status.erase("engine");
+    return Status::Ok();
+  }
+  Json& engine = status["engine"];
+  Json& tasks = engine["tasks"];
+  std::set<std::string> dropped;
+  Reset(tasks, "root", dropped);
+  for (const std::string& p : dropped) tasks.erase(p);
+  engine["state"] = "RUNNING";
+  engine["failing"] = false;
+  engine["cancel_requested"] = false;
+  engine.erase("finish_time");
+  engine.erase("message");
+  return Status::Ok();
+}
+
+}  // namespace skiff

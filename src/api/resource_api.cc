@@ -1,0 +1,580 @@
+#include "api/resource_api.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "api/api_server.h"
+#include "core/ids.h"
+
+namespace skiff {
+
+namespace {
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string ContentType(const HttpRequest& req) {
+  std::string type = req.Header("content-type");
+  type = type.substr(0, type.find(';'));
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  return type;
+}
+
+bool ParseInt64(const std::string& text, int64_t* out) {
+  if (text.empty()) return false;
+  try {
+    size_t used = 0;
+    long long v = std::stoll(text, &used);
+    if (used != text.size()) return false;
+    *out = v;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+Json& Metadata(Json& obj) {
+  if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = Json::object();
+  return obj["metadata"];
+}
+
+}  // namespace
+
+Result<Json> ParseRequestBody(const HttpRequest& req) {
+  const std::string& body = req.body;
+  size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) {
+    return InvalidArgument("request body: empty (want a JSON or YAML object)");
+  }
+  std::string type = ContentType(req);
+  bool json =
+      type.find("json") != std::string::npos ||
+      (type.find("yaml") == std::string::npos && (body[first] == '{' || body[first] == '['));
+  Json obj;
+  if (json) {
+    try {
+      obj = Json::parse(body);
+    } catch (const Json::parse_error& e) {
+      return InvalidArgument(std::string("request body: malformed JSON: ") + e.what());
+    }
+  } else {
+    ASSIGN_OR_RETURN(obj, ParseJsonOrYaml(body, "request body"));
+  }
+  if (!obj.is_object()) {
+    return InvalidArgument(std::string("request body: expected an object, got ") + obj.type_name());
+  }
+  return obj;
+}
+
+struct ResourceApi::Target {
+  const ResourceType* type = nullptr;
+  std::string store_type;
+  std::string ns;    // "" for cluster-scoped kinds or a list across namespaces
+  std::string name;  // "" for collections
+  Principal principal;
+};
+
+ResourceApi::ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, Clock& clock,
+                         const TypeRegistry& types)
+    : store_(store), authn_(authn), authz_(authz), clock_(clock), types_(types) {}
+
+void ResourceApi::RegisterValidator(const std::string& store_type, Validator validator) {
+  std::lock_guard<std::mutex> lock(mu_);
+  validators_[store_type] = std::move(validator);
+}
+
+Status ResourceApi::RunValidator(const std::string& store_type, Json& obj, bool is_create) {
+  Validator validator;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = validators_.find(store_type);
+    if (it == validators_.end()) return Status::Ok();
+    validator = it->second;
+  }
+  return validator(obj, is_create);
+}
+
+void ResourceApi::AddRoutes(Router& router) {
+  router.Add("POST", "/apis/skiff.dev/v1/tokens:mint",
+             [this](const HttpRequest& req, HttpResponder& r) { MintToken(req, r); });
+  for (bool core : {false, true}) {
+    std::string ns_base = core ? "/api/{version}/namespaces/{namespace}/{plural}"
+                               : "/apis/{group}/{version}/namespaces/{namespace}/{plural}";
+    std::string cluster_base =
+        core ? "/api/{version}/{plural}" : "/apis/{group}/{version}/{plural}";
+    for (bool cluster : {false, true}) {
+      const std::string& base = cluster ? cluster_base : ns_base;
+      for (const char* m : {"GET", "POST"}) {
+        router.Add(m, base, Bind(Op::kCollection, cluster, core));
+      }
+      for (const char* m : {"GET", "PUT", "PATCH", "DELETE"}) {
+        router.Add(m, base + "/{name}", Bind(Op::kObject, cluster, core));
+      }
+      for (const char* m : {"GET", "PUT", "PATCH"}) {
+        router.Add(m, base + "/{name}/status", Bind(Op::kStatus, cluster, core));
+      }
+    }
+  }
+}
+
+Handler ResourceApi::Bind(Op op, bool cluster_path, bool core_group) {
+  return [this, op, cluster_path, core_group](const HttpRequest& req, HttpResponder& r) {
+    Serve(op, cluster_path, core_group, req, r);
+  };
+}
+
+Result<ResourceApi::Target> ResourceApi::Resolve(const HttpRequest& req, bool cluster_path,
+                                                 bool core_group, Op op) {
+  Target t;
+  std::string group = core_group ? "" : req.Param("group");
+  std::string version = req.Param("version");
+  std::string plural = req.Param("plural");
+  t.type = types_.ByPlural(group, plural);
+  std::string where = group.empty() ? "the core group" : "group " + Quote(group);
+  if (t.type == nullptr) {
+    return NotFound("the server could not find the requested resource: no resource " +
+                    Quote(plural) + " in " + where);
+  }
+  if (t.type->version != version) {
+    return NotFound("the server could not find the requested resource: " + Quote(plural) + " in " +
+                    where + " is served at version " + Quote(t.type->version) + ", not " +
+                    Quote(version));
+  }
+  t.store_type = t.type->StoreType();
+  if (!cluster_path && !t.type->namespaced) {
+    return NotFound(Quote(t.store_type) + " is cluster-scoped: use " +
+                    (group.empty() ? "/api/" : "/apis/" + group + "/") + version + "/" + plural);
+  }
+  if (cluster_path && t.type->namespaced && !(op == Op::kCollection && req.method == "GET")) {
+    return NotFound(Quote(t.store_type) + " is namespaced: use " +
+                    (group.empty() ? "/api/" : "/apis/" + group + "/") + version +
+                    "/namespaces/{namespace}/" + plural);
+  }
+  if (!cluster_path) {
+    t.ns = req.Param("namespace");
+    RETURN_IF_ERROR(ValidateName(t.ns, "namespace"));
+  }
+  if (op != Op::kCollection) {
+    t.name = req.Param("name");
+    RETURN_IF_ERROR(ValidateName(t.name, "metadata.name"));
+  }
+  t.principal = req.principal;
+  return t;
+}
+
+void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpRequest& req,
+                        HttpResponder& r) {
+  auto target = Resolve(req, cluster_path, core_group, op);
+  if (!target.ok()) return SendStatusError(r, target.status());
+  const Target& t = *target;
+
+  Verb verb;
+  const std::string& m = req.method;
+  bool watch = false;
+  if (m == "GET" && op == Op::kCollection) {
+    std::string w = req.Query("watch");
+    watch = w == "true" || w == "1";
+    verb = watch ? Verb::kWatch : Verb::kList;
+  } else if (m == "GET") {
+    verb = Verb::kGet;
+  } else if (m == "POST") {
+    verb = Verb::kCreate;
+  } else if (m == "PUT") {
+    verb = Verb::kUpdate;
+  } else if (m == "PATCH") {
+    verb = Verb::kPatch;
+  } else {
+    verb = Verb::kDelete;
+  }
+
+  // The body is parsed before authorizing only so that "create a token for myself" can be
+  // recognised; a parse error is reported after the permission check.
+  Result<Json> body = InvalidArgument("request body: none");
+  bool has_body = verb == Verb::kCreate || verb == Verb::kUpdate;
+  if (has_body) body = ParseRequestBody(req);
+
+  AccessRequest access;
+  access.store_type = t.store_type;
+  access.namespace_ = t.ns;
+  access.verb = verb;
+  access.name = t.name;
+  access.object = has_body && body.ok() ? &body.value() : nullptr;
+  access.cluster_scoped = !t.type->namespaced;
+  Status allowed = authz_.Check(t.principal, access);
+  if (!allowed.ok()) return SendStatusError(r, allowed);
+  if (has_body && !body.ok()) return SendStatusError(r, body.status());
+
+  Status st;
+  switch (verb) {
+    case Verb::kList:
+      st = List(t, req, r);
+      break;
+    case Verb::kWatch:
+      st = Watch(t, req, r);
+      break;
+    case Verb::kGet:
+      st = Get(t, r);
+      break;
+    case Verb::kCreate:
+      st = Create(t, std::move(body).value(), r);
+      break;
+    case Verb::kUpdate:
+      st = op == Op::kStatus ? ReplaceStatus(t, std::move(body).value(), r)
+                             : Replace(t, std::move(body).value(), r);
+      break;
+    case Verb::kPatch:
+      st = Patch(t, req, op == Op::kStatus, r);
+      break;
+    case Verb::kDelete:
+      st = Delete(t, req, r);
+      break;
+  }
+  if (!st.ok()) {
+    if (r.status() == 0) SendStatusError(r, st);
+  }
+}
+
+// --- identity checks shared by create/replace ---
+
+namespace {
+
+// Fills apiVersion/kind/namespace/name from the URL when absent and rejects mismatches.
+Status CheckIdentity(Json& obj, const ResourceType& type, const std::string& ns,
+                     const std::string& url_name) {
+  for (auto [field, want] : {std::pair<const char*, std::string>{"apiVersion", type.ApiVersion()},
+                             std::pair<const char*, std::string>{"kind", type.kind}}) {
+    if (!obj.contains(field) || obj[field].is_null()) {
+      obj[field] = want;
+    } else if (!obj[field].is_string() || obj[field].get<std::string>() != want) {
+      return InvalidArgument(std::string(field) + ": " + obj[field].dump() +
+                             " does not match the URL (want " + Quote(want) + ")");
+    }
+  }
+  if (obj.contains("metadata") && !obj["metadata"].is_object()) {
+    return InvalidArgument("metadata: must be an object");
+  }
+  Json& meta = Metadata(obj);
+  if (meta.contains("namespace") && !meta["namespace"].is_null() &&
+      !meta["namespace"].is_string()) {
+    return InvalidArgument("metadata.namespace: must be a string");
+  }
+  std::string body_ns = meta.value("namespace", Json("")).is_string()
+                            ? meta.value("namespace", std::string())
+                            : std::string();
+  if (type.namespaced) {
+    if (body_ns.empty()) {
+      meta["namespace"] = ns;
+    } else if (body_ns != ns) {
+      return InvalidArgument("metadata.namespace: " + Quote(body_ns) +
+                             " does not match the namespace in the URL " + Quote(ns));
+    }
+  } else if (!body_ns.empty()) {
+    return InvalidArgument("metadata.namespace: must be empty: " + type.kind +
+                           " is cluster-scoped");
+  } else {
+    meta.erase("namespace");
+  }
+  if (meta.contains("name") && !meta["name"].is_null() && !meta["name"].is_string()) {
+    return InvalidArgument("metadata.name: must be a string");
+  }
+  if (!url_name.empty()) {
+    std::string body_name =
+        meta.contains("name") && meta["name"].is_string() ? meta["name"].get<std::string>() : "";
+    if (body_name.empty()) {
+      meta["name"] = url_name;
+    } else if (body_name != url_name) {
+      return InvalidArgument("metadata.name: " + Quote(body_name) +
+                             " does not match the name in the URL " + Quote(url_name));
+    }
+  }
+  if (meta.contains("labels") && !meta["labels"].is_null()) {
+    if (!meta["labels"].is_object()) return InvalidArgument("metadata.labels: must be an object");
+    for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
+      if (!it.value().is_string()) {
+        return InvalidArgument("metadata.labels." + it.key() + ": must be a string");
+      }
+    }
+  }
+  if (meta.contains("resourceVersion") && !meta["resourceVersion"].is_null() &&
+      !meta["resourceVersion"].is_string()) {
+    return InvalidArgument("metadata.resourceVersion: must be a string");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// --- verbs ---
+
+Status ResourceApi::List(const Target& t, const HttpRequest& req, HttpResponder& r) {
+  ListOptions options;
+  options.label_selector = req.Query("labelSelector");
+  if (!options.label_selector.empty()) {
+    auto selector = LabelSelector::Parse(options.label_selector);
+    if (!selector.ok()) return selector.status().WithContext("labelSelector");
+  }
+  std::string limit = req.Query("limit");
+  if (!limit.empty() && (!ParseInt64(limit, &options.limit) || options.limit < 0)) {
+    return InvalidArgument("limit: " + Quote(limit) + " is not a non-negative integer");
+  }
+  options.continue_token = req.Query("continue");
+  ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
+  Json items = Json::array();
+  for (auto& item : list.items) items.push_back(std::move(item));
+  r.SendJson(200, {{"apiVersion", t.type->ApiVersion()},
+                   {"kind", t.type->kind + "List"},
+                   {"metadata",
+                    {{"resourceVersion", std::to_string(list.resource_version)},
+                     {"continue", list.continue_token}}},
+                   {"items", std::move(items)}});
+  return Status::Ok();
+}
+
+Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder& r) {
+  std::optional<LabelSelector> selector;
+  std::string sel = req.Query("labelSelector");
+  if (!sel.empty()) {
+    auto parsed = LabelSelector::Parse(sel);
+    if (!parsed.ok()) return parsed.status().WithContext("labelSelector");
+    selector = std::move(parsed).value();
+  }
+  int64_t after = 0;
+  std::string rv = req.Query("resourceVersion");
+  if (!rv.empty() && (!ParseInt64(rv, &after) || after < 0)) {
+    return InvalidArgument("resourceVersion: " + Quote(rv) + " is not a non-negative integer");
+  }
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::string timeout = req.Query("timeoutSeconds");
+  if (!timeout.empty()) {
+    int64_t seconds = 0;
+    if (!ParseInt64(timeout, &seconds) || seconds < 0) {
+      return InvalidArgument("timeoutSeconds: " + Quote(timeout) +
+                             " is not a non-negative integer");
+    }
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  }
+  auto event_line = [](const char* type, const Json& object) {
+    return Json{{"type", type}, {"object", object}}.dump(-1, ' ', false,
+                                                         Json::error_handler_t::replace) +
+           "\n";
+  };
+  // Without a version, the watch starts with the current objects, as Kubernetes does.
+  std::vector<Json> initial;
+  if (after == 0) {
+    ListOptions options;
+    options.label_selector = sel;
+    ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
+    after = list.resource_version;
+    initial = std::move(list.items);
+  }
+  if (!r.StartStream(200, {{"content-type", "application/json"}})) return Status::Ok();
+  for (const Json& obj : initial) {
+    if (!r.Write(event_line("ADDED", obj))) return Status::Ok();
+  }
+  ChangeFilter filter{t.store_type, t.ns};
+  constexpr size_t kBatch = 256;
+  while (!r.Cancelled()) {
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) break;
+    int64_t current = store_.CurrentVersion();
+    auto events = store_.ReadChanges(filter, after, kBatch);
+    if (!events.ok()) {
+      r.Write(event_line("ERROR", StatusJson(events.status())));
+      break;
+    }
+    for (const WatchEvent& ev : *events) {
+      after = ev.resource_version;
+      if (selector && !selector->Matches(MetaLabels(ev.object))) continue;
+      if (!r.Write(event_line(WatchEventTypeName(ev.type), ev.object))) return Status::Ok();
+    }
+    if (events->size() == kBatch) continue;
+    after = std::max(after, current);
+    store_.WaitForChange(after, watch_poll_);
+  }
+  r.End();
+  return Status::Ok();
+}
+
+Status ResourceApi::Get(const Target& t, HttpResponder& r) {
+  ASSIGN_OR_RETURN(Json obj, store_.Get(t.store_type, t.ns, t.name));
+  r.SendJson(200, obj);
+  return Status::Ok();
+}
+
+Status ResourceApi::Create(const Target& t, Json obj, HttpResponder& r) {
+  RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, ""));
+  Json& meta = obj["metadata"];
+  std::string generate = meta.value("generateName", Json("")).is_string()
+                             ? meta.value("generateName", std::string())
+                             : std::string();
+  std::string name =
+      meta.contains("name") && meta["name"].is_string() ? meta["name"].get<std::string>() : "";
+  if (name.empty() && !generate.empty()) {
+    RETURN_IF_ERROR(ValidateName(generate + "x", "metadata.generateName"));
+  } else {
+    RETURN_IF_ERROR(ValidateName(name, "metadata.name"));
+  }
+  // Set by the server, never by the client.
+  for (const char* field :
+       {"resourceVersion", "uid", "creationTimestamp", "generation", "deletionTimestamp"}) {
+    meta.erase(field);
+  }
+  obj.erase("status");
+  RETURN_IF_ERROR(RunValidator(t.store_type, obj, /*is_create=*/true));
+  Result<Json> created = Internal("not attempted");
+  for (int attempt = 0; attempt < (name.empty() ? 5 : 1); ++attempt) {
+    if (name.empty()) obj["metadata"]["name"] = GenerateName(generate);
+    created = store_.Create(t.store_type, obj);
+    if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) break;
+  }
+  if (!created.ok()) return created.status();
+  AfterWrite(t, *created);
+  r.SendJson(201, *created);
+  return Status::Ok();
+}
+
+Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
+  RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, t.name));
+  ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
+  // The status belongs to controllers: a user's PUT keeps what is stored (see /status).
+  if (existing.contains("status")) {
+    obj["status"] = existing["status"];
+  } else {
+    obj.erase("status");
+  }
+  Json& meta = obj["metadata"];
+  for (const char* field : {"uid", "creationTimestamp", "generation"}) {
+    if (existing["metadata"].contains(field)) meta[field] = existing["metadata"][field];
+  }
+  RETURN_IF_ERROR(RunValidator(t.store_type, obj, /*is_create=*/false));
+  ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
+  AfterWrite(t, updated);
+  r.SendJson(200, updated);
+  return Status::Ok();
+}
+
+Status ResourceApi::ReplaceStatus(const Target& t, Json obj, HttpResponder& r) {
+  RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, t.name));
+  ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
+  if (obj.contains("status")) {
+    existing["status"] = obj["status"];
+  } else {
+    existing.erase("status");
+  }
+  std::string rv = obj["metadata"].value("resourceVersion", Json("")).is_string()
+                       ? obj["metadata"].value("resourceVersion", std::string())
+                       : std::string();
+  existing["metadata"]["resourceVersion"] = rv;
+  ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(existing)));
+  r.SendJson(200, updated);
+  return Status::Ok();
+}
+
+Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_only,
+                          HttpResponder& r) {
+  std::string type = ContentType(req);
+  if (type == "application/json-patch+json") {
+    Json status = StatusJson(InvalidArgument(
+        "JSON patch (RFC 6902) is not supported: send application/merge-patch+json"));
+    status["code"] = 415;
+    status["reason"] = "UnsupportedMediaType";
+    r.SendJson(415, status);
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(Json patch, ParseRequestBody(req));
+  bool pinned = patch.contains("metadata") && patch["metadata"].is_object() &&
+                patch["metadata"].contains("resourceVersion");
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
+    Json obj = existing;
+    MergePatch(obj, patch);
+    if (!obj.is_object()) return InvalidArgument("request body: the patch must be an object");
+    if (MetaName(obj) != t.name || MetaNamespace(obj) != t.ns) {
+      return InvalidArgument("metadata.name: a patch may not change the name or namespace");
+    }
+    RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, t.name));
+    if (status_only) {
+      Json next = existing;
+      if (obj.contains("status")) next["status"] = obj["status"];
+      next["metadata"]["resourceVersion"] = obj["metadata"].value("resourceVersion", "");
+      obj = std::move(next);
+    } else {
+      if (existing.contains("status")) {
+        obj["status"] = existing["status"];
+      } else {
+        obj.erase("status");
+      }
+      for (const char* field : {"uid", "creationTimestamp", "generation"}) {
+        if (existing["metadata"].contains(field))
+          obj["metadata"][field] = existing["metadata"][field];
+      }
+      RETURN_IF_ERROR(RunValidator(t.store_type, obj, /*is_create=*/false));
+    }
+    auto updated = store_.Update(t.store_type, obj);
+    if (updated.ok()) {
+      AfterWrite(t, *updated);
+      r.SendJson(200, *updated);
+      return Status::Ok();
+    }
+    // Someone wrote in between: the patch did not name a version, so apply it again.
+    if (updated.status().code() != StatusCode::kConflict || pinned) return updated.status();
+  }
+  return Conflict("the object kept changing while the patch was applied; try again");
+}
+
+Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponder& r) {
+  int64_t expected = 0;
+  std::string rv = req.Query("resourceVersion");
+  if (!rv.empty() && !ParseInt64(rv, &expected)) {
+    return InvalidArgument("resourceVersion: " + Quote(rv) + " is not an integer");
+  }
+  ASSIGN_OR_RETURN(Json deleted, store_.Delete(t.store_type, t.ns, t.name, expected));
+  if (t.store_type == kApiTokenType) authn_.Invalidate(t.name);
+  if (t.store_type == kUserType) authn_.InvalidateUser(t.name);
+  r.SendJson(200, deleted);
+  return Status::Ok();
+}
+
+void ResourceApi::AfterWrite(const Target& t, const Json& obj) {
+  // A user's admin flag may have changed: verify their tokens afresh.
+  if (t.store_type == kUserType) authn_.InvalidateUser(MetaName(obj));
+}
+
+void ResourceApi::MintToken(const HttpRequest& req, HttpResponder& r) {
+  Json body = Json::object();
+  if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    auto parsed = ParseRequestBody(req);
+    if (!parsed.ok()) return SendStatusError(r, parsed.status());
+    body = std::move(parsed).value();
+  }
+  if (body.contains("user") && !body["user"].is_string()) {
+    return SendStatusError(r, InvalidArgument("user: must be a string"));
+  }
+  std::string user = body.value("user", req.principal.user);
+  if (user.empty()) user = req.principal.user;
+  std::optional<TimePoint> expires;
+  if (body.contains("expires")) {
+    TimePoint when;
+    if (!body["expires"].is_string() || !ParseRfc3339(body["expires"].get<std::string>(), &when)) {
+      return SendStatusError(r, InvalidArgument("expires: must be an RFC 3339 time"));
+    }
+    expires = when;
+  }
+  Json object = {{"spec", {{"user", user}}}};
+  AccessRequest access;
+  access.store_type = kApiTokenType;
+  access.verb = Verb::kCreate;
+  access.object = &object;
+  access.cluster_scoped = true;
+  Status allowed = authz_.Check(req.principal, access);
+  if (!allowed.ok()) return SendStatusError(r, allowed);
+  auto minted = skiff::MintToken(store_, clock_, user, expires);
+  if (!minted.ok()) return SendStatusError(r, minted.status());
+  r.SendJson(201, {{"apiVersion", "skiff.dev/v1"},
+                   {"kind", "ApiToken"},
+                   {"id", minted->id},
+                   {"user", user},
+                   {"token", minted->token}});
+}
+
+}  // namespace skiff

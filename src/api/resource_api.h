@@ -1,0 +1,90 @@
+// ResourceApi: the generic Kubernetes-style REST API over the Store, for every kind in the
+// TypeRegistry.
+//
+//   /apis/{group}/{version}/namespaces/{namespace}/{plural}[/{name}[/status]]   namespaced kinds
+//   /api/{version}/namespaces/{namespace}/{plural}[/{name}[/status]]            the core group
+//   /apis/{group}/{version}/{plural}[/{name}[/status]]                          cluster-scoped
+//                                            (and, for GET of a namespaced kind: all namespaces)
+//   POST create, GET get / list (labelSelector, limit, continue) / watch (?watch=true
+//   [&resourceVersion=N]: newline-delimited {"type","object"} events), PUT replace (409 when
+//   metadata.resourceVersion is stale), PATCH (merge patch, RFC 7386), DELETE.
+//   PUT .../{name}/status replaces only the status; PUT on the object keeps the stored status.
+//   POST /apis/skiff.dev/v1/tokens:mint {"user"} -> {"token": "skf_..."}.
+//
+//   ResourceApi api(store, authn, authz);
+//   api.RegisterValidator("jobs.batch", &JobController::ValidateJob);
+//   api.AddRoutes(router);
+//
+// Every handler expects req.principal to be set (ApiServer authenticates first) and asks the
+// Authorizer with the namespace from the URL before touching the store, so a user without a role
+// learns nothing about what exists. Bodies are JSON or YAML. Errors are Kubernetes Status JSON.
+//
+// Thread-safe: handlers run concurrently; RegisterValidator may be called at any time.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "api/http_server.h"
+#include "auth/auth.h"
+#include "core/clock.h"
+#include "core/resource.h"
+#include "store/store.h"
+
+namespace skiff {
+
+class ResourceApi {
+ public:
+  // Validates and defaults an object before it is written. `obj` may be changed (defaults).
+  // Return InvalidArgument("spec.parallelism: must be an integer") and the like; the part before
+  // ": " is reported as the offending field.
+  using Validator = std::function<Status(Json& obj, bool is_create)>;
+
+  ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, Clock& clock,
+              const TypeRegistry& types = TypeRegistry::Builtin());
+
+  void RegisterValidator(const std::string& store_type, Validator validator);
+  void AddRoutes(Router& router);
+
+  // How often an idle watch checks whether its client or the server went away.
+  void set_watch_poll(std::chrono::milliseconds poll) { watch_poll_ = poll; }
+
+ private:
+  struct Target;
+  enum class Op { kCollection, kObject, kStatus };
+
+  Handler Bind(Op op, bool cluster_path, bool core_group);
+  void Serve(Op op, bool cluster_path, bool core_group, const HttpRequest& req, HttpResponder& r);
+  Result<Target> Resolve(const HttpRequest& req, bool cluster_path, bool core_group, Op op);
+
+  Status List(const Target& t, const HttpRequest& req, HttpResponder& r);
+  Status Watch(const Target& t, const HttpRequest& req, HttpResponder& r);
+  Status Get(const Target& t, HttpResponder& r);
+  Status Create(const Target& t, Json obj, HttpResponder& r);
+  Status Replace(const Target& t, Json obj, HttpResponder& r);
+  Status ReplaceStatus(const Target& t, Json obj, HttpResponder& r);
+  Status Patch(const Target& t, const HttpRequest& req, bool status_only, HttpResponder& r);
+  Status Delete(const Target& t, const HttpRequest& req, HttpResponder& r);
+  void MintToken(const HttpRequest& req, HttpResponder& r);
+
+  Status RunValidator(const std::string& store_type, Json& obj, bool is_create);
+  void AfterWrite(const Target& t, const Json& obj);
+
+  Store& store_;
+  Authenticator& authn_;
+  Authorizer& authz_;
+  Clock& clock_;
+  const TypeRegistry& types_;
+  std::chrono::milliseconds watch_poll_{250};
+
+  std::mutex mu_;
+  std::map<std::string, Validator> validators_;  // GUARDED_BY(mu_)
+};
+
+// Parses a request body as JSON (when declared or looking like JSON) or YAML; it must be one
+// object. Errors name the line.
+Result<Json> ParseRequestBody(const HttpRequest& req);
+
+}  // namespace skiff

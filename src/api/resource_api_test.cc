@@ -1,0 +1,474 @@
+#include "api/resource_api.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "api/api_server.h"
+#include "api/http_client.h"
+#include "auth/testing/auth_testing.h"
+
+namespace skiff {
+namespace {
+
+constexpr char kJobs[] = "/apis/batch/v1/namespaces/team-a/jobs";
+
+Json Job(const std::string& name, std::map<std::string, std::string> labels = {}) {
+  Json job = {{"apiVersion", "batch/v1"},
+              {"kind", "Job"},
+              {"metadata", {{"name", name}}},
+              {"spec", {{"parallelism", 1}}}};
+  if (!labels.empty()) job["metadata"]["labels"] = labels;
+  return job;
+}
+
+// A real ApiServer on port 0 over a SQLite store in a temp dir, with an admin token and a user
+// "bob" who has no role anywhere.
+class ResourceApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenTestStore(dir_, clock_);
+    ASSERT_NE(store_, nullptr);
+    authn_ = std::make_unique<Authenticator>(*store_, clock_);
+    authz_ = std::make_unique<Authorizer>(*store_);
+    ASSERT_TRUE(CreateUser(*store_, "root", true).ok());
+    ASSERT_TRUE(CreateUser(*store_, "bob", false).ok());
+    admin_token_ = MintToken(*store_, clock_, "root")->token;
+    bob_token_ = MintToken(*store_, clock_, "bob")->token;
+    server_ = std::make_unique<ApiServer>(ApiServer::Options{}, *store_, *authn_, *authz_, clock_);
+    server_->resources().set_watch_poll(std::chrono::milliseconds(20));
+    server_->resources().RegisterValidator("jobs.batch", [](Json& job, bool) -> Status {
+      const Json& spec = job.value("spec", Json::object());
+      if (spec.contains("parallelism") && !spec["parallelism"].is_number_integer()) {
+        return InvalidArgument("spec.parallelism: must be an integer");
+      }
+      job["spec"]["completions"] = spec.value("completions", 1);  // a default
+      return Status::Ok();
+    });
+    ASSERT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<HttpClient>(server_->url());
+  }
+
+  HttpResult Call(const std::string& method, const std::string& path, const std::string& body = "",
+                  const std::string& token = "admin", HttpHeaders headers = {}) {
+    std::string t = token == "admin" ? admin_token_ : token == "bob" ? bob_token_ : token;
+    if (!t.empty()) headers["Authorization"] = "Bearer " + t;
+    auto res = client_->Request(method, path, headers, body);
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    return res.ok() ? *res : HttpResult{};
+  }
+  static Json Body(const HttpResult& r) { return Json::parse(r.body); }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Authenticator> authn_;
+  std::unique_ptr<Authorizer> authz_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<HttpClient> client_;
+  std::string admin_token_;
+  std::string bob_token_;
+};
+
+TEST_F(ResourceApiTest, CreateThenGetReturnsTheStoredObjectWithDefaults) {
+  HttpResult r = Call("POST", kJobs, Job("pi").dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  Json created = Body(r);
+  EXPECT_EQ(created["metadata"]["namespace"], "team-a");
+  EXPECT_FALSE(created["metadata"]["uid"].get<std::string>().empty());
+  EXPECT_EQ(created["spec"]["completions"], 1);
+  r = Call("GET", std::string(kJobs) + "/pi");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(Body(r), created);
+  r = Call("POST", kJobs, Job("pi").dump());
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Body(r)["reason"], "AlreadyExists");
+}
+
+TEST_F(ResourceApiTest, YamlBodiesAreAccepted) {
+  std::string yaml =
+      "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: from-yaml\nspec:\n"
+      "  parallelism: 2\n";
+  HttpResult r = Call("POST", kJobs, yaml, "admin", {{"Content-Type", "application/yaml"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["spec"]["parallelism"], 2);
+}
+
+TEST_F(ResourceApiTest, ListFiltersByLabelAndPages) {
+  for (int i = 0; i < 5; ++i) {
+    std::string tier = i % 2 == 0 ? "web" : "db";
+    ASSERT_EQ(Call("POST", kJobs, Job("j" + std::to_string(i), {{"tier", tier}}).dump()).status,
+              201);
+  }
+  HttpResult r = Call("GET", std::string(kJobs) + "?labelSelector=tier%3Dweb");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json list = Body(r);
+  EXPECT_EQ(list["kind"], "JobList");
+  EXPECT_EQ(list["apiVersion"], "batch/v1");
+  EXPECT_FALSE(list["metadata"]["resourceVersion"].get<std::string>().empty());
+  ASSERT_EQ(list["items"].size(), 3u);
+  EXPECT_EQ(list["items"][0]["metadata"]["name"], "j0");
+
+  std::vector<std::string> names;
+  std::string cont;
+  do {
+    std::string path = std::string(kJobs) + "?limit=2";
+    if (!cont.empty()) path += "&continue=" + PercentEncode(cont);
+    r = Call("GET", path);
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json page = Body(r);
+    EXPECT_LE(page["items"].size(), 2u);
+    for (const Json& item : page["items"]) names.push_back(MetaName(item));
+    cont = page["metadata"].value("continue", "");
+  } while (!cont.empty());
+  EXPECT_EQ(names, (std::vector<std::string>{"j0", "j1", "j2", "j3", "j4"}));
+
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "?limit=-1").status, 400);
+  r = Call("GET", std::string(kJobs) + "?labelSelector=a%20in%20(");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(Body(r)["message"].get<std::string>().find("labelSelector"), std::string::npos);
+}
+
+TEST_F(ResourceApiTest, AdminListsAcrossNamespaces) {
+  ASSERT_EQ(Call("POST", kJobs, Job("a").dump()).status, 201);
+  ASSERT_EQ(Call("POST", "/apis/batch/v1/namespaces/team-b/jobs", Job("b").dump()).status, 201);
+  HttpResult r = Call("GET", "/apis/batch/v1/jobs");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["items"].size(), 2u);
+  EXPECT_EQ(Call("GET", "/apis/batch/v1/jobs", "", "bob").status, 403);
+}
+
+TEST_F(ResourceApiTest, ReplaceWithAStaleVersionIsAConflictAndKeepsTheStatus) {
+  Json created = Body(Call("POST", kJobs, Job("pi").dump()));
+  // A controller writes status through the /status subresource.
+  Json with_status = created;
+  with_status["status"] = {{"active", 1}};
+  HttpResult r = Call("PUT", std::string(kJobs) + "/pi/status", with_status.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json after_status = Body(r);
+  EXPECT_EQ(after_status["status"]["active"], 1);
+
+  // A user's PUT with the current version updates spec and cannot touch status.
+  Json edit = after_status;
+  edit["spec"]["parallelism"] = 3;
+  edit["status"] = {{"active", 99}};
+  r = Call("PUT", std::string(kJobs) + "/pi", edit.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json replaced = Body(r);
+  EXPECT_EQ(replaced["spec"]["parallelism"], 3);
+  EXPECT_EQ(replaced["status"]["active"], 1);
+
+  // The version it was based on is now stale.
+  r = Call("PUT", std::string(kJobs) + "/pi", edit.dump());
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Body(r)["reason"], "Conflict");
+}
+
+TEST_F(ResourceApiTest, MergePatchChangesOnlyWhatItNames) {
+  Json job = Job("pi", {{"a", "1"}, {"b", "2"}});
+  ASSERT_EQ(Call("POST", kJobs, job.dump()).status, 201);
+  Json patch = {{"metadata", {{"labels", {{"a", nullptr}, {"c", "3"}}}}},
+                {"spec", {{"parallelism", 4}}}};
+  HttpResult r = Call("PATCH", std::string(kJobs) + "/pi", patch.dump(), "admin",
+                      {{"Content-Type", "application/merge-patch+json"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json patched = Body(r);
+  EXPECT_EQ(patched["metadata"]["labels"], (Json{{"b", "2"}, {"c", "3"}}));
+  EXPECT_EQ(patched["spec"]["parallelism"], 4);
+  EXPECT_EQ(patched["spec"]["completions"], 1);
+
+  r = Call("PATCH", std::string(kJobs) + "/pi", R"({"spec":{"parallelism":"two"}})", "admin",
+           {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 400);
+  r = Call("PATCH", std::string(kJobs) + "/pi", R"([{"op":"remove","path":"/spec"}])", "admin",
+           {{"Content-Type", "application/json-patch+json"}});
+  EXPECT_EQ(r.status, 415);
+  r = Call("PATCH", std::string(kJobs) + "/nope", R"({"spec":{}})", "admin",
+           {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 404);
+}
+
+TEST_F(ResourceApiTest, DeleteRemovesTheObject) {
+  ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
+  HttpResult r = Call("DELETE", std::string(kJobs) + "/pi");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(MetaName(Body(r)), "pi");
+  r = Call("GET", std::string(kJobs) + "/pi");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Body(r)["reason"], "NotFound");
+  EXPECT_EQ(Call("DELETE", std::string(kJobs) + "/pi").status, 404);
+}
+
+TEST_F(ResourceApiTest, WatchStreamsAddedModifiedDeleted) {
+  Json list = Body(Call("GET", kJobs));
+  std::string rv = list["metadata"]["resourceVersion"];
+  std::vector<Json> events;
+  Result<HttpResult> watch_result = Internal("not run");
+  std::thread watcher([&] {
+    HttpClient watch_client(server_->url());
+    watch_result = watch_client.StreamLines(
+        std::string(kJobs) + "?watch=true&resourceVersion=" + rv,
+        {{"Authorization", "Bearer " + admin_token_}}, [&](std::string_view line) {
+          events.push_back(Json::parse(line));
+          return events.size() < 3;
+        });
+  });
+  Json created = Body(Call("POST", kJobs, Job("pi").dump()));
+  // Another namespace's job is not part of this watch.
+  ASSERT_EQ(Call("POST", "/apis/batch/v1/namespaces/team-b/jobs", Job("other").dump()).status, 201);
+  created["spec"]["parallelism"] = 2;
+  ASSERT_EQ(Call("PUT", std::string(kJobs) + "/pi", created.dump()).status, 200);
+  ASSERT_EQ(Call("DELETE", std::string(kJobs) + "/pi").status, 200);
+  watcher.join();
+  ASSERT_TRUE(watch_result.ok()) << watch_result.status().ToString();
+  EXPECT_EQ(watch_result->status, 200);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(events[1]["type"], "MODIFIED");
+  EXPECT_EQ(events[1]["object"]["spec"]["parallelism"], 2);
+  EXPECT_EQ(events[2]["type"], "DELETED");
+  for (const Json& ev : events) EXPECT_EQ(MetaName(ev["object"]), "pi");
+}
+
+TEST_F(ResourceApiTest, WatchWithoutAVersionStartsWithTheCurrentObjects) {
+  ASSERT_EQ(Call("POST", kJobs, Job("existing").dump()).status, 201);
+  std::vector<Json> events;
+  HttpClient watch_client(server_->url());
+  auto res = watch_client.StreamLines(std::string(kJobs) + "?watch=1",
+                                      {{"Authorization", "Bearer " + admin_token_}},
+                                      [&](std::string_view line) {
+                                        events.push_back(Json::parse(line));
+                                        return false;
+                                      });
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(MetaName(events[0]["object"]), "existing");
+}
+
+TEST_F(ResourceApiTest, MalformedYamlIs400NamingTheLine) {
+  HttpResult r = Call("POST", kJobs, "metadata: {name: x\nspec: [", "admin",
+                      {{"Content-Type", "application/yaml"}});
+  ASSERT_EQ(r.status, 400);
+  Json status = Body(r);
+  EXPECT_EQ(status["kind"], "Status");
+  EXPECT_EQ(status["status"], "Failure");
+  EXPECT_EQ(status["code"], 400);
+  EXPECT_NE(status["message"].get<std::string>().find("line"), std::string::npos);
+  r = Call("POST", kJobs, "{\"metadata\": ", "admin");
+  ASSERT_EQ(r.status, 400);
+  EXPECT_NE(Body(r)["message"].get<std::string>().find("line"), std::string::npos);
+  EXPECT_EQ(Call("POST", kJobs, "[1, 2]").status, 400);
+  EXPECT_EQ(Call("POST", kJobs, "").status, 400);
+}
+
+TEST_F(ResourceApiTest, UnknownKindIs404NamingIt) {
+  HttpResult r = Call("POST", "/apis/example.com/v1/namespaces/team-a/widgets",
+                      R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"}})");
+  ASSERT_EQ(r.status, 404);
+  EXPECT_NE(Body(r)["message"].get<std::string>().find("widgets"), std::string::npos);
+  r = Call("GET", "/apis/batch/v2/namespaces/team-a/jobs");
+  EXPECT_EQ(r.status, 404);
+  r = Call("GET", "/apis/skiff.dev/v1/namespaces/team-a/users");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(Body(r)["message"].get<std::string>().find("cluster-scoped"), std::string::npos);
+}
+
+TEST_F(ResourceApiTest, ValidatorErrorIs400NamingTheField) {
+  Json bad = Job("bad");
+  bad["spec"]["parallelism"] = "two";
+  HttpResult r = Call("POST", kJobs, bad.dump());
+  ASSERT_EQ(r.status, 400);
+  Json status = Body(r);
+  EXPECT_EQ(status["reason"], "Invalid");
+  EXPECT_EQ(status["details"]["field"], "spec.parallelism");
+  EXPECT_NE(status["message"].get<std::string>().find("spec.parallelism"), std::string::npos);
+}
+
+TEST_F(ResourceApiTest, BodyThatDisagreesWithTheUrlIs400) {
+  Json wrong_kind = Job("x");
+  wrong_kind["kind"] = "Pod";
+  HttpResult r = Call("POST", kJobs, wrong_kind.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["details"]["field"], "kind");
+  Json wrong_version = Job("x");
+  wrong_version["apiVersion"] = "batch/v2";
+  EXPECT_EQ(Call("POST", kJobs, wrong_version.dump()).status, 400);
+  Json wrong_ns = Job("x");
+  wrong_ns["metadata"]["namespace"] = "team-b";
+  r = Call("POST", kJobs, wrong_ns.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["details"]["field"], "metadata.namespace");
+  r = Call("POST", kJobs, Job("Not_A_Name").dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["details"]["field"], "metadata.name");
+  ASSERT_EQ(Call("POST", kJobs, Job("x").dump()).status, 201);
+  r = Call("PUT", std::string(kJobs) + "/x", Job("y").dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["details"]["field"], "metadata.name");
+}
+
+TEST_F(ResourceApiTest, GenerateNameMakesAUniqueName) {
+  Json job = Job("");
+  job["metadata"].erase("name");
+  job["metadata"]["generateName"] = "pi-";
+  HttpResult r = Call("POST", kJobs, job.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  std::string name = MetaName(Body(r));
+  EXPECT_EQ(name.rfind("pi-", 0), 0u);
+  EXPECT_EQ(name.size(), 8u);
+}
+
+TEST_F(ResourceApiTest, MissingOrBadTokenIs401) {
+  HttpResult r = Call("GET", kJobs, "", "");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Body(r)["reason"], "Unauthorized");
+  EXPECT_EQ(Call("GET", kJobs, "", "skf_nope_nope").status, 401);
+  EXPECT_EQ(Call("GET", "/metrics", "", "").status, 401);
+}
+
+TEST_F(ResourceApiTest, UserWithoutARoleIsRefusedEveryVerbWithoutLearningAnything) {
+  ASSERT_EQ(Call("POST", kJobs, Job("secret-job").dump()).status, 201);
+  std::string base = kJobs;
+  std::string body = Job("x").dump();
+  struct Case {
+    std::string method, path, body, content_type;
+  };
+  std::vector<Case> cases = {
+      {"GET", base, "", ""},
+      {"GET", base + "?watch=true", "", ""},
+      {"GET", base + "/secret-job", "", ""},
+      {"GET", base + "/does-not-exist", "", ""},
+      {"POST", base, body, ""},
+      {"POST", base, "not: [valid", "application/yaml"},
+      {"PUT", base + "/secret-job", body, ""},
+      {"PUT", base + "/secret-job/status", body, ""},
+      {"PATCH", base + "/secret-job", R"({"spec":{}})", "application/merge-patch+json"},
+      {"DELETE", base + "/secret-job", "", ""},
+      {"DELETE", base + "/does-not-exist", "", ""},
+      {"GET", "/api/v1/namespaces/team-a/pods", "", ""},
+      {"GET", "/apis/skiff.dev/v1/users", "", ""},
+      {"GET", "/apis/skiff.dev/v1/users/root", "", ""},
+      {"GET", "/apis/kubeflow.org/v1/profiles/team-a", "", ""},
+  };
+  for (const Case& c : cases) {
+    HttpHeaders headers;
+    if (!c.content_type.empty()) headers["Content-Type"] = c.content_type;
+    HttpResult r = Call(c.method, c.path, c.body, "bob", headers);
+    EXPECT_EQ(r.status, 403) << c.method << " " << c.path << ": " << r.body;
+    EXPECT_EQ(r.body.find("secret-job"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("does-not-exist"), std::string::npos) << r.body;
+    if (r.status == 403) {
+      EXPECT_EQ(Body(r)["reason"], "Forbidden");
+    }
+  }
+  HttpResult r = Call("GET", base, "", "bob");
+  EXPECT_EQ(Body(r)["message"], "user \"bob\" may not list in namespace \"team-a\"");
+  // Nothing changed.
+  EXPECT_EQ(Call("GET", base + "/secret-job").status, 200);
+}
+
+TEST_F(ResourceApiTest, ProfileOwnerAndRoleBindingsGrantAccess) {
+  Json profile = {{"apiVersion", "kubeflow.org/v1"},
+                  {"kind", "Profile"},
+                  {"metadata", {{"name", "team-bob"}}},
+                  {"spec", {{"owner", {{"kind", "User"}, {"name", "bob"}}}}}};
+  ASSERT_EQ(Call("POST", "/apis/kubeflow.org/v1/profiles", profile.dump()).status, 201);
+  const std::string bobs = "/apis/batch/v1/namespaces/team-bob/jobs";
+  ASSERT_EQ(Call("POST", bobs, Job("mine").dump(), "bob").status, 201);
+  EXPECT_EQ(Call("GET", "/apis/kubeflow.org/v1/profiles/team-bob", "", "bob").status, 200);
+  EXPECT_EQ(Call("GET", "/apis/kubeflow.org/v1/profiles", "", "bob").status, 403);
+
+  ASSERT_TRUE(CreateUser(*store_, "carol", false).ok());
+  std::string carol = MintToken(*store_, clock_, "carol")->token;
+  Json binding = {{"apiVersion", "skiff.dev/v1"},
+                  {"kind", "RoleBinding"},
+                  {"metadata", {{"name", "user-carol"}}},
+                  {"spec", {{"user", "carol"}, {"role", "view"}}}};
+  ASSERT_EQ(
+      Call("POST", "/apis/skiff.dev/v1/namespaces/team-bob/rolebindings", binding.dump(), "bob")
+          .status,
+      201);
+  EXPECT_EQ(Call("GET", bobs, "", carol).status, 200);
+  EXPECT_EQ(Call("DELETE", bobs + "/mine", "", carol).status, 403);
+  EXPECT_EQ(
+      Call("POST", "/apis/skiff.dev/v1/namespaces/team-bob/rolebindings", binding.dump(), carol)
+          .status,
+      403);
+}
+
+TEST_F(ResourceApiTest, MintEndpointLetsUsersMintOnlyForThemselves) {
+  HttpResult r = Call("POST", "/apis/skiff.dev/v1/tokens:mint", R"({"user":"bob"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  std::string minted = Body(r)["token"];
+  EXPECT_EQ(minted.rfind("skf_", 0), 0u);
+  auto who = authn_->VerifyToken(minted);
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->user, "bob");
+
+  r = Call("POST", "/apis/skiff.dev/v1/tokens:mint", "{}", "bob");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(authn_->VerifyToken(Body(r)["token"].get<std::string>())->user, "bob");
+  EXPECT_EQ(Call("POST", "/apis/skiff.dev/v1/tokens:mint", R"({"user":"root"})", "bob").status,
+            403);
+  r = Call("POST", "/apis/skiff.dev/v1/tokens:mint", R"({"user":"ghost"})");
+  EXPECT_EQ(r.status, 404);
+}
+
+TEST_F(ResourceApiTest, DeletingATokenThroughTheApiRevokesItAtOnce) {
+  ASSERT_EQ(Call("GET", kJobs, "", "bob").status, 403);  // authenticated (and cached)
+  std::string id;
+  std::string secret;
+  ASSERT_TRUE(ParseToken(bob_token_, &id, &secret).ok());
+  ASSERT_EQ(Call("DELETE", "/apis/skiff.dev/v1/apitokens/" + id).status, 200);
+  EXPECT_EQ(Call("GET", kJobs, "", "bob").status, 401);
+}
+
+TEST_F(ResourceApiTest, HealthzIsOpenAndMetricsCountRequests) {
+  HttpResult r = Call("GET", "/healthz", "", "");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(Body(r), (Json{{"status", "ok"}}));
+  ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
+  r = Call("GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("skiff_http_requests_total{"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("code=\"201\""), std::string::npos);
+  EXPECT_NE(r.body.find("route=\"/apis/{group}/{version}/namespaces/{namespace}/{plural}\""),
+            std::string::npos);
+  EXPECT_NE(r.body.find("skiff_http_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(r.body.find("skiff_store_operations_total{op=\"create\",result=\"ok\"}"),
+            std::string::npos)
+      << r.body;
+}
+
+TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
+  ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool streaming = false;
+  Result<HttpResult> res = Internal("not run");
+  std::thread watcher([&] {
+    HttpClient watch_client(server_->url());
+    res = watch_client.StreamLines(std::string(kJobs) + "?watch=true",
+                                   {{"Authorization", "Bearer " + admin_token_}},
+                                   [&](std::string_view) {
+                                     std::lock_guard<std::mutex> lock(mu);
+                                     streaming = true;
+                                     cv.notify_all();
+                                     return true;
+                                   });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return streaming; });
+  }
+  server_->Shutdown();
+  watcher.join();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+}
+
+}  // namespace
+}  // namespace skiff
