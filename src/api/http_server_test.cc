@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -237,6 +238,33 @@ TEST_F(HttpServerTest, ShutdownEndsOpenStreamsAndStopsAccepting) {
   EXPECT_EQ(lines, std::vector<std::string>{"started"});
   auto after = HttpFetch("GET", url + "/watch");
   EXPECT_FALSE(after.ok());
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsA100BeforeTheBodyIsSent) {
+  router_.Add("POST", "/upload", [](const HttpRequest& req, HttpResponder& r) {
+    r.Send(200, req.body, {{"content-type", "text/plain"}});
+  });
+  StartServer();
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server_->port())});
+  std::string head =
+      "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(head));
+  std::string got;
+  boost::asio::read_until(socket, boost::asio::dynamic_buffer(got), "\r\n\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 100 Continue", 0), 0u) << got;
+  got.erase(0, got.find("\r\n\r\n") + 4);
+  boost::asio::write(socket, boost::asio::buffer(std::string("hello")));
+  boost::system::error_code ec;
+  while (got.find("hello") == std::string::npos && !ec) {
+    char buf[256];
+    size_t n = socket.read_some(boost::asio::buffer(buf), ec);
+    got.append(buf, n);
+  }
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK", 0), 0u) << got;
+  EXPECT_NE(got.find("hello"), std::string::npos);
 }
 
 TEST(HttpClientTest, ClosedPortIsUnavailableNamingTheAddress) {
