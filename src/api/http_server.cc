@@ -301,7 +301,7 @@ class HttpServer::Impl {
   Impl(Options options, RequestHandler handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
-        acceptor_(ioc_),
+        acceptor_(net::make_strand(ioc_)),
         work_(net::make_work_guard(ioc_)),
         pool_(options_.max_workers) {}
 
@@ -341,7 +341,7 @@ class HttpServer::Impl {
   const Options options_;
   RequestHandler handler_;
   net::io_context ioc_;
-  tcp::acceptor acceptor_;
+  tcp::acceptor acceptor_;  // on a strand: accepts and the close at shutdown never overlap
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> io_threads_;
   WorkerPool pool_;
@@ -733,7 +733,7 @@ void HttpServer::Impl::Shutdown() {
   shutting_down_ = true;
   {
     std::promise<void> closed;
-    net::post(ioc_, [this, &closed] {
+    net::post(acceptor_.get_executor(), [this, &closed] {
       beast::error_code ec;
       acceptor_.close(ec);
       closed.set_value();
