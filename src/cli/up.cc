@@ -98,13 +98,15 @@ int CmdUp(const UpOptions& options) {
                [&](const HttpRequest& req, HttpResponder& res) {
                  ServeTaskLog(p.store(), p.backend(), authorizer, req, res);
                });
-  api.SetGaugeSource("skiff_workloads", "Workloads on the local backend by phase", "phase", [&p] {
+  auto& workloads = api.metrics().GaugeFamily("skiff_workloads",
+                                               "Workloads on the local backend by phase");
+  api.metrics().AddCollectHook([&workloads, &p] {
     std::map<std::string, double> by_phase;
     for (const char* phase : {"Pending", "Running", "Succeeded", "Failed", "Unknown"}) {
       by_phase[phase] = 0;
     }
     for (const WorkloadStatus& w : p.backend().List()) by_phase[WorkloadPhaseName(w.phase)] += 1;
-    return by_phase;
+    for (const auto& [phase, count] : by_phase) workloads.Add({{"phase", phase}}).Set(count);
   });
 
   Status started = api.Start();

@@ -341,6 +341,13 @@ const TypeRegistry& TypeRegistry::Builtin() {
     r->Add({"pipelines.kubeflow.org", "v2beta1", "PipelineRun", "pipelineruns", true,
             {"run", "runs", "pipelinerun"}});
     r->Add({"pipelines.kubeflow.org", "v2beta1", "TaskCache", "taskcaches", true, {"taskcache"}});
+    r->Add({"pipelines.kubeflow.org", "v2beta1", "Experiment", "experiments", true,
+            {"kfpexperiment"}});
+    r->Add({"pipelines.kubeflow.org", "v2beta1", "Pipeline", "pipelines", true, {"pipeline"}});
+    r->Add({"pipelines.kubeflow.org", "v2beta1", "PipelineVersion", "pipelineversions", true,
+            {"pipelineversion"}});
+    r->Add({"pipelines.kubeflow.org", "v2beta1", "RecurringRun", "recurringruns", true,
+            {"recurringrun"}});
     return r;
   }();
   return *registry;
