@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/platform.h"
 #include "core/ids.h"
+#include "core/log.h"
 #include "pipelines/ir.h"
 #include "pipelines/run_controller.h"
 
@@ -190,6 +191,7 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
     }
   } else {
     std::printf("no server found: running in this process (SKIFF_HOME=%s)\n", SkiffHome().c_str());
+    InitLogging("", "warn");
     auto platform = Platform::Create({SkiffHome(), "", 10000});
     if (!platform.ok()) return Fail(platform.status());
     Json validated = run;
