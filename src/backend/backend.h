@@ -38,7 +38,7 @@ struct VolumeMount {
 
 struct Volume {
   std::string name;
-  std::string host_path;   // hostPath / PVC mapped to a directory; empty = emptyDir (per workload)
+  std::string host_path;  // hostPath / PVC mapped to a directory; empty = emptyDir (per workload)
 };
 
 struct ContainerPort {
@@ -53,8 +53,8 @@ struct ContainerSpec {
   std::vector<std::string> args;
   std::vector<EnvVar> env;
   std::string working_dir;
-  int64_t cpu_millis = 0;      // request (0 = default, 100m)
-  int64_t memory_bytes = 0;    // limit (0 = none)
+  int64_t cpu_millis = 0;    // request (0 = default, 100m)
+  int64_t memory_bytes = 0;  // limit (0 = none)
   std::vector<ContainerPort> ports;
   std::vector<VolumeMount> volume_mounts;
   std::vector<std::string> python_packages;  // extra pip packages for python:* images
@@ -75,8 +75,8 @@ const char* WorkloadPhaseName(WorkloadPhase phase);  // "Pending", "Running", ..
 struct ContainerStatus {
   std::string name;
   bool running = false;
-  std::optional<int> exit_code;   // set once terminated; 128+N when killed by signal N
-  std::string reason;             // "Completed", "Error", "OOMKilled", "StartError", ...
+  std::optional<int> exit_code;  // set once terminated; 128+N when killed by signal N
+  std::string reason;            // "Completed", "Error", "OOMKilled", "StartError", ...
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
 };
@@ -91,8 +91,8 @@ struct WorkloadStatus {
 };
 
 struct ResourceUsage {
-  double cpu_seconds = 0;      // user+sys so far
-  int64_t memory_bytes = 0;    // current resident set
+  double cpu_seconds = 0;    // user+sys so far
+  int64_t memory_bytes = 0;  // current resident set
 };
 
 class Backend {

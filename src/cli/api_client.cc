@@ -5,8 +5,8 @@
 namespace skiff::cli {
 
 std::string ResourcePath(const ResourceType& type, const std::string& ns, const std::string& name) {
-  std::string path = type.group.empty() ? "/api/" + type.version
-                                        : "/apis/" + type.group + "/" + type.version;
+  std::string path =
+      type.group.empty() ? "/api/" + type.version : "/apis/" + type.group + "/" + type.version;
   if (type.namespaced && !ns.empty()) path += "/namespaces/" + PercentEncode(ns);
   path += "/" + type.plural;
   if (!name.empty()) path += "/" + PercentEncode(name);
@@ -15,17 +15,28 @@ std::string ResourcePath(const ResourceType& type, const std::string& ns, const 
 
 StatusCode StatusCodeForHttp(int http_status) {
   switch (http_status) {
-    case 400: return StatusCode::kInvalidArgument;
-    case 401: return StatusCode::kUnauthenticated;
-    case 403: return StatusCode::kPermissionDenied;
-    case 404: return StatusCode::kNotFound;
-    case 409: return StatusCode::kConflict;
-    case 413: return StatusCode::kResourceExhausted;
-    case 422: return StatusCode::kInvalidArgument;
-    case 501: return StatusCode::kUnimplemented;
-    case 503: return StatusCode::kUnavailable;
-    case 504: return StatusCode::kDeadlineExceeded;
-    default: return http_status >= 500 ? StatusCode::kInternal : StatusCode::kInvalidArgument;
+    case 400:
+      return StatusCode::kInvalidArgument;
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 403:
+      return StatusCode::kPermissionDenied;
+    case 404:
+      return StatusCode::kNotFound;
+    case 409:
+      return StatusCode::kConflict;
+    case 413:
+      return StatusCode::kResourceExhausted;
+    case 422:
+      return StatusCode::kInvalidArgument;
+    case 501:
+      return StatusCode::kUnimplemented;
+    case 503:
+      return StatusCode::kUnavailable;
+    case 504:
+      return StatusCode::kDeadlineExceeded;
+    default:
+      return http_status >= 500 ? StatusCode::kInternal : StatusCode::kInvalidArgument;
   }
 }
 
@@ -70,9 +81,8 @@ Status ApiClient::Stream(const std::string& path,
   HttpClient client(config_.url);
   HttpHeaders headers;
   if (!config_.token.empty()) headers["authorization"] = "Bearer " + config_.token;
-  auto result = client.StreamLines(path, headers, [&](std::string_view line) {
-    return on_line(std::string(line));
-  });
+  auto result = client.StreamLines(
+      path, headers, [&](std::string_view line) { return on_line(std::string(line)); });
   if (!result.ok()) return result.status();
   if (result->status >= 400) {
     return Status(StatusCodeForHttp(result->status), "HTTP " + std::to_string(result->status));

@@ -29,7 +29,8 @@ class ApiClient {
 
   // Sends a request; the response body parsed as JSON. A >= 400 answer becomes a Status carrying
   // the server's message.
-  Result<Json> Call(const std::string& method, const std::string& path, const std::string& body = "",
+  Result<Json> Call(const std::string& method, const std::string& path,
+                    const std::string& body = "",
                     const std::string& content_type = "application/json");
   // The raw response body (logs, YAML).
   Result<std::string> CallRaw(const std::string& method, const std::string& path,

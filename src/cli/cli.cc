@@ -29,8 +29,9 @@ int RunCli(int argc, char** argv) {
   up_cmd->add_option("--store", up.store_url, "store URL: sqlite path or postgresql://...");
   up_cmd->add_option("--log-level", up.log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
-  up_cmd->add_option("--job-backoff-ms", up.job_backoff_ms,
-                     "base delay before a failed Job pod is retried (Kubernetes: 10000)")
+  up_cmd
+      ->add_option("--job-backoff-ms", up.job_backoff_ms,
+                   "base delay before a failed Job pod is retried (Kubernetes: 10000)")
       ->capture_default_str();
 
   app.add_subcommand("config", "print the server URL and token location the CLI uses");

@@ -116,8 +116,8 @@ int CmdConfig(const GlobalFlags& g) {
   if (!cfg.ok()) return Fail(cfg.status());
   std::printf("server: %s\n", cfg->url.c_str());
   std::printf("server from: %s\n", cfg->source.c_str());
-  std::printf("token file: %s\n", cfg->token_file.empty() ? "<from flag or SKIFF_TOKEN>"
-                                                          : cfg->token_file.c_str());
+  std::printf("token file: %s\n",
+              cfg->token_file.empty() ? "<from flag or SKIFF_TOKEN>" : cfg->token_file.c_str());
   std::printf("home: %s\n", SkiffHome().c_str());
   return 0;
 }
@@ -156,7 +156,8 @@ int CmdApply(const GlobalFlags& g, const std::vector<std::string>& files) {
         result = existing.status();
       } else {
         Json desired = doc;
-        desired["metadata"]["resourceVersion"] = existing->at("metadata").value("resourceVersion", "");
+        desired["metadata"]["resourceVersion"] =
+            existing->at("metadata").value("resourceVersion", "");
         if (existing->contains("status")) desired["status"] = (*existing)["status"];
         bool same = desired.value("spec", Json()) == existing->value("spec", Json()) &&
                     MetaLabels(desired) == MetaLabels(*existing);
@@ -203,14 +204,16 @@ int CmdGet(const GlobalFlags& g, const std::string& kind, const std::string& nam
     for (const Json& item : list->value("items", Json::array())) items.push_back(item);
   }
   if (output == "json") {
-    std::printf("%s\n", (name.empty() ? Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}
-                                      : items[0])
-                            .dump(2)
-                            .c_str());
+    std::printf(
+        "%s\n",
+        (name.empty() ? Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}} : items[0])
+            .dump(2)
+            .c_str());
   } else if (output == "yaml") {
-    std::printf("%s", ToYaml(name.empty() ? Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}
-                                          : items[0])
-                          .c_str());
+    std::printf("%s",
+                ToYaml(name.empty() ? Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}
+                                    : items[0])
+                    .c_str());
   } else if (output == "name") {
     for (const Json& i : items) std::printf("%s\n", ObjectRef(**type, MetaName(i)).c_str());
   } else if (output.empty() || output == "wide") {
@@ -239,15 +242,16 @@ int CmdDescribe(const GlobalFlags& g, const std::string& kind, const std::string
   std::vector<Json> related;
   if ((*type)->kind == "Job") {
     const ResourceType* pods = TypeRegistry::Builtin().Lookup("pods");
-    auto list = api->Call("GET", ResourcePath(*pods, ns) + "?labelSelector=controller-uid=" +
-                                     MetaUid(*obj));
+    auto list = api->Call(
+        "GET", ResourcePath(*pods, ns) + "?labelSelector=controller-uid=" + MetaUid(*obj));
     if (!list.ok()) return Fail(list.status());
     for (const Json& p : list->value("items", Json::array())) related.push_back(p);
     std::sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
       return MetaResourceVersion(a) < MetaResourceVersion(b);
     });
     std::stable_sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
-      return a["metadata"].value("creationTimestamp", "") < b["metadata"].value("creationTimestamp", "");
+      return a["metadata"].value("creationTimestamp", "") <
+             b["metadata"].value("creationTimestamp", "");
     });
   }
   std::printf("%s", Describe(**type, *obj, related, SystemClock::Instance().Now()).c_str());
@@ -300,14 +304,17 @@ int CmdLogs(const GlobalFlags& g, const std::string& target, const std::string& 
   std::string pod = target;
   if (target.rfind("job/", 0) == 0 || target.rfind("jobs/", 0) == 0) {
     std::string job = target.substr(target.find('/') + 1);
-    auto list = api->Call("GET", ResourcePath(*pods, g.namespace_) + "?labelSelector=job-name=" + job);
+    auto list =
+        api->Call("GET", ResourcePath(*pods, g.namespace_) + "?labelSelector=job-name=" + job);
     if (!list.ok()) return Fail(list.status());
     std::vector<Json> items = list->value("items", Json::array());
     if (items.empty()) return Fail(NotFound("job " + job + " has no pods (yet)"));
     // The latest attempt, as a user looking at a Job's logs wants to see.
     auto latest = std::max_element(items.begin(), items.end(), [](const Json& a, const Json& b) {
-      return a["metadata"].value("creationTimestamp", "") < b["metadata"].value("creationTimestamp", "") ||
-             (a["metadata"].value("creationTimestamp", "") == b["metadata"].value("creationTimestamp", "") &&
+      return a["metadata"].value("creationTimestamp", "") <
+                 b["metadata"].value("creationTimestamp", "") ||
+             (a["metadata"].value("creationTimestamp", "") ==
+                  b["metadata"].value("creationTimestamp", "") &&
               MetaResourceVersion(a) < MetaResourceVersion(b));
     });
     pod = MetaName(*latest);
@@ -329,7 +336,8 @@ int CmdLogs(const GlobalFlags& g, const std::string& target, const std::string& 
     std::string phase = p->value("status", Json::object()).value("phase", "Pending");
     if (phase == "Succeeded" || phase == "Failed") {
       auto rest = api->CallRaw("GET", path);
-      if (rest.ok() && rest->size() > printed) std::fwrite(rest->data() + printed, 1, rest->size() - printed, stdout);
+      if (rest.ok() && rest->size() > printed)
+        std::fwrite(rest->data() + printed, 1, rest->size() - printed, stdout);
       return 0;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -343,7 +351,8 @@ int CmdUserCreate(const GlobalFlags& g, const std::string& name, bool admin) {
                {"kind", "User"},
                {"metadata", {{"name", name}}},
                {"spec", {{"admin", admin}}}};
-  auto r = api->Call("POST", ResourcePath(*TypeRegistry::Builtin().Lookup("users"), ""), user.dump());
+  auto r =
+      api->Call("POST", ResourcePath(*TypeRegistry::Builtin().Lookup("users"), ""), user.dump());
   if (!r.ok()) return Fail(r.status());
   std::printf("user.skiff.dev/%s created\n", name.c_str());
   return 0;
@@ -409,8 +418,8 @@ int CmdRunLogs(const GlobalFlags& g, const std::string& run, const std::string& 
   auto api = Connect(g);
   if (!api.ok()) return Fail(api.status());
   const ResourceType* t = TypeRegistry::Builtin().Lookup("pipelineruns");
-  auto text = api->CallRaw("GET", ResourcePath(*t, g.namespace_, run) + "/log?task=" +
-                                      PercentEncode(task));
+  auto text =
+      api->CallRaw("GET", ResourcePath(*t, g.namespace_, run) + "/log?task=" + PercentEncode(task));
   if (!text.ok()) return Fail(text.status());
   std::fwrite(text->data(), 1, text->size(), stdout);
   return 0;

@@ -59,8 +59,8 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   p->backend_ = std::move(backend).value();
 
   Platform* self = p.get();
-  auto read_config = [self](const std::string& kind, const std::string& ns,
-                            const std::string& name, const std::string& key) {
+  auto read_config = [self](const std::string& kind, const std::string& ns, const std::string& name,
+                            const std::string& key) {
     return self->ReadConfigValue(kind, ns, name, key);
   };
 
@@ -90,8 +90,8 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
     }
     return out;
   };
-  p->launcher_ = std::make_unique<pipelines::Launcher>(launcher_options, *p->backend_,
-                                                       p->cache_.get(), clock);
+  p->launcher_ =
+      std::make_unique<pipelines::Launcher>(launcher_options, *p->backend_, p->cache_.get(), clock);
   pipelines::RunControllerOptions run_options;
   run_options.artifacts_root = p->home_ + "/artifacts";
   p->run_controller_ =
@@ -108,11 +108,11 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
                             if (it == labels.end()) return std::nullopt;
                             return ReconcileLoop::Key{ev.namespace_, it->second};
                           });
-  p->run_loop_ = std::make_unique<ReconcileLoop>(
-      "pipelineruns", *p->store_, pipelines::kPipelineRunType,
-      [self](const std::string& ns, const std::string& name) {
-        return self->run_controller_->Reconcile(ns, name);
-      });
+  p->run_loop_ =
+      std::make_unique<ReconcileLoop>("pipelineruns", *p->store_, pipelines::kPipelineRunType,
+                                      [self](const std::string& ns, const std::string& name) {
+                                        return self->run_controller_->Reconcile(ns, name);
+                                      });
   return p;
 }
 

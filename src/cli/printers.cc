@@ -54,7 +54,8 @@ std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string PodExitCode(const Json& pod) {
-  for (const Json& c : pod.value("status", Json::object()).value("containerStatuses", Json::array())) {
+  for (const Json& c :
+       pod.value("status", Json::object()).value("containerStatuses", Json::array())) {
     if (c.contains("state") && c["state"].contains("terminated")) {
       return std::to_string(c["state"]["terminated"].value("exitCode", 0));
     }
@@ -97,9 +98,10 @@ std::string PrintTable(const ResourceType& type, const std::vector<Json>& items,
     row.push_back(MetaName(obj));
     if (type.kind == "Job") {
       const Json st = obj.value("status", Json::object());
-      std::string want = obj["spec"].contains("completions") && obj["spec"]["completions"].is_number()
-                             ? std::to_string(obj["spec"]["completions"].get<int>())
-                             : "1";
+      std::string want =
+          obj["spec"].contains("completions") && obj["spec"]["completions"].is_number()
+              ? std::to_string(obj["spec"]["completions"].get<int>())
+              : "1";
       row.push_back(JobStatusWord(obj));
       row.push_back(std::to_string(st.value("succeeded", 0)) + "/" + want);
       TimePoint start, end = now;
@@ -116,7 +118,8 @@ std::string PrintTable(const ResourceType& type, const std::vector<Json>& items,
         total++;
         if (c.value("ready", false)) ready++;
       }
-      if (total == 0) total = static_cast<int>(obj["spec"].value("containers", Json::array()).size());
+      if (total == 0)
+        total = static_cast<int>(obj["spec"].value("containers", Json::array()).size());
       row.push_back(std::to_string(ready) + "/" + std::to_string(total));
       std::string phase = st.value("phase", "Pending");
       std::string reason = st.value("reason", "");
@@ -132,7 +135,8 @@ std::string PrintTable(const ResourceType& type, const std::vector<Json>& items,
         if (kind != "CONTAINER" && kind != "IMPORTER") continue;
         total++;
         std::string s = it.value().value("state", "");
-        if (s == "SUCCEEDED" || s == "CACHED" || s == "FAILED" || s == "SKIPPED" || s == "CANCELED") done++;
+        if (s == "SUCCEEDED" || s == "CACHED" || s == "FAILED" || s == "SKIPPED" || s == "CANCELED")
+          done++;
       }
       row.push_back(std::to_string(done) + "/" + std::to_string(total));
       TimePoint start, end = now;
@@ -164,15 +168,16 @@ std::string Describe(const ResourceType& type, const Json& obj, const std::vecto
   if (type.kind == "Job") {
     const Json& spec = obj["spec"];
     out << "Parallelism:  " << spec.value("parallelism", 1) << "\n";
-    out << "Completions:  " << (spec.contains("completions") ? spec["completions"].dump() : "<unset>")
-        << "\n";
+    out << "Completions:  "
+        << (spec.contains("completions") ? spec["completions"].dump() : "<unset>") << "\n";
     out << "Completion Mode: " << spec.value("completionMode", "NonIndexed") << "\n";
     out << "Backoff Limit: " << spec.value("backoffLimit", 6) << "\n";
     if (spec.contains("activeDeadlineSeconds")) {
       out << "Active Deadline Seconds: " << spec["activeDeadlineSeconds"].dump() << "s\n";
     }
     out << "Start Time:   " << st.value("startTime", "<none>") << "\n";
-    if (st.contains("completionTime")) out << "Completed At: " << st["completionTime"].get<std::string>() << "\n";
+    if (st.contains("completionTime"))
+      out << "Completed At: " << st["completionTime"].get<std::string>() << "\n";
     out << "Pods Statuses: " << st.value("active", 0) << " Active / " << st.value("succeeded", 0)
         << " Succeeded / " << st.value("failed", 0) << " Failed\n";
     out << "Conditions:\n";
@@ -183,23 +188,27 @@ std::string Describe(const ResourceType& type, const Json& obj, const std::vecto
     }
     out << (rows.size() > 1 ? RenderTable(rows) : "  <none>\n");
     out << "Pods (attempts, oldest first):\n";
-    std::vector<std::vector<std::string>> prow = {{"  NAME", "PHASE", "EXIT CODE", "STARTED", "FINISHED", "REASON"}};
+    std::vector<std::vector<std::string>> prow = {
+        {"  NAME", "PHASE", "EXIT CODE", "STARTED", "FINISHED", "REASON"}};
     for (const Json& p : related) {
       const Json ps = p.value("status", Json::object());
       prow.push_back({"  " + MetaName(p), ps.value("phase", "Pending"), PodExitCode(p),
-                      ps.value("startTime", ""), ps.value("finishTime", ""), ps.value("reason", "")});
+                      ps.value("startTime", ""), ps.value("finishTime", ""),
+                      ps.value("reason", "")});
     }
     out << (prow.size() > 1 ? RenderTable(prow) : "  <none>\n");
   } else if (type.kind == "PipelineRun") {
     out << "Pipeline:     " << Str(obj, {"spec", "pipelineSpec", "pipelineInfo", "name"}) << "\n";
     out << "State:        " << st.value("state", "PENDING") << "\n";
-    if (!st.value("message", "").empty()) out << "Message:      " << st["message"].get<std::string>() << "\n";
+    if (!st.value("message", "").empty())
+      out << "Message:      " << st["message"].get<std::string>() << "\n";
     out << "Started:      " << st.value("startedAt", "<not yet>") << "\n";
     out << "Finished:     " << st.value("finishedAt", "<not yet>") << "\n";
     out << "Parameters:   " << obj["spec"].value("parameters", Json::object()).dump() << "\n";
     out << "Tasks:\n";
     const Json tasks = st.value("engine", Json::object()).value("tasks", Json::object());
-    std::vector<std::vector<std::string>> rows = {{"  TASK", "KIND", "STATE", "ATTEMPTS", "OUTPUTS"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"  TASK", "KIND", "STATE", "ATTEMPTS", "OUTPUTS"}};
     for (auto it = tasks.begin(); it != tasks.end(); ++it) {
       const Json& t = it.value();
       if (it.key() == "root") continue;

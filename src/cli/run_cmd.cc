@@ -39,7 +39,8 @@ Result<std::map<std::string, Json>> ParseParameters(const pipelines::PipelineSpe
     auto def = spec.root.inputs.parameters.find(name);
     if (def == spec.root.inputs.parameters.end()) {
       std::string known;
-      for (const auto& [n, d] : spec.root.inputs.parameters) known += (known.empty() ? "" : ", ") + n;
+      for (const auto& [n, d] : spec.root.inputs.parameters)
+        known += (known.empty() ? "" : ", ") + n;
       return InvalidArgument("-p " + name + ": the pipeline has no such parameter" +
                              (known.empty() ? "" : " (it has: " + known + ")"));
     }
@@ -74,8 +75,10 @@ class ProgressPrinter {
       seen_[key] = state;
       std::string path = it.key().rfind("root.", 0) == 0 ? it.key().substr(5) : it.key();
       std::string extra;
-      if (t.value("attempt", 0) > 0) extra += " (attempt " + std::to_string(t["attempt"].get<int>() + 1) + ")";
-      if (state == "FAILED" && !t.value("message", "").empty()) extra += ": " + t["message"].get<std::string>();
+      if (t.value("attempt", 0) > 0)
+        extra += " (attempt " + std::to_string(t["attempt"].get<int>() + 1) + ")";
+      if (state == "FAILED" && !t.value("message", "").empty())
+        extra += ": " + t["message"].get<std::string>();
       std::printf("[%6.1fs] %-40s %s%s\n", Elapsed(), path.c_str(), state.c_str(), extra.c_str());
     }
     std::string run_state = run.value("status", Json::object()).value("state", "PENDING");
@@ -106,7 +109,8 @@ void PrintOutputs(const Json& run) {
   const Json engine = status.value("engine", Json::object());
   std::printf("run %s/%s %s", MetaNamespace(run).c_str(), MetaName(run).c_str(),
               status.value("state", "?").c_str());
-  if (!status.value("message", "").empty()) std::printf(": %s", status["message"].get<std::string>().c_str());
+  if (!status.value("message", "").empty())
+    std::printf(": %s", status["message"].get<std::string>().c_str());
   std::printf("\n");
   const Json outputs = engine.value("outputs", Json::object());
   bool any = false;
@@ -178,7 +182,8 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
     const ResourceType* t = TypeRegistry::Builtin().Lookup("pipelineruns");
     auto created = api.Call("POST", ResourcePath(*t, g.namespace_), run.dump());
     if (!created.ok()) return Fail(created.status());
-    std::printf("run %s/%s created on %s\n", g.namespace_.c_str(), name.c_str(), config->url.c_str());
+    std::printf("run %s/%s created on %s\n", g.namespace_.c_str(), name.c_str(),
+                config->url.c_str());
     while (true) {
       auto got = api.Call("GET", ResourcePath(*t, g.namespace_, name));
       if (!got.ok()) return Fail(got.status());

@@ -9,12 +9,12 @@
 
 #include "api/api_server.h"
 #include "auth/auth.h"
-#include "cli/platform.h"
 #include "cli/commands.h"
 #include "cli/config.h"
-#include "pipelines/run_controller.h"
+#include "cli/platform.h"
 #include "core/log.h"
 #include "jobs/job_controller.h"
+#include "pipelines/run_controller.h"
 #include "store/store.h"
 
 namespace skiff::cli {
@@ -29,8 +29,8 @@ int Fail(const std::string& what, const Status& st) {
 void ServePodLog(Store& store, Backend& backend, Authorizer& authz, const HttpRequest& req,
                  HttpResponder& res) {
   const std::string ns = req.Param("namespace");
-  Status allowed = authz.Check(req.principal, AccessRequest{jobs::kPodType, ns, Verb::kGet,
-                                                            req.Param("name")});
+  Status allowed =
+      authz.Check(req.principal, AccessRequest{jobs::kPodType, ns, Verb::kGet, req.Param("name")});
   if (!allowed.ok()) return SendStatusError(res, allowed);
   auto pod = store.Get(jobs::kPodType, ns, req.Param("name"));
   if (!pod.ok()) return SendStatusError(res, pod.status());
@@ -48,8 +48,8 @@ void ServePodLog(Store& store, Backend& backend, Authorizer& authz, const HttpRe
 void ServeTaskLog(Store& store, Backend& backend, Authorizer& authz, const HttpRequest& req,
                   HttpResponder& res) {
   const std::string ns = req.Param("namespace");
-  Status allowed = authz.Check(req.principal, AccessRequest{pipelines::kPipelineRunType, ns,
-                                                            Verb::kGet, req.Param("name")});
+  Status allowed = authz.Check(
+      req.principal, AccessRequest{pipelines::kPipelineRunType, ns, Verb::kGet, req.Param("name")});
   if (!allowed.ok()) return SendStatusError(res, allowed);
   auto run = store.Get(pipelines::kPipelineRunType, ns, req.Param("name"));
   if (!run.ok()) return SendStatusError(res, run.status());
@@ -93,13 +93,13 @@ int CmdUp(const UpOptions& options) {
                [&](const HttpRequest& req, HttpResponder& res) {
                  ServePodLog(p.store(), p.backend(), authorizer, req, res);
                });
-  api.AddRoute("GET",
-               "/apis/pipelines.kubeflow.org/v2beta1/namespaces/{namespace}/pipelineruns/{name}/log",
-               [&](const HttpRequest& req, HttpResponder& res) {
-                 ServeTaskLog(p.store(), p.backend(), authorizer, req, res);
-               });
-  auto& workloads = api.metrics().GaugeFamily("skiff_workloads",
-                                               "Workloads on the local backend by phase");
+  api.AddRoute(
+      "GET", "/apis/pipelines.kubeflow.org/v2beta1/namespaces/{namespace}/pipelineruns/{name}/log",
+      [&](const HttpRequest& req, HttpResponder& res) {
+        ServeTaskLog(p.store(), p.backend(), authorizer, req, res);
+      });
+  auto& workloads =
+      api.metrics().GaugeFamily("skiff_workloads", "Workloads on the local backend by phase");
   api.metrics().AddCollectHook([&workloads, &p] {
     std::map<std::string, double> by_phase;
     for (const char* phase : {"Pending", "Running", "Succeeded", "Failed", "Unknown"}) {

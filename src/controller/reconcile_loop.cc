@@ -6,8 +6,8 @@ namespace skiff {
 
 using SteadyClock = std::chrono::steady_clock;
 
-ReconcileLoop::ReconcileLoop(std::string name, Store& store, std::string store_type,
-                             ReconcileFn fn, Options options)
+ReconcileLoop::ReconcileLoop(std::string name, Store& store, std::string store_type, ReconcileFn fn,
+                             Options options)
     : name_(std::move(name)),
       store_(store),
       store_type_(std::move(store_type)),

@@ -4,7 +4,8 @@
 // a reconcile asked to be looked at later.
 //
 //   ReconcileLoop loop("jobs", store, "jobs.batch",
-//       [&](const std::string& ns, const std::string& name) { return controller.Reconcile(ns, name); });
+//       [&](const std::string& ns, const std::string& name) { return controller.Reconcile(ns,
+//       name); });
 //   loop.Start();   // a thread of its own
 //   ...
 //   loop.Stop();    // waits for the reconcile in progress, then returns
@@ -74,7 +75,7 @@ class ReconcileLoop {
   std::condition_variable cv_;
   // Keys due at a time (steady clock). GUARDED_BY(mu_)
   std::map<Key, std::chrono::steady_clock::time_point> due_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  bool stopping_ = false;     // GUARDED_BY(mu_)
   int64_t seen_version_ = 0;  // only touched by the loop thread (or RunOnce)
   std::chrono::steady_clock::time_point next_resync_;
   std::thread thread_;

@@ -21,7 +21,8 @@ std::string FormatRfc3339(TimePoint t) {
 
 bool ParseRfc3339(const std::string& text, TimePoint* out) {
   static const std::regex kRe(
-      "(\\d{4})-(\\d{2})-(\\d{2})[Tt ](\\d{2}):(\\d{2}):(\\d{2})(\\.\\d+)?([Zz]|[+-]\\d{2}:\\d{2})");
+      "(\\d{4})-(\\d{2})-(\\d{2})[Tt "
+      "](\\d{2}):(\\d{2}):(\\d{2})(\\.\\d+)?([Zz]|[+-]\\d{2}:\\d{2})");
   std::smatch m;
   if (!std::regex_match(text, m, kRe)) return false;
   std::tm tm{};
@@ -40,7 +41,8 @@ bool ParseRfc3339(const std::string& text, TimePoint* out) {
   if (m[7].matched) {
     std::string frac = m[7].str().substr(1);
     frac.resize(9, '0');
-    tp += std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(std::stoll(frac)));
+    tp +=
+        std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(std::stoll(frac)));
   }
   std::string tz = m[8];
   if (tz != "Z" && tz != "z") {

@@ -12,7 +12,9 @@ Result<double> ParseQuantity(const Json& value, const std::string& field) {
   if (!value.is_string()) {
     return InvalidArgument(field + ": must be a quantity string such as \"500m\" or \"1Gi\"");
   }
-  static const std::regex kRe("([+-]?[0-9]+(?:\\.[0-9]*)?|[+-]?\\.[0-9]+)(e[+-]?[0-9]+|E[+-]?[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?");
+  static const std::regex kRe(
+      "([+-]?[0-9]+(?:\\.[0-9]*)?|[+-]?\\.[0-9]+)(e[+-]?[0-9]+|E[+-]?[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|"
+      "Gi|Ti|Pi|Ei)?");
   const std::string& s = value.get_ref<const std::string&>();
   std::smatch m;
   if (!std::regex_match(s, m, kRe)) {
@@ -20,11 +22,19 @@ Result<double> ParseQuantity(const Json& value, const std::string& field) {
   }
   double number = std::stod(m[1].str() + m[2].str());
   std::string suffix = m[3];
-  static const std::pair<const char*, double> kSuffixes[] = {
-      {"m", 1e-3},          {"k", 1e3},           {"M", 1e6},           {"G", 1e9},
-      {"T", 1e12},          {"P", 1e15},          {"E", 1e18},          {"Ki", 1024.0},
-      {"Mi", 1048576.0},    {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-      {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}};
+  static const std::pair<const char*, double> kSuffixes[] = {{"m", 1e-3},
+                                                             {"k", 1e3},
+                                                             {"M", 1e6},
+                                                             {"G", 1e9},
+                                                             {"T", 1e12},
+                                                             {"P", 1e15},
+                                                             {"E", 1e18},
+                                                             {"Ki", 1024.0},
+                                                             {"Mi", 1048576.0},
+                                                             {"Gi", 1073741824.0},
+                                                             {"Ti", 1099511627776.0},
+                                                             {"Pi", 1125899906842624.0},
+                                                             {"Ei", 1152921504606846976.0}};
   for (const auto& [name, scale] : kSuffixes) {
     if (suffix == name) return number * scale;
   }

@@ -30,7 +30,8 @@ const Json* TrueCondition(const Json& job, const std::string& type) {
 Status ExpectNonNegativeInt(const Json& spec, const char* key) {
   if (!spec.contains(key) || spec[key].is_null()) return Status::Ok();
   const Json& v = spec[key];
-  if (!v.is_number_integer()) return InvalidArgument(std::string("spec.") + key + ": must be an integer");
+  if (!v.is_number_integer())
+    return InvalidArgument(std::string("spec.") + key + ": must be an integer");
   if (v.get<int64_t>() < 0) return InvalidArgument(std::string("spec.") + key + ": must be >= 0");
   return Status::Ok();
 }
@@ -118,8 +119,8 @@ Status JobController::CleanUpOrphans(const std::string& ns, const std::string& j
 }
 
 Status JobController::DeleteJobAndPods(const Json& job) {
-  auto deleted = store_.Delete(kJobType, MetaNamespace(job), MetaName(job),
-                               MetaResourceVersion(job));
+  auto deleted =
+      store_.Delete(kJobType, MetaNamespace(job), MetaName(job), MetaResourceVersion(job));
   if (!deleted.ok() && deleted.status().code() != StatusCode::kNotFound) return deleted.status();
   return CleanUpOrphans(MetaNamespace(job), MetaName(job));
 }
@@ -143,8 +144,8 @@ Result<Json> JobController::CreatePod(const Json& job, std::optional<int> comple
   Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", Json::object()}};
   Json& meta = pod["metadata"];
   meta["namespace"] = MetaNamespace(job);
-  Json labels = tmpl.contains("metadata") ? tmpl["metadata"].value("labels", Json::object())
-                                          : Json::object();
+  Json labels =
+      tmpl.contains("metadata") ? tmpl["metadata"].value("labels", Json::object()) : Json::object();
   labels["job-name"] = job_name;
   labels["batch.kubernetes.io/job-name"] = job_name;
   labels["controller-uid"] = MetaUid(job);
@@ -154,10 +155,10 @@ Result<Json> JobController::CreatePod(const Json& job, std::optional<int> comple
     meta["annotations"] = tmpl["metadata"]["annotations"];
   }
   meta["ownerReferences"] = Json::array({{{"apiVersion", "batch/v1"},
-                                           {"kind", "Job"},
-                                           {"name", job_name},
-                                           {"uid", MetaUid(job)},
-                                           {"controller", true}}});
+                                          {"kind", "Job"},
+                                          {"name", job_name},
+                                          {"uid", MetaUid(job)},
+                                          {"controller", true}}});
   pod["spec"] = tmpl["spec"];
   if (completion_index) {
     std::string idx = std::to_string(*completion_index);
@@ -177,7 +178,8 @@ Result<Json> JobController::CreatePod(const Json& job, std::optional<int> comple
     if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) break;
   }
   if (!created.ok()) return created.status().WithContext("creating pod for job " + job_name);
-  LogInfo("pod created", {{"job", MetaNamespace(job) + "/" + job_name}, {"pod", MetaName(*created)}});
+  LogInfo("pod created",
+          {{"job", MetaNamespace(job) + "/" + job_name}, {"pod", MetaName(*created)}});
   return SyncPod(*created);
 }
 
@@ -223,7 +225,8 @@ Result<Json> JobController::SyncPod(Json pod) {
         if (cs.finished_at) term["finishedAt"] = FormatRfc3339(*cs.finished_at);
         c["state"] = {{"terminated", term}};
       } else {
-        c["state"] = {{"waiting", {{"reason", cs.reason.empty() ? "ContainerCreating" : cs.reason}}}};
+        c["state"] = {
+            {"waiting", {{"reason", cs.reason.empty() ? "ContainerCreating" : cs.reason}}}};
       }
       containers.push_back(c);
     }
@@ -264,7 +267,8 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
     pods.push_back(std::move(synced));
   }
   std::sort(pods.begin(), pods.end(), [](const Json& a, const Json& b) {
-    return a["metadata"].value("creationTimestamp", "") < b["metadata"].value("creationTimestamp", "") ||
+    return a["metadata"].value("creationTimestamp", "") <
+               b["metadata"].value("creationTimestamp", "") ||
            (a["metadata"].value("creationTimestamp", "") ==
                 b["metadata"].value("creationTimestamp", "") &&
             MetaName(a) < MetaName(b));
@@ -288,7 +292,8 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
     } else if (phase == "Failed") {
       failed++;
       TimePoint t;
-      if (ParseRfc3339(p["status"].value("finishTime", ""), &t) && t > last_failure) last_failure = t;
+      if (ParseRfc3339(p["status"].value("finishTime", ""), &t) && t > last_failure)
+        last_failure = t;
       if (last_failure == TimePoint{}) last_failure = now;
     } else {
       active++;
@@ -322,32 +327,31 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
   if (!finished) {
     TimePoint start;
     bool started = ParseRfc3339(status.value("startTime", ""), &start);
-    bool complete = has_completions ? completed_count >= completions
-                                    : (succeeded > 0 && active == 0);
+    bool complete =
+        has_completions ? completed_count >= completions : (succeeded > 0 && active == 0);
     if (complete) {
-      status["conditions"] = Json::array({Condition("SuccessCriteriaMet", "CompletionsReached",
-                                                    "Reached expected number of succeeded pods",
-                                                    now),
-                                          Condition("Complete", "CompletionsReached",
-                                                    "Reached expected number of succeeded pods",
-                                                    now)});
+      status["conditions"] =
+          Json::array({Condition("SuccessCriteriaMet", "CompletionsReached",
+                                 "Reached expected number of succeeded pods", now),
+                       Condition("Complete", "CompletionsReached",
+                                 "Reached expected number of succeeded pods", now)});
       status["completionTime"] = FormatRfc3339(now);
       RETURN_IF_ERROR(stop_active("Completed"));
     } else if (failed > backoff_limit) {
       RETURN_IF_ERROR(stop_active("BackoffLimitExceeded"));
-      status["conditions"] = Json::array(
-          {Condition("FailureTarget", "BackoffLimitExceeded",
-                     "Job has reached the specified backoff limit", now),
-           Condition("Failed", "BackoffLimitExceeded",
-                     "Job has reached the specified backoff limit", now)});
+      status["conditions"] =
+          Json::array({Condition("FailureTarget", "BackoffLimitExceeded",
+                                 "Job has reached the specified backoff limit", now),
+                       Condition("Failed", "BackoffLimitExceeded",
+                                 "Job has reached the specified backoff limit", now)});
     } else if (started && spec.contains("activeDeadlineSeconds") &&
                now >= start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<int64_t>())) {
       RETURN_IF_ERROR(stop_active("DeadlineExceeded"));
-      status["conditions"] = Json::array(
-          {Condition("FailureTarget", "DeadlineExceeded",
-                     "Job was active longer than specified deadline", now),
-           Condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline",
-                     now)});
+      status["conditions"] =
+          Json::array({Condition("FailureTarget", "DeadlineExceeded",
+                                 "Job was active longer than specified deadline", now),
+                       Condition("Failed", "DeadlineExceeded",
+                                 "Job was active longer than specified deadline", now)});
     } else if (suspended) {
       RETURN_IF_ERROR(stop_active("Suspended"));
     } else {
@@ -387,8 +391,10 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
       }
       if (active > 0) want_requeue(options_.poll_interval);
       if (started && spec.contains("activeDeadlineSeconds")) {
-        TimePoint deadline = start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<int64_t>());
-        want_requeue(std::chrono::duration_cast<milliseconds>(std::max(deadline - now, TimePoint::duration(0))));
+        TimePoint deadline =
+            start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<int64_t>());
+        want_requeue(std::chrono::duration_cast<milliseconds>(
+            std::max(deadline - now, TimePoint::duration(0))));
       }
     }
   }
@@ -405,14 +411,16 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
   if (status != status_before) {
     auto updated = store_.Update(kJobType, job);
     if (!updated.ok()) {
-      if (updated.status().code() == StatusCode::kConflict) return std::optional<milliseconds>(milliseconds(0));
+      if (updated.status().code() == StatusCode::kConflict)
+        return std::optional<milliseconds>(milliseconds(0));
       return updated.status();
     }
     job = std::move(updated).value();
     if (status_before.value("conditions", Json::array()) != job["status"]["conditions"]) {
       for (const Json& c : job["status"].value("conditions", Json::array())) {
         if (c.value("type", "") == "Complete" || c.value("type", "") == "Failed") {
-          LogInfo("job finished", {{"job", ns + "/" + name}, {"condition", c.value("type", "")},
+          LogInfo("job finished", {{"job", ns + "/" + name},
+                                   {"condition", c.value("type", "")},
                                    {"reason", c.value("reason", "")}});
         }
       }
@@ -422,7 +430,8 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
   // ttlSecondsAfterFinished: delete the Job (and its pods) once it has been finished that long.
   const Json* done = TrueCondition(job, "Complete");
   if (!done) done = TrueCondition(job, "Failed");
-  if (done && spec.contains("ttlSecondsAfterFinished") && spec["ttlSecondsAfterFinished"].is_number()) {
+  if (done && spec.contains("ttlSecondsAfterFinished") &&
+      spec["ttlSecondsAfterFinished"].is_number()) {
     TimePoint at;
     if (ParseRfc3339(done->value("lastTransitionTime", ""), &at)) {
       TimePoint expiry = at + std::chrono::seconds(spec["ttlSecondsAfterFinished"].get<int64_t>());

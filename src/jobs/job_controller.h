@@ -7,7 +7,8 @@
 // (re-adopting running ones) and carries on.
 //
 //   JobController jobs(store, backend, clock, options);
-//   ReconcileLoop loop("jobs", store, "jobs.batch", [&](auto& ns, auto& n) { return jobs.Reconcile(ns, n); });
+//   ReconcileLoop loop("jobs", store, "jobs.batch", [&](auto& ns, auto& n) { return
+//   jobs.Reconcile(ns, n); });
 //
 // Thread-compatible: one ReconcileLoop calls Reconcile; ValidateJob is thread-safe.
 #pragma once

@@ -198,9 +198,9 @@ TEST_F(JobControllerTest, APodTheBackendLostCountsAsAFailedAttempt) {
 
 TEST_F(JobControllerTest, MissingSecretFailsTheAttemptWithAClearReason) {
   Json job = MakeJob("secretive", {{"backoffLimit", 0}});
-  job["spec"]["template"]["spec"]["containers"][0]["env"] = Json::array(
-      {{{"name", "PASSWORD"},
-        {"valueFrom", {{"secretKeyRef", {{"name", "db"}, {"key", "password"}}}}}}});
+  job["spec"]["template"]["spec"]["containers"][0]["env"] =
+      Json::array({{{"name", "PASSWORD"},
+                    {"valueFrom", {{"secretKeyRef", {{"name", "db"}, {"key", "password"}}}}}}});
   Apply(job);
   Reconcile("secretive");
   Json pod = Pods("secretive")[0];

@@ -21,8 +21,7 @@ Status ExpectType(const Json& obj, const char* key, Json::value_t type, const ch
                   const std::string& field) {
   if (!obj.contains(key) || obj[key].is_null()) return Status::Ok();
   const Json& v = obj[key];
-  bool ok = v.type() == type ||
-            (type == Json::value_t::number_integer && v.is_number_unsigned());
+  bool ok = v.type() == type || (type == Json::value_t::number_integer && v.is_number_unsigned());
   if (!ok) return InvalidArgument(field + "." + key + ": must be " + type_name);
   return Status::Ok();
 }
@@ -70,7 +69,8 @@ Status ValidateContainer(const Json& c, const std::string& field) {
     }
   }
   if (c.contains("volumeMounts") && !c["volumeMounts"].is_null()) {
-    if (!c["volumeMounts"].is_array()) return InvalidArgument(field + ".volumeMounts: must be a list");
+    if (!c["volumeMounts"].is_array())
+      return InvalidArgument(field + ".volumeMounts: must be a list");
     for (size_t i = 0; i < c["volumeMounts"].size(); ++i) {
       const Json& m = c["volumeMounts"][i];
       std::string mf = field + ".volumeMounts[" + std::to_string(i) + "]";
@@ -163,13 +163,13 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
         EnvVar ev{e["name"].get<std::string>(), e.value("value", "")};
         if (e.contains("valueFrom")) {
           const Json& from = e["valueFrom"];
-          for (const auto& [key, kind] : {std::pair<const char*, const char*>{"secretKeyRef",
-                                                                              "secrets"},
-                                          {"configMapKeyRef", "configmaps"}}) {
+          for (const auto& [key, kind] :
+               {std::pair<const char*, const char*>{"secretKeyRef", "secrets"},
+                {"configMapKeyRef", "configmaps"}}) {
             if (!from.contains(key)) continue;
             if (!env.read_config) return Unimplemented(std::string(key) + " is not available");
-            auto value = env.read_config(kind, ns, from[key].value("name", ""),
-                                         from[key].value("key", ""));
+            auto value =
+                env.read_config(kind, ns, from[key].value("name", ""), from[key].value("key", ""));
             if (!value.ok()) {
               if (from[key].value("optional", false)) continue;
               return value.status().WithContext(cf + ".env[" + ev.name + "].valueFrom." + key);
@@ -184,7 +184,8 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
       const Json& r = c["resources"];
       for (const char* section : {"requests", "limits"}) {
         if (!r.contains(section) || !r[section].is_object()) continue;
-        if (r[section].contains("cpu") && (cs.cpu_millis == 0 || std::string(section) == "requests")) {
+        if (r[section].contains("cpu") &&
+            (cs.cpu_millis == 0 || std::string(section) == "requests")) {
           ASSIGN_OR_RETURN(cs.cpu_millis, ParseCpuMillis(r[section]["cpu"], cf + ".resources.cpu"));
         }
       }
@@ -200,9 +201,8 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
     }
     if (c.contains("volumeMounts") && c["volumeMounts"].is_array()) {
       for (const Json& m : c["volumeMounts"]) {
-        cs.volume_mounts.push_back(
-            {m["name"].get<std::string>(), m["mountPath"].get<std::string>(),
-             m.value("readOnly", false)});
+        cs.volume_mounts.push_back({m["name"].get<std::string>(), m["mountPath"].get<std::string>(),
+                                    m.value("readOnly", false)});
       }
     }
     w.containers.push_back(std::move(cs));

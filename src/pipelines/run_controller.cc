@@ -33,13 +33,12 @@ Json MakePipelineRun(const std::string& ns, const std::string& name, const Json&
                      bool enable_caching) {
   Json params = Json::object();
   for (const auto& [k, v] : parameters) params[k] = v;
-  Json run = {{"apiVersion", "pipelines.kubeflow.org/v2beta1"},
-              {"kind", "PipelineRun"},
-              {"metadata", {{"name", name}, {"namespace", ns}}},
-              {"spec",
-               {{"pipelineSpec", spec_doc},
-                {"parameters", params},
-                {"enableCaching", enable_caching}}}};
+  Json run = {
+      {"apiVersion", "pipelines.kubeflow.org/v2beta1"},
+      {"kind", "PipelineRun"},
+      {"metadata", {{"name", name}, {"namespace", ns}}},
+      {"spec",
+       {{"pipelineSpec", spec_doc}, {"parameters", params}, {"enableCaching", enable_caching}}}};
   if (platform_spec.is_object() && !platform_spec.empty()) {
     run["spec"]["platformSpec"] = platform_spec;
   }
@@ -47,8 +46,9 @@ Json MakePipelineRun(const std::string& ns, const std::string& name, const Json&
 }
 
 Result<std::string> FindTaskWorkload(const Json& run, const std::string& task) {
-  const Json tasks =
-      run.value("status", Json::object()).value("engine", Json::object()).value("tasks", Json::object());
+  const Json tasks = run.value("status", Json::object())
+                         .value("engine", Json::object())
+                         .value("tasks", Json::object());
   std::vector<std::string> matches;
   std::string known;
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
@@ -140,7 +140,8 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
     ctx.enable_cache = run["spec"].value("enableCaching", true);
     ParseRfc3339(status["createdAt"].get<std::string>(), &ctx.create_time);
     TimePoint scheduled;
-    if (ParseRfc3339(run["spec"].value("scheduledAt", ""), &scheduled)) ctx.schedule_time = scheduled;
+    if (ParseRfc3339(run["spec"].value("scheduledAt", ""), &scheduled))
+      ctx.schedule_time = scheduled;
     if (run["spec"].value("cancelRequested", false)) Engine::RequestCancel(engine_status);
     done = engine_.Reconcile(**spec, ctx, engine_status, runner_, clock_);
   }

@@ -45,8 +45,8 @@ struct ListOptions {
 };
 
 struct ListResult {
-  std::vector<Json> items;     // ordered by (namespace, name)
-  std::string continue_token;  // empty when there are no more
+  std::vector<Json> items;       // ordered by (namespace, name)
+  std::string continue_token;    // empty when there are no more
   int64_t resource_version = 0;  // store version at the time of the list
 };
 
