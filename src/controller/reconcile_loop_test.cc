@@ -1,0 +1,103 @@
+#include "controller/reconcile_loop.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace skiff {
+namespace {
+
+using std::chrono::milliseconds;
+
+class ReconcileLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("reconcile-loop-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    store_ = OpenStore("sqlite://" + (dir_ / "t.db").string(), clock_).value();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Json Object(const std::string& kind, const std::string& name, Json labels = Json::object()) {
+    return {{"apiVersion", "v1"},
+            {"kind", kind},
+            {"metadata", {{"name", name}, {"namespace", "ns"}, {"labels", labels}}},
+            {"spec", Json::object()}};
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ReconcileLoopTest, ReconcilesEachChangedObjectOnce) {
+  std::vector<std::string> calls;
+  ReconcileLoop loop("t", *store_, "widgets", [&](const std::string& ns, const std::string& n) {
+    calls.push_back(ns + "/" + n);
+    return Result<std::optional<milliseconds>>(std::optional<milliseconds>());
+  });
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "a")).ok());
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "b")).ok());
+  ASSERT_TRUE(store_->Create("gadgets", Object("Gadget", "c")).ok());
+  EXPECT_EQ(loop.RunOnce(), 2);
+  EXPECT_EQ(calls, (std::vector<std::string>{"ns/a", "ns/b"}));
+  EXPECT_EQ(loop.RunOnce(), 0) << "nothing changed, nothing to do";
+}
+
+TEST_F(ReconcileLoopTest, RequeuesWhenAskedAndAfterErrors) {
+  int calls = 0;
+  ReconcileLoop::Options options;
+  options.error_backoff = milliseconds(0);
+  ReconcileLoop loop(
+      "t", *store_, "widgets",
+      [&](const std::string&, const std::string&) -> Result<std::optional<milliseconds>> {
+        ++calls;
+        if (calls == 1) return std::optional<milliseconds>(milliseconds(0));
+        if (calls == 2) return Internal("transient");
+        return std::optional<milliseconds>();
+      },
+      options);
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "a")).ok());
+  loop.RunOnce();  // asks to be looked at again at once
+  loop.RunOnce();  // fails: retried after the error back-off
+  loop.RunOnce();  // succeeds for good
+  EXPECT_EQ(loop.RunOnce(), 0);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(ReconcileLoopTest, MapsChangesOfOtherTypesToTheirOwner) {
+  std::vector<std::string> calls;
+  ReconcileLoop loop("t", *store_, "jobs", [&](const std::string&, const std::string& n) {
+    calls.push_back(n);
+    return Result<std::optional<milliseconds>>(std::optional<milliseconds>());
+  });
+  loop.AlsoWatch("pods", [](const WatchEvent& ev) -> std::optional<ReconcileLoop::Key> {
+    auto labels = MetaLabels(ev.object);
+    if (!labels.count("job-name")) return std::nullopt;
+    return ReconcileLoop::Key{ev.namespace_, labels["job-name"]};
+  });
+  ASSERT_TRUE(store_->Create("pods", Object("Pod", "p1", {{"job-name", "pi"}})).ok());
+  ASSERT_TRUE(store_->Create("pods", Object("Pod", "p2")).ok());
+  loop.RunOnce();
+  EXPECT_EQ(calls, (std::vector<std::string>{"pi"}));
+}
+
+TEST_F(ReconcileLoopTest, StartReconcilesEverythingAlreadyStoredAndStopJoins) {
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "old")).ok());
+  std::atomic<int> calls{0};
+  ReconcileLoop loop("t", *store_, "widgets", [&](const std::string&, const std::string&) {
+    ++calls;
+    return Result<std::optional<milliseconds>>(std::optional<milliseconds>());
+  });
+  loop.Start();
+  for (int i = 0; i < 200 && calls.load() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  loop.Stop();
+  EXPECT_EQ(calls.load(), 1);
+}
+
+}  // namespace
+}  // namespace skiff
