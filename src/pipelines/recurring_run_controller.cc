@@ -392,6 +392,13 @@ Result<std::optional<milliseconds>> RecurringRunController::Reconcile(const std:
     RETURN_IF_ERROR(write_status());
     return std::optional<milliseconds>();
   }
+  if (!schedule->cron && !schedule->start) {
+    // A period without a start time counts from creation: the first run one period later.
+    TimePoint created;
+    if (ParseRfc3339(rr["metadata"].value("creationTimestamp", ""), &created)) {
+      schedule->start = created + schedule->interval;
+    }
+  }
   if (!spec.value("enabled", true)) {
     status.erase("nextScheduledAt");
     RETURN_IF_ERROR(write_status());
