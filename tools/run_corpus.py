@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Runs the KFP IR corpus through `skiff run --local` and records which files run to success.
+
+Each file is first classified by its executors: containers on a Python image (lightweight
+components) or a small POSIX-shell image (alpine, busybox, bash, ubuntu) can run on the local
+backend; anything else (Vertex/GCP images, GPUs, Kubernetes-only volumes, placeholder images) is
+"not runnable locally" with the reason. Runnable files run one after another with one SKIFF_HOME
+shared by all of them (so the cached Python environments are reused), a per-file timeout, and
+pipeline parameters without a default filled from PARAMETERS below (or a typed sample value).
+
+    tools/run_corpus.py --skiff build/runs/skiff --out tests/conformance/kfp_runs.json
+    tools/run_corpus.py --only add_numbers.yaml flip_coin.yaml   # a subset, printed
+
+The JSON maps file name -> {"result": "runs" | "fails" | "not runnable", "reason": str,
+"seconds": float}. The conformance test (src/pipelines/conformance_test.cc) reads it to fill the
+"runs to success" column of tests/conformance/kfp_ir.md.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def default_corpus():
+    for base in (os.environ.get("SKIFF_SOURCE_DIR", REPO) + "/../shared/corpus",
+                 "/work/shared/corpus"):
+        if os.path.isdir(os.path.join(base, "kfp", "ir")):
+            return os.path.join(os.path.normpath(base), "kfp", "ir")
+    return "/work/shared/corpus/kfp/ir"
+
+
+# Parameters without a default, per file: sensible values so the pipeline does real work.
+PARAMETERS = {
+    "add_numbers.yaml": {"a": 3, "b": 4},
+    "pipeline_with_retry.yaml": {"a": 1.0, "b": 7.0},
+    "backend-test-v2_env-var.yaml": {"env_var": "PATH"},
+}
+
+PYTHON_IMAGE = re.compile(
+    r"^((docker\.io/)?(library/)?python|public\.ecr\.aws/docker/library/python|"
+    r"registry\.access\.redhat\.com/ubi\d+/python-\d+)(:|@|$)")
+SHELL_IMAGE = re.compile(
+    r"^((docker\.io/)?(library/)?(alpine|busybox|bash|ubuntu|debian)|"
+    r"ghcr\.io/containerd/busybox)(:|@|$)")
+SHELL_PROGRAMS = {"sh", "bash", "/bin/sh", "/bin/bash", "echo", "cat", "ls", "sleep", "true",
+                  "false", "printf", "mkdir", "touch", "test", "env"}
+# Binaries that the local machine (or a small image) does not have.
+FOREIGN_BINARIES = re.compile(r"\b(gsutil|gcloud|bq|kubectl|nvidia-smi|curl|jq|docker)\b")
+
+
+def sample(parameter_type):
+    return {"NUMBER_INTEGER": 1, "NUMBER_DOUBLE": 1.5, "BOOLEAN": True, "LIST": ["a", "b"],
+            "STRUCT": {"a": "1"}}.get(parameter_type, "hello")
+
+
+def load(path):
+    with open(path) as f:
+        if path.endswith(".json"):
+            return [json.load(f)]
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+
+def classify(docs):
+    """Returns None when the file can run locally, else the reason it cannot."""
+    spec = docs[0] if docs else None
+    if not isinstance(spec, dict) or "root" not in spec:
+        return "not a pipeline spec"
+    platform = docs[1] if len(docs) > 1 and isinstance(docs[1], dict) else {}
+    k8s = json.dumps(platform)
+    for key, why in (("pvcMount", "mounts a Kubernetes PVC"),
+                     ("secretAsVolume", "mounts a Kubernetes Secret"),
+                     ("secretAsEnv", "reads a Kubernetes Secret"),
+                     ("configMapAsVolume", "mounts a Kubernetes ConfigMap"),
+                     ("configMapAsEnv", "reads a Kubernetes ConfigMap"),
+                     ("createPvc", "creates a Kubernetes PVC"),
+                     ("nodeAffinity", "needs Kubernetes node affinity"),
+                     ("genericEphemeralVolume", "needs a Kubernetes ephemeral volume")):
+        if '"' + key + '"' in k8s:
+            return why
+    executors = spec.get("deploymentSpec", {}).get("executors", {})
+    for name, ex in sorted(executors.items()):
+        if "importer" in ex:
+            uri = json.dumps(ex["importer"].get("artifactUri", {}))
+            if "gs://" in uri or "s3://" in uri or "minio://" in uri:
+                return f"{name}: imports from object storage ({uri.strip('{}')[:60]})"
+            continue
+        if "resolver" in ex:
+            return f"{name}: resolver executors need ML Metadata"
+        if "customJob" in ex:
+            return f"{name}: Vertex AI custom job"
+        c = ex.get("container")
+        if c is None:
+            return f"{name}: unsupported executor kind {sorted(ex)}"
+        image = c.get("image", "")
+        text = " ".join(str(x) for x in c.get("command", []) + c.get("args", []))
+        res = c.get("resources", {})
+        if "accelerator" in res or "nvidia" in json.dumps(res).lower():
+            return f"{name}: needs a GPU"
+        if "google_cloud_pipeline_components" in text or "google.cloud" in text:
+            return f"{name}: uses Google Cloud (google_cloud_pipeline_components)"
+        if PYTHON_IMAGE.match(image):
+            if FOREIGN_BINARIES.search(text) and "executor_main" not in text:
+                return f"{name}: runs {FOREIGN_BINARIES.search(text).group(1)}"
+            continue
+        if SHELL_IMAGE.match(image):
+            prog = (c.get("command") or c.get("args") or [""])[0]
+            if isinstance(prog, str) and prog not in SHELL_PROGRAMS:
+                return f"{name}: {image} runs {prog!r}, not a POSIX shell command"
+            if FOREIGN_BINARIES.search(text):
+                return f"{name}: runs {FOREIGN_BINARIES.search(text).group(1)}"
+            continue
+        if "gcr.io" in image or "pkg.dev" in image or "google" in image:
+            return f"{name}: Google Cloud image {image}"
+        return f"{name}: image {image} is neither Python nor a POSIX shell"
+    return None
+
+
+def parameters_for(file, spec):
+    values = dict(PARAMETERS.get(file, {}))
+    for name, d in spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {}).items():
+        if name in values or "defaultValue" in d or d.get("isOptional"):
+            continue
+        values[name] = sample(d.get("parameterType", "STRING"))
+    return values
+
+
+def failure_reason(out):
+    """The most telling line of `skiff run` output: the first task failure, else the run's."""
+    lines = out.splitlines()
+    for line in lines:
+        m = re.search(r"\s(\S+)\s+FAILED(?: \(attempt \d+\))?: (.*)$", line)
+        if m:
+            return f"{m.group(1)}: {m.group(2)}"[:300]
+    for line in lines:
+        if line.startswith("run ") and " FAILED" in line:
+            return line[:300]
+        if line.startswith("error: "):
+            return line[7:300]
+    return (lines[-1] if lines else "no output")[:300]
+
+
+def run_file(skiff, home, path, params, timeout, local=True):
+    """Runs one file in-process (local) or on the server whose SKIFF_HOME is `home`."""
+    cmd = [skiff, "run"] + (["--local"] if local else []) + [path]
+    for k, v in params.items():
+        cmd += ["-p", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
+    env = dict(os.environ, SKIFF_HOME=home, ASAN_OPTIONS="detect_leaks=0")
+    env.pop("SKIFF_SERVER", None)
+    start = time.time()
+    try:
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (
+            e.stdout or "")
+        return {"result": "fails", "reason": f"timed out after {timeout}s",
+                "seconds": round(time.time() - start, 1), "output": out[-2000:]}
+    seconds = round(time.time() - start, 1)
+    out = res.stdout + res.stderr
+    if res.returncode == 0:
+        return {"result": "runs", "reason": "", "seconds": seconds}
+    reason = failure_reason(out)
+    log_tail = failed_task_log(skiff, env, out)
+    if log_tail:
+        reason += " | log: " + log_tail
+    return {"result": "fails", "reason": reason[:400], "seconds": seconds,
+            "output": out[-2000:]}
+
+
+def failed_task_log(skiff, env, out):
+    """The last line of the first failed task's log (the exception, usually), or ""."""
+    run = re.search(r"^run ([^/\s]+)/(\S+) FAILED", out, re.M)
+    task = re.search(r"^\[\s*[\d.]+s\] (\S+)\s+FAILED", out, re.M)
+    if not run or not task:
+        return ""
+    try:
+        res = subprocess.run([skiff, "logs", "-n", run.group(1), "run", run.group(2),
+                              task.group(1).split(".")[-1]], env=env, capture_output=True,
+                             text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return ""
+    lines = [l.strip() for l in res.stdout.splitlines() if l.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skiff", default=os.environ.get("SKIFF_BINARY",
+                                                      os.path.join(REPO, "build/runs/skiff")))
+    ap.add_argument("--corpus", default=default_corpus())
+    ap.add_argument("--home", default="/tmp/skiff-corpus-home")
+    ap.add_argument("--out", help="write results as JSON here")
+    ap.add_argument("--timeout", type=int, default=180)
+    ap.add_argument("--only", nargs="*", help="run only these files")
+    ap.add_argument("--keep-output", action="store_true", help="keep run output in the JSON")
+    args = ap.parse_args()
+    os.makedirs(args.home, exist_ok=True)
+    files = args.only or sorted(os.listdir(args.corpus))
+    results = {}
+    for i, file in enumerate(files):
+        path = os.path.join(args.corpus, file)
+        try:
+            docs = load(path)
+            reason = classify(docs)
+        except Exception as e:  # an unreadable file is a result, not a crash of the tool
+            docs, reason = [], f"cannot read: {e}"
+        if file.startswith("invalid_"):
+            reason = "negative vector (refused by the parser)"
+        if reason is not None:
+            results[file] = {"result": "not runnable", "reason": reason, "seconds": 0}
+        else:
+            results[file] = run_file(args.skiff, args.home, path, parameters_for(file, docs[0]),
+                                     args.timeout)
+        r = results[file]
+        print(f"[{i + 1}/{len(files)}] {file}: {r['result']} {r['reason']} ({r['seconds']}s)",
+              flush=True)
+        if not args.keep_output:
+            r.pop("output", None)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(results, f, indent=1, sort_keys=True)
+                f.write("\n")
+    counts = {}
+    for r in results.values():
+        counts[r["result"]] = counts.get(r["result"], 0) + 1
+    print(json.dumps(counts, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
