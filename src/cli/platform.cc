@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/clock.h"
@@ -50,7 +51,9 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   LocalBackend::Options backend_options;
   backend_options.state_dir = p->home_ + "/workloads";
   backend_options.log_dir = p->home_ + "/logs";
-  backend_options.env_cache_dir = p->home_ + "/envs";
+  // Cached Python environments may be shared between homes (tests, several installations).
+  const char* env_cache = std::getenv("SKIFF_ENV_CACHE");
+  backend_options.env_cache_dir = env_cache && *env_cache ? env_cache : p->home_ + "/envs";
   if (std::filesystem::exists(p->home_ + "/images.yaml")) {
     backend_options.image_map_file = p->home_ + "/images.yaml";
   }
@@ -113,6 +116,14 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
                                       [self](const std::string& ns, const std::string& name) {
                                         return self->run_controller_->Reconcile(ns, name);
                                       });
+  p->recurring_controller_ = std::make_unique<pipelines::RecurringRunController>(*p->store_, clock);
+  p->recurring_loop_ =
+      std::make_unique<ReconcileLoop>("recurringruns", *p->store_, pipelines::kRecurringRunType,
+                                      [self](const std::string& ns, const std::string& name) {
+                                        return self->recurring_controller_->Reconcile(ns, name);
+                                      });
+  p->recurring_loop_->AlsoWatch(pipelines::kPipelineRunType,
+                                &pipelines::RecurringRunController::MapRunToRecurringRun);
   return p;
 }
 
@@ -121,11 +132,13 @@ void Platform::Start() {
   started_ = true;
   job_loop_->Start();
   run_loop_->Start();
+  recurring_loop_->Start();
 }
 
 void Platform::Stop() {
   if (job_loop_) job_loop_->Stop();
   if (run_loop_) run_loop_->Stop();
+  if (recurring_loop_) recurring_loop_->Stop();
   if (backend_) backend_->Shutdown(std::chrono::seconds(5));
 }
 

@@ -17,6 +17,7 @@
 #include "jobs/job_controller.h"
 #include "pipelines/cache.h"
 #include "pipelines/launcher.h"
+#include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
 #include "store/store.h"
 
@@ -56,8 +57,10 @@ class Platform {
   std::unique_ptr<pipelines::Launcher> launcher_;
   std::unique_ptr<jobs::JobController> job_controller_;
   std::unique_ptr<pipelines::RunController> run_controller_;
+  std::unique_ptr<pipelines::RecurringRunController> recurring_controller_;
   std::unique_ptr<ReconcileLoop> job_loop_;
   std::unique_ptr<ReconcileLoop> run_loop_;
+  std::unique_ptr<ReconcileLoop> recurring_loop_;
   bool started_ = false;
 };
 

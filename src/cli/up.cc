@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "api/api_server.h"
+#include "api/kfp/kfp_api.h"
 #include "auth/auth.h"
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -98,6 +99,14 @@ int CmdUp(const UpOptions& options) {
       [&](const HttpRequest& req, HttpResponder& res) {
         ServeTaskLog(p.store(), p.backend(), authorizer, req, res);
       });
+  KfpApiOptions kfp_options;
+  kfp_options.artifacts_root = home + "/artifacts";
+  KfpApi kfp(p.store(), authorizer, clock, kfp_options);
+  RegisterKfpApi(kfp,
+                 [&api](const std::string& method, const std::string& pattern, Handler handler) {
+                   api.AddRoute(method, pattern, std::move(handler));
+                 });
+
   auto& workloads =
       api.metrics().GaugeFamily("skiff_workloads", "Workloads on the local backend by phase");
   api.metrics().AddCollectHook([&workloads, &p] {

@@ -12,6 +12,10 @@ BINARY = os.environ.get("SKIFF_BINARY") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "release", "skiff")
 
 
+ENV_CACHE = os.environ.get("SKIFF_ENV_CACHE") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "e2e-envs")
+
+
 class Skiff:
     """One `skiff up` process and a CLI bound to its SKIFF_HOME."""
 
@@ -26,6 +30,9 @@ class Skiff:
     def env(self):
         env = dict(os.environ)
         env["SKIFF_HOME"] = self.home
+        # One cache of Python environments for the whole test session: only the first pipeline
+        # task installs kfp, as on a user's machine.
+        env.setdefault("SKIFF_ENV_CACHE", ENV_CACHE)
         env.pop("SKIFF_SERVER", None)
         env.pop("SKIFF_TOKEN", None)
         return env
