@@ -16,6 +16,7 @@ The JSON maps file name -> {"result": "runs" | "fails" | "not runnable", "reason
 "runs to success" column of tests/conformance/kfp_ir.md.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -107,6 +108,10 @@ def classify(docs):
         if "google_cloud_pipeline_components" in text or "google.cloud" in text:
             return f"{name}: uses Google Cloud (google_cloud_pipeline_components)"
         if PYTHON_IMAGE.match(image):
+            prog = (c.get("command") or c.get("args") or [""])[0]
+            if isinstance(prog, str) and not re.match(r"^(/usr/bin/|/bin/)?(sh|bash|python3?)$",
+                                                      prog):
+                return f"{name}: {image} runs {prog!r}, which only the real image has"
             if FOREIGN_BINARIES.search(text) and "executor_main" not in text:
                 return f"{name}: runs {FOREIGN_BINARIES.search(text).group(1)}"
             continue
@@ -167,26 +172,25 @@ def run_file(skiff, home, path, params, timeout, local=True):
     if res.returncode == 0:
         return {"result": "runs", "reason": "", "seconds": seconds}
     reason = failure_reason(out)
-    log_tail = failed_task_log(skiff, env, out)
+    log_tail = failed_task_log(home, out)
     if log_tail:
         reason += " | log: " + log_tail
     return {"result": "fails", "reason": reason[:400], "seconds": seconds,
             "output": out[-2000:]}
 
 
-def failed_task_log(skiff, env, out):
-    """The last line of the first failed task's log (the exception, usually), or ""."""
-    run = re.search(r"^run ([^/\s]+)/(\S+) FAILED", out, re.M)
+def failed_task_log(home, out):
+    """The last line of the first failed task's log (the exception, usually), or "".
+
+    Logs of in-process runs live in $SKIFF_HOME/logs/<run uid>.root.<task path>.<attempt>/."""
     task = re.search(r"^\[\s*[\d.]+s\] (\S+)\s+FAILED", out, re.M)
-    if not run or not task:
+    if not task:
         return ""
-    try:
-        res = subprocess.run([skiff, "logs", "-n", run.group(1), "run", run.group(2),
-                              task.group(1).split(".")[-1]], env=env, capture_output=True,
-                             text=True, timeout=30)
-    except subprocess.TimeoutExpired:
+    logs = glob.glob(os.path.join(home, "logs", f"*.root.{task.group(1)}.*", "*.log"))
+    if not logs:
         return ""
-    lines = [l.strip() for l in res.stdout.splitlines() if l.strip()]
+    with open(max(logs, key=os.path.getmtime), errors="replace") as f:
+        lines = [l.strip() for l in f.read().splitlines() if l.strip()]
     return lines[-1][:200] if lines else ""
 
 

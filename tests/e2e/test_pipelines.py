@@ -168,8 +168,8 @@ def test_nested_pipelines_map_inputs_and_outputs(server):
     assert all(t["state"] == "SUCCEEDED" for t in containers.values())
     inner = [p for p in containers if p.endswith(".print-op1") and p.count(".") >= 2]
     assert inner
-    outer_input = doc["status"]["engine"]["parameters"]["msg"]
-    assert params_of(doc, inner[0])["Output"] == outer_input
+    inner_task = task(doc, inner[0])
+    assert inner_task["outputs"]["parameters"]["Output"] == inner_task["inputs"]["parameters"]["msg"]
 
 
 def test_a_rerun_is_cached_and_no_cache_runs_again(server):
@@ -189,16 +189,16 @@ def test_a_rerun_is_cached_and_no_cache_runs_again(server):
 
 # A representative slice of the corpus, run the way tools/run_corpus.py runs all of it.
 FAST_CORPUS = [
-    "hello_world.yaml",
-    "two_step_pipeline.yaml",
-    "pipeline_with_loops.yaml",
-    "pipeline_with_nested_conditions.yaml",
-    "if_elif_else_with_oneof_parameters.yaml",
-    "pipeline_with_exit_handler.yaml",
-    "container_io.yaml",
-    "pipeline_with_importer.yaml",
-    "parameters_simple.yaml",
-    "pipeline_with_after.yaml",
+    "arguments_parameters.yaml",
+    "artifact_crust.yaml",
+    "artifacts_complex.yaml",
+    "concat_message.yaml",
+    "conditional_producer_and_consumers.yaml",
+    "critical_if_else_with_oneof_artifacts.yaml",
+    "cross_loop_after_topology.yaml",
+    "dict_input.yaml",
+    "container_no_input.yaml",
+    "component_with_optional_inputs.yaml",
 ]
 
 
