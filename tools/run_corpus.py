@@ -109,8 +109,8 @@ def classify(docs):
             return f"{name}: uses Google Cloud (google_cloud_pipeline_components)"
         if PYTHON_IMAGE.match(image):
             prog = (c.get("command") or c.get("args") or [""])[0]
-            if isinstance(prog, str) and not re.match(r"^(/usr/bin/|/bin/)?(sh|bash|python3?)$",
-                                                      prog):
+            if (isinstance(prog, str) and prog not in SHELL_PROGRAMS and
+                    not re.match(r"^(/usr/bin/|/bin/)?(sh|bash|python3?)$", prog)):
                 return f"{name}: {image} runs {prog!r}, which only the real image has"
             if FOREIGN_BINARIES.search(text) and "executor_main" not in text:
                 return f"{name}: runs {FOREIGN_BINARIES.search(text).group(1)}"

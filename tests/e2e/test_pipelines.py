@@ -194,7 +194,7 @@ FAST_CORPUS = [
     "artifacts_complex.yaml",
     "concat_message.yaml",
     "conditional_producer_and_consumers.yaml",
-    "critical_if_else_with_oneof_artifacts.yaml",
+    "if_elif_else_complex.yaml",
     "cross_loop_after_topology.yaml",
     "dict_input.yaml",
     "container_no_input.yaml",
