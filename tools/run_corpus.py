@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
@@ -38,11 +39,21 @@ def default_corpus():
     return "/work/shared/corpus/kfp/ir"
 
 
+FRESH_FILE = object()  # parameter value: a path that does not exist yet
+
 # Parameters without a default, per file: sensible values so the pipeline does real work.
 PARAMETERS = {
     "add_numbers.yaml": {"a": 3, "b": 4},
     "pipeline_with_retry.yaml": {"a": 1.0, "b": 7.0},
     "backend-test-v2_env-var.yaml": {"env_var": "PATH"},
+    "env-var.yaml": {"env_var": "PATH"},
+    # The flaky task counts its attempts in this file (fresh per run, so it fails once).
+    "local_execution_pipeline_with_retry.yaml": {"counter_path": FRESH_FILE},
+}
+
+# Pipelines whose run is meant to fail (KFP's own tests use them for failure handling).
+FAILS_BY_DESIGN = {
+    "fail_v2.yaml": "the component exits 1",
 }
 
 PYTHON_IMAGE = re.compile(
@@ -74,6 +85,10 @@ def classify(docs):
     spec = docs[0] if docs else None
     if not isinstance(spec, dict) or "root" not in spec:
         return "not a pipeline spec"
+    root_artifacts = spec["root"].get("inputDefinitions", {}).get("artifacts", {})
+    if root_artifacts:
+        return (f"needs pipeline input artifacts ({', '.join(sorted(root_artifacts))}), "
+                "which `skiff run -p` cannot supply")
     platform = docs[1] if len(docs) > 1 and isinstance(docs[1], dict) else {}
     k8s = json.dumps(platform)
     for key, why in (("pvcMount", "mounts a Kubernetes PVC"),
@@ -130,6 +145,12 @@ def classify(docs):
 
 def parameters_for(file, spec):
     values = dict(PARAMETERS.get(file, {}))
+    for name, v in values.items():
+        if v is FRESH_FILE:
+            fd, fresh = tempfile.mkstemp(prefix="skiff-corpus-")
+            os.close(fd)
+            os.unlink(fresh)
+            values[name] = fresh
     for name, d in spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {}).items():
         if name in values or "defaultValue" in d or d.get("isOptional"):
             continue
@@ -171,6 +192,9 @@ def run_file(skiff, home, path, params, timeout, local=True):
     out = res.stdout + res.stderr
     if res.returncode == 0:
         return {"result": "runs", "reason": "", "seconds": seconds}
+    if os.path.basename(path) in FAILS_BY_DESIGN:
+        return {"result": "runs", "reason": "fails by design, as it should: " +
+                FAILS_BY_DESIGN[os.path.basename(path)], "seconds": seconds}
     reason = failure_reason(out)
     log_tail = failed_task_log(home, out)
     if log_tail:
