@@ -183,7 +183,10 @@ Result<std::string> ResolveExecutable(const std::string& name, const std::string
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
     if (dir.empty()) dir = ".";
-    std::string full = (dir[0] == '/' ? dir : working_dir + "/" + dir) + "/" + name;
+    // Built by appending: GCC 12 at -O2 warns falsely (-Wrestrict, bug 105329) on the one-liner.
+    std::string full = dir[0] == '/' ? dir : working_dir + "/" + dir;
+    full += '/';
+    full += name;
     struct stat st;
     if (stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(full.c_str(), X_OK) == 0) {
       return full;
