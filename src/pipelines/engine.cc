@@ -1,6 +1,7 @@
 #include "pipelines/engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 
@@ -73,6 +74,8 @@ class Reconciler {
         runner_(runner),
         clock_(clock) {}
 
+  static constexpr std::chrono::milliseconds kMaxReconcileTime{200};
+
   // Reconciles the DAG node at `path` (which must be RUNNING). True when anything changed.
   Result<bool> ReconcileDag(const std::string& path, const ComponentSpec& comp) {
     bool any = false;
@@ -85,6 +88,9 @@ class Reconciler {
       }
       any = any || changed;
       if (!changed) break;
+      // Hand back to the controller now and then, so a long burst of instant tasks is written
+      // to the store (progress and crash safety) instead of finishing in one unseen call.
+      if (std::chrono::steady_clock::now() - started_ > kMaxReconcileTime) break;
     }
     // Finished when every child is terminal.
     for (const auto& [key, task] : dag.tasks) {
@@ -721,6 +727,7 @@ class Reconciler {
   Json& tasks_;
   TaskRunner& runner_;
   Clock& clock_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace
