@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,14 +92,12 @@ def classify(docs):
                 "which `skiff run -p` cannot supply")
     platform = docs[1] if len(docs) > 1 and isinstance(docs[1], dict) else {}
     k8s = json.dumps(platform)
-    for key, why in (("pvcMount", "mounts a Kubernetes PVC"),
-                     ("secretAsVolume", "mounts a Kubernetes Secret"),
-                     ("secretAsEnv", "reads a Kubernetes Secret"),
+    # pvcMount, emptyDir, nodeAffinity and the like the launcher handles locally.
+    for key, why in (("secretAsVolume", "mounts a Kubernetes Secret (not created by the runner)"),
+                     ("secretAsEnv", "reads a Kubernetes Secret (not created by the runner)"),
                      ("configMapAsVolume", "mounts a Kubernetes ConfigMap"),
                      ("configMapAsEnv", "reads a Kubernetes ConfigMap"),
-                     ("createPvc", "creates a Kubernetes PVC"),
-                     ("nodeAffinity", "needs Kubernetes node affinity"),
-                     ("genericEphemeralVolume", "needs a Kubernetes ephemeral volume")):
+                     ("createPvc", "creates a Kubernetes PVC")):
         if '"' + key + '"' in k8s:
             return why
     executors = spec.get("deploymentSpec", {}).get("executors", {})
@@ -181,13 +180,17 @@ def run_file(skiff, home, path, params, timeout, local=True):
     env = dict(os.environ, SKIFF_HOME=home, ASAN_OPTIONS="detect_leaks=0")
     env.pop("SKIFF_SERVER", None)
     start = time.time()
+    # Its own session, so that a timeout stops the run and every task process it started.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
     try:
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (
-            e.stdout or "")
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, _ = proc.communicate()
         return {"result": "fails", "reason": f"timed out after {timeout}s",
-                "seconds": round(time.time() - start, 1), "output": out[-2000:]}
+                "seconds": round(time.time() - start, 1), "output": (stdout or "")[-2000:]}
+    res = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     seconds = round(time.time() - start, 1)
     out = res.stdout + res.stderr
     if res.returncode == 0:
@@ -218,6 +221,31 @@ def failed_task_log(home, out):
     return lines[-1][:200] if lines else ""
 
 
+def merge(inputs, corpus, out):
+    results = {}
+    for path in inputs:
+        with open(path) as f:
+            results.update(json.load(f))
+    for file in sorted(os.listdir(corpus)):
+        if file not in results:
+            print(f"{file}: missing from the results", file=sys.stderr)
+            continue
+        reason = classify(load(os.path.join(corpus, file))) if not file.startswith(
+            "invalid_") else "negative vector (refused by the parser)"
+        if reason is not None:
+            results[file] = {"result": "not runnable", "reason": reason, "seconds": 0}
+        results[file].pop("output", None)
+    if out:
+        with open(out, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+            f.write("\n")
+    counts = {}
+    for r in results.values():
+        counts[r["result"]] = counts.get(r["result"], 0) + 1
+    print(json.dumps(counts, sort_keys=True))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skiff", default=os.environ.get("SKIFF_BINARY",
@@ -228,7 +256,12 @@ def main():
     ap.add_argument("--timeout", type=int, default=180)
     ap.add_argument("--only", nargs="*", help="run only these files")
     ap.add_argument("--keep-output", action="store_true", help="keep run output in the JSON")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="combine earlier results (e.g. from runs split over several homes), "
+                         "re-classifying each file with the current rules, into --out")
     args = ap.parse_args()
+    if args.merge:
+        return merge(args.merge, args.corpus, args.out)
     os.makedirs(args.home, exist_ok=True)
     files = args.only or sorted(os.listdir(args.corpus))
     results = {}

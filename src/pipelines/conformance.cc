@@ -30,13 +30,15 @@ std::string RenderConformanceTable(std::vector<ConformanceRow> rows) {
   bool with_runs = std::any_of(rows.begin(), rows.end(), [](const ConformanceRow& r) {
     return r.runs_to_success.has_value();
   });
-  size_t parsed = 0, refused_as_expected = 0, negatives = 0, ran = 0, attempted = 0;
+  size_t parsed = 0, refused_as_expected = 0, negatives = 0, ran = 0, attempted = 0,
+         not_runnable = 0;
   for (const ConformanceRow& r : rows) {
     if (r.parses) ++parsed;
     if (r.expected_invalid) {
       ++negatives;
       if (!r.parses) ++refused_as_expected;
     }
+    if (!r.runs_to_success && !r.run_message.empty()) ++not_runnable;
     if (r.runs_to_success) {
       ++attempted;
       if (*r.runs_to_success) ++ran;
@@ -48,16 +50,19 @@ std::string RenderConformanceTable(std::vector<ConformanceRow> rows) {
          "edit by hand.\n\n"
       << rows.size() << " files: " << parsed << " parse, " << refused_as_expected << " of "
       << negatives << " negative vectors (invalid_*) refused";
-  if (with_runs) out << ", " << ran << " of " << attempted << " run to success";
+  if (with_runs) {
+    out << "; " << ran << " of " << attempted << " run to success with `skiff run --local` ("
+        << not_runnable << " not runnable locally; see `tools/run_corpus.py`)";
+  }
   out << ".\n\n| file | parses | refused reason |" << (with_runs ? " runs to success |" : "")
       << "\n|---|---|---|" << (with_runs ? "---|" : "") << "\n";
   for (const ConformanceRow& r : rows) {
     out << "| " << Cell(r.file) << " | " << (r.parses ? "yes" : "no") << " | "
         << Cell(r.refused_reason) << " |";
     if (with_runs) {
-      std::string run = !r.runs_to_success   ? "-"
-                        : *r.runs_to_success ? "yes"
-                                             : "no: " + r.run_message;
+      std::string run = r.runs_to_success ? (*r.runs_to_success ? "yes" : "no: " + r.run_message)
+                        : r.run_message.empty() ? "-"
+                                                : r.run_message;
       out << " " << Cell(run) << " |";
     }
     out << "\n";

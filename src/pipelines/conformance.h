@@ -22,7 +22,8 @@ struct ConformanceRow {
   std::string refused_reason;           // the parser's error when it did not
   bool expected_invalid = false;        // a negative vector (invalid_*)
   std::optional<bool> runs_to_success;  // filled by the run step; nullopt = not run
-  std::string run_message;              // why it did not run to success
+  std::string run_message;              // why it did not run to success, or (runs_to_success
+                                        // unset) why it cannot run locally
 };
 
 // Markdown: a header, a summary line and a table sorted by file name. The "runs to success"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "pipelines/engine.h"
 #include "pipelines/engine_testing.h"
@@ -37,6 +38,25 @@ TEST(ConformanceTest, EveryCorpusFileParsesAndNegativeVectorsAreRefused) {
   EXPECT_EQ(rows.size(), 216u);
   const char* src = std::getenv("SKIFF_SOURCE_DIR");
   ASSERT_NE(src, nullptr) << "SKIFF_SOURCE_DIR must point at the source tree";
+  // The "runs to success" column comes from tools/run_corpus.py's results, when present.
+  std::ifstream runs_file(std::string(src) + "/tests/conformance/kfp_runs.json");
+  if (runs_file) {
+    Json runs = Json::parse(runs_file, nullptr, false);
+    ASSERT_TRUE(runs.is_object()) << "tests/conformance/kfp_runs.json is not a JSON object";
+    for (ConformanceRow& row : rows) {
+      if (!runs.contains(row.file)) continue;
+      const Json& r = runs[row.file];
+      std::string result = r.value("result", ""), reason = r.value("reason", "");
+      if (result == "runs") {
+        row.runs_to_success = true;
+      } else if (result == "fails") {
+        row.runs_to_success = false;
+        row.run_message = reason;
+      } else {
+        row.run_message = "not runnable locally: " + reason;
+      }
+    }
+  }
   Status written = WriteConformanceTable(std::string(src) + "/tests/conformance/kfp_ir.md", rows);
   EXPECT_TRUE(written.ok()) << written.ToString();
 }
@@ -130,6 +150,14 @@ TEST(ConformanceTest, TableHasOneRowPerFileAndARunColumnOnlyWhenRunsAreKnown) {
   table = RenderConformanceTable(rows);
   EXPECT_NE(table.find("| b.yaml | yes |  | no: task failed |"), std::string::npos) << table;
   EXPECT_NE(table.find("| a.yaml | no | a.yaml: x\\|y: required | - |"), std::string::npos);
+  rows[1].run_message = "not runnable locally: needs a GPU";
+  table = RenderConformanceTable(rows);
+  EXPECT_NE(
+      table.find("| a.yaml | no | a.yaml: x\\|y: required | not runnable locally: needs a GPU |"),
+      std::string::npos)
+      << table;
+  EXPECT_NE(table.find("0 of 1 run to success"), std::string::npos) << table;
+  EXPECT_NE(table.find("1 not runnable locally"), std::string::npos) << table;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <system_error>
 
 #include "core/ids.h"
@@ -76,6 +77,27 @@ std::string FailureMessage(const WorkloadStatus& st, std::optional<int>* exit_co
   }
   if (!st.message.empty()) msg += msg.empty() ? st.message : ": " + st.message;
   return msg.empty() ? "failed" : msg;
+}
+
+// The downward-API value of `metadata.annotations['k']` / `metadata.labels['k']` for a pod with
+// the platform config's podMetadata: the value, or "" when the key is absent (as on Kubernetes);
+// nullopt for any other field path.
+std::optional<std::string> PodMetadataField(const Json& pc, const std::string& path) {
+  for (const char* section : {"annotations", "labels"}) {
+    std::string prefix = std::string("metadata.") + section + "['";
+    if (path.rfind(prefix, 0) != 0 || path.size() < prefix.size() + 2 ||
+        path.compare(path.size() - 2, 2, "']") != 0) {
+      continue;
+    }
+    std::string key = path.substr(prefix.size(), path.size() - prefix.size() - 2);
+    const Json md = pc.value("podMetadata", Json::object());
+    const Json map = md.is_object() ? md.value(section, Json::object()) : Json::object();
+    if (map.is_object() && map.contains(key) && map[key].is_string()) {
+      return map[key].get<std::string>();
+    }
+    return std::string();
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -390,6 +412,8 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
         value = inv.namespace_;
       } else if (path == "metadata.annotations['pipelines.kubeflow.org/run_name']") {
         value = inv.run_name;
+      } else if (std::optional<std::string> v = PodMetadataField(pc, path)) {
+        value = *v;
       } else {
         warnings->push_back("fieldPathAsEnv " + path + " is not available on this backend");
         continue;

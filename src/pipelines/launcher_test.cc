@@ -266,6 +266,25 @@ TEST_F(LauncherTest, SecretsBecomeEnvThroughTheResolverAndEmptyDirsBecomeVolumes
   EXPECT_EQ(ew->containers[0].volume_mounts[0].mount_path, "/mnt/my_vol_1");
 }
 
+TEST_F(LauncherTest, FieldPathEnvReadsPodMetadataAndIsEmptyForAbsentKeys) {
+  Json ir = LoadTestIr("secret_as_env.yaml");
+  TaskInvocation inv = InvocationFor(ir, "comp-comp", {}, dir_.path());
+  inv.platform_config = Json::parse(R"({
+    "podMetadata": {"annotations": {"a": "one"}, "labels": {"l": "two"}},
+    "fieldPathAsEnv": [{"name": "A", "fieldPath": "metadata.annotations['a']"},
+                       {"name": "L", "fieldPath": "metadata.labels['l']"},
+                       {"name": "NONE", "fieldPath": "metadata.labels['missing']"}]})");
+  std::vector<std::string> warnings;
+  auto w = launcher_->BuildWorkload(inv, &warnings);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  std::map<std::string, std::string> env;
+  for (const EnvVar& e : w->containers[0].env) env[e.name] = e.value;
+  EXPECT_EQ(env["A"], "one");
+  EXPECT_EQ(env["L"], "two");
+  ASSERT_TRUE(env.count("NONE"));
+  EXPECT_EQ(env["NONE"], "");
+}
+
 TEST_F(LauncherTest, AnUnknownPlaceholderFailsStartNamingTaskAndPlaceholder) {
   TaskInvocation inv = AddNumbers(1, 2);
   inv.executor_spec["container"]["args"].push_back("{{$.json_escape[1]}}");
