@@ -581,7 +581,11 @@ class Reconciler {
     inv.task_path = path;
     inv.task_name = task.name;
     inv.attempt = attempt;
-    inv.workload_id = ctx_.run_id + "." + path + "." + std::to_string(attempt);
+    // A retried run (generation > 0) gives its re-run tasks fresh workload ids.
+    const int generation = status_.value("generation", 0);
+    inv.workload_id = ctx_.run_id + "." +
+                      (generation > 0 ? "g" + std::to_string(generation) + "." : "") + path + "." +
+                      std::to_string(attempt);
     inv.component_spec = comp.raw;
     inv.executor_spec = exec.raw;
     inv.platform_config = spec_.PlatformConfig(exec.label);

@@ -12,6 +12,7 @@
 // Run status document:
 //   {"state": "RUNNING", "message": "", "start_time": "...", "finish_time": "...",
 //    "cancel_requested": false, "failing": false, "parameters": {resolved pipeline inputs},
+//    "generation": 0 (bumped by a retry: re-run tasks get fresh workload ids),
 //    "outputs": {"parameters": {}, "artifacts": {}},
 //    "tasks": {"root": {...}, "root.add-numbers": {...}, "root.for-loop-1.iteration-0.x": {...}}}
 // and per task path:

@@ -295,6 +295,7 @@ TEST(ResetRunForRetryTest, KeepsSucceededTasksAndDropsTheFailedOnes) {
   EXPECT_EQ(tasks["root"]["children"], Json::array({"root.a"}));
   EXPECT_EQ(run["status"]["state"], "PENDING");
   EXPECT_EQ(run["status"]["engine"]["failing"], false);
+  EXPECT_EQ(run["status"]["engine"]["generation"], 1) << "re-run tasks need fresh workload ids";
   EXPECT_FALSE(run["status"].contains("finishedAt"));
 }
 

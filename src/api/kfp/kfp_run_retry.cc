@@ -74,6 +74,8 @@ Status ResetRunForRetry(Json& run) {
   Reset(tasks, "root", dropped);
   for (const std::string& p : dropped) tasks.erase(p);
   engine["state"] = "RUNNING";
+  // Re-run tasks get new workload ids: the failed attempts' workloads stay finished as they were.
+  engine["generation"] = status["retries"];
   engine["failing"] = false;
   engine["cancel_requested"] = false;
   engine.erase("finish_time");
