@@ -59,8 +59,13 @@ ImageRule ImageMap::Resolve(const std::string& image) const {
     }
   }
   if (best != nullptr) return *best;
+  // By default an image is Python when its repository's last path segment says so:
+  // "python:3.11", "docker.io/library/python:3.12-slim", "ubi9/python-311".
   ImageRule rule;
-  rule.python = image.rfind("python", 0) == 0;
+  std::string repo = image.substr(0, image.find('@'));
+  size_t slash = repo.rfind('/');
+  std::string last = slash == std::string::npos ? repo : repo.substr(slash + 1);
+  rule.python = last.rfind("python", 0) == 0;
   return rule;
 }
 

@@ -12,6 +12,8 @@ TEST(ImageMapTest, PythonImagesUseLocalPythonByDefault) {
   EXPECT_TRUE(map.Resolve("python:3.11").python);
   EXPECT_TRUE(map.Resolve("python-slim").python);
   EXPECT_FALSE(map.Resolve("busybox").python);
+  EXPECT_TRUE(map.Resolve("public.ecr.aws/docker/library/python:3.12").python);
+  EXPECT_FALSE(map.Resolve("ghcr.io/python-tools/busybox:1").python);
 }
 
 TEST(ImageMapTest, LongestMatchingGlobWins) {
