@@ -33,11 +33,8 @@ REPO = os.path.dirname(HERE)
 
 
 def default_corpus():
-    for base in (os.environ.get("SKIFF_SOURCE_DIR", REPO) + "/../shared/corpus",
-                 "/work/shared/corpus"):
-        if os.path.isdir(os.path.join(base, "kfp", "ir")):
-            return os.path.join(os.path.normpath(base), "kfp", "ir")
-    return "/work/shared/corpus/kfp/ir"
+    base = os.environ.get("SKIFF_SOURCE_DIR", REPO) + "/../shared/corpus"
+    return os.path.join(os.path.normpath(base), "kfp", "ir")
 
 
 FRESH_FILE = object()  # parameter value: a path that does not exist yet

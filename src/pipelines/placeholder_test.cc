@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "pipelines/executor_io.h"
@@ -181,7 +182,9 @@ TEST(ResolveCommandLineTest, PipelineLevelPlaceholdersResolve) {
 
 // Every container executor of the whole KFP corpus resolves, except the Vertex-only forms.
 TEST(ResolveCommandLineTest, EveryCorpusExecutorResolvesExceptVertexOnlyForms) {
-  const std::string corpus = "/work/shared/corpus/kfp/ir";
+  const char* source_dir = std::getenv("SKIFF_SOURCE_DIR");
+  const std::string corpus =
+      std::string(source_dir ? source_dir : ".") + "/../shared/corpus/kfp/ir";
   if (!std::filesystem::is_directory(corpus)) GTEST_SKIP() << "no KFP corpus at " << corpus;
   TempDir dir;
   int resolved = 0, vertex_only = 0;

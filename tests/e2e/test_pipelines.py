@@ -21,7 +21,7 @@ def corpus_dir():
     candidates = []
     if os.environ.get("SKIFF_SOURCE_DIR"):
         candidates.append(os.path.join(os.environ["SKIFF_SOURCE_DIR"], "..", "shared", "corpus"))
-    candidates += [os.path.join(REPO, "..", "shared", "corpus"), "/work/shared/corpus"]
+    candidates.append(os.path.join(REPO, "..", "shared", "corpus"))
     for c in candidates:
         if os.path.isdir(os.path.join(c, "kfp", "ir")):
             return os.path.join(os.path.normpath(c), "kfp", "ir")
