@@ -154,7 +154,8 @@ Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std:
   } catch (const YAML::Exception& e) {
     std::ostringstream msg;
     msg << source << ": malformed YAML";
-    if (!e.mark.is_null()) msg << " at line " << e.mark.line + 1 << ", column " << e.mark.column + 1;
+    if (!e.mark.is_null())
+      msg << " at line " << e.mark.line + 1 << ", column " << e.mark.column + 1;
     msg << ": " << e.msg;
     return InvalidArgument(msg.str());
   }
@@ -164,8 +165,9 @@ Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std:
 Result<Json> ParseJsonOrYaml(const std::string& text, const std::string& source) {
   ASSIGN_OR_RETURN(std::vector<Json> docs, ParseYamlDocuments(text, source));
   if (docs.empty()) return InvalidArgument(source + ": empty document");
-  if (docs.size() > 1) return InvalidArgument(source + ": expected one document, found " +
-                                              std::to_string(docs.size()));
+  if (docs.size() > 1)
+    return InvalidArgument(source + ": expected one document, found " +
+                           std::to_string(docs.size()));
   return std::move(docs[0]);
 }
 
@@ -270,7 +272,8 @@ bool LabelSelector::Matches(const std::map<std::string, std::string>& labels) co
   for (const Term& t : terms_) {
     auto it = labels.find(t.key);
     bool has = it != labels.end();
-    bool in_values = has && std::find(t.values.begin(), t.values.end(), it->second) != t.values.end();
+    bool in_values =
+        has && std::find(t.values.begin(), t.values.end(), it->second) != t.values.end();
     switch (t.op) {
       case Term::kEq:
       case Term::kIn:
@@ -338,15 +341,31 @@ const TypeRegistry& TypeRegistry::Builtin() {
     r->Add({"skiff.dev", "v1", "User", "users", false, {"user"}});
     r->Add({"skiff.dev", "v1", "ApiToken", "apitokens", false, {"token", "tokens"}});
     r->Add({"skiff.dev", "v1", "RoleBinding", "rolebindings", true, {"rolebinding"}});
-    r->Add({"pipelines.kubeflow.org", "v2beta1", "PipelineRun", "pipelineruns", true,
+    r->Add({"pipelines.kubeflow.org",
+            "v2beta1",
+            "PipelineRun",
+            "pipelineruns",
+            true,
             {"run", "runs", "pipelinerun"}});
     r->Add({"pipelines.kubeflow.org", "v2beta1", "TaskCache", "taskcaches", true, {"taskcache"}});
-    r->Add({"pipelines.kubeflow.org", "v2beta1", "Experiment", "experiments", true,
+    r->Add({"pipelines.kubeflow.org",
+            "v2beta1",
+            "Experiment",
+            "experiments",
+            true,
             {"kfpexperiment"}});
     r->Add({"pipelines.kubeflow.org", "v2beta1", "Pipeline", "pipelines", true, {"pipeline"}});
-    r->Add({"pipelines.kubeflow.org", "v2beta1", "PipelineVersion", "pipelineversions", true,
+    r->Add({"pipelines.kubeflow.org",
+            "v2beta1",
+            "PipelineVersion",
+            "pipelineversions",
+            true,
             {"pipelineversion"}});
-    r->Add({"pipelines.kubeflow.org", "v2beta1", "RecurringRun", "recurringruns", true,
+    r->Add({"pipelines.kubeflow.org",
+            "v2beta1",
+            "RecurringRun",
+            "recurringruns",
+            true,
             {"recurringrun"}});
     return r;
   }();
