@@ -2,10 +2,8 @@
 // API server), prints where it is, and runs until SIGINT/SIGTERM, then stops everything it
 // started, children included.
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <cstdio>
-#include <filesystem>
 
 #include "api/api_server.h"
 #include "api/kfp/kfp_api.h"
