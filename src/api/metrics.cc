@@ -95,6 +95,10 @@ Result<Json> MeteredStore::Get(const std::string& type, const std::string& ns,
                                const std::string& name) {
   return Count(metrics_, "get", store_.Get(type, ns, name));
 }
+Result<int64_t> MeteredStore::GetResourceVersion(const std::string& type, const std::string& ns,
+                                                 const std::string& name) {
+  return Count(metrics_, "get_version", store_.GetResourceVersion(type, ns, name));
+}
 Result<Json> MeteredStore::Update(const std::string& type, Json object) {
   return Count(metrics_, "update", store_.Update(type, std::move(object)));
 }

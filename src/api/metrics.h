@@ -81,6 +81,8 @@ class MeteredStore : public Store {
   Result<Json> Create(const std::string& type, Json object) override;
   Result<Json> Get(const std::string& type, const std::string& ns,
                    const std::string& name) override;
+  Result<int64_t> GetResourceVersion(const std::string& type, const std::string& ns,
+                                     const std::string& name) override;
   Result<Json> Update(const std::string& type, Json object) override;
   Result<Json> Delete(const std::string& type, const std::string& ns, const std::string& name,
                       int64_t expected_version = 0) override;

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,9 +96,21 @@ struct ResourceUsage {
   int64_t memory_bytes = 0;  // current resident set
 };
 
+// Told that workload `id` (with its spec's labels) changed: it started, a container ended, it
+// finished. Called from a backend thread with no backend lock held; it must not block and must
+// not call back into the backend synchronously (queueing work, as ReconcileLoop::Enqueue does,
+// is the intended use).
+using WorkloadListener =
+    std::function<void(const std::string& id, const std::map<std::string, std::string>& labels)>;
+
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  // Sets the one listener for workload changes (replacing any earlier one). Controllers still
+  // poll with Observe: the listener only makes them react sooner. A backend that cannot notify
+  // keeps this default, which ignores the listener.
+  virtual void SetListener(WorkloadListener listener) { (void)listener; }
 
   // Admits and starts the workload, or queues it when slots are full. Idempotent on `id`: a
   // second Launch of a known id returns ok and changes nothing.

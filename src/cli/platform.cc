@@ -124,6 +124,16 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
                                       });
   p->recurring_loop_->AlsoWatch(pipelines::kPipelineRunType,
                                 &pipelines::RecurringRunController::MapRunToRecurringRun);
+  // A task's workload changing (started, ended) reconciles its run at once instead of at the
+  // next poll: one dependency hop costs a wake-up, not a poll interval.
+  p->backend_->SetListener(
+      [self](const std::string&, const std::map<std::string, std::string>& labels) {
+        auto run = labels.find(pipelines::kRunNameLabel);
+        auto ns = labels.find(pipelines::kNamespaceLabel);
+        if (run != labels.end() && ns != labels.end()) {
+          self->run_loop_->Enqueue({ns->second, run->second});
+        }
+      });
   return p;
 }
 
@@ -142,6 +152,9 @@ void Platform::Stop() {
   if (backend_) backend_->Shutdown(std::chrono::seconds(5));
 }
 
-Platform::~Platform() { Stop(); }
+Platform::~Platform() {
+  Stop();
+  if (backend_) backend_->SetListener(nullptr);
+}
 
 }  // namespace skiff::cli

@@ -1,5 +1,7 @@
 #include "controller/reconcile_loop.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 
 namespace skiff {
@@ -24,7 +26,12 @@ void ReconcileLoop::Start() {
   seen_version_ = store_.CurrentVersion();
   EnqueueAll();
   next_resync_ = SteadyClock::now() + options_.resync_period;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    store_version_ = seen_version_;
+  }
   thread_ = std::thread([this] { Run(); });
+  watcher_ = std::thread([this] { WatchStore(); });
 }
 
 void ReconcileLoop::Stop() {
@@ -34,12 +41,14 @@ void ReconcileLoop::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (watcher_.joinable()) watcher_.join();
 }
 
 void ReconcileLoop::Enqueue(const Key& key) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     due_[key] = SteadyClock::now();
+    enqueued_ = true;
   }
   cv_.notify_all();
 }
@@ -56,15 +65,17 @@ void ReconcileLoop::EnqueueAll() {
   for (const Json& obj : list->items) due_[{MetaNamespace(obj), MetaName(obj)}] = now;
 }
 
-void ReconcileLoop::ReadNewChanges() {
+bool ReconcileLoop::ReadNewChanges() {
+  ChangeFilter filter;
+  filter.metadata_only = true;
   while (true) {
-    auto changes = store_.ReadChanges(ChangeFilter{}, seen_version_, 500);
+    auto changes = store_.ReadChanges(filter, seen_version_, 500);
     if (!changes.ok()) {
       LogWarn("controller change feed failed",
               {{"controller", name_}, {"error", changes.status().ToString()}});
-      return;
+      return false;
     }
-    if (changes->empty()) return;
+    if (changes->empty()) return true;
     std::lock_guard<std::mutex> lock(mu_);
     auto now = SteadyClock::now();
     for (const WatchEvent& ev : *changes) {
@@ -75,12 +86,16 @@ void ReconcileLoop::ReadNewChanges() {
         if (auto key = it->second(ev)) due_[*key] = now;
       }
     }
-    if (changes->size() < 500) return;
+    if (changes->size() < 500) return true;
   }
 }
 
 int ReconcileLoop::RunOnce() {
   ReadNewChanges();
+  return ReconcileDue();
+}
+
+int ReconcileLoop::ReconcileDue() {
   std::vector<Key> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -111,30 +126,51 @@ int ReconcileLoop::RunOnce() {
   return static_cast<int>(ready.size());
 }
 
-void ReconcileLoop::Run() {
+void ReconcileLoop::WatchStore() {
+  int64_t known;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    known = store_version_;
+  }
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
     }
+    // A bounded wait, so Stop is noticed within one period.
+    int64_t version = store_.WaitForChange(known, std::chrono::milliseconds(100));
+    if (version <= known) continue;
+    known = version;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      store_version_ = std::max(store_version_, version);
+    }
+    cv_.notify_all();
+  }
+}
+
+void ReconcileLoop::Run() {
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      enqueued_ = false;
+    }
     if (SteadyClock::now() >= next_resync_) {
       EnqueueAll();
       next_resync_ = SteadyClock::now() + options_.resync_period;
     }
-    RunOnce();
-    // Sleep until the next due key, a store change, an Enqueue, or Stop.
-    auto wake = next_resync_;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [key, when] : due_) wake = std::min(wake, when);
-    }
-    auto now = SteadyClock::now();
-    if (wake <= now) continue;
-    auto timeout = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(wake - now),
-                            std::chrono::milliseconds(100));
-    if (store_.WaitForChange(seen_version_, timeout) > seen_version_) continue;
+    bool feed_ok = ReadNewChanges();
+    ReconcileDue();
+    // Sleep until the next due key, a store change, an Enqueue, or Stop. While the change feed
+    // fails, store changes do not wake the loop before error_backoff.
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(1), [this] { return stopping_; });
+    auto wake = next_resync_;
+    for (const auto& [key, when] : due_) wake = std::min(wake, when);
+    if (!feed_ok) wake = std::min(wake, SteadyClock::now() + options_.error_backoff);
+    cv_.wait_until(lock, wake, [&] {
+      return stopping_ || enqueued_ || (feed_ok && store_version_ > seen_version_);
+    });
   }
 }
 

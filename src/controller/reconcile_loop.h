@@ -12,6 +12,11 @@
 //
 // A reconcile returns the delay after which it wants to run again (nullopt: only on change) or an
 // error (logged, counted, retried with backoff). Reconciles of one loop never run concurrently.
+// Enqueue (e.g. from a Backend's WorkloadListener) wakes the loop at once.
+//
+// Two threads: the loop, which sleeps on its condition variable until a key is due, a key is
+// enqueued or the store changed; and a store watcher, which blocks in Store::WaitForChange and
+// wakes the loop when the version moves.
 // Thread-safe: Start/Stop/Enqueue may be called from any thread.
 #pragma once
 
@@ -35,6 +40,8 @@ class ReconcileLoop {
   using ReconcileFn = std::function<Result<std::optional<std::chrono::milliseconds>>(
       const std::string& ns, const std::string& name)>;
   // Maps a change of another type to the key of the object to reconcile (e.g. pod -> its job).
+  // The event's object holds only metadata (name, namespace, labels): the loop reads the change
+  // feed with ChangeFilter::metadata_only, so large objects are never parsed just to be mapped.
   using Mapper = std::function<std::optional<Key>(const WatchEvent&)>;
 
   struct Options {
@@ -61,8 +68,12 @@ class ReconcileLoop {
 
  private:
   void Run();
+  void WatchStore();
   void EnqueueAll();
-  void ReadNewChanges();
+  // False when the change feed could not be read.
+  bool ReadNewChanges();
+  // Runs every key that is due; returns how many.
+  int ReconcileDue();
 
   const std::string name_;
   Store& store_;
@@ -75,10 +86,13 @@ class ReconcileLoop {
   std::condition_variable cv_;
   // Keys due at a time (steady clock). GUARDED_BY(mu_)
   std::map<Key, std::chrono::steady_clock::time_point> due_;
-  bool stopping_ = false;     // GUARDED_BY(mu_)
-  int64_t seen_version_ = 0;  // only touched by the loop thread (or RunOnce)
+  bool stopping_ = false;      // GUARDED_BY(mu_)
+  bool enqueued_ = false;      // GUARDED_BY(mu_): Enqueue ran since the loop last looked
+  int64_t store_version_ = 0;  // GUARDED_BY(mu_): the latest version the watcher saw
+  int64_t seen_version_ = 0;   // only touched by the loop thread (or RunOnce)
   std::chrono::steady_clock::time_point next_resync_;
   std::thread thread_;
+  std::thread watcher_;
 };
 
 }  // namespace skiff

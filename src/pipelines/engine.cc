@@ -74,8 +74,6 @@ class Reconciler {
         runner_(runner),
         clock_(clock) {}
 
-  static constexpr std::chrono::milliseconds kMaxReconcileTime{200};
-
   // Reconciles the DAG node at `path` (which must be RUNNING). True when anything changed.
   Result<bool> ReconcileDag(const std::string& path, const ComponentSpec& comp) {
     bool any = false;
@@ -90,7 +88,7 @@ class Reconciler {
       if (!changed) break;
       // Hand back to the controller now and then, so a long burst of instant tasks is written
       // to the store (progress and crash safety) instead of finishing in one unseen call.
-      if (std::chrono::steady_clock::now() - started_ > kMaxReconcileTime) break;
+      if (std::chrono::steady_clock::now() - started_ > ctx_.max_reconcile_time) break;
     }
     // Finished when every child is terminal.
     for (const auto& [key, task] : dag.tasks) {

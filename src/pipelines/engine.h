@@ -33,6 +33,7 @@
 // Thread-compatible: Reconcile calls on one run must not overlap.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -54,6 +55,9 @@ struct RunContext {
   bool enable_cache = true;
   TimePoint create_time{};    // {{$.pipeline_job_create_time_utc}}
   TimePoint schedule_time{};  // {{$.pipeline_job_schedule_time_utc}} (zero = create_time)
+  // How long one Reconcile may keep advancing a run whose tasks keep finishing before it hands
+  // back, so the status is stored (progress and crash safety) at least this often.
+  std::chrono::milliseconds max_reconcile_time{200};
 };
 
 // Task and run state names used in the status document.

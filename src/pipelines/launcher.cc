@@ -279,9 +279,10 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
 
   WorkloadSpec spec;
   spec.id = inv.workload_id;
-  spec.labels = {{"skiff.dev/run", inv.run_id},
-                 {"skiff.dev/task", inv.task_name},
-                 {"skiff.dev/namespace", inv.namespace_}};
+  spec.labels = {{kRunUidLabel, inv.run_id},
+                 {kRunNameLabel, inv.run_name},
+                 {kTaskLabel, inv.task_name},
+                 {kNamespaceLabel, inv.namespace_}};
   RETURN_IF_ERROR(ApplyPlatformConfig(inv, &spec, &c, warnings));
   spec.containers.push_back(std::move(c));
   return spec;

@@ -30,6 +30,13 @@
 
 namespace skiff::pipelines {
 
+// Labels on every task workload: which run (uid and name, in which namespace) and task it is, so
+// that a backend's change of a workload can be mapped back to the run to reconcile.
+inline constexpr char kRunUidLabel[] = "skiff.dev/run";
+inline constexpr char kRunNameLabel[] = "skiff.dev/run-name";
+inline constexpr char kTaskLabel[] = "skiff.dev/task";
+inline constexpr char kNamespaceLabel[] = "skiff.dev/namespace";
+
 // Returns the data of a Secret or ConfigMap (`kind` is "Secret" or "ConfigMap") in namespace `ns`;
 // kNotFound when it does not exist.
 using ConfigResolver = std::function<Result<std::map<std::string, std::string>>(

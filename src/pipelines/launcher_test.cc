@@ -71,6 +71,8 @@ TEST_F(LauncherTest, StartLaunchesOneContainerWithTheSubstitutedCommandAndPython
   const WorkloadSpec& w = launched[0];
   EXPECT_EQ(w.id, inv.workload_id);
   EXPECT_EQ(w.labels.at("skiff.dev/run"), "run-1");
+  EXPECT_EQ(w.labels.at("skiff.dev/run-name"), "my-run");
+  EXPECT_EQ(w.labels.at("skiff.dev/namespace"), "team-a");
   EXPECT_EQ(w.labels.at("skiff.dev/task"), "add-numbers");
   ASSERT_EQ(w.containers.size(), 1u);
   const ContainerSpec& c = w.containers[0];

@@ -1,5 +1,8 @@
 #include "pipelines/run_controller.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "core/log.h"
 
 namespace skiff::pipelines {
@@ -15,6 +18,15 @@ Result<PipelineSpec> ParseRunSpec(const Json& run) {
     docs.push_back(spec["platformSpec"]);
   }
   return PipelineSpecFromDocuments(docs, "PipelineRun " + MetaNamespace(run) + "/" + MetaName(run));
+}
+
+int64_t ParseResourceVersion(const Json& obj) {
+  auto meta = obj.find("metadata");
+  if (meta == obj.end() || !meta->is_object()) return 0;
+  std::string rv = meta->value("resourceVersion", "");
+  char* end = nullptr;
+  long long v = std::strtoll(rv.c_str(), &end, 10);
+  return end != nullptr && *end == '\0' && v > 0 ? v : 0;
 }
 
 std::map<std::string, Json> RunParameters(const Json& run) {
@@ -93,20 +105,45 @@ RunController::RunController(Store& store, TaskRunner& runner, Clock& clock,
                              RunControllerOptions options)
     : store_(store), runner_(runner), clock_(clock), options_(std::move(options)) {}
 
-Result<std::shared_ptr<const PipelineSpec>> RunController::SpecFor(const Json& run) {
-  const std::string uid = MetaUid(run);
-  if (auto it = specs_.find(uid); it != specs_.end()) return it->second;
+Result<std::shared_ptr<const PipelineSpec>> RunController::SpecFor(RunCache& cache,
+                                                                   const Json& run) {
+  if (cache.spec) return cache.spec;
   ASSIGN_OR_RETURN(PipelineSpec parsed, ParseRunSpec(run));
-  auto shared = std::make_shared<const PipelineSpec>(std::move(parsed));
-  specs_[uid] = shared;
-  return shared;
+  cache.spec = std::make_shared<const PipelineSpec>(std::move(parsed));
+  return cache.spec;
+}
+
+milliseconds RunController::PersistInterval(const RunCache& cache) const {
+  auto cost = std::chrono::duration_cast<milliseconds>(cache.write_cost);
+  return std::clamp(cost * options_.persist_cost_factor, options_.min_persist_interval,
+                    options_.max_persist_interval);
+}
+
+Result<Json> RunController::ReadRun(const std::string& key, const std::string& ns,
+                                    const std::string& name) {
+  auto it = runs_.find(key);
+  if (it != runs_.end() && it->second.version > 0) {
+    Result<int64_t> version = store_.GetResourceVersion(kPipelineRunType, ns, name);
+    if (!version.ok()) return version.status();
+    if (*version == it->second.version) return std::move(it->second.run);  // put back after
+    // Changed by someone else (terminate, retry, archive): what we had not written is dropped
+    // and re-derived by the engine from the stored status.
+    it->second.run = Json();
+    it->second.version = 0;
+    it->second.dirty = false;
+  }
+  return store_.Get(kPipelineRunType, ns, name);
 }
 
 Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& ns,
                                                              const std::string& name) {
-  auto got = store_.Get(kPipelineRunType, ns, name);
+  const std::string key = ns + "/" + name;
+  auto got = ReadRun(key, ns, name);
   if (!got.ok()) {
-    if (got.status().code() == StatusCode::kNotFound) return std::optional<milliseconds>();
+    if (got.status().code() == StatusCode::kNotFound) {
+      runs_.erase(key);
+      return std::optional<milliseconds>();
+    }
     return got.status();
   }
   Json run = std::move(got).value();
@@ -115,15 +152,17 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
   const Json before = status;
   const std::string state = status.value("state", "");
   if (state == "SUCCEEDED" || state == "FAILED" || state == "CANCELED") {
-    specs_.erase(MetaUid(run));
+    runs_.erase(key);
     return std::optional<milliseconds>();
   }
+  RunCache& cache = runs_[key];
+  if (cache.uid != MetaUid(run)) cache = RunCache{.uid = MetaUid(run)};  // a new run, same name
   const TimePoint now = clock_.Now();
   if (!status.contains("createdAt")) {
     status["createdAt"] = run["metadata"].value("creationTimestamp", FormatRfc3339(now));
   }
 
-  auto spec = SpecFor(run);
+  auto spec = SpecFor(cache, run);
   Json engine_status = status.value("engine", Json::object());
   Result<bool> done = false;
   if (!spec.ok()) {
@@ -142,6 +181,7 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
     TimePoint scheduled;
     if (ParseRfc3339(run["spec"].value("scheduledAt", ""), &scheduled))
       ctx.schedule_time = scheduled;
+    ctx.max_reconcile_time = PersistInterval(cache);
     if (run["spec"].value("cancelRequested", false)) Engine::RequestCancel(engine_status);
     done = engine_.Reconcile(**spec, ctx, engine_status, runner_, clock_);
   }
@@ -151,34 +191,60 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
     status["message"] = done.status().message();
     status["finishedAt"] = FormatRfc3339(now);
   } else {
-    status["engine"] = engine_status;
-    std::string engine_state = engine_status.value("state", kPending);
+    status["engine"] = std::move(engine_status);
+    const Json& engine = status["engine"];
+    std::string engine_state = engine.value("state", kPending);
     if (engine_state == kRunning && run["spec"].value("cancelRequested", false)) {
       engine_state = "CANCELING";
     }
     status["state"] = engine_state;
-    status["message"] = engine_status.value("message", "");
-    if (engine_status.contains("start_time")) status["startedAt"] = engine_status["start_time"];
+    status["message"] = engine.value("message", "");
+    if (engine.contains("start_time")) status["startedAt"] = engine["start_time"];
     if (*done) {
-      status["finishedAt"] = engine_status.value("finish_time", FormatRfc3339(now));
+      status["finishedAt"] = engine.value("finish_time", FormatRfc3339(now));
     }
   }
-  if (status != before) {
+  const std::string final_state = status.value("state", "");
+  const bool finished =
+      final_state == "SUCCEEDED" || final_state == "FAILED" || final_state == "CANCELED";
+  const bool changed = status != before;
+  const auto steady_now = std::chrono::steady_clock::now();
+  const bool write_now =
+      (changed || cache.dirty) && (finished || before.value("state", "") != final_state ||
+                                   steady_now - cache.last_write >= PersistInterval(cache));
+  if (write_now) {
+    const auto write_start = std::chrono::steady_clock::now();
     auto updated = store_.Update(kPipelineRunType, run);
     if (!updated.ok()) {
+      cache.run = Json();
+      cache.version = 0;
+      cache.dirty = false;
       if (updated.status().code() == StatusCode::kConflict) {
         return std::optional<milliseconds>(milliseconds(0));  // re-read and try again
       }
       return updated.status();
     }
-    if (before.value("state", "") != status.value("state", "")) {
-      LogInfo("pipeline run", {{"run", ns + "/" + name}, {"state", status.value("state", "")}});
+    cache.last_write = std::chrono::steady_clock::now();
+    cache.write_cost = cache.last_write - write_start;
+    if (before.value("state", "") != final_state) {
+      LogInfo("pipeline run", {{"run", key}, {"state", final_state}});
     }
+    if (finished) {
+      runs_.erase(key);
+      return std::optional<milliseconds>();
+    }
+    cache.version = ParseResourceVersion(*updated);
+    cache.run = std::move(updated).value();
+    cache.dirty = false;
+  } else {
+    if (cache.version == 0) cache.version = ParseResourceVersion(run);
+    cache.run = std::move(run);
+    cache.dirty = cache.dirty || changed;
   }
-  const std::string final_state = status.value("state", "");
-  if (final_state == "SUCCEEDED" || final_state == "FAILED" || final_state == "CANCELED") {
-    specs_.erase(MetaUid(run));
-    return std::optional<milliseconds>();
+  if (cache.dirty) {
+    auto due = cache.last_write + PersistInterval(cache) - steady_now;
+    return std::optional<milliseconds>(std::clamp(std::chrono::duration_cast<milliseconds>(due),
+                                                  milliseconds(0), options_.poll_interval));
   }
   return std::optional<milliseconds>(options_.poll_interval);
 }

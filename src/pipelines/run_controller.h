@@ -21,6 +21,13 @@
 // back with optimistic concurrency. After a crash the stored engine status resumes the run:
 // finished tasks are not re-run, running ones are re-adopted by workload id.
 //
+// Between reconciles the controller keeps its copy of each active run. While the stored
+// resourceVersion is still the one of that copy (one cheap GetResourceVersion), the copy is used
+// instead of re-reading and parsing the run; and task progress is written at most once per
+// persist interval (RunControllerOptions), the copy holding what is newer. What a crash loses
+// of that is re-derived: workload ids are deterministic, so a restarted engine re-adopts the
+// same workloads and reads their outputs back.
+//
 // Thread-compatible: one ReconcileLoop calls Reconcile.
 #pragma once
 
@@ -56,6 +63,13 @@ Result<std::string> FindTaskWorkload(const Json& run, const std::string& task);
 struct RunControllerOptions {
   std::string artifacts_root;  // "<SKIFF_HOME>/artifacts": default pipeline root is file://<it>
   std::chrono::milliseconds poll_interval{std::chrono::milliseconds(50)};
+  // A busy run's status is written to the store at most once per persist interval: the longer
+  // of min_persist_interval and persist_cost_factor times what the last write took, capped at
+  // max_persist_interval. A run with thousands of tasks (a status of megabytes) then spends a
+  // bounded share of its time being written. Changes of the run's state are written at once.
+  std::chrono::milliseconds min_persist_interval{std::chrono::milliseconds(200)};
+  std::chrono::milliseconds max_persist_interval{std::chrono::milliseconds(2000)};
+  int persist_cost_factor = 10;
 };
 
 class RunController {
@@ -66,15 +80,28 @@ class RunController {
                                                              const std::string& name);
 
  private:
-  Result<std::shared_ptr<const PipelineSpec>> SpecFor(const Json& run);
+  // What is kept per active run (by namespace/name) between reconciles.
+  struct RunCache {
+    std::string uid;
+    std::shared_ptr<const PipelineSpec> spec;  // parsed IR (parsing is costly)
+    Json run;             // the run as of `version`, with any status not yet written
+    int64_t version = 0;  // the stored resourceVersion `run` is based on (0 = none)
+    bool dirty = false;   // run["status"] is newer than what is stored
+    std::chrono::steady_clock::time_point last_write{};
+    std::chrono::steady_clock::duration write_cost{};  // of the last write
+  };
+
+  Result<std::shared_ptr<const PipelineSpec>> SpecFor(RunCache& cache, const Json& run);
+  // The stored run, or the cached copy while it is still current.
+  Result<Json> ReadRun(const std::string& key, const std::string& ns, const std::string& name);
+  std::chrono::milliseconds PersistInterval(const RunCache& cache) const;
 
   Store& store_;
   TaskRunner& runner_;
   Clock& clock_;
   RunControllerOptions options_;
   Engine engine_;
-  // Parsed IR by run uid (parsing is the costly part of a reconcile).
-  std::map<std::string, std::shared_ptr<const PipelineSpec>> specs_;
+  std::map<std::string, RunCache> runs_;
 };
 
 }  // namespace skiff::pipelines

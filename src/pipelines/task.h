@@ -32,7 +32,7 @@ struct Artifact {
 // Everything needed to run one container task of one run.
 struct TaskInvocation {
   std::string run_id;       // the run's uid
-  std::string run_name;     // the run's display/resource name ({{$.pipeline_job_name}})
+  std::string run_name;     // the run's resource name (metadata.name)
   std::string namespace_;   // profile the run belongs to
   std::string task_path;    // unique within the run: "root.for-loop-2.iteration-0.add-numbers"
   std::string task_name;    // the task's name in its DAG: "add-numbers"

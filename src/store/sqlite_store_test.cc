@@ -91,7 +91,52 @@ TEST_F(SqliteStoreTest, TheDatabaseIsInWalModeWithASchemaVersion) {
       },
       &version, nullptr);
   sqlite3_close(db);
-  EXPECT_EQ(version, 1);
+  EXPECT_EQ(version, 2);
+}
+
+TEST_F(SqliteStoreTest, ADatabaseOfSchemaVersion1IsMigratedWithItsObjectsAndChanges) {
+  // The schema as the first release wrote it, with one object and its change.
+  ASSERT_TRUE(ExecSqliteSql(
+                  "sqlite://" + DbPath(),
+                  "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT "
+                  "NOT NULL);"
+                  "INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z');"
+                  "CREATE TABLE objects (type TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT "
+                  "NOT NULL, uid TEXT NOT NULL, resource_version INTEGER NOT NULL, labels TEXT NOT "
+                  "NULL, data TEXT NOT NULL, PRIMARY KEY (type, namespace, name)) WITHOUT ROWID;"
+                  "CREATE TABLE changes (version INTEGER PRIMARY KEY, type TEXT NOT NULL, "
+                  "namespace TEXT NOT NULL, name TEXT NOT NULL, event TEXT NOT NULL, data TEXT NOT "
+                  "NULL);"
+                  "CREATE INDEX changes_by_type ON changes (type, version);"
+                  "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                  "INSERT INTO meta VALUES ('version', '1');"
+                  "INSERT INTO objects VALUES ('w.x', 'default', 'old', 'u1', 1, '{}', "
+                  "'{\"metadata\":{\"name\":\"old\",\"namespace\":\"default\","
+                  "\"resourceVersion\":\"1\",\"uid\":\"u1\"},\"spec\":{\"a\":1}}');"
+                  "INSERT INTO changes VALUES (1, 'w.x', 'default', 'old', 'ADDED', "
+                  "'{\"metadata\":{\"name\":\"old\"}}');")
+                  .ok());
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(DbPath(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<Json> old = (*store)->Get("w.x", "default", "old");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)["spec"]["a"], 1);
+  ChangeFilter filter;
+  filter.metadata_only = true;
+  Result<std::vector<WatchEvent>> changes = (*store)->ReadChanges(filter, 0, 10);
+  ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].object["metadata"]["labels"], Json::object());
+  Json added = {
+      {"apiVersion", "x/v1"},
+      {"kind", "W"},
+      {"metadata", {{"name", "new"}, {"namespace", "default"}, {"labels", {{"k", "v"}}}}}};
+  ASSERT_TRUE((*store)->Create("w.x", added).ok());
+  changes = (*store)->ReadChanges(filter, 1, 10);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].resource_version, 2);
+  EXPECT_EQ((*changes)[0].object["metadata"]["labels"]["k"], "v");
 }
 
 TEST_F(SqliteStoreTest, OpeningCreatesMissingParentDirectories) {

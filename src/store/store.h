@@ -64,6 +64,10 @@ const char* WatchEventTypeName(WatchEvent::Type type);  // "ADDED", "MODIFIED", 
 struct ChangeFilter {
   std::string store_type;  // empty = all types
   std::string namespace_;  // empty = all namespaces
+  // True: each event's object is only {"metadata": {name, namespace, labels}}, read without
+  // parsing the stored object (what a controller needs to map a change to a key; much cheaper
+  // for large objects such as a PipelineRun with thousands of tasks).
+  bool metadata_only = false;
 };
 
 class Store {
@@ -73,6 +77,10 @@ class Store {
   virtual Result<Json> Create(const std::string& type, Json object) = 0;
   virtual Result<Json> Get(const std::string& type, const std::string& ns,
                            const std::string& name) = 0;
+  // The object's metadata.resourceVersion without reading the object (kNotFound when absent):
+  // lets a controller that holds a copy tell cheaply whether it is still current.
+  virtual Result<int64_t> GetResourceVersion(const std::string& type, const std::string& ns,
+                                             const std::string& name) = 0;
   virtual Result<Json> Update(const std::string& type, Json object) = 0;
   // Returns the object as it was just before deletion.
   virtual Result<Json> Delete(const std::string& type, const std::string& ns,

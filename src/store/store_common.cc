@@ -113,6 +113,17 @@ Result<Json> ParseStoredObject(const std::string& text, const std::string& key) 
   return parsed;
 }
 
+Result<Json> MetadataOnlyObject(const std::string& ns, const std::string& name,
+                                const std::string& labels_text, const std::string& key) {
+  Json labels = Json::parse(labels_text, nullptr, /*allow_exceptions=*/false);
+  if (labels.is_discarded() || !labels.is_object()) {
+    return Internal("change of " + key + " is corrupt: its labels are not a JSON object");
+  }
+  Json meta = {{"name", name}, {"labels", std::move(labels)}};
+  if (!ns.empty()) meta["namespace"] = ns;
+  return Json{{"metadata", std::move(meta)}};
+}
+
 const char* EventText(WatchEvent::Type type) { return WatchEventTypeName(type); }
 
 Result<WatchEvent::Type> ParseEventText(const std::string& text, int64_t version) {

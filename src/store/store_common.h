@@ -47,6 +47,10 @@ Result<std::string> SerializeObject(const Json& object, const std::string& key);
 std::string LabelsText(const Json& object);
 // Parses a stored row's JSON; kInternal naming the object when the stored text is corrupt.
 Result<Json> ParseStoredObject(const std::string& text, const std::string& key);
+// {"metadata": {"name", "namespace" (when not empty), "labels"}} from a change row's labels text
+// (ChangeFilter::metadata_only); kInternal naming the object when the labels are corrupt.
+Result<Json> MetadataOnlyObject(const std::string& ns, const std::string& name,
+                                const std::string& labels_text, const std::string& key);
 
 const char* EventText(WatchEvent::Type type);  // stored form, same as WatchEventTypeName
 Result<WatchEvent::Type> ParseEventText(const std::string& text, int64_t version);

@@ -301,6 +301,43 @@ TEST_P(StoreConformanceTest, ChangeFeedFiltersByTypeAndNamespaceAndHonoursTheLim
   EXPECT_EQ(versions({}, 2, 0), (V{3, 4}));  // 0 = no limit
 }
 
+TEST_P(StoreConformanceTest, GetResourceVersionFollowsWritesAndIsNotFoundAfterDelete) {
+  Json obj = MustCreate("default", "a");
+  EXPECT_EQ(*store_->GetResourceVersion(kType, "default", "a"), 1);
+  obj["spec"]["replicas"] = 3;
+  ASSERT_TRUE(store_->Update(kType, obj).ok());
+  EXPECT_EQ(*store_->GetResourceVersion(kType, "default", "a"), 2);
+  ASSERT_TRUE(store_->Delete(kType, "default", "a").ok());
+  EXPECT_EQ(store_->GetResourceVersion(kType, "default", "a").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetResourceVersion(kType, "default", "nope").status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, MetadataOnlyChangesCarryNameNamespaceAndLabelsWithoutTheBody) {
+  Json obj = store_->Create(kType, MakeTestObject("ns1", "a", {{"team", "x"}})).value();
+  obj["metadata"]["labels"]["team"] = "y";
+  obj = store_->Update(kType, obj).value();
+  ASSERT_TRUE(store_->Delete(kType, "ns1", "a").ok());
+  ASSERT_TRUE(store_->Create(kType, MakeTestObject("ns1", "plain")).ok());
+
+  ChangeFilter filter;
+  filter.metadata_only = true;
+  Result<std::vector<WatchEvent>> events = store_->ReadChanges(filter, 0, 100);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 4u);
+  const char* teams[] = {"x", "y", "y"};  // a delete carries the labels as they were
+  for (int i = 0; i < 3; ++i) {
+    const Json& o = (*events)[i].object;
+    EXPECT_EQ(o, (Json{{"metadata",
+                        {{"name", "a"}, {"namespace", "ns1"}, {"labels", {{"team", teams[i]}}}}}}))
+        << i;
+  }
+  EXPECT_EQ((*events)[2].type, WatchEvent::Type::kDeleted);
+  EXPECT_EQ((*events)[3].object["metadata"]["labels"], Json::object());
+  EXPECT_FALSE((*events)[3].object.contains("spec"));
+}
+
 TEST_P(StoreConformanceTest, WaitForChangeWakesOnAWriteFromAnotherThread) {
   MustCreate("default", "a");
   std::atomic<bool> writer_ran{false};

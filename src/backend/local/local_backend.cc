@@ -209,7 +209,10 @@ Status LocalBackend::Init() {
   if (!options_.image_map_file.empty()) {
     ASSIGN_OR_RETURN(image_map_, local::ImageMap::Load(options_.image_map_file));
   }
-  env_cache_ = std::make_unique<local::PythonEnvCache>(options_.env_cache_dir, options_.python);
+  if (options_.shim_path.empty()) options_.shim_path = local::DefaultShimPath();
+  RETURN_IF_ERROR(local::CheckShim(options_.shim_path).WithContext("local backend"));
+  env_cache_ = std::make_unique<local::PythonEnvCache>(options_.env_cache_dir, options_.python,
+                                                       options_.shim_path);
   if (options_.use_cgroups) cgroup_root_ = DetectCgroupRoot();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -418,6 +421,29 @@ void LocalBackend::SupervisorLoop() {
       AdmitLocked();
     }
     changed_.notify_all();
+    NotifyListener();
+  }
+}
+
+void LocalBackend::SetListener(WorkloadListener listener) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void LocalBackend::NotifyListener() {
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> changed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    changed.swap(changed_workloads_);
+  }
+  if (changed.empty()) return;
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  if (!listener_) return;
+  std::string last;
+  for (const auto& [id, labels] : changed) {
+    if (id == last) continue;  // several changes of one workload in one turn: one call
+    listener_(id, labels);
+    last = id;
   }
 }
 
@@ -641,6 +667,7 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   if (ec) return Internal(where + ": cannot create log directory: " + ec.message());
   fs::create_directories(wdir, ec);
   req.exit_file = wdir + "/" + c.name + ".exit";
+  req.shim_path = options_.shim_path;
   cr.cgroup_dir.clear();
   if (c.memory_bytes > 0) {
     if (!cgroup_root_.empty()) {
@@ -839,6 +866,7 @@ void LocalBackend::ReleaseLocked(Workload& w) {
 }
 
 void LocalBackend::PersistLocked(const Workload& w) {
+  changed_workloads_.emplace_back(w.rec.spec.id, w.rec.spec.labels);
   Status st =
       local::WriteFileAtomically(RecordPath(w.rec.spec.id), local::RecordToJson(w.rec).dump());
   if (!st.ok()) LogError("cannot persist workload record", {{"error", st.ToString()}});

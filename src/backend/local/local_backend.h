@@ -18,7 +18,8 @@
 //
 // One supervisor thread runs a poll loop (ninja subprocess-posix.cc style) over a self-pipe for
 // wake-ups and a pidfd per child, with a periodic tick for admission, kill deadlines and polling
-// of re-adopted processes. Every workload is persisted to `<state_dir>/<id>.json` (atomically) on
+// of re-adopted processes; after each turn it tells the WorkloadListener (SetListener) which
+// workloads changed. Every workload is persisted to `<state_dir>/<id>.json` (atomically) on
 // each change. A new LocalBackend on the same state_dir re-adopts what it finds: a container
 // whose pid is alive with the recorded start time is watched again; one that ended while no
 // backend watched reports the exit code its shim recorded; one gone without a record is kFailed
@@ -76,6 +77,7 @@ class LocalBackend : public Backend {
     std::chrono::milliseconds shutdown_grace{2000};  // used by the destructor
     std::chrono::milliseconds tick{50};              // admission / polling period
     bool use_cgroups = true;                         // false: always RLIMIT_AS
+    std::string shim_path;  // the process shim (spawn.h); "" = skiff-shim beside the executable
   };
 
   // Creates the directories, loads the image map, re-adopts recorded workloads and starts the
@@ -87,6 +89,7 @@ class LocalBackend : public Backend {
   LocalBackend& operator=(const LocalBackend&) = delete;
 
   // Backend.
+  void SetListener(WorkloadListener listener) override;
   Status Launch(const WorkloadSpec& spec) override;
   Result<WorkloadStatus> Observe(const std::string& id) override;
   std::vector<WorkloadStatus> List() override;
@@ -124,6 +127,8 @@ class LocalBackend : public Backend {
   void SupervisorLoop();
   void EnvWorkerLoop();
   void Wake();
+  // Tells the listener of the changes PersistLocked noted. Call without mu_ held.
+  void NotifyListener();
 
   // All *Locked methods require mu_.
   void AdmitLocked();
@@ -164,6 +169,10 @@ class LocalBackend : public Backend {
   bool stop_threads_ = false;       // GUARDED_BY(mu_)
   bool threads_stopped_ = false;    // GUARDED_BY(mu_)
   std::condition_variable env_cv_;  // env_queue_ or stop_threads_ changed
+  // Workloads changed since the listener was last told (id, labels). GUARDED_BY(mu_)
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> changed_workloads_;
+  std::mutex listener_mu_;     // held while the listener runs or is replaced
+  WorkloadListener listener_;  // GUARDED_BY(listener_mu_)
 
   std::thread supervisor_;
   std::thread env_worker_;

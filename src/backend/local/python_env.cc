@@ -56,8 +56,10 @@ class FileLock {
 
 }  // namespace
 
-PythonEnvCache::PythonEnvCache(std::string cache_dir, std::string python)
-    : cache_dir_(std::move(cache_dir)), python_(std::move(python)) {}
+PythonEnvCache::PythonEnvCache(std::string cache_dir, std::string python, std::string shim_path)
+    : cache_dir_(std::move(cache_dir)),
+      python_(std::move(python)),
+      shim_path_(std::move(shim_path)) {}
 
 std::string PythonEnvCache::Key(std::vector<std::string> packages,
                                 std::vector<std::string> index_urls) {
@@ -144,6 +146,7 @@ Status PythonEnvCache::Run(const std::vector<std::string>& argv, const std::stri
   req.working_dir = cache_dir_;
   req.log_path = log;
   req.exit_file = log + ".exit";
+  req.shim_path = shim_path_;
   ASSIGN_OR_RETURN(pid_t pid, Spawn(req));
   int status = 0;
   bool killed = false;

@@ -30,7 +30,8 @@ namespace skiff::local {
 
 class PythonEnvCache {
  public:
-  PythonEnvCache(std::string cache_dir, std::string python);
+  // `shim_path`: the process shim pip runs under (spawn.h; "" = DefaultShimPath()).
+  PythonEnvCache(std::string cache_dir, std::string python, std::string shim_path = "");
 
   // The key Ensure() uses for these inputs (order-insensitive).
   static std::string Key(std::vector<std::string> packages, std::vector<std::string> index_urls);
@@ -50,6 +51,7 @@ class PythonEnvCache {
 
   const std::string cache_dir_;
   const std::string python_;
+  const std::string shim_path_;
   std::atomic<bool> cancelled_{false};
   std::mutex mu_;
   std::condition_variable cv_;

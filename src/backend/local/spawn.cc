@@ -2,15 +2,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
+#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -18,136 +16,72 @@ namespace skiff::local {
 
 namespace {
 
-// Async-signal-safe helpers for the child side of fork().
-void WriteAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, data, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-}
-
-void WriteStr(int fd, const char* s) { WriteAll(fd, s, strlen(s)); }
-
-// Formats a non-negative int into buf (at least 12 bytes); returns buf.
-char* FormatInt(int value, char* buf) {
-  char tmp[12];
-  int n = 0;
-  unsigned v = value < 0 ? 0u : static_cast<unsigned>(value);
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v > 0 && n < 11);
-  for (int i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
-  buf[n] = '\0';
-  return buf;
-}
-
-void CloseFrom(int first) {
-#ifdef SYS_close_range
-  if (syscall(SYS_close_range, first, ~0U, 0) == 0) return;
-#endif
-  long max = sysconf(_SC_OPEN_MAX);
-  if (max < 0 || max > 65536) max = 65536;
-  for (int fd = first; fd < max; ++fd) close(fd);
-}
-
-const int kShimIgnored[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
-
-[[noreturn]] void RunShim(const SpawnRequest& req, char* const* argv, char* const* envp,
-                          const char* exit_tmp) {
-  setsid();
-  if (!req.cgroup_procs.empty()) {
-    int fd = open(req.cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      WriteAll(fd, "0", 1);
-      close(fd);
-    }
-  }
-  int in = open("/dev/null", O_RDONLY);
-  int out = open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (in < 0 || out < 0) _exit(126);
-  dup2(in, 0);
-  dup2(out, 1);
-  dup2(out, 2);
-  CloseFrom(3);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : kShimIgnored) signal(sig, SIG_IGN);
-  signal(SIGCHLD, SIG_DFL);
-
-  pid_t child = fork();
-  if (child == 0) {
-    for (int sig : kShimIgnored) signal(sig, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    if (chdir(req.working_dir.c_str()) != 0) {
-      WriteStr(2, "skiff: cannot enter working directory ");
-      WriteStr(2, req.working_dir.c_str());
-      WriteStr(2, "\n");
-      _exit(127);
-    }
-    if (req.address_space_limit > 0) {
-      rlimit lim{static_cast<rlim_t>(req.address_space_limit),
-                 static_cast<rlim_t>(req.address_space_limit)};
-      setrlimit(RLIMIT_AS, &lim);
-    }
-    execve(req.executable.c_str(), argv, envp);
-    char num[12];
-    WriteStr(2, "skiff: cannot execute ");
-    WriteStr(2, req.executable.c_str());
-    WriteStr(2, ": errno ");
-    WriteStr(2, FormatInt(errno, num));
-    WriteStr(2, "\n");
-    _exit(127);
-  }
-  int status = 0;
-  const char* kind = "exit ";
-  int value = 126;
-  if (child > 0) {
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFSIGNALED(status)) {
-      kind = "signal ";
-      value = WTERMSIG(status);
-    } else {
-      value = WEXITSTATUS(status);
-    }
-  }
-  int fd = open(exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    char num[12];
-    WriteStr(fd, kind);
-    WriteStr(fd, FormatInt(value, num));
-    WriteStr(fd, "\n");
-    fsync(fd);
-    close(fd);
-    rename(exit_tmp, req.exit_file.c_str());
-  }
-  _exit(0);
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
 }  // namespace
 
+std::string DefaultShimPath() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "skiff-shim";
+  return Dirname(self.string()) + "/skiff-shim";
+}
+
+Status CheckShim(const std::string& shim_path) {
+  if (access(shim_path.c_str(), X_OK) != 0) {
+    return FailedPrecondition("the process shim " + shim_path +
+                              " is missing or not executable (it is built with skiff, as the "
+                              "skiff-shim target, and must lie beside the skiff binary)");
+  }
+  return Status::Ok();
+}
+
 Result<pid_t> Spawn(const SpawnRequest& req) {
   if (req.argv.empty()) return InvalidArgument("spawn: empty argv");
-  // Everything the child touches is built before fork: no allocation after it.
+  const std::string shim = req.shim_path.empty() ? DefaultShimPath() : req.shim_path;
+  std::vector<std::string> shim_args = {shim,
+                                        req.exit_file,
+                                        req.cgroup_procs,
+                                        std::to_string(req.address_space_limit),
+                                        req.working_dir,
+                                        req.executable};
+  shim_args.insert(shim_args.end(), req.argv.begin(), req.argv.end());
   std::vector<char*> argv;
-  for (const std::string& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : shim_args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (const std::string& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  std::string exit_tmp = req.exit_file + ".tmp";
   unlink(req.exit_file.c_str());
 
-  pid_t pid = fork();
-  if (pid < 0) return Internal(std::string("fork failed: ") + strerror(errno));
-  if (pid == 0) RunShim(req, argv.data(), envp.data(), exit_tmp.c_str());
+  // posix_spawn uses clone(CLONE_VM | CLONE_VFORK): no copy of this (large) process's page
+  // tables per container, which fork() would make.
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, req.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  int err = posix_spawn(&pid, shim.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) {
+    return Internal("cannot start " + req.executable + " through the shim " + shim + " (log " +
+                    req.log_path + "): " + strerror(err));
+  }
   return pid;
 }
 

@@ -1,18 +1,19 @@
 // Starting one container process on this machine, through a shim whose exit record outlives the
-// server. Spawn() forks the shim, which calls setsid() (its pid is the group id), joins a cgroup
-// when asked, points stdin at /dev/null and stdout+stderr at the log file (append), closes every
-// other descriptor, ignores SIGTERM/SIGINT/SIGHUP, and forks the real command (signals reset,
-// working directory set, RLIMIT_AS applied). The shim waits for the command and writes
-// "exit N" or "signal N" to `exit_file` (tmp + rename), so a supervisor that restarts after a
-// crash still learns how the command ended. SIGTERM to the group therefore reaches the command
-// and lets the shim record it; SIGKILL to the group ends both (no exit file).
+// server. Spawn() starts the shim program (skiff-shim, shim_main.cc) with posix_spawn, so the
+// server's page tables are never copied: the shim leads a new session (its pid is the group id),
+// has stdin on /dev/null and stdout+stderr on the log file (append), joins a cgroup when asked,
+// closes every other descriptor, ignores SIGTERM/SIGINT/SIGHUP, and forks the real command
+// (signals reset, working directory set, RLIMIT_AS applied). The shim waits for the command and
+// writes "exit N" or "signal N" to `exit_file` (tmp + rename), so a supervisor that restarts
+// after a crash still learns how the command ended. SIGTERM to the group therefore reaches the
+// command and lets the shim record it; SIGKILL to the group ends both (no exit file).
 //
 //   SpawnRequest req{.executable = "/bin/sh", .argv = {"sh", "-c", "echo hi"}, ...};
 //   ASSIGN_OR_RETURN(pid_t pgid, Spawn(req));
 //   ... waitpid(pgid, ...) ...
 //   std::optional<int> code = ReadExitFile(req.exit_file);  // 0, or 128+N for signal N
 //
-// Thread-safe: the child only makes async-signal-safe calls between fork and exec.
+// Thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -35,9 +36,16 @@ struct SpawnRequest {
   std::string exit_file;            // written by the shim when the command ends
   int64_t address_space_limit = 0;  // RLIMIT_AS for the command; 0 = none
   std::string cgroup_procs;         // "<cgroup>/cgroup.procs" to join before forking; "" = none
+  std::string shim_path;            // "" = DefaultShimPath()
 };
 
-// Forks the shim; returns its pid, which is also the process group id. The caller reaps it.
+// skiff-shim beside the running executable.
+std::string DefaultShimPath();
+// FailedPrecondition naming the path when the shim is not an executable file.
+Status CheckShim(const std::string& shim_path);
+
+// Starts the shim; returns its pid, which is also the process group id. The caller reaps it.
+// Errors (no shim, log file not writable) name the command, the shim and the log.
 Result<pid_t> Spawn(const SpawnRequest& request);
 
 struct ExitRecord {

@@ -26,6 +26,8 @@ const char* const kMigrations[] = {
     "CREATE INDEX changes_by_type ON changes (type, version);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "INSERT INTO meta (key, value) VALUES ('version', '0');",
+    // 2: the labels of each change, so a controller maps changes to keys without the body.
+    "ALTER TABLE changes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 // Serialises migrations of concurrent openers (pg_advisory_xact_lock key).
@@ -203,11 +205,12 @@ Status PostgresStore::SetVersion(int64_t version) {
 
 Status PostgresStore::AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
                                    const std::string& ns, const std::string& name,
-                                   const std::string& data) {
+                                   const std::string& labels, const std::string& data) {
   return Query("appending change " + std::to_string(version),
-               "INSERT INTO changes (version, type, namespace, name, event, data) "
-               "VALUES ($1, $2, $3, $4, $5, $6)",
-               {std::to_string(version), type, ns, name, store_internal::EventText(event), data})
+               "INSERT INTO changes (version, type, namespace, name, event, labels, data) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+               {std::to_string(version), type, ns, name, store_internal::EventText(event), labels,
+                data})
       .status();
 }
 
@@ -238,13 +241,14 @@ Result<Json> PostgresStore::Create(const std::string& type, Json object) {
       RETURN_IF_ERROR(SetVersion(version));
       store_internal::StampCreated(object, version, clock_);
       ASSIGN_OR_RETURN(std::string data, store_internal::SerializeObject(object, key));
-      RETURN_IF_ERROR(Query("inserting " + key,
-                            "INSERT INTO objects (type, namespace, name, uid, resource_version, "
-                            "labels, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                            {type, ns, name, MetaUid(object), std::to_string(version),
-                             store_internal::LabelsText(object), data})
-                          .status());
-      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, data);
+      const std::string labels = store_internal::LabelsText(object);
+      RETURN_IF_ERROR(
+          Query("inserting " + key,
+                "INSERT INTO objects (type, namespace, name, uid, resource_version, "
+                "labels, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                {type, ns, name, MetaUid(object), std::to_string(version), labels, data})
+              .status());
+      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, labels, data);
     }));
   }
   notifier_.Publish(version);
@@ -268,6 +272,19 @@ Result<Json> PostgresStore::Get(const std::string& type, const std::string& ns,
   return store_internal::ParseStoredObject(data, key);
 }
 
+Result<int64_t> PostgresStore::GetResourceVersion(const std::string& type, const std::string& ns,
+                                                  const std::string& name) {
+  const std::string key = ObjectKey(type, ns, name);
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(Rows rows, Query("reading the version of " + key,
+                                    "SELECT resource_version FROM objects WHERE type = $1 AND "
+                                    "namespace = $2 AND name = $3",
+                                    {type, ns, name}));
+  if (rows.size() == 0) return NotFound(key + " not found");
+  return rows.Int(0, 0);
+}
+
 Result<Json> PostgresStore::Update(const std::string& type, Json object) {
   RETURN_IF_ERROR(store_internal::CheckWritableObject(type, object, "update"));
   const std::string ns = MetaNamespace(object), name = MetaName(object);
@@ -288,13 +305,14 @@ Result<Json> PostgresStore::Update(const std::string& type, Json object) {
       RETURN_IF_ERROR(SetVersion(version));
       store_internal::StampUpdated(object, stored, version);
       ASSIGN_OR_RETURN(std::string data, store_internal::SerializeObject(object, key));
-      RETURN_IF_ERROR(Query("updating " + key,
-                            "UPDATE objects SET uid = $1, resource_version = $2, labels = $3, "
-                            "data = $4 WHERE type = $5 AND namespace = $6 AND name = $7",
-                            {MetaUid(object), std::to_string(version),
-                             store_internal::LabelsText(object), data, type, ns, name})
-                          .status());
-      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, data);
+      const std::string labels = store_internal::LabelsText(object);
+      RETURN_IF_ERROR(
+          Query("updating " + key,
+                "UPDATE objects SET uid = $1, resource_version = $2, labels = $3, "
+                "data = $4 WHERE type = $5 AND namespace = $6 AND name = $7",
+                {MetaUid(object), std::to_string(version), labels, data, type, ns, name})
+              .status());
+      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, labels, data);
     }));
   }
   notifier_.Publish(version);
@@ -323,7 +341,8 @@ Result<Json> PostgresStore::Delete(const std::string& type, const std::string& n
                             "DELETE FROM objects WHERE type = $1 AND namespace = $2 AND name = $3",
                             {type, ns, name})
                           .status());
-      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name, data);
+      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name,
+                          store_internal::LabelsText(stored), data);
     }));
   }
   notifier_.Publish(version);
@@ -384,8 +403,9 @@ Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& f
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(EnsureConnected());
   std::string sql =
-      "SELECT version, type, namespace, name, event, data FROM changes"
-      " WHERE version > $1::bigint AND ($2::text = '' OR type = $2::text)"
+      std::string("SELECT version, type, namespace, name, event, ") +
+      (filter.metadata_only ? "labels" : "data") +
+      " FROM changes WHERE version > $1::bigint AND ($2::text = '' OR type = $2::text)"
       " AND ($3::text = '' OR namespace = $3::text) ORDER BY version LIMIT " +
       (limit == 0 ? std::string("ALL") : std::to_string(limit));
   ASSIGN_OR_RETURN(Rows rows, Query("reading changes after " + std::to_string(after), sql.c_str(),
@@ -397,9 +417,13 @@ Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& f
     ev.namespace_ = rows.Text(i, 2);
     ev.name = rows.Text(i, 3);
     ASSIGN_OR_RETURN(ev.type, store_internal::ParseEventText(rows.Text(i, 4), ev.resource_version));
-    ASSIGN_OR_RETURN(ev.object,
-                     store_internal::ParseStoredObject(
-                         rows.Text(i, 5), ObjectKey(ev.store_type, ev.namespace_, ev.name)));
+    const std::string key = ObjectKey(ev.store_type, ev.namespace_, ev.name);
+    if (filter.metadata_only) {
+      ASSIGN_OR_RETURN(ev.object, store_internal::MetadataOnlyObject(ev.namespace_, ev.name,
+                                                                     rows.Text(i, 5), key));
+    } else {
+      ASSIGN_OR_RETURN(ev.object, store_internal::ParseStoredObject(rows.Text(i, 5), key));
+    }
     events.push_back(std::move(ev));
   }
   return events;

@@ -39,6 +39,8 @@ class PostgresStore : public Store {
   Result<Json> Create(const std::string& type, Json object) override;
   Result<Json> Get(const std::string& type, const std::string& ns,
                    const std::string& name) override;
+  Result<int64_t> GetResourceVersion(const std::string& type, const std::string& ns,
+                                     const std::string& name) override;
   Result<Json> Update(const std::string& type, Json object) override;
   Result<Json> Delete(const std::string& type, const std::string& ns, const std::string& name,
                       int64_t expected_version) override;
@@ -67,7 +69,8 @@ class PostgresStore : public Store {
   Status InWriteTransaction(Fn&& fn);
   Status SetVersion(int64_t version);
   Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
-                      const std::string& ns, const std::string& name, const std::string& data);
+                      const std::string& ns, const std::string& name, const std::string& labels,
+                      const std::string& data);
   Result<int64_t> ReadVersion();
 
   const std::string url_;           // as given, for libpq

@@ -26,6 +26,8 @@ const char* const kMigrations[] = {
     "CREATE INDEX changes_by_type ON changes (type, version);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "INSERT INTO meta (key, value) VALUES ('version', '0');",
+    // 2: the labels of each change, so a controller maps changes to keys without the body.
+    "ALTER TABLE changes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -189,12 +191,13 @@ Result<int64_t> SqliteStore::NextVersion() {
 
 Status SqliteStore::AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
                                  const std::string& ns, const std::string& name,
-                                 const std::string& data) {
+                                 const std::string& labels, const std::string& data) {
   Statement st(db_,
-               "INSERT INTO changes (version, type, namespace, name, event, data) "
-               "VALUES (?, ?, ?, ?, ?, ?)");
+               "INSERT INTO changes (version, type, namespace, name, event, labels, data) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)");
   st.Bind(1, version).Bind(2, type).Bind(3, ns).Bind(4, name);
-  if (!st.Bind(5, std::string(store_internal::EventText(event))).Bind(6, data).Run()) {
+  st.Bind(5, std::string(store_internal::EventText(event))).Bind(6, labels);
+  if (!st.Bind(7, data).Run()) {
     return Error("appending change " + std::to_string(version));
   }
   return Status::Ok();
@@ -220,10 +223,9 @@ Result<Json> SqliteStore::Create(const std::string& type, Json object) {
                        "INSERT INTO objects (type, namespace, name, uid, resource_version, "
                        "labels, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
       insert.Bind(1, type).Bind(2, ns).Bind(3, name).Bind(4, MetaUid(object)).Bind(5, version);
-      if (!insert.Bind(6, store_internal::LabelsText(object)).Bind(7, data).Run()) {
-        return Error("inserting " + key);
-      }
-      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, data);
+      const std::string labels = store_internal::LabelsText(object);
+      if (!insert.Bind(6, labels).Bind(7, data).Run()) return Error("inserting " + key);
+      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, labels, data);
     }));
   }
   notifier_.Publish(version);
@@ -244,6 +246,18 @@ Result<Json> SqliteStore::Get(const std::string& type, const std::string& ns,
     data = st.Text(0);
   }
   return store_internal::ParseStoredObject(data, key);
+}
+
+Result<int64_t> SqliteStore::GetResourceVersion(const std::string& type, const std::string& ns,
+                                                const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement st(
+      db_, "SELECT resource_version FROM objects WHERE type = ? AND namespace = ? AND name = ?");
+  if (!st.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
+    if (!st.ok()) return Error("reading the version of " + ObjectKey(type, ns, name));
+    return NotFound(ObjectKey(type, ns, name) + " not found");
+  }
+  return st.Int(0);
 }
 
 Result<Json> SqliteStore::Update(const std::string& type, Json object) {
@@ -270,11 +284,12 @@ Result<Json> SqliteStore::Update(const std::string& type, Json object) {
       Statement update(db_,
                        "UPDATE objects SET uid = ?, resource_version = ?, labels = ?, data = ? "
                        "WHERE type = ? AND namespace = ? AND name = ?");
-      update.Bind(1, MetaUid(object)).Bind(2, version).Bind(3, store_internal::LabelsText(object));
+      const std::string labels = store_internal::LabelsText(object);
+      update.Bind(1, MetaUid(object)).Bind(2, version).Bind(3, labels);
       if (!update.Bind(4, data).Bind(5, type).Bind(6, ns).Bind(7, name).Run()) {
         return Error("updating " + key);
       }
-      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, data);
+      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, labels, data);
     }));
   }
   notifier_.Publish(version);
@@ -304,7 +319,8 @@ Result<Json> SqliteStore::Delete(const std::string& type, const std::string& ns,
       if (!remove.Bind(1, type).Bind(2, ns).Bind(3, name).Run()) {
         return Error("deleting " + key);
       }
-      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name, data);
+      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name,
+                          store_internal::LabelsText(stored), data);
     }));
   }
   notifier_.Publish(version);
@@ -357,10 +373,13 @@ Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& fil
                                                          size_t limit) {
   std::vector<WatchEvent> events;
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st(db_,
-               "SELECT version, type, namespace, name, event, data FROM changes"
-               " WHERE version > ?1 AND (?2 = '' OR type = ?2) AND (?3 = '' OR namespace = ?3)"
-               " ORDER BY version LIMIT ?4");
+  Statement st(db_, filter.metadata_only
+                        ? "SELECT version, type, namespace, name, event, labels FROM changes"
+                          " WHERE version > ?1 AND (?2 = '' OR type = ?2)"
+                          " AND (?3 = '' OR namespace = ?3) ORDER BY version LIMIT ?4"
+                        : "SELECT version, type, namespace, name, event, data FROM changes"
+                          " WHERE version > ?1 AND (?2 = '' OR type = ?2)"
+                          " AND (?3 = '' OR namespace = ?3) ORDER BY version LIMIT ?4");
   st.Bind(1, after).Bind(2, filter.store_type).Bind(3, filter.namespace_);
   st.Bind(4, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
   while (st.Step()) {
@@ -370,8 +389,13 @@ Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& fil
     ev.namespace_ = st.Text(2);
     ev.name = st.Text(3);
     ASSIGN_OR_RETURN(ev.type, store_internal::ParseEventText(st.Text(4), ev.resource_version));
-    ASSIGN_OR_RETURN(ev.object, store_internal::ParseStoredObject(
-                                    st.Text(5), ObjectKey(ev.store_type, ev.namespace_, ev.name)));
+    const std::string key = ObjectKey(ev.store_type, ev.namespace_, ev.name);
+    if (filter.metadata_only) {
+      ASSIGN_OR_RETURN(ev.object,
+                       store_internal::MetadataOnlyObject(ev.namespace_, ev.name, st.Text(5), key));
+    } else {
+      ASSIGN_OR_RETURN(ev.object, store_internal::ParseStoredObject(st.Text(5), key));
+    }
     events.push_back(std::move(ev));
   }
   if (!st.ok()) return Error("reading changes after " + std::to_string(after));

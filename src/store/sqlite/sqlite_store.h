@@ -38,6 +38,8 @@ class SqliteStore : public Store {
   Result<Json> Create(const std::string& type, Json object) override;
   Result<Json> Get(const std::string& type, const std::string& ns,
                    const std::string& name) override;
+  Result<int64_t> GetResourceVersion(const std::string& type, const std::string& ns,
+                                     const std::string& name) override;
   Result<Json> Update(const std::string& type, Json object) override;
   Result<Json> Delete(const std::string& type, const std::string& ns, const std::string& name,
                       int64_t expected_version) override;
@@ -59,7 +61,8 @@ class SqliteStore : public Store {
   Result<int64_t> ReadVersion();
   Result<int64_t> NextVersion();
   Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
-                      const std::string& ns, const std::string& name, const std::string& data);
+                      const std::string& ns, const std::string& name, const std::string& labels,
+                      const std::string& data);
   Status Exec(const char* sql);
   Status Error(const std::string& what);
 
