@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 namespace skiff {
@@ -97,6 +99,28 @@ TEST_F(ReconcileLoopTest, StartReconcilesEverythingAlreadyStoredAndStopJoins) {
   for (int i = 0; i < 200 && calls.load() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
   loop.Stop();
   EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(ReconcileLoopTest, AStartedLoopReconcilesEnqueuedKeysAndNewChanges) {
+  std::mutex mu;
+  std::vector<std::string> calls;
+  ReconcileLoop loop("t", *store_, "widgets", [&](const std::string& ns, const std::string& n) {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back(ns + "/" + n);
+    return Result<std::optional<milliseconds>>(std::optional<milliseconds>());
+  });
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return calls.size();
+  };
+  loop.Start();
+  loop.Enqueue({"ns", "poked"});  // no store change: only the Enqueue can wake the loop
+  for (int i = 0; i < 500 && count() < 1; ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "new")).ok());
+  for (int i = 0; i < 500 && count() < 2; ++i) std::this_thread::sleep_for(milliseconds(10));
+  loop.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(calls, (std::vector<std::string>{"ns/poked", "ns/new"}));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -114,6 +116,39 @@ TEST_F(LocalBackendTest, SucceedingCommandReportsExitCodeZeroAndItsLogs) {
   EXPECT_EQ(*b->ReadLogs("default/hello", "main", 3), "err\n");
   EXPECT_TRUE(fs::exists(dir_.path() + "/logs/default/hello/main.log"));
   EXPECT_EQ(b->ReadLogs("default/hello", "nope", 0).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LocalBackendTest, TheListenerHearsOfAWorkloadStartingAndFinishingWithItsLabels) {
+  auto b = Make(Opts());
+  std::mutex mu;
+  std::vector<std::string> heard;
+  std::string run_label;
+  b->SetListener([&](const std::string& id, const std::map<std::string, std::string>& labels) {
+    std::lock_guard<std::mutex> lock(mu);
+    heard.push_back(id);
+    if (auto it = labels.find("run"); it != labels.end()) run_label = it->second;
+  });
+  WorkloadSpec w = OneShell("default/told", "sleep 0.3");  // its start and end: two turns
+  w.labels["run"] = "r1";
+  ASSERT_TRUE(b->Launch(w).ok());
+  EXPECT_EQ(WaitFinished(*b, "default/told").phase, WorkloadPhase::kSucceeded);
+  // The end is told after the turn that saw it; wait for that call.
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return heard.size() >= 2;
+  }));
+  std::lock_guard<std::mutex> lock(mu);
+  for (const std::string& id : heard) EXPECT_EQ(id, "default/told");
+  EXPECT_EQ(run_label, "r1");
+}
+
+TEST_F(LocalBackendTest, AMissingShimIsAClearErrorAtCreation) {
+  LocalBackend::Options o = Opts();
+  o.shim_path = dir_.path() + "/no-such-shim";
+  Result<std::unique_ptr<LocalBackend>> b = LocalBackend::Create(o, clock_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(b.status().message().find("no-such-shim"), std::string::npos) << b.status().message();
 }
 
 TEST_F(LocalBackendTest, FailingCommandReportsItsExitCode) {

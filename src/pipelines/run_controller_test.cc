@@ -1,0 +1,130 @@
+#include "pipelines/run_controller.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pipelines/engine_testing.h"
+
+namespace skiff::pipelines {
+namespace {
+
+using std::chrono::milliseconds;
+
+// pipeline_with_after.yaml: print-text, then print-text-2, then print-text-3 (each .after()).
+class RunControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("run-controller-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    store_ = OpenStore("sqlite://" + (dir_ / "t.db").string(), clock_).value();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void MakeController(RunControllerOptions options) {
+    options.artifacts_root = (dir_ / "artifacts").string();
+    controller_ = std::make_unique<RunController>(*store_, runner_, clock_, options);
+  }
+
+  void CreateRun() {
+    std::ifstream in(CorpusIrPath("pipeline_with_after.yaml"));
+    std::stringstream text;
+    text << in.rdbuf();
+    Result<std::vector<Json>> docs = ParseYamlDocuments(text.str(), "pipeline_with_after.yaml");
+    ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+    Json run = MakePipelineRun("default", "r1", (*docs)[0], Json::object(), {}, false);
+    ASSERT_TRUE(ValidatePipelineRun(run, true).ok());
+    ASSERT_TRUE(store_->Create(kPipelineRunType, run).ok());
+  }
+
+  void Reconcile() {
+    auto result = controller_->Reconcile("default", "r1");
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+  }
+  Json Stored() { return store_->Get(kPipelineRunType, "default", "r1").value(); }
+  int64_t StoredVersion() {
+    return store_->GetResourceVersion(kPipelineRunType, "default", "r1").value();
+  }
+  std::string StoredTaskState(const std::string& path) {
+    const Json run = Stored();
+    const Json& tasks = run["status"]["engine"]["tasks"];
+    return tasks.contains(path) ? tasks[path].value("state", "") : "(absent)";
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  FakeTaskRunner runner_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<RunController> controller_;
+};
+
+TEST_F(RunControllerTest, DrivesARunToSuccessAndStoresEveryState) {
+  MakeController({.min_persist_interval = milliseconds(0), .persist_cost_factor = 0});
+  CreateRun();
+  Reconcile();
+  EXPECT_EQ(Stored()["status"]["state"], "RUNNING");
+  for (const char* task : {"root.print-text", "root.print-text-2", "root.print-text-3"}) {
+    runner_.Succeed(task);
+    Reconcile();
+    EXPECT_EQ(StoredTaskState(task), kSucceeded) << task;
+  }
+  EXPECT_EQ(Stored()["status"]["state"], "SUCCEEDED");
+  EXPECT_TRUE(Stored()["status"].contains("finishedAt"));
+}
+
+TEST_F(RunControllerTest, TaskProgressWaitsForThePersistIntervalButTheRunsEndDoesNot) {
+  MakeController({.min_persist_interval = std::chrono::hours(1),
+                  .max_persist_interval = std::chrono::hours(1)});
+  CreateRun();
+  Reconcile();  // PENDING -> RUNNING is a change of state: stored at once
+  EXPECT_EQ(Stored()["status"]["state"], "RUNNING");
+  const int64_t running_version = StoredVersion();
+  runner_.Succeed("root.print-text");
+  Reconcile();
+  // The controller went on from its own copy (print-text-2 started) without writing it.
+  EXPECT_EQ(runner_.StartedPaths().size(), 2u);
+  EXPECT_EQ(StoredVersion(), running_version);
+  EXPECT_EQ(StoredTaskState("root.print-text"), kRunning);
+  runner_.Succeed("root.print-text-2");
+  Reconcile();
+  runner_.Succeed("root.print-text-3");
+  Reconcile();
+  EXPECT_EQ(Stored()["status"]["state"], "SUCCEEDED");
+  EXPECT_EQ(StoredTaskState("root.print-text-2"), kSucceeded);
+  EXPECT_EQ(runner_.StartedPaths().size(), 3u) << "no task ran twice";
+}
+
+TEST_F(RunControllerTest, AChangeMadeByAnotherWriterIsReadAndWhatWasNotStoredIsRederived) {
+  MakeController({.min_persist_interval = std::chrono::hours(1),
+                  .max_persist_interval = std::chrono::hours(1)});
+  CreateRun();
+  Reconcile();
+  runner_.Succeed("root.print-text");
+  Reconcile();  // print-text-2 started, not stored
+  Json run = Stored();
+  run["spec"]["cancelRequested"] = true;  // what terminate does
+  ASSERT_TRUE(store_->Update(kPipelineRunType, run).ok());
+  Reconcile();
+  Reconcile();
+  Json stored = Stored();
+  EXPECT_EQ(stored["status"]["state"], "CANCELED") << stored["status"].dump();
+  EXPECT_EQ(runner_.StartedPaths().size(), 2u) << "nothing new started after the terminate";
+}
+
+TEST_F(RunControllerTest, ARunThatIsGoneIsForgotten) {
+  MakeController({});
+  CreateRun();
+  Reconcile();
+  ASSERT_TRUE(store_->Delete(kPipelineRunType, "default", "r1").ok());
+  auto result = controller_->Reconcile("default", "r1");
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_FALSE(result->has_value());
+}
+
+}  // namespace
+}  // namespace skiff::pipelines
