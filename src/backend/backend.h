@@ -60,6 +60,11 @@ struct ContainerSpec {
   std::vector<VolumeMount> volume_mounts;
   std::vector<std::string> python_packages;  // extra pip packages for python:* images
   std::vector<std::string> pip_index_urls;
+  // For a python image whose command is `python3 -m MODULE ...`: modules a warm interpreter may
+  // import once (with python_preload_env set, which must also be in env) and then fork this
+  // container from, instead of starting Python afresh (the local backend's python_zygote.h).
+  std::vector<std::string> python_preload;
+  std::vector<EnvVar> python_preload_env;
 };
 
 struct WorkloadSpec {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include "core/ids.h"
 #include "pipelines/dag_expression.h"
@@ -657,6 +658,9 @@ class Reconciler {
       if (clock_.Now() < at) return false;
       return StartAttempt(path, task, comp, exec, attempt + 1);
     }
+    // A running task is asked once per Reconcile: what finishes later is the next Reconcile's
+    // (the backend's change notification brings it), so a busy run is not spun on.
+    if (!Cancelling() && !polled_.insert(path).second) return false;
     TaskInvocation inv = Invocation(path, task, comp, exec, attempt);
     if (Cancelling()) {
       Status st = runner_.Cancel(inv);
@@ -730,6 +734,7 @@ class Reconciler {
   TaskRunner& runner_;
   Clock& clock_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::set<std::string> polled_;  // running tasks already polled in this Reconcile
 };
 
 }  // namespace

@@ -230,6 +230,23 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
       c.pip_index_urls = std::move(plan.index_urls);
     }
   }
+  KfpExecutorCall kfp_call;
+  if (IsPythonImage(c.image)) kfp_call = RecogniseKfpExecutor(c.command, c.args);
+  if (kfp_call.recognised) {
+    // What the shell program did, done here: the source to a file, then python3 -m directly.
+    fs::path dir = fs::path(options_.work_dir) / SafeDirName(inv.workload_id) / "component";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    std::string file = (dir / kKfpComponentFile).string();
+    std::ofstream out(file, std::ios::trunc);
+    out << kfp_call.source;
+    out.close();
+    if (ec || !out) return Internal(where + ": cannot write the component source " + file);
+    c.command = {"python3", "-m", kKfpExecutorModule, "--component_module_path", file};
+    c.args = std::move(kfp_call.args);
+    c.python_preload = {kKfpExecutorModule};
+    c.python_preload_env = {{"_KFP_RUNTIME", "true"}};
+  }
   if (c.command.empty() && c.args.empty()) {
     return InvalidArgument(where + ": the container has neither command nor args");
   }
@@ -246,6 +263,8 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
                                                          : std::string()});
     }
   }
+  // The shell program set it for the one command, over anything the container says.
+  for (const EnvVar& e : c.python_preload_env) c.env.push_back(e);
 
   if (container.contains("resources") && container["resources"].is_object()) {
     const Json& r = container["resources"];

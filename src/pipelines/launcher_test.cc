@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "backend/fake_backend.h"
 #include "pipelines/executor_io.h"
@@ -78,8 +80,23 @@ TEST_F(LauncherTest, StartLaunchesOneContainerWithTheSubstitutedCommandAndPython
   const ContainerSpec& c = w.containers[0];
   EXPECT_EQ(c.name, "main");
   EXPECT_EQ(c.image, "python:3.11");
-  ASSERT_GE(c.command.size(), 2u);
-  EXPECT_EQ(c.command[1], "-ec");  // the pip prelude is skipped
+  // The pip prelude is skipped and KFP's shell program replaced by what it does: the component
+  // source in a file, then python3 -m kfp.dsl.executor_main, which a warm interpreter may fork.
+  ASSERT_EQ(c.command.size(), 5u);
+  EXPECT_EQ(c.command[0], "python3");
+  EXPECT_EQ(c.command[1], "-m");
+  EXPECT_EQ(c.command[2], "kfp.dsl.executor_main");
+  EXPECT_EQ(c.command[3], "--component_module_path");
+  std::ifstream source(c.command[4]);
+  std::stringstream text;
+  text << source.rdbuf();
+  EXPECT_NE(text.str().find("def add_numbers(a: int, b: int) -> int:"), std::string::npos)
+      << c.command[4];
+  EXPECT_EQ(std::filesystem::path(c.command[4]).filename(), "ephemeral_component.py");
+  EXPECT_EQ(c.python_preload, std::vector<std::string>{"kfp.dsl.executor_main"});
+  ASSERT_FALSE(c.env.empty());
+  EXPECT_EQ(c.env.back().name, "_KFP_RUNTIME");
+  EXPECT_EQ(c.env.back().value, "true");
   EXPECT_EQ(c.python_packages[0], "kfp==2.14.6");
   ASSERT_EQ(c.args.size(), 4u);
   Json ei = Json::parse(c.args[1]);

@@ -201,4 +201,42 @@ PythonEnvPlan PlanPythonEnv(const std::vector<std::string>& command,
   return plan;
 }
 
+KfpExecutorCall RecogniseKfpExecutor(const std::vector<std::string>& command,
+                                     const std::vector<std::string>& args) {
+  // Command and args together are: sh -ec PROGRAM SOURCE ARGS...
+  std::vector<std::string> all = command;
+  all.insert(all.end(), args.begin(), args.end());
+  KfpExecutorCall call;
+  if (all.size() < 4 || (all[0] != "sh" && all[0] != "/bin/sh") || all[1] != "-ec") return call;
+  static const std::vector<std::string> kProgram = {"program_path=$(mktemp",
+                                                    "-d)",
+                                                    "printf",
+                                                    "\"%s\"",
+                                                    "\"$0\"",
+                                                    ">",
+                                                    "\"$program_path/ephemeral_component.py\"",
+                                                    "_KFP_RUNTIME=true",
+                                                    "python3",
+                                                    "-m",
+                                                    "kfp.dsl.executor_main",
+                                                    "--component_module_path",
+                                                    "\"$program_path/ephemeral_component.py\"",
+                                                    "\"$@\""};
+  std::vector<std::string> words;
+  std::string word;
+  for (char ch : all[2] + " ") {
+    if (ch == ' ' || ch == '\n' || ch == '\t') {
+      if (!word.empty()) words.push_back(word);
+      word.clear();
+    } else {
+      word += ch;
+    }
+  }
+  if (words != kProgram) return call;
+  call.recognised = true;
+  call.source = all[3];
+  call.args.assign(all.begin() + 4, all.end());
+  return call;
+}
+
 }  // namespace skiff::pipelines

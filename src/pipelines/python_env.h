@@ -34,6 +34,25 @@ struct PythonEnvPlan {
 PythonEnvPlan PlanPythonEnv(const std::vector<std::string>& command,
                             const std::vector<std::string>& args);
 
+// KFP 2's lightweight components end (after the pip prelude) in a small shell program:
+//   sh -ec 'program_path=$(mktemp -d)
+//           printf "%s" "$0" > "$program_path/ephemeral_component.py"
+//           _KFP_RUNTIME=true python3 -m kfp.dsl.executor_main
+//               --component_module_path "$program_path/ephemeral_component.py" "$@"' SOURCE ARGS
+// RecogniseKfpExecutor finds that program (whitespace aside) and returns the component's source
+// and the executor's arguments, so the launcher can write the source itself and run
+// `python3 -m kfp.dsl.executor_main --component_module_path FILE ARGS` with _KFP_RUNTIME=true:
+// the same command without the shell, which a warm interpreter can fork.
+struct KfpExecutorCall {
+  bool recognised = false;
+  std::string source;             // the component module ($0)
+  std::vector<std::string> args;  // "$@"
+};
+inline constexpr char kKfpExecutorModule[] = "kfp.dsl.executor_main";
+inline constexpr char kKfpComponentFile[] = "ephemeral_component.py";
+KfpExecutorCall RecogniseKfpExecutor(const std::vector<std::string>& command,
+                                     const std::vector<std::string>& args);
+
 // "python:3.11", "python:3.11-slim", "docker.io/library/python:3.9", "python" -> true.
 bool IsPythonImage(const std::string& image);
 

@@ -119,6 +119,36 @@ TEST(PlanPythonEnvTest, ArgsBecomeTheCommandWhenTheScriptIsTheLastCommandElement
   EXPECT_TRUE(plan.args.empty());
 }
 
+constexpr char kKfpProgram[] =
+    "\nprogram_path=$(mktemp -d)\n\nprintf \"%s\" \"$0\" > "
+    "\"$program_path/ephemeral_component.py\"\n_KFP_RUNTIME=true python3 -m "
+    "kfp.dsl.executor_main                         --component_module_path                      "
+    "   \"$program_path/ephemeral_component.py\"                         \"$@\"\n";
+
+TEST(RecogniseKfpExecutorTest, FindsTheSourceAndTheExecutorArguments) {
+  KfpExecutorCall call =
+      RecogniseKfpExecutor({"sh", "-ec", kKfpProgram, "def f(): pass\n"},
+                           {"--executor_input", "{}", "--function_to_execute", "f"});
+  ASSERT_TRUE(call.recognised);
+  EXPECT_EQ(call.source, "def f(): pass\n");
+  EXPECT_EQ(call.args,
+            (std::vector<std::string>{"--executor_input", "{}", "--function_to_execute", "f"}));
+  // The source may come first in the args, as the compiler puts it for some components.
+  call = RecogniseKfpExecutor({"sh", "-ec", kKfpProgram}, {"def g(): pass", "--x"});
+  ASSERT_TRUE(call.recognised);
+  EXPECT_EQ(call.source, "def g(): pass");
+  EXPECT_EQ(call.args, std::vector<std::string>{"--x"});
+}
+
+TEST(RecogniseKfpExecutorTest, LeavesAnyOtherProgramAlone) {
+  std::string changed = kKfpProgram;
+  changed.replace(changed.find("python3"), 7, "python2");
+  EXPECT_FALSE(RecogniseKfpExecutor({"sh", "-ec", changed, "src"}, {}).recognised);
+  EXPECT_FALSE(RecogniseKfpExecutor({"sh", "-c", kKfpProgram, "src"}, {}).recognised);
+  EXPECT_FALSE(RecogniseKfpExecutor({"sh", "-ec", kKfpProgram}, {}).recognised);  // no source
+  EXPECT_FALSE(RecogniseKfpExecutor({"python3", "-m", "x"}, {}).recognised);
+}
+
 TEST(IsPythonImageTest, MatchesPythonImagesFromAnyRegistry) {
   EXPECT_TRUE(IsPythonImage("python:3.11"));
   EXPECT_TRUE(IsPythonImage("python"));

@@ -245,6 +245,7 @@ LocalBackend::~LocalBackend() {
     if (env_worker_.joinable()) env_worker_.join();
   }
   std::lock_guard<std::mutex> lock(mu_);
+  zygotes_.clear();  // the interpreters end; what they started runs on
   for (int fd : orphan_fds_) close(fd);
   orphan_fds_.clear();
   for (auto& [id, w] : workloads_) {
@@ -291,6 +292,7 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
   // Threads are gone: whatever still runs is killed and reaped here, synchronously.
   std::lock_guard<std::mutex> lock(mu_);
   threads_stopped_ = true;
+  zygotes_.clear();
   for (auto& [id, w] : workloads_) {
     for (size_t i = 0; i < w->rec.containers.size(); ++i) {
       ContainerRecord& c = w->rec.containers[i];
@@ -466,6 +468,7 @@ void LocalBackend::EnvWorkerLoop() {
       }
     }
     std::vector<std::string> dirs;
+    std::vector<std::pair<std::string, ContainerSpec>> warm;  // (venv, container) to keep warm
     Status failure;
     for (size_t i = 0; i < wanted.size() && failure.ok(); ++i) {
       const auto& [python, packages, index_urls] = wanted[i];
@@ -492,8 +495,25 @@ void LocalBackend::EnvWorkerLoop() {
           FailLocked(w, "StartError", "preparing python environment: " + failure.message());
         }
       } else {
+        if (options_.warm_python) {
+          for (size_t i = 0; i < w.rec.spec.containers.size() && i < dirs.size(); ++i) {
+            const ContainerSpec& c = w.rec.spec.containers[i];
+            if (!dirs[i].empty() && !c.python_preload.empty()) warm.emplace_back(dirs[i], c);
+          }
+        }
         w.venv_dirs = std::move(dirs);
-        w.env_ready = true;
+      }
+    }
+    // The first task of an environment waits for its warm interpreter's imports (what it would
+    // have paid itself); later ones find it ready.
+    EnsureZygotes(warm);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_threads_) return;
+      auto it = workloads_.find(id);
+      if (it != workloads_.end() && !IsTerminal(it->second->rec.phase) &&
+          !it->second->venv_dirs.empty()) {
+        it->second->env_ready = true;
       }
     }
     Wake();
@@ -631,21 +651,9 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
 
   // Environment: PATH/HOME/LANG from the server, the image's additions, then the spec's env.
   local::ImageRule rule = image_map_.Resolve(c.image);
-  std::map<std::string, std::string> env;
-  const char* path = getenv("PATH");
-  env["PATH"] = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (const char* name : {"HOME", "LANG"}) {
-    if (const char* v = getenv(name)) env[name] = v;
-  }
-  for (auto it = rule.path_prepend.rbegin(); it != rule.path_prepend.rend(); ++it) {
-    env["PATH"] = *it + ":" + env["PATH"];
-  }
-  if (rule.python) {
-    std::string venv = index < w.venv_dirs.size() ? w.venv_dirs[index] : std::string();
-    if (venv.empty()) return Internal(where + ": python environment was not prepared");
-    env["PATH"] = venv + "/bin:" + env["PATH"];
-    env["VIRTUAL_ENV"] = venv;
-  }
+  std::string venv = index < w.venv_dirs.size() ? w.venv_dirs[index] : std::string();
+  if (rule.python && venv.empty()) return Internal(where + ": python environment was not prepared");
+  std::map<std::string, std::string> env = BaseEnv(rule, venv);
   for (const EnvVar& e : c.env) env[e.name] = e.value;
 
   std::vector<std::string> argv = c.command;
@@ -684,16 +692,103 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
     }
     if (cr.cgroup_dir.empty()) req.address_space_limit = c.memory_bytes;
   }
-  ASSIGN_OR_RETURN(pid_t pid, local::Spawn(req));
+  // A warm interpreter forks it when there is one for its environment; else the shim starts it.
+  std::optional<pid_t> warm_pid;
+  if (rule.python && WarmPythonCommand(c, argv)) {
+    auto z = zygotes_.find(ZygoteKey(venv, c));
+    if (z != zygotes_.end() && z->second->ready()) {
+      Result<pid_t> forked = z->second->Fork({.argv = argv,
+                                              .env = req.env,
+                                              .working_dir = working_dir,
+                                              .log_path = req.log_path,
+                                              .exit_file = req.exit_file,
+                                              .cgroup_procs = req.cgroup_procs,
+                                              .address_space_limit = req.address_space_limit},
+                                             std::chrono::seconds(10));
+      if (forked.ok()) {
+        warm_pid = *forked;
+      } else {
+        LogWarn("warm python process failed; starting python afresh",
+                {{"workload", id}, {"error", forked.status().ToString()}});
+        zygotes_.erase(z);
+      }
+    }
+  }
+  pid_t pid;
+  if (warm_pid) {
+    pid = *warm_pid;
+  } else {
+    ASSIGN_OR_RETURN(pid, local::Spawn(req));
+  }
   std::optional<local::ProcStat> st = local::ReadProcStat(pid);
   cr.pid = pid;
   cr.start_ticks = st ? st->start_ticks : 0;
   cr.status.name = c.name;
   cr.status.running = true;
   cr.status.started_at = clock_.Now();
-  w.adopted[index] = false;
+  w.adopted[index] = warm_pid.has_value();  // the interpreter's child: watched like re-adopted
   w.pidfds[index] = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   return Status::Ok();
+}
+
+std::map<std::string, std::string> LocalBackend::BaseEnv(const local::ImageRule& rule,
+                                                         const std::string& venv) const {
+  std::map<std::string, std::string> env;
+  const char* path = getenv("PATH");
+  env["PATH"] = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (const char* name : {"HOME", "LANG"}) {
+    if (const char* v = getenv(name)) env[name] = v;
+  }
+  for (auto it = rule.path_prepend.rbegin(); it != rule.path_prepend.rend(); ++it) {
+    env["PATH"] = *it + ":" + env["PATH"];
+  }
+  if (rule.python && !venv.empty()) {
+    env["PATH"] = venv + "/bin:" + env["PATH"];
+    env["VIRTUAL_ENV"] = venv;
+  }
+  return env;
+}
+
+bool LocalBackend::WarmPythonCommand(const ContainerSpec& c,
+                                     const std::vector<std::string>& argv) const {
+  if (!options_.warm_python || c.python_preload.empty() || argv.size() < 3) return false;
+  std::string prog = fs::path(argv[0]).filename().string();
+  return (prog == "python" || prog.rfind("python3", 0) == 0) && argv[1] == "-m";
+}
+
+std::string LocalBackend::ZygoteKey(const std::string& venv, const ContainerSpec& c) {
+  std::string key = venv;
+  for (const std::string& m : c.python_preload) key += "\n" + m;
+  for (const EnvVar& e : c.python_preload_env) key += "\n" + e.name + "=" + e.value;
+  return key;
+}
+
+void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted) {
+  for (const auto& [venv, c] : wanted) {
+    std::string key = ZygoteKey(venv, c);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (zygotes_.count(key) > 0 || zygote_failures_.count(key) > 0) continue;
+    }
+    std::map<std::string, std::string> env = BaseEnv(local::ImageRule{.python = true}, venv);
+    for (const EnvVar& e : c.python_preload_env) env[e.name] = e.value;
+    std::vector<std::string> env_list;
+    for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
+    std::string name = fs::path(venv).filename().string();
+    std::string stem = fs::path(venv).parent_path().string() + "/" + name;
+    auto z = local::PythonZygote::Start(venv + "/bin/python", c.python_preload, env_list,
+                                        stem + ".zygote.py", stem + ".zygote.log");
+    Status st = z.ok() ? (*z)->WaitReady(std::chrono::seconds(120)) : z.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!st.ok()) {
+      LogWarn("no warm python process; python tasks start afresh",
+              {{"environment", venv}, {"error", st.ToString()}});
+      zygote_failures_.insert(key);
+      continue;
+    }
+    if (stop_threads_) return;
+    zygotes_.emplace(key, std::move(*z));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,10 @@
 // memory", and queued workloads start in order of priority, then arrival (no overtaking). One
 // bigger than the whole machine fails at once. `python*` images (or as an image map says) run
 // with a cached virtual environment (python_env.h) made on a worker thread while the workload is
-// kPending "preparing python environment".
+// kPending "preparing python environment". A container that names python_preload modules and
+// runs `python3 -m MODULE ...` is forked from a warm interpreter of its environment that imported
+// them once (python_zygote.h), made while the first such workload is preparing; when there is
+// none, or it fails, the container starts through the shim as any other.
 //
 // One supervisor thread runs a poll loop (ninja subprocess-posix.cc style) over a self-pipe for
 // wake-ups and a pidfd per child, with a periodic tick for admission, kill deadlines and polling
@@ -51,6 +54,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +62,7 @@
 #include "backend/backend.h"
 #include "backend/local/image_map.h"
 #include "backend/local/python_env.h"
+#include "backend/local/python_zygote.h"
 #include "backend/local/workload_record.h"
 #include "core/clock.h"
 
@@ -78,6 +83,9 @@ class LocalBackend : public Backend {
     std::chrono::milliseconds tick{50};              // admission / polling period
     bool use_cgroups = true;                         // false: always RLIMIT_AS
     std::string shim_path;  // the process shim (spawn.h); "" = skiff-shim beside the executable
+    // Containers that name python_preload modules fork from a warm interpreter per environment
+    // (python_zygote.h) instead of starting Python afresh.
+    bool warm_python = true;
   };
 
   // Creates the directories, loads the image map, re-adopts recorded workloads and starts the
@@ -144,6 +152,16 @@ class LocalBackend : public Backend {
   bool AnyRunningLocked() const;
   WorkloadStatus StatusOfLocked(const Workload& w) const;
 
+  // PATH/HOME/LANG from the server, the image's PATH additions and the python env's bin/.
+  std::map<std::string, std::string> BaseEnv(const local::ImageRule& rule,
+                                             const std::string& venv) const;
+  // True when `argv` (command + args of `c`) may be forked from a warm interpreter.
+  bool WarmPythonCommand(const ContainerSpec& c, const std::vector<std::string>& argv) const;
+  static std::string ZygoteKey(const std::string& venv, const ContainerSpec& c);
+  // Starts (and waits for the imports of) the warm interpreters these (venv, container) pairs
+  // need and do not have yet. Called without mu_ held.
+  void EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted);
+
   std::string RecordPath(const std::string& id) const;
   std::string WorkloadDir(const std::string& id) const;
   std::string LogPath(const std::string& id, const std::string& container) const;
@@ -171,6 +189,9 @@ class LocalBackend : public Backend {
   std::condition_variable env_cv_;  // env_queue_ or stop_threads_ changed
   // Workloads changed since the listener was last told (id, labels). GUARDED_BY(mu_)
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> changed_workloads_;
+  // Warm interpreters by ZygoteKey, and the keys whose interpreter could not be started.
+  std::map<std::string, std::unique_ptr<local::PythonZygote>> zygotes_;  // GUARDED_BY(mu_)
+  std::set<std::string> zygote_failures_;                                // GUARDED_BY(mu_)
   std::mutex listener_mu_;     // held while the listener runs or is replaced
   WorkloadListener listener_;  // GUARDED_BY(listener_mu_)
 

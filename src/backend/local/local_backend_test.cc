@@ -397,6 +397,68 @@ TEST_F(LocalBackendTest, PythonImagesShareOneCachedEnvironment) {
   EXPECT_EQ(envs, 1);
 }
 
+TEST_F(LocalBackendTest, PreloadedPythonModulesRunForkedFromAWarmInterpreter) {
+  auto b = Make(Opts());
+  std::string work = dir_.path() + "/work";
+  fs::create_directories(work);
+  std::ofstream(work + "/probe.py")
+      << "import os, sys, time\n"
+         "print('warm', 'xml.dom.minidom' in sys.modules, sys.argv[1:], os.getcwd(),\n"
+         "      os.environ.get('X'), os.environ.get('PRELOAD'), flush=True)\n"
+         "if sys.argv[1] == 'sleep': time.sleep(30)\n"
+         "sys.exit(int(sys.argv[1]) if sys.argv[1].isdigit() else 0)\n";
+  auto spec = [&](const std::string& id, const std::string& arg) {
+    WorkloadSpec w;
+    w.id = id;
+    w.containers.push_back({.name = "main",
+                            .image = "python:3.11",
+                            .command = {"python3", "-m", "probe", arg},
+                            .env = {{"X", id}, {"PRELOAD", "yes"}},
+                            .working_dir = work,
+                            .python_preload = {"xml.dom.minidom"},
+                            .python_preload_env = {{"PRELOAD", "yes"}}});
+    return w;
+  };
+  ASSERT_TRUE(b->Launch(spec("ok", "0")).ok());
+  WorkloadStatus ok = WaitFinished(*b, "ok", milliseconds(30000));
+  ASSERT_EQ(ok.phase, WorkloadPhase::kSucceeded) << ok.message << *b->ReadLogs("ok", "", 0);
+  EXPECT_EQ(*b->ReadLogs("ok", "", 0), "warm True ['0'] " + work + " ok yes\n");
+  ASSERT_TRUE(b->Launch(spec("three", "3")).ok());
+  WorkloadStatus three = WaitFinished(*b, "three", milliseconds(30000));
+  EXPECT_EQ(three.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(three.containers[0].exit_code, 3);
+  EXPECT_EQ(three.containers[0].reason, "Error");
+  ASSERT_TRUE(b->Launch(spec("sleepy", "sleep")).ok());
+  ASSERT_TRUE(WaitFor([&] { return b->ReadLogs("sleepy", "", 0)->find("warm") == 0; }));
+  ASSERT_TRUE(b->Stop("sleepy", milliseconds(2000)).ok());
+  WorkloadStatus stopped = WaitFinished(*b, "sleepy");
+  EXPECT_EQ(stopped.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(stopped.containers[0].reason, "Stopped");
+  EXPECT_EQ(stopped.containers[0].exit_code, 128 + SIGTERM);
+}
+
+TEST_F(LocalBackendTest, WithoutWarmPythonThePreloadIsIgnored) {
+  LocalBackend::Options o = Opts();
+  o.warm_python = false;
+  auto b = Make(o);
+  std::string work = dir_.path() + "/work";
+  fs::create_directories(work);
+  std::ofstream(work + "/probe.py") << "import sys\nprint('xml.dom.minidom' in sys.modules)\n";
+  WorkloadSpec w;
+  w.id = "cold";
+  w.containers.push_back({.name = "main",
+                          .image = "python:3.11",
+                          .command = {"python3", "-m", "probe"},
+                          .working_dir = work,
+                          .python_preload = {"xml.dom.minidom"}});
+  ASSERT_TRUE(b->Launch(w).ok());
+  ASSERT_EQ(WaitFinished(*b, "cold", milliseconds(30000)).phase, WorkloadPhase::kSucceeded);
+  EXPECT_EQ(*b->ReadLogs("cold", "", 0), "False\n");
+  for (const auto& e : fs::directory_iterator(dir_.path() + "/envs")) {
+    EXPECT_EQ(e.path().string().find(".zygote"), std::string::npos) << e.path();
+  }
+}
+
 TEST_F(LocalBackendTest, UsageReportsMemoryOfARunningWorkload) {
   auto b = Make(Opts());
   ASSERT_TRUE(b->Launch(OneShell("busy", "sleep 30")).ok());

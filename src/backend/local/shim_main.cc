@@ -7,7 +7,8 @@
 // It closes every other descriptor, joins CGROUP_PROCS's cgroup (unless it is ""), ignores
 // SIGTERM/SIGINT/SIGHUP/SIGQUIT, forks the command (signals back to default, WORKING_DIR entered,
 // RLIMIT_AS set to AS_LIMIT bytes unless 0), waits for it and records how it ended in EXIT_FILE
-// ("exit N" or "signal N", written to EXIT_FILE.tmp, fsynced, renamed), so a supervisor that
+// ("exit N" or "signal N", written to EXIT_FILE.tmp, renamed; not fsynced, as the workload
+// records: workload_record.h), so a supervisor that
 // restarts after a crash still learns it. Exit codes of its own: 125 bad arguments.
 //
 // Kept free of the rest of Skiff (and of allocation after fork) so it starts in well under a
@@ -137,7 +138,6 @@ int main(int argc, char** argv) {
     WriteStr(fd, kind);
     WriteStr(fd, FormatInt(value, num));
     WriteStr(fd, "\n");
-    fsync(fd);
     close(fd);
     rename(tmp, exit_file);
   }

@@ -30,13 +30,24 @@ WorkloadPhase PhaseFromName(const std::string& name) {
   return WorkloadPhase::kUnknown;
 }
 
+Json EnvToJson(const std::vector<EnvVar>& env) {
+  Json out = Json::array();
+  for (const EnvVar& e : env) out.push_back({{"name", e.name}, {"value", e.value}});
+  return out;
+}
+
+std::vector<EnvVar> EnvFromJson(const Json& j) {
+  std::vector<EnvVar> out;
+  for (const Json& e : j) out.push_back({e.at("name").get<std::string>(), e.value("value", "")});
+  return out;
+}
+
 }  // namespace
 
 Json SpecToJson(const WorkloadSpec& spec) {
   Json containers = Json::array();
   for (const ContainerSpec& c : spec.containers) {
-    Json env = Json::array();
-    for (const EnvVar& e : c.env) env.push_back({{"name", e.name}, {"value", e.value}});
+    Json env = EnvToJson(c.env);
     Json ports = Json::array();
     for (const ContainerPort& p : c.ports) {
       ports.push_back({{"name", p.name}, {"containerPort", p.container_port}});
@@ -56,7 +67,9 @@ Json SpecToJson(const WorkloadSpec& spec) {
                           {"ports", ports},
                           {"volumeMounts", mounts},
                           {"pythonPackages", c.python_packages},
-                          {"pipIndexUrls", c.pip_index_urls}});
+                          {"pipIndexUrls", c.pip_index_urls},
+                          {"pythonPreload", c.python_preload},
+                          {"pythonPreloadEnv", EnvToJson(c.python_preload_env)}});
   }
   Json volumes = Json::array();
   for (const Volume& v : spec.volumes) {
@@ -81,9 +94,7 @@ Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
       cs.image = c.value("image", "");
       cs.command = c.value("command", std::vector<std::string>{});
       cs.args = c.value("args", std::vector<std::string>{});
-      for (const Json& e : c.value("env", Json::array())) {
-        cs.env.push_back({e.at("name").get<std::string>(), e.value("value", "")});
-      }
+      cs.env = EnvFromJson(c.value("env", Json::array()));
       cs.working_dir = c.value("workingDir", "");
       cs.cpu_millis = c.value("cpuMillis", int64_t{0});
       cs.memory_bytes = c.value("memoryBytes", int64_t{0});
@@ -97,6 +108,8 @@ Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
       }
       cs.python_packages = c.value("pythonPackages", std::vector<std::string>{});
       cs.pip_index_urls = c.value("pipIndexUrls", std::vector<std::string>{});
+      cs.python_preload = c.value("pythonPreload", std::vector<std::string>{});
+      cs.python_preload_env = EnvFromJson(c.value("pythonPreloadEnv", Json::array()));
       spec.containers.push_back(std::move(cs));
     }
     for (const Json& v : j.value("volumes", Json::array())) {
@@ -189,7 +202,6 @@ Status WriteFileAtomically(const std::string& path, const std::string& contents)
     p += n;
     left -= static_cast<size_t>(n);
   }
-  fsync(fd);
   close(fd);
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     return Internal("cannot rename " + tmp + " to " + path + ": " + strerror(errno));

@@ -45,7 +45,12 @@ Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source);
 Json RecordToJson(const WorkloadRecord& rec);
 Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source);
 
-// Writes `contents` to `path` through `path.tmp` + fsync + rename.
+// Writes `contents` to `path` through `path.tmp` + rename: a reader (or a backend restarted after
+// the server was killed) sees the old or the new contents, never a mix. Not fsynced: the records
+// must outlive the server process, which the page cache does; a power loss ends the workloads
+// too, and a record that lost its last change then reads as a workload that ended without an
+// exit record ("Lost") or was never started, which the controllers retry. fsync per change put
+// milliseconds to hundreds of milliseconds (under I/O load) between a task and its successor.
 Status WriteFileAtomically(const std::string& path, const std::string& contents);
 
 }  // namespace skiff::local

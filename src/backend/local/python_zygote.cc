@@ -1,0 +1,299 @@
+#include "backend/local/python_zygote.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+#include "core/resource.h"
+
+namespace skiff::local {
+
+namespace {
+
+// The warm interpreter. It imports the preload modules, says "ready", then serves one JSON request
+// per line on stdin with one JSON reply per line on stdout. For each request it forks a shim
+// (new session, cgroup, log as stdout+stderr, other descriptors closed, SIGTERM and friends
+// ignored) that forks the command, `python -m MODULE ARGS` run with runpy in the request's
+// working directory, environment and address-space limit, waits for it and writes the exit record
+// ("exit N" / "signal N", tmp + rename) before it exits, exactly like skiff-shim. The
+// reply is {"pid": shim pid} (also its process group) or {"error": "..."}. SIGCHLD is ignored so
+// the shims are reaped by the kernel. It exits at the end of stdin.
+constexpr char kZygoteScript[] = R"PY(
+import json, os, signal, sys, traceback, importlib
+
+TERMS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+def write_exit(path, kind, value):
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, ("%s %d\n" % (kind, value)).encode())
+    os.close(fd)
+    os.rename(tmp, path)
+
+def run_command(req):
+    for sig in TERMS:
+        signal.signal(sig, signal.SIG_DFL)
+    os.chdir(req["cwd"])
+    limit = int(req.get("as_limit", 0))
+    if limit > 0:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.environ.clear()
+    os.environ.update(req["env"])
+    argv = req["argv"]
+    module = argv[2]
+    sys.argv = [argv[0]] + argv[3:]
+    sys.path[0] = os.getcwd()
+    code = 0
+    try:
+        import runpy
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as e:
+        if e.code is None:
+            code = 0
+        elif isinstance(e.code, int):
+            code = e.code
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code & 0xFF)
+
+def shim(req):
+    os.setsid()
+    if req.get("cgroup_procs"):
+        try:
+            with open(req["cgroup_procs"], "w") as f:
+                f.write("0")
+        except OSError:
+            pass
+    null = os.open("/dev/null", os.O_RDONLY)
+    log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, 65536)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for sig in TERMS:
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        child = os.fork()
+    except OSError:
+        write_exit(req["exit_file"], "exit", 126)
+        os._exit(0)
+    if child == 0:
+        run_command(req)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        write_exit(req["exit_file"], "signal", os.WTERMSIG(status))
+    else:
+        write_exit(req["exit_file"], "exit", os.WEXITSTATUS(status))
+    os._exit(0)
+
+def main():
+    for module in sys.argv[1:]:
+        importlib.import_module(module)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+            try:
+                os.unlink(req["exit_file"])
+            except FileNotFoundError:
+                pass
+            pid = os.fork()
+        except Exception as e:
+            out.write(json.dumps({"error": str(e)}) + "\n")
+            out.flush()
+            continue
+        if pid == 0:
+            try:
+                shim(req)
+            finally:
+                os._exit(126)
+        out.write(json.dumps({"pid": pid}) + "\n")
+        out.flush()
+
+main()
+)PY";
+
+// Reads one line from `fd` into `line` (without the newline), waiting at most `timeout`.
+Status ReadLine(int fd, std::string& buffer, std::string* line, std::chrono::milliseconds timeout,
+                const std::string& what) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    size_t nl = buffer.find('\n');
+    if (nl != std::string::npos) {
+      *line = buffer.substr(0, nl);
+      buffer.erase(0, nl + 1);
+      return Status::Ok();
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return DeadlineExceeded(what + ": no answer in time");
+    pollfd p{fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    char chunk[4096];
+    ssize_t got = read(fd, chunk, sizeof chunk);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got <= 0) return Unavailable(what + ": the warm python process ended");
+    buffer.append(chunk, static_cast<size_t>(got));
+  }
+}
+
+}  // namespace
+
+PythonZygote::~PythonZygote() { Stop(); }
+
+Result<std::unique_ptr<PythonZygote>> PythonZygote::Start(const std::string& python,
+                                                          const std::vector<std::string>& modules,
+                                                          const std::vector<std::string>& env,
+                                                          const std::string& script_path,
+                                                          const std::string& log_path) {
+  {
+    std::ofstream out(script_path + ".tmp");
+    out << kZygoteScript;
+    if (!out) return Internal("cannot write " + script_path + ".tmp");
+  }
+  if (rename((script_path + ".tmp").c_str(), script_path.c_str()) != 0) {
+    return Internal("cannot write " + script_path + ": " + strerror(errno));
+  }
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + strerror(errno));
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    close(in[0]);
+    close(in[1]);
+    return Internal(std::string("pipe: ") + strerror(errno));
+  }
+  std::vector<std::string> args = {python, script_path};
+  args.insert(args.end(), modules.begin(), modules.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_copy = env;
+  std::vector<char*> envp;
+  for (std::string& e : env_copy) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  int err = posix_spawn(&pid, python.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(in[0]);
+  close(out[1]);
+  if (err != 0) {
+    close(in[1]);
+    close(out[0]);
+    return Internal("cannot start the warm python process " + python + ": " + strerror(err));
+  }
+  std::unique_ptr<PythonZygote> z(new PythonZygote());
+  z->pid_ = pid;
+  z->to_ = in[1];
+  z->from_ = out[0];
+  z->log_path_ = log_path;
+  return z;
+}
+
+Status PythonZygote::WaitReady(std::chrono::milliseconds timeout) {
+  if (ready_) return Status::Ok();
+  std::string line;
+  Status st = ReadLine(from_, buffer_, &line, timeout, "warm python process");
+  if (!st.ok()) return st.WithContext("importing the preload modules (see " + log_path_ + ")");
+  if (line != "ready") return Internal("warm python process said \"" + line + "\", not ready");
+  ready_ = true;
+  return Status::Ok();
+}
+
+Result<pid_t> PythonZygote::Fork(const ForkRequest& req, std::chrono::milliseconds timeout) {
+  RETURN_IF_ERROR(WaitReady(timeout));
+  Json env = Json::object();
+  for (const std::string& e : req.env) {
+    size_t eq = e.find('=');
+    if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
+  }
+  Json msg = {{"argv", req.argv},
+              {"env", env},
+              {"cwd", req.working_dir},
+              {"log", req.log_path},
+              {"exit_file", req.exit_file},
+              {"cgroup_procs", req.cgroup_procs},
+              {"as_limit", req.address_space_limit}};
+  std::string line = msg.dump() + "\n";
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = write(to_, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Unavailable("warm python process: " + std::string(strerror(errno)));
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  std::string reply;
+  RETURN_IF_ERROR(ReadLine(from_, buffer_, &reply, timeout, "warm python process"));
+  Json r = Json::parse(reply, nullptr, /*allow_exceptions=*/false);
+  if (r.is_object() && r.contains("pid") && r["pid"].is_number_integer()) {
+    return static_cast<pid_t>(r["pid"].get<int64_t>());
+  }
+  return Internal("warm python process could not start the command: " +
+                  (r.is_object() ? r.value("error", reply) : reply));
+}
+
+void PythonZygote::Stop() {
+  if (to_ >= 0) close(to_);
+  if (from_ >= 0) close(from_);
+  to_ = from_ = -1;
+  if (pid_ > 0) {
+    // The end of its stdin ends it; whatever it started lives on in sessions of its own.
+    for (int i = 0; i < 100; ++i) {
+      pid_t r = waitpid(pid_, nullptr, WNOHANG);
+      if (r == pid_ || (r < 0 && errno == ECHILD)) {
+        pid_ = -1;
+        return;
+      }
+      usleep(10000);
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+}
+
+}  // namespace skiff::local
