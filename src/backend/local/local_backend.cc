@@ -31,6 +31,7 @@ namespace {
 
 constexpr int64_t kDefaultCpuMillis = 100;
 constexpr int64_t kMaxLogRead = 8 << 20;
+constexpr size_t kMaxWarmInterpreters = 4;
 
 bool IsTerminal(WorkloadPhase p) {
   return p == WorkloadPhase::kSucceeded || p == WorkloadPhase::kFailed;
@@ -787,6 +788,14 @@ void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, Contai
       continue;
     }
     if (stop_threads_) return;
+    if (zygotes_.size() >= kMaxWarmInterpreters) {
+      // Each holds its imports in memory: the one least recently used makes room.
+      auto lru =
+          std::min_element(zygotes_.begin(), zygotes_.end(), [](const auto& a, const auto& b) {
+            return a.second->last_used() < b.second->last_used();
+          });
+      zygotes_.erase(lru);
+    }
     zygotes_.emplace(key, std::move(*z));
   }
 }

@@ -52,6 +52,8 @@ def run_command(req):
     module = argv[2]
     sys.argv = [argv[0]] + argv[3:]
     sys.path[0] = os.getcwd()
+    # Run as __main__ afresh (its imports stay warm); runpy warns when the module itself is loaded.
+    sys.modules.pop(module, None)
     code = 0
     try:
         import runpy
@@ -244,6 +246,7 @@ Status PythonZygote::WaitReady(std::chrono::milliseconds timeout) {
 
 Result<pid_t> PythonZygote::Fork(const ForkRequest& req, std::chrono::milliseconds timeout) {
   RETURN_IF_ERROR(WaitReady(timeout));
+  last_used_ = std::chrono::steady_clock::now();
   Json env = Json::object();
   for (const std::string& e : req.env) {
     size_t eq = e.find('=');

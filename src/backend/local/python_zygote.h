@@ -56,6 +56,8 @@ class PythonZygote {
   // Waits until the imports are done. Errors (an import failed, it died) name the log.
   Status WaitReady(std::chrono::milliseconds timeout);
   bool ready() const { return ready_; }
+  // When it last forked (or started).
+  std::chrono::steady_clock::time_point last_used() const { return last_used_; }
   // Starts one container; returns its shim's pid (= its process group).
   Result<pid_t> Fork(const ForkRequest& request, std::chrono::milliseconds timeout);
   // Ends the interpreter (not what it started). Idempotent.
@@ -68,6 +70,7 @@ class PythonZygote {
   int to_ = -1;    // its stdin
   int from_ = -1;  // its stdout
   bool ready_ = false;
+  std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
   std::string buffer_;  // read from its stdout, not yet a whole line
   std::string log_path_;
 };
