@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "api/kfp/kfp_list.h"
+#include "api/kfp/kfp_openapi_json.h"
 #include "api/kfp/kfp_run_retry.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -91,6 +92,22 @@ std::string MapTaskState(const std::string& s) {
   return s;
 }
 
+// obj[key] when obj is an object with an object there, else an empty object; no copies.
+const Json& ObjectAt(const Json& obj, const char* key) {
+  static const Json kEmpty = Json::object();
+  if (!obj.is_object()) return kEmpty;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_object() ? *it : kEmpty;
+}
+
+// obj[key], or null when obj is no object or has no such key; no copies.
+const Json& FieldOf(const Json& obj, const char* key) {
+  static const Json kNull;
+  if (!obj.is_object()) return kNull;
+  auto it = obj.find(key);
+  return it != obj.end() ? *it : kNull;
+}
+
 Json ArtifactIds(const Json& artifacts) {
   Json out = Json::object();
   if (!artifacts.is_object()) return out;
@@ -107,46 +124,47 @@ Json ArtifactIds(const Json& artifacts) {
 
 Json TaskDetails(const Json& run, const std::string& run_id) {
   Json details = Json::array();
-  const Json& status = run.value("status", Json::object());
-  if (!status.is_object() || !status.contains("engine")) return details;
-  const Json& tasks = status["engine"].value("tasks", Json::object());
-  if (!tasks.is_object()) return details;
+  const Json& tasks = ObjectAt(ObjectAt(ObjectAt(run, "status"), "engine"), "tasks");
+  if (tasks.empty()) return details;
   std::map<std::string, std::string> parent_of;
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
-    for (const Json& c : it->value("children", Json::array())) {
+    const Json& children = FieldOf(*it, "children");
+    if (!children.is_array()) continue;
+    for (const Json& c : children) {
       if (c.is_string()) parent_of[c.get<std::string>()] = it.key();
     }
   }
   auto id_of = [&](const std::string& path) {
-    if (tasks.contains(path)) {
-      const std::string uuid = tasks[path].value("uuid", "");
-      if (!uuid.empty()) return uuid;
+    if (auto t = tasks.find(path); t != tasks.end()) {
+      const Json& uuid = FieldOf(*t, "uuid");
+      if (uuid.is_string() && !uuid.get_ref<const std::string&>().empty()) {
+        return uuid.get<std::string>();
+      }
     }
     return path;
   };
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
     const Json& t = *it;
     const std::string path = it.key();
-    Json d = {
-        {"run_id", run_id},
-        {"task_id", id_of(path)},
-        {"display_name", path == "root" ? std::string("root") : t.value("name", path)},
-        {"create_time", t.value("start_time", CreatedAt(run))},
-        {"start_time", t.value("start_time", std::string(kEpoch))},
-        {"end_time", t.value("finish_time", std::string(kEpoch))},
-        {"state", MapTaskState(t.value("state", ""))},
-        {"inputs", ArtifactIds(t.value("inputs", Json::object()).value("artifacts", Json()))},
-        {"outputs", ArtifactIds(t.value("outputs", Json::object()).value("artifacts", Json()))},
-        {"child_tasks", Json::array()},
-        {"state_history", Json::array()},
-        // Skiff extensions (ignored by kfp_server_api): the task's path and parameters.
-        {"task_path", path},
-        {"kind", t.value("kind", "")},
-        {"input_parameters", t.value("inputs", Json::object()).value("parameters", Json::object())},
-        {"output_parameters",
-         t.value("outputs", Json::object()).value("parameters", Json::object())}};
+    Json d = {{"run_id", run_id},
+              {"task_id", id_of(path)},
+              {"display_name", path == "root" ? std::string("root") : t.value("name", path)},
+              {"create_time", t.value("start_time", CreatedAt(run))},
+              {"start_time", t.value("start_time", std::string(kEpoch))},
+              {"end_time", t.value("finish_time", std::string(kEpoch))},
+              {"state", MapTaskState(t.value("state", ""))},
+              {"inputs", ArtifactIds(FieldOf(ObjectAt(t, "inputs"), "artifacts"))},
+              {"outputs", ArtifactIds(FieldOf(ObjectAt(t, "outputs"), "artifacts"))},
+              {"child_tasks", Json::array()},
+              {"state_history", Json::array()},
+              // Skiff extensions (ignored by kfp_server_api): the task's path and parameters.
+              {"task_path", path},
+              {"kind", t.value("kind", "")},
+              {"input_parameters", ObjectAt(ObjectAt(t, "inputs"), "parameters")},
+              {"output_parameters", ObjectAt(ObjectAt(t, "outputs"), "parameters")}};
     if (auto p = parent_of.find(path); p != parent_of.end()) d["parent_task_id"] = id_of(p->second);
-    for (const Json& c : t.value("children", Json::array())) {
+    const Json& children = FieldOf(t, "children");
+    for (const Json& c : children.is_array() ? children : Json::array()) {
       if (c.is_string()) {
         d["child_tasks"].push_back(
             {{"task_id", id_of(c.get<std::string>())}, {"pod_name", c.get<std::string>()}});
@@ -166,6 +184,8 @@ Json TaskDetails(const Json& run, const std::string& run_id) {
 }
 
 Json ObjectOr(const Json& v) { return v.is_object() ? v : Json::object(); }
+
+Json RunSummaryToApi(const Json& run);
 
 }  // namespace
 
@@ -273,7 +293,11 @@ Result<std::string> MultipartField(const std::string& content_type, const std::s
 }
 
 KfpApi::KfpApi(Store& store, Authorizer& authorizer, Clock& clock, KfpApiOptions options)
-    : store_(store), authorizer_(authorizer), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      authorizer_(authorizer),
+      clock_(clock),
+      options_(std::move(options)),
+      run_index_(store, kPipelineRunType, &RunSummaryToApi) {}
 
 std::string KfpApi::NamespaceOf(const HttpRequest& req, const Json* body) const {
   std::string ns = req.Query("namespace");
@@ -285,17 +309,40 @@ Status KfpApi::Check(const HttpRequest& req, const std::string& ns, Verb verb) {
   return authorizer_.Check(req.principal, ns, verb);
 }
 
+std::optional<std::string> KfpApi::KnownNamespace(const std::string& type, const std::string& id) {
+  std::lock_guard<std::mutex> lock(namespaces_mu_);
+  auto it = namespaces_.find(type + "/" + id);
+  if (it == namespaces_.end()) return std::nullopt;
+  return it->second;
+}
+
 Result<Json> KfpApi::FindById(const HttpRequest& req, const std::string& type,
                               const std::string& id, const std::string& what, Verb verb) {
   if (id.empty()) return InvalidArgument(what + " id: required");
+  if (std::optional<std::string> ns = KnownNamespace(type, id)) {
+    Result<Json> obj = store_.Get(type, *ns, id);
+    if (obj.ok()) {
+      RETURN_IF_ERROR(Check(req, *ns, verb));
+      return obj;
+    }
+    if (obj.status().code() != StatusCode::kNotFound) return obj.status();
+    std::lock_guard<std::mutex> lock(namespaces_mu_);
+    namespaces_.erase(type + "/" + id);  // deleted since: look everywhere
+  }
   ASSIGN_OR_RETURN(ListResult all, store_.List(type, "", ListOptions{}));
-  for (Json& obj : all.items) {
-    if (MetaName(obj) == id) {
-      RETURN_IF_ERROR(Check(req, MetaNamespace(obj), verb));
-      return std::move(obj);
+  Json* found = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(namespaces_mu_);
+    if (namespaces_.size() + all.items.size() > kMaxKnownNamespaces) namespaces_.clear();
+    for (Json& obj : all.items) {
+      // The first in (namespace, name) order wins, as the list's own order does.
+      namespaces_.emplace(type + "/" + MetaName(obj), MetaNamespace(obj));
+      if (found == nullptr && MetaName(obj) == id) found = &obj;
     }
   }
-  return NotFound(what + " '" + id + "' not found");
+  if (found == nullptr) return NotFound(what + " '" + id + "' not found");
+  RETURN_IF_ERROR(Check(req, MetaNamespace(*found), verb));
+  return std::move(*found);
 }
 
 Result<Json> KfpApi::ListIn(const std::string& type, const std::string& ns) {
@@ -681,9 +728,13 @@ Result<Json> KfpApi::DeletePipelineVersion(const HttpRequest& req) {
 
 // ---- runs ----
 
-Json KfpApi::RunToApi(const Json& run) {
-  const Json& spec = run["spec"];
-  const Json status = ObjectOr(run.value("status", Json()));
+namespace {
+
+// A run as the API shows it in lists: everything but its pipeline spec and task details, the
+// parts that grow with the pipeline (RunToApi adds them).
+Json RunSummaryToApi(const Json& run) {
+  const Json& spec = ObjectAt(run, "spec");
+  const Json& status = ObjectAt(run, "status");
   const std::string id = MetaName(run);
   const std::string created = status.value("createdAt", CreatedAt(run));
   Json out = {{"run_id", id},
@@ -692,14 +743,13 @@ Json KfpApi::RunToApi(const Json& run) {
               {"storage_state", spec.value("storageState", "AVAILABLE")},
               {"description", spec.value("description", "")},
               {"runtime_config",
-               {{"parameters", ObjectOr(spec.value("parameters", Json()))},
+               {{"parameters", ObjectAt(spec, "parameters")},
                 {"pipeline_root", spec.value("pipelineRoot", "")}}},
               {"service_account", spec.value("serviceAccount", "")},
               {"created_at", created},
               {"scheduled_at", spec.value("scheduledAt", created)},
               {"finished_at", status.value("finishedAt", std::string(kEpoch))},
               {"state", status.value("state", "PENDING")},
-              {"run_details", {{"task_details", TaskDetails(run, id)}}},
               {"state_history", Json::array()},
               {"namespace", MetaNamespace(run)}};
   if (spec.contains("recurringRunId")) out["recurring_run_id"] = spec["recurringRunId"];
@@ -708,11 +758,6 @@ Json KfpApi::RunToApi(const Json& run) {
         {"pipeline_id", ref->value("pipelineId", "")},
         {"pipeline_version_id", ref->value("pipelineVersionId", "")}};
     out["pipeline_version_id"] = ref->value("pipelineVersionId", "");
-  } else if (spec.contains("platformSpec") && spec["platformSpec"].is_object()) {
-    out["pipeline_spec"] = {{"pipeline_spec", spec["pipelineSpec"]},
-                            {"platform_spec", spec["platformSpec"]}};
-  } else {
-    out["pipeline_spec"] = spec.value("pipelineSpec", Json::object());
   }
   if (status.value("state", "") == "FAILED") {
     out["error"] = {
@@ -722,6 +767,27 @@ Json KfpApi::RunToApi(const Json& run) {
       status["engine"].contains("outputs")) {
     out["pipeline_outputs"] = status["engine"]["outputs"];  // Skiff extension
   }
+  return out;
+}
+
+// What RunSummaryToApi leaves out: run_details, and pipeline_spec unless run from a version.
+void AddRunDetailsAndSpec(const Json& run, Json& out) {
+  out["run_details"] = {{"task_details", TaskDetails(run, MetaName(run))}};
+  const Json& spec = ObjectAt(run, "spec");
+  if (Obj(spec, "pipelineVersionReference", "pipelineVersionReference") != nullptr) return;
+  if (spec.contains("platformSpec") && spec["platformSpec"].is_object()) {
+    out["pipeline_spec"] = {{"pipeline_spec", FieldOf(spec, "pipelineSpec")},
+                            {"platform_spec", spec["platformSpec"]}};
+  } else {
+    out["pipeline_spec"] = ObjectAt(spec, "pipelineSpec");
+  }
+}
+
+}  // namespace
+
+Json KfpApi::RunToApi(const Json& run) {
+  Json out = RunSummaryToApi(run);
+  AddRunDetailsAndSpec(run, out);
   return out;
 }
 
@@ -837,15 +903,22 @@ Result<Json> KfpApi::ListRuns(const HttpRequest& req) {
   ASSIGN_OR_RETURN(KfpListQuery q,
                    KfpListQuery::FromRequest(req.Query("filter"), req.Query("sort_by"),
                                              req.Query("page_size"), req.Query("page_token")));
-  ASSIGN_OR_RETURN(Json items, ListIn(kPipelineRunType, ns));
+  // Filter, sort and page the index's summaries; only the page's runs are read, for their task
+  // details (lists leave out the pipeline spec: get_run returns it).
+  ASSIGN_OR_RETURN(std::vector<Json> summaries, run_index_.Summaries(ns));
   std::vector<Json> api;
-  for (const Json& run : items) {
-    if (!experiment_id.empty() && run["spec"].value("experimentId", "") != experiment_id) continue;
-    Json a = RunToApi(run);
-    a.erase("pipeline_spec");  // lists stay small; get_run returns it
+  for (Json& a : summaries) {
+    if (!experiment_id.empty() && a.value("experiment_id", "") != experiment_id) continue;
     api.push_back(std::move(a));
   }
   KfpPage page = q.Apply(std::move(api), "created_at");
+  for (Json& a : page.items) {
+    const std::string id = a.value("run_id", "");
+    Result<Json> run = store_.Get(kPipelineRunType, a.value("namespace", ""), id);
+    if (!run.ok() && run.status().code() != StatusCode::kNotFound) return run.status();
+    // A run deleted since the index caught up keeps its summary, without tasks.
+    a["run_details"] = {{"task_details", run.ok() ? TaskDetails(*run, id) : Json::array()}};
+  }
   Json out = {{"total_size", page.total_size}, {"runs", page.items}};
   if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
   return out;
@@ -1193,6 +1266,11 @@ Result<Json> KfpApi::RecurringRunAction(const HttpRequest& req) {
 
 // ---- routes ----
 
+const Json& KfpOpenApiDocument() {
+  static const Json doc = Json::parse(kKfpOpenApiJson, nullptr, /*allow_exceptions=*/false);
+  return doc;
+}
+
 void RegisterKfpApi(KfpApi& api,
                     const std::function<void(const std::string& method, const std::string& pattern,
                                              Handler handler)>& add_route) {
@@ -1201,6 +1279,14 @@ void RegisterKfpApi(KfpApi& api,
     add_route(method, b + pattern, KfpHandler(api, m));
   };
   add("GET", "/healthz", &KfpApi::Healthz);
+  add_route("GET", b + "/openapi.json", [](const HttpRequest&, HttpResponder& r) {
+    static const std::string body = KfpOpenApiDocument().dump();
+    if (KfpOpenApiDocument().is_discarded()) {
+      r.SendJson(500, KfpErrorBody(Internal("the embedded OpenAPI document is not valid JSON")));
+      return;
+    }
+    r.Send(200, body);
+  });
 
   add("POST", "/experiments", &KfpApi::CreateExperiment);
   add("GET", "/experiments", &KfpApi::ListExperiments);

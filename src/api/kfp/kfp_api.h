@@ -17,14 +17,22 @@
 //     api_server.AddRoute(m, p, std::move(h), /*requires_auth=*/true);
 //   });
 //
-// Thread-safe: handlers run concurrently; state lives in the Store.
+// Thread-safe: handlers run concurrently; state lives in the Store. What KfpApi keeps in memory is
+// derived from it and checked against it: where each id was last seen (its namespace), so that a
+// lookup by id is one Store::Get instead of a list of every object (the Get confirms the hint; a
+// miss falls back to the list), and the run summaries list_runs sorts (KfpRunIndex, kept current
+// from the change feed).
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "api/http_server.h"
+#include "api/kfp/kfp_run_index.h"
 #include "auth/auth.h"
 #include "core/clock.h"
 #include "core/resource.h"
@@ -96,7 +104,8 @@ class KfpApi {
  private:
   std::string NamespaceOf(const HttpRequest& req, const Json* body) const;
   Status Check(const HttpRequest& req, const std::string& ns, Verb verb);
-  // Finds an object by id (its name) in any namespace and checks `verb` on its namespace.
+  // Finds an object by id (its name) in any namespace and checks `verb` on its namespace. Reads
+  // the one object when its namespace is known from an earlier lookup, else lists them all.
   Result<Json> FindById(const HttpRequest& req, const std::string& type, const std::string& id,
                         const std::string& what, Verb verb);
   Result<Json> ListIn(const std::string& type, const std::string& ns);
@@ -110,10 +119,21 @@ class KfpApi {
   Result<Json> UpdateRun(const HttpRequest& req, const std::string& id,
                          const std::function<Status(Json&)>& mutate);
 
+  // The namespace `id` of `type` was last seen in, if any.
+  std::optional<std::string> KnownNamespace(const std::string& type, const std::string& id);
+
   Store& store_;
   Authorizer& authorizer_;
   Clock& clock_;
   const KfpApiOptions options_;
+  KfpRunIndex run_index_;  // list_runs summaries of every PipelineRun
+
+  // "<type>/<id>" -> namespace. Ids are UUIDs and objects never change namespace, so a hint stays
+  // right until the object is deleted (then Get says NotFound and the hint is dropped). Bounded:
+  // cleared when it would pass kMaxKnownNamespaces entries.
+  static constexpr size_t kMaxKnownNamespaces = 100'000;
+  std::mutex namespaces_mu_;
+  std::unordered_map<std::string, std::string> namespaces_;  // GUARDED_BY(namespaces_mu_)
 };
 
 // Wraps a KfpApi method as a Handler: 200 with the result, or the KFP error shape.
@@ -126,6 +146,13 @@ int GrpcCodeFor(StatusCode code);
 // wrong (not multipart, no boundary, no such field).
 Result<std::string> MultipartField(const std::string& content_type, const std::string& body,
                                    const std::string& field, std::string* filename);
+
+// The OpenAPI (Swagger 2.0) document of every route RegisterKfpApi adds, as GET
+// /apis/v2beta1/openapi.json serves it: src/api/kfp/kfp_openapi.json, embedded at build time. An
+// operation served through another router pattern (the "{id}:action" paths) names that pattern
+// in "x-skiff-route". Discarded (is_discarded()) only if the embedded text is not JSON, which
+// kfp_api_test checks.
+const Json& KfpOpenApiDocument();
 
 // Registers every KFP route through `add_route` (which should authenticate the bearer token and
 // set req.principal before calling the handler).

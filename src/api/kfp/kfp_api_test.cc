@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
 #include "api/http_client.h"
 #include "api/kfp/kfp_list.h"
 #include "api/kfp/kfp_run_retry.h"
@@ -307,13 +313,21 @@ TEST(ResetRunForRetryTest, RefusesARunThatDidNotFail) {
 
 // ---- the HTTP surface: error shapes and authorization ----
 
+std::string Multipart(const std::string& content) {
+  return "--XyZ\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"p.yaml\"\r\n"
+         "Content-Type: application/octet-stream\r\n\r\n" +
+         content + "\r\n--XyZ--\r\n";
+}
+
 class KfpApiServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = OpenTestStore(dir_, clock_);
     ASSERT_TRUE(CreateUser(*store_, "bob", false).ok());
     authz_ = std::make_unique<Authorizer>(*store_);
-    api_ = std::make_unique<KfpApi>(*store_, *authz_, clock_);
+    KfpApiOptions options;
+    options.max_upload_bytes = kMaxUpload;
+    api_ = std::make_unique<KfpApi>(*store_, *authz_, clock_, options);
     RegisterKfpApi(*api_, [&](const std::string& m, const std::string& p, Handler h) {
       router_.Add(m, p, std::move(h));
     });
@@ -338,6 +352,18 @@ class KfpApiServerTest : public ::testing::Test {
     return r.ok() ? *r : HttpResult{};
   }
 
+  // Uploads larger than this get 413 (the default, 32 MiB, is needlessly big for a test).
+  static constexpr size_t kMaxUpload = 64 * 1024;
+
+  // The pipeline id of kTinyIr uploaded under `name`.
+  std::string UploadTiny(const std::string& name) {
+    HttpResult r =
+        Call("admin", "POST", "/apis/v2beta1/pipelines/upload?name=" + name, Multipart(kTinyIr),
+             {{"Content-Type", "multipart/form-data; boundary=XyZ"}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? Json::parse(r.body)["pipeline_id"].get<std::string>() : "";
+  }
+
   TempDir dir_;
   FakeClock clock_;
   std::unique_ptr<Store> store_;
@@ -347,12 +373,6 @@ class KfpApiServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<HttpClient> client_;
 };
-
-std::string Multipart(const std::string& content) {
-  return "--XyZ\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"p.yaml\"\r\n"
-         "Content-Type: application/octet-stream\r\n\r\n" +
-         content + "\r\n--XyZ--\r\n";
-}
 
 TEST_F(KfpApiServerTest, ExperimentLifecycleAndKfpErrorShape) {
   HttpResult c =
@@ -469,6 +489,227 @@ TEST_F(KfpApiServerTest, AUserWithoutARoleIsRefusedEveryOperationWith403) {
            Json{{"experiment_id", eid}, {"pipeline_spec", Json::parse(kTinyIr)}}.dump());
   EXPECT_EQ(create.status, 403);
   EXPECT_TRUE(store_->Get(pipelines::kPipelineRunType, "default", rid).ok());
+}
+
+// ---- invalid requests: each answered in KFP's error shape with the matching status ----
+
+// Checks `r` is a KFP error {"error", "code", "message", "details": []} with HTTP status `http`
+// and gRPC code `grpc`, and returns its message.
+std::string ExpectKfpError(const HttpResult& r, int http, int grpc) {
+  EXPECT_EQ(r.status, http) << r.body;
+  Json body = Json::parse(r.body, nullptr, false);
+  if (!body.is_object()) {
+    ADD_FAILURE() << "not a JSON object: " << r.body;
+    return "";
+  }
+  EXPECT_EQ(body.value("code", -1), grpc) << r.body;
+  EXPECT_EQ(body.value("error", ""), body.value("message", "")) << r.body;
+  EXPECT_TRUE(body.contains("details") && body["details"].is_array()) << r.body;
+  return body.value("message", "");
+}
+
+TEST_F(KfpApiServerTest, CreatingARunOfAnUnknownPipelineOrVersionIs404AndStoresNothing) {
+  const std::string pid = UploadTiny("known");
+  auto run_of = [&](Json reference) {
+    return Call("admin", "POST", "/apis/v2beta1/runs",
+                Json{{"display_name", "r"}, {"pipeline_version_reference", reference}}.dump());
+  };
+  std::string msg = ExpectKfpError(run_of({{"pipeline_id", "no-such-pipeline"}}), 404, 5);
+  EXPECT_NE(msg.find("pipeline 'no-such-pipeline' not found"), std::string::npos) << msg;
+  msg = ExpectKfpError(run_of({{"pipeline_id", pid}, {"pipeline_version_id", "no-such-version"}}),
+                       404, 5);
+  EXPECT_NE(msg.find("pipeline version 'no-such-version' not found"), std::string::npos) << msg;
+  // The lowerCamelCase spelling is looked up the same way.
+  ExpectKfpError(run_of({{"pipelineId", pid}, {"pipelineVersionId", "no-such-version"}}), 404, 5);
+  // A version of another pipeline is not a version of this one.
+  const std::string other = UploadTiny("other");
+  HttpResult versions = Call("admin", "GET", "/apis/v2beta1/pipelines/" + other + "/versions");
+  const std::string other_version =
+      Json::parse(versions.body)["pipeline_versions"][0]["pipeline_version_id"];
+  ExpectKfpError(run_of({{"pipeline_id", pid}, {"pipeline_version_id", other_version}}), 404, 5);
+  msg = ExpectKfpError(
+      Call("admin", "POST", "/apis/v2beta1/runs",
+           Json{{"experiment_id", "no-such-experiment"}, {"pipeline_spec", Json::parse(kTinyIr)}}
+               .dump()),
+      404, 5);
+  EXPECT_NE(msg.find("experiment 'no-such-experiment' not found"), std::string::npos) << msg;
+  // The same reference to an existing version starts a run.
+  ASSERT_EQ(run_of({{"pipeline_id", pid}}).status, 200);
+  auto runs = store_->List(pipelines::kPipelineRunType, "", {});
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->items.size(), 1u);
+}
+
+TEST_F(KfpApiServerTest, AnUploadOverTheLimitIs413InTheKfpShape) {
+  const HttpHeaders mp = {{"Content-Type", "multipart/form-data; boundary=XyZ"}};
+  // Valid IR padded past the limit with trailing spaces: only the size is wrong.
+  const std::string big = std::string(kTinyIr) + std::string(kMaxUpload, ' ');
+  std::string msg = ExpectKfpError(
+      Call("admin", "POST", "/apis/v2beta1/pipelines/upload?name=big", Multipart(big), mp), 413, 8);
+  EXPECT_NE(msg.find("the limit is " + std::to_string(kMaxUpload)), std::string::npos) << msg;
+  const std::string pid = UploadTiny("small");
+  ExpectKfpError(
+      Call("admin", "POST", "/apis/v2beta1/pipelines/upload_version?name=v2&pipelineid=" + pid,
+           Multipart(big), mp),
+      413, 8);
+  // Just under the limit is fine.
+  const std::string fits =
+      std::string(kTinyIr) + std::string(kMaxUpload - Multipart(kTinyIr).size(), ' ');
+  ASSERT_EQ(Multipart(fits).size(), kMaxUpload);
+  EXPECT_EQ(
+      Call("admin", "POST", "/apis/v2beta1/pipelines/upload?name=fits", Multipart(fits), mp).status,
+      200);
+  auto pipelines = store_->List(kKfpPipelineType, "", {});
+  ASSERT_TRUE(pipelines.ok());
+  EXPECT_EQ(pipelines->items.size(), 2u);  // "small" and "fits"
+}
+
+TEST_F(KfpApiServerTest, AnUploadThatIsNotMultipartFormDataIs400) {
+  const std::string pid = UploadTiny("p");
+  for (const std::string& target :
+       {std::string("/apis/v2beta1/pipelines/upload?name=x"),
+        "/apis/v2beta1/pipelines/upload_version?name=v&pipelineid=" + pid}) {
+    std::string msg = ExpectKfpError(
+        Call("admin", "POST", target, kTinyIr, {{"Content-Type", "application/json"}}), 400, 3);
+    EXPECT_NE(msg.find("expected multipart/form-data"), std::string::npos) << msg;
+    ExpectKfpError(Call("admin", "POST", target, kTinyIr, {{"Content-Type", "text/plain"}}), 400,
+                   3);
+    msg = ExpectKfpError(Call("admin", "POST", target, Multipart(kTinyIr),
+                              {{"Content-Type", "multipart/form-data"}}),
+                         400, 3);
+    EXPECT_NE(msg.find("boundary missing"), std::string::npos) << msg;
+    const std::string wrong_field =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n" + std::string(kTinyIr) +
+        "\r\n--XyZ--\r\n";
+    msg = ExpectKfpError(Call("admin", "POST", target, wrong_field,
+                              {{"Content-Type", "multipart/form-data; boundary=XyZ"}}),
+                         400, 3);
+    EXPECT_NE(msg.find("no file field 'uploadfile'"), std::string::npos) << msg;
+  }
+  auto pipelines = store_->List(kKfpPipelineType, "", {});
+  ASSERT_TRUE(pipelines.ok());
+  EXPECT_EQ(pipelines->items.size(), 1u);
+}
+
+// ---- the OpenAPI document ----
+
+std::set<std::string> RegisteredKfpRoutes() {
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<Store> store = OpenTestStore(dir, clock);
+  Authorizer authz(*store);
+  KfpApi api(*store, authz, clock);
+  std::set<std::string> routes;
+  RegisterKfpApi(api, [&](const std::string& method, const std::string& pattern, Handler) {
+    EXPECT_TRUE(routes.insert(method + " " + pattern).second) << "twice: " << method << pattern;
+  });
+  return routes;
+}
+
+// "{a}/x/{b}:read" -> {"a", "b"}.
+std::set<std::string> PathParams(const std::string& path) {
+  std::set<std::string> out;
+  for (size_t open = path.find('{'); open != std::string::npos; open = path.find('{', open + 1)) {
+    out.insert(path.substr(open + 1, path.find('}', open) - open - 1));
+  }
+  return out;
+}
+
+TEST(KfpOpenApiTest, DocumentsEveryRegisteredRouteAndNothingElse) {
+  const Json& doc = KfpOpenApiDocument();
+  ASSERT_FALSE(doc.is_discarded()) << "src/api/kfp/kfp_openapi.json is not valid JSON";
+  EXPECT_EQ(doc["swagger"], "2.0");
+  std::set<std::string> documented;
+  std::set<std::string> operation_ids;
+  for (const auto& [path, ops] : doc["paths"].items()) {
+    for (const auto& [method, op] : ops.items()) {
+      std::string upper = method;
+      std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+      const std::string route = op.value("x-skiff-route", path);
+      documented.insert(upper + " " + route);
+      EXPECT_TRUE(operation_ids.insert(op.value("operationId", "")).second)
+          << "operationId missing or repeated at " << upper << " " << path;
+      // The path's parameters are exactly the "in: path" parameters.
+      std::set<std::string> declared;
+      for (const Json& p : op.value("parameters", Json::array())) {
+        if (p.value("in", "") == "path") declared.insert(p.value("name", ""));
+      }
+      EXPECT_EQ(PathParams(path), declared) << upper << " " << path;
+      // A "{id}:action" path is served by a route whose last segment is one "{..._action}".
+      const size_t colon = path.rfind(':');
+      if (colon != std::string::npos && path.rfind('}') < colon) {
+        EXPECT_TRUE(op.contains("x-skiff-route")) << path;
+        const std::string prefix = path.substr(0, path.rfind('{'));
+        EXPECT_EQ(route.rfind(prefix, 0), 0u) << path << " served by " << route;
+        EXPECT_TRUE(route.ends_with("_action}")) << route;
+      }
+      for (const Json& r : op["responses"]) {
+        if (r.contains("schema") && r["schema"].contains("$ref")) {
+          const std::string ref = r["schema"]["$ref"];
+          EXPECT_TRUE(doc["definitions"].contains(ref.substr(ref.rfind('/') + 1))) << ref;
+        }
+      }
+    }
+  }
+  const std::set<std::string> registered = RegisteredKfpRoutes();
+  EXPECT_GE(registered.size(), 30u);
+  for (const std::string& r : registered)
+    EXPECT_TRUE(documented.contains(r)) << "undocumented: " << r;
+  for (const std::string& d : documented)
+    EXPECT_TRUE(registered.contains(d)) << "not served: " << d;
+  // Every $ref anywhere points at a definition.
+  std::function<void(const Json&)> check_refs = [&](const Json& j) {
+    if (j.is_object()) {
+      if (j.contains("$ref")) {
+        const std::string ref = j["$ref"];
+        EXPECT_TRUE(doc["definitions"].contains(ref.substr(ref.rfind('/') + 1))) << ref;
+      }
+      for (const Json& v : j) check_refs(v);
+    } else if (j.is_array()) {
+      for (const Json& v : j) check_refs(v);
+    }
+  };
+  check_refs(doc);
+}
+
+TEST_F(KfpApiServerTest, TheDocumentedActionsAreTheOnesTheHandlersAccept) {
+  // "{id}:archive" and "{id}:unarchive" documented for one route -> that route's handler accepts
+  // exactly those: an unknown action is refused with the list it knows, "(archive, unarchive)".
+  std::map<std::string, std::set<std::string>> documented;  // route -> actions
+  std::map<std::string, std::string> example;               // route -> a path to call
+  for (const auto& [path, ops] : KfpOpenApiDocument()["paths"].items()) {
+    for (const auto& [method, op] : ops.items()) {
+      if (!op.contains("x-skiff-route")) continue;
+      const std::string route = method + " " + op["x-skiff-route"].get<std::string>();
+      documented[route].insert(path.substr(path.rfind(':') + 1));
+      std::string target = path.substr(0, path.rfind(':'));
+      for (size_t open; (open = target.find('{')) != std::string::npos;) {
+        target.replace(open, target.find('}', open) - open + 1, "x");
+      }
+      example[route] = method + " " + target + ":bogus";
+    }
+  }
+  ASSERT_EQ(documented.size(), 4u);  // experiments, runs, artifacts, recurring runs
+  for (const auto& [route, actions] : documented) {
+    const std::string call = example[route];
+    const std::string method = call.substr(0, call.find(' '));
+    std::string upper = method;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    std::string msg = ExpectKfpError(Call("admin", upper, call.substr(call.find(' ') + 1)), 404, 5);
+    const size_t open = msg.rfind('('), close = msg.rfind(')');
+    ASSERT_TRUE(open != std::string::npos && close > open) << msg;
+    std::set<std::string> accepted;
+    std::stringstream list(msg.substr(open + 1, close - open - 1));
+    for (std::string a; std::getline(list, a, ',');) accepted.insert(a.substr(a[0] == ' '));
+    EXPECT_EQ(accepted, actions) << route;
+  }
+}
+
+TEST_F(KfpApiServerTest, TheOpenApiDocumentIsServedAsJson) {
+  HttpResult r = Call("admin", "GET", "/apis/v2beta1/openapi.json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(Json::parse(r.body), KfpOpenApiDocument());
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <optional>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -259,30 +261,57 @@ Result<KfpListQuery> KfpListQuery::FromRequest(const std::string& filter,
 
 KfpPage KfpListQuery::Apply(std::vector<Json> objects, const std::string& default_key) const {
   KfpPage page;
-  std::vector<Json> kept;
-  for (Json& o : objects) {
-    if (KfpFilterMatches(predicates, o)) kept.push_back(std::move(o));
-  }
+  // Each object with what the sort reads, computed once (a timestamp parse per comparison made
+  // sorting a thousand runs cost tens of milliseconds).
+  struct Keyed {
+    Json object;
+    const Json* primary = nullptr;
+    std::optional<int64_t> primary_epoch;
+    const Json* secondary = nullptr;
+    std::optional<int64_t> secondary_epoch;
+    std::string id;
+  };
   const std::string key = sort_key.empty() ? default_key : sort_key;
-  std::stable_sort(kept.begin(), kept.end(), [&](const Json& a, const Json& b) {
-    const Json* x = Field(a, key);
-    const Json* y = Field(b, key);
-    static const Json kEmpty = "";
-    std::optional<int> c = Compare(key, x ? *x : kEmpty, y ? *y : kEmpty);
-    int r = c.value_or(0);
-    if (r == 0 && key != default_key) {
-      const Json* dx = Field(a, default_key);
-      const Json* dy = Field(b, default_key);
-      r = Compare(default_key, dx ? *dx : kEmpty, dy ? *dy : kEmpty).value_or(0);
+  static const Json kEmpty = "";
+  auto epoch_of = [](const std::string& k, const Json& v) {
+    return LooksLikeTimeKey(k) ? AsEpoch(v) : std::nullopt;
+  };
+  std::vector<Keyed> kept;
+  for (Json& o : objects) {
+    if (KfpFilterMatches(predicates, o)) kept.push_back(Keyed{std::move(o)});
+  }
+  // The pointers point at members of each object's heap-allocated map, which moving the Json
+  // (growing `kept`, sorting) carries along without relocating.
+  for (Keyed& k : kept) {
+    const Json* x = Field(k.object, key);
+    k.primary = x != nullptr ? x : &kEmpty;
+    k.primary_epoch = epoch_of(key, *k.primary);
+    if (key != default_key) {
+      const Json* d = Field(k.object, default_key);
+      k.secondary = d != nullptr ? d : &kEmpty;
+      k.secondary_epoch = epoch_of(default_key, *k.secondary);
     }
-    if (r == 0) r = IdOf(a) < IdOf(b) ? -1 : (IdOf(a) > IdOf(b) ? 1 : 0);
+    k.id = IdOf(k.object);
+  }
+  // Compare(k, a, b) with the timestamps already parsed: the same order, much cheaper.
+  auto compare = [](const std::string& k, const Json& a, const std::optional<int64_t>& ea,
+                    const Json& b, const std::optional<int64_t>& eb) {
+    if (ea && eb) return *ea < *eb ? -1 : (*ea > *eb ? 1 : 0);
+    return Compare(k, a, b).value_or(0);
+  };
+  std::stable_sort(kept.begin(), kept.end(), [&](const Keyed& a, const Keyed& b) {
+    int r = compare(key, *a.primary, a.primary_epoch, *b.primary, b.primary_epoch);
+    if (r == 0 && a.secondary != nullptr) {
+      r = compare(default_key, *a.secondary, a.secondary_epoch, *b.secondary, b.secondary_epoch);
+    }
+    if (r == 0) r = a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
     return descending ? r > 0 : r < 0;
   });
   page.total_size = static_cast<int64_t>(kept.size());
   size_t begin = std::min<size_t>(static_cast<size_t>(offset), kept.size());
   size_t end = page_size > 0 ? std::min<size_t>(begin + static_cast<size_t>(page_size), kept.size())
                              : kept.size();
-  for (size_t i = begin; i < end; ++i) page.items.push_back(std::move(kept[i]));
+  for (size_t i = begin; i < end; ++i) page.items.push_back(std::move(kept[i].object));
   if (end < kept.size()) page.next_page_token = EncodeBase64("offset:" + std::to_string(end));
   return page;
 }

@@ -1,0 +1,61 @@
+// KfpRunIndex: the list_runs view of every stored object of one type (PipelineRuns), kept current
+// from the Store's change feed the way a Kubernetes informer keeps its cache. Listing runs then
+// filters and sorts small summaries held in memory instead of reading and parsing every run from
+// the store on every request (with 1,000 stored runs, that parse was ~80 ms a list).
+//
+//   KfpRunIndex index(store, pipelines::kPipelineRunType, &SummaryOf);
+//   ASSIGN_OR_RETURN(std::vector<Json> runs, index.Summaries("team-a"));
+//
+// Each call first catches up: it reads the change feed after the last version it applied
+// (metadata only), re-reads each changed object once with Get and converts it, and drops deleted
+// ones. The first call, a change feed too long to be worth replaying (more changed objects than a
+// quarter of those held), and any store error on the way lead to a full List instead. So a call
+// sees every write that completed before it began. Memory: one summary per object.
+//
+// Thread-safe: concurrent calls catch up one at a time under the index's mutex.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/resource.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace skiff {
+
+class KfpRunIndex {
+ public:
+  // Turns a stored object into what the index keeps for it.
+  using Summarize = std::function<Json(const Json& object)>;
+
+  KfpRunIndex(Store& store, std::string store_type, Summarize summarize);
+
+  // The summaries of the objects in namespace `ns` ("" = every namespace), ordered by (namespace,
+  // name), as of a moment after the call began. Errors are the store's.
+  Result<std::vector<Json>> Summaries(const std::string& ns);
+
+  // How many full Lists the index has made (the first load and every fallback); for tests.
+  int64_t full_loads() const;
+
+ private:
+  Status CatchUpLocked();
+  Status LoadLocked();
+
+  Store& store_;
+  const std::string store_type_;
+  const Summarize summarize_;
+
+  mutable std::mutex mu_;
+  bool loaded_ = false;     // GUARDED_BY(mu_)
+  int64_t version_ = 0;     // GUARDED_BY(mu_): the store version the summaries reflect
+  int64_t full_loads_ = 0;  // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, Json> summaries_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace skiff
