@@ -905,22 +905,26 @@ Result<Json> KfpApi::ListRuns(const HttpRequest& req) {
                                              req.Query("page_size"), req.Query("page_token")));
   // Filter, sort and page the index's summaries; only the page's runs are read, for their task
   // details (lists leave out the pipeline spec: get_run returns it).
-  ASSIGN_OR_RETURN(std::vector<Json> summaries, run_index_.Summaries(ns));
-  std::vector<Json> api;
-  for (Json& a : summaries) {
-    if (!experiment_id.empty() && a.value("experiment_id", "") != experiment_id) continue;
-    api.push_back(std::move(a));
+  ASSIGN_OR_RETURN(std::vector<KfpRunIndex::Summary> summaries, run_index_.Summaries(ns));
+  std::vector<const Json*> candidates;
+  candidates.reserve(summaries.size());
+  for (const KfpRunIndex::Summary& s : summaries) {
+    if (!experiment_id.empty() && s->value("experiment_id", "") != experiment_id) continue;
+    candidates.push_back(s.get());
   }
-  KfpPage page = q.Apply(std::move(api), "created_at");
-  for (Json& a : page.items) {
+  KfpSelection selection = q.Select(candidates, "created_at");
+  Json runs = Json::array();
+  for (size_t i : selection.page) {
+    Json a = *candidates[i];
     const std::string id = a.value("run_id", "");
     Result<Json> run = store_.Get(kPipelineRunType, a.value("namespace", ""), id);
     if (!run.ok() && run.status().code() != StatusCode::kNotFound) return run.status();
     // A run deleted since the index caught up keeps its summary, without tasks.
     a["run_details"] = {{"task_details", run.ok() ? TaskDetails(*run, id) : Json::array()}};
+    runs.push_back(std::move(a));
   }
-  Json out = {{"total_size", page.total_size}, {"runs", page.items}};
-  if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
+  Json out = {{"total_size", selection.total_size}, {"runs", std::move(runs)}};
+  if (!selection.next_page_token.empty()) out["next_page_token"] = selection.next_page_token;
   return out;
 }
 

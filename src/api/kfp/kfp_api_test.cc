@@ -107,6 +107,27 @@ TEST(KfpListQueryTest, SortsDescendingAndPagesWithTokens) {
   EXPECT_TRUE(p3.next_page_token.empty());
 }
 
+TEST(KfpListQueryTest, TimestampsInAnyRfc3339FormSortAsInstants) {
+  // -02:00 makes the second one the latest; the third has fractional seconds.
+  std::vector<Json> runs = {{{"run_id", "a"}, {"created_at", "2026-01-01T00:30:00Z"}},
+                            {{"run_id", "b"}, {"created_at", "2025-12-31T23:00:00-02:00"}},
+                            {{"run_id", "c"}, {"created_at", "2026-01-01T00:00:00.5Z"}},
+                            {{"run_id", "d"}, {"created_at", "2024-02-29T12:00:00Z"}}};
+  auto q = KfpListQuery::FromRequest("", "created_at desc", "", "");
+  ASSERT_TRUE(q.ok());
+  KfpPage page = q->Apply(runs, "created_at");
+  std::vector<std::string> order;
+  for (const Json& r : page.items) order.push_back(r["run_id"]);
+  EXPECT_EQ(order, (std::vector<std::string>{"b", "a", "c", "d"}));
+  std::vector<const Json*> pointers;
+  for (const Json& r : runs) pointers.push_back(&r);
+  auto asc = KfpListQuery::FromRequest("", "", "2", "");
+  KfpSelection first = asc->Select(pointers, "created_at");
+  EXPECT_EQ(first.page, (std::vector<size_t>{3, 2}));
+  EXPECT_EQ(first.total_size, 4);
+  EXPECT_FALSE(first.next_page_token.empty());
+}
+
 TEST(KfpListQueryTest, RejectsBadPageTokensSizesAndSortDirections) {
   EXPECT_FALSE(KfpListQuery::FromRequest("", "", "ten", "").ok());
   EXPECT_FALSE(KfpListQuery::FromRequest("", "", "", "garbage!").ok());

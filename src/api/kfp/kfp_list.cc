@@ -95,10 +95,44 @@ bool LooksLikeTimeKey(const std::string& key) {
   return key.size() > 3 && key.compare(key.size() - 3, 3, "_at") == 0;
 }
 
+// Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian; H. Hinnant's algorithm).
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// "YYYY-MM-DDTHH:MM:SSZ", the form Skiff writes, without ParseRfc3339's regex; nullopt for
+// anything else (which then goes to ParseRfc3339), including out-of-range fields.
+std::optional<int64_t> CanonicalUtcEpoch(const std::string& s) {
+  if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+      s[16] != ':' || s[19] != 'Z') {
+    return std::nullopt;
+  }
+  int n[6];
+  const int at[6] = {0, 5, 8, 11, 14, 17};
+  for (int f = 0; f < 6; ++f) {
+    const int width = f == 0 ? 4 : 2;
+    n[f] = 0;
+    for (int i = at[f]; i < at[f] + width; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+      n[f] = n[f] * 10 + (s[i] - '0');
+    }
+  }
+  if (n[1] < 1 || n[1] > 12 || n[2] < 1 || n[2] > 31 || n[3] > 23 || n[4] > 59 || n[5] > 60) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(n[0], n[1], n[2]) * 86400 + n[3] * 3600 + n[4] * 60 + n[5];
+}
+
 // Seconds since the epoch for a timestamp-ish JSON value, or nullopt.
 std::optional<int64_t> AsEpoch(const Json& v) {
   if (v.is_number_integer()) return v.get<int64_t>();
   if (v.is_string()) {
+    if (auto fast = CanonicalUtcEpoch(v.get_ref<const std::string&>())) return fast;
     TimePoint t;
     if (ParseRfc3339(v.get<std::string>(), &t)) {
       return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -259,12 +293,12 @@ Result<KfpListQuery> KfpListQuery::FromRequest(const std::string& filter,
   return q;
 }
 
-KfpPage KfpListQuery::Apply(std::vector<Json> objects, const std::string& default_key) const {
-  KfpPage page;
-  // Each object with what the sort reads, computed once (a timestamp parse per comparison made
+KfpSelection KfpListQuery::Select(const std::vector<const Json*>& objects,
+                                  const std::string& default_key) const {
+  // Each match with what the sort reads, computed once (a timestamp parse per comparison made
   // sorting a thousand runs cost tens of milliseconds).
   struct Keyed {
-    Json object;
+    size_t index = 0;
     const Json* primary = nullptr;
     std::optional<int64_t> primary_epoch;
     const Json* secondary = nullptr;
@@ -277,21 +311,21 @@ KfpPage KfpListQuery::Apply(std::vector<Json> objects, const std::string& defaul
     return LooksLikeTimeKey(k) ? AsEpoch(v) : std::nullopt;
   };
   std::vector<Keyed> kept;
-  for (Json& o : objects) {
-    if (KfpFilterMatches(predicates, o)) kept.push_back(Keyed{std::move(o)});
-  }
-  // The pointers point at members of each object's heap-allocated map, which moving the Json
-  // (growing `kept`, sorting) carries along without relocating.
-  for (Keyed& k : kept) {
-    const Json* x = Field(k.object, key);
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const Json& o = *objects[i];
+    if (!KfpFilterMatches(predicates, o)) continue;
+    Keyed k;
+    k.index = i;
+    const Json* x = Field(o, key);
     k.primary = x != nullptr ? x : &kEmpty;
     k.primary_epoch = epoch_of(key, *k.primary);
     if (key != default_key) {
-      const Json* d = Field(k.object, default_key);
+      const Json* d = Field(o, default_key);
       k.secondary = d != nullptr ? d : &kEmpty;
       k.secondary_epoch = epoch_of(default_key, *k.secondary);
     }
-    k.id = IdOf(k.object);
+    k.id = IdOf(o);
+    kept.push_back(std::move(k));
   }
   // Compare(k, a, b) with the timestamps already parsed: the same order, much cheaper.
   auto compare = [](const std::string& k, const Json& a, const std::optional<int64_t>& ea,
@@ -307,12 +341,25 @@ KfpPage KfpListQuery::Apply(std::vector<Json> objects, const std::string& defaul
     if (r == 0) r = a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
     return descending ? r > 0 : r < 0;
   });
-  page.total_size = static_cast<int64_t>(kept.size());
+  KfpSelection selection;
+  selection.total_size = static_cast<int64_t>(kept.size());
   size_t begin = std::min<size_t>(static_cast<size_t>(offset), kept.size());
   size_t end = page_size > 0 ? std::min<size_t>(begin + static_cast<size_t>(page_size), kept.size())
                              : kept.size();
-  for (size_t i = begin; i < end; ++i) page.items.push_back(std::move(kept[i].object));
-  if (end < kept.size()) page.next_page_token = EncodeBase64("offset:" + std::to_string(end));
+  for (size_t i = begin; i < end; ++i) selection.page.push_back(kept[i].index);
+  if (end < kept.size()) selection.next_page_token = EncodeBase64("offset:" + std::to_string(end));
+  return selection;
+}
+
+KfpPage KfpListQuery::Apply(std::vector<Json> objects, const std::string& default_key) const {
+  std::vector<const Json*> pointers;
+  pointers.reserve(objects.size());
+  for (const Json& o : objects) pointers.push_back(&o);
+  KfpSelection selection = Select(pointers, default_key);
+  KfpPage page;
+  for (size_t i : selection.page) page.items.push_back(std::move(objects[i]));
+  page.next_page_token = std::move(selection.next_page_token);
+  page.total_size = selection.total_size;
   return page;
 }
 

@@ -2,8 +2,9 @@
 // to API objects (V2beta1Run, V2beta1Experiment, ...) after conversion from the store.
 //
 //   ASSIGN_OR_RETURN(KfpListQuery q, KfpListQuery::FromRequest(filter, sort_by, page_size, token));
-//   ASSIGN_OR_RETURN(KfpPage page, q.Apply(std::move(api_objects), "created_at"));
+//   KfpPage page = q.Apply(std::move(api_objects), "created_at");
 //   // page.items, page.next_page_token, page.total_size
+//   KfpSelection s = q.Select(pointers_to_objects, "created_at");  // s.page: positions
 //
 // Predicates accept the operation as the enum name ("EQUALS") or its number (kfp.Client sends
 // 1), values in proto JSON spelling (stringValue / string_value, intValue, longValue,
@@ -12,6 +13,7 @@
 // Value types; thread-compatible.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,6 +50,13 @@ struct KfpPage {
   int64_t total_size = 0;       // matching objects over all pages
 };
 
+// Which objects make a page: their positions in the input, in page order.
+struct KfpSelection {
+  std::vector<size_t> page;
+  std::string next_page_token;  // "" on the last page
+  int64_t total_size = 0;       // matching objects over all pages
+};
+
 struct KfpListQuery {
   std::vector<KfpPredicate> predicates;
   std::string sort_key;  // "" = the default key passed to Apply
@@ -59,7 +68,11 @@ struct KfpListQuery {
   static Result<KfpListQuery> FromRequest(const std::string& filter, const std::string& sort_by,
                                           const std::string& page_size,
                                           const std::string& page_token);
-  // Filters, sorts (ties broken by default_key, then the id field), pages.
+  // Filters, sorts (ties broken by default_key, then the id field) and pages objects held
+  // elsewhere, without copying them.
+  KfpSelection Select(const std::vector<const Json*>& objects,
+                      const std::string& default_key) const;
+  // Select, then the page's objects moved out of `objects`.
   KfpPage Apply(std::vector<Json> objects, const std::string& default_key) const;
 };
 

@@ -17,13 +17,13 @@ int64_t KfpRunIndex::full_loads() const {
   return full_loads_;
 }
 
-Result<std::vector<Json>> KfpRunIndex::Summaries(const std::string& ns) {
+Result<std::vector<KfpRunIndex::Summary>> KfpRunIndex::Summaries(const std::string& ns) {
   std::lock_guard<std::mutex> lock(mu_);
   if (Status caught_up = CatchUpLocked(); !caught_up.ok()) {
     loaded_ = false;  // start over with a full List next time
     return caught_up;
   }
-  std::vector<Json> out;
+  std::vector<Summary> out;
   auto it = ns.empty() ? summaries_.begin() : summaries_.lower_bound({ns, ""});
   for (; it != summaries_.end() && (ns.empty() || it->first.first == ns); ++it) {
     out.push_back(it->second);
@@ -35,7 +35,7 @@ Status KfpRunIndex::LoadLocked() {
   ASSIGN_OR_RETURN(ListResult all, store_.List(store_type_, "", ListOptions{}));
   summaries_.clear();
   for (const Json& obj : all.items) {
-    summaries_[{MetaNamespace(obj), MetaName(obj)}] = summarize_(obj);
+    summaries_[{MetaNamespace(obj), MetaName(obj)}] = std::make_shared<const Json>(summarize_(obj));
   }
   version_ = all.resource_version;
   loaded_ = true;
@@ -65,7 +65,7 @@ Status KfpRunIndex::CatchUpLocked() {
   for (const auto& key : changed) {
     Result<Json> obj = store_.Get(store_type_, key.first, key.second);
     if (obj.ok()) {
-      summaries_[key] = summarize_(*obj);
+      summaries_[key] = std::make_shared<const Json>(summarize_(*obj));
     } else if (obj.status().code() == StatusCode::kNotFound) {
       summaries_.erase(key);
     } else {

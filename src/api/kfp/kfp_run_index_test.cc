@@ -38,9 +38,10 @@ class KfpRunIndexTest : public ::testing::Test {
     auto summaries = index_->Summaries(ns);
     EXPECT_TRUE(summaries.ok()) << summaries.status().ToString();
     std::vector<std::string> out;
-    for (const Json& s : summaries.ok() ? *summaries : std::vector<Json>{}) {
-      out.push_back(s["ns"].get<std::string>() + "/" + s["name"].get<std::string>() + "=" +
-                    std::to_string(s["size"].get<int>()));
+    for (const KfpRunIndex::Summary& s :
+         summaries.ok() ? *summaries : std::vector<KfpRunIndex::Summary>{}) {
+      out.push_back((*s)["ns"].get<std::string>() + "/" + (*s)["name"].get<std::string>() + "=" +
+                    std::to_string((*s)["size"].get<int>()));
     }
     return out;
   }
