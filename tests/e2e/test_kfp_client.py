@@ -221,3 +221,48 @@ def test_second_user_is_refused_every_operation(skiff, tmp_path):
     assert admin.get_experiment(experiment_id=exp.experiment_id).storage_state == "AVAILABLE"
     # Without a token at all: 401.
     assert skiff.http("GET", "/apis/v2beta1/runs", token=None).status_code == 401
+
+
+def expect_kfp_error(response, status, code):
+    """The KFP error shape: {"error", "code" (gRPC), "message", "details": []}."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code and body["message"] and body["error"] == body["message"], body
+    assert body["details"] == [], body
+    return body["message"]
+
+
+def test_invalid_requests_get_kfp_errors_over_raw_http(skiff, tmp_path):
+    package = tmp_path / "add.yaml"
+    compiler.Compiler().compile(add_pipeline, str(package))
+    pipeline = client_for(skiff).upload_pipeline(str(package), pipeline_name="known")
+
+    def create_run(reference):
+        return skiff.http("POST", "/apis/v2beta1/runs",
+                          json={"display_name": "r", "pipeline_version_reference": reference})
+    msg = expect_kfp_error(create_run({"pipeline_id": "no-such-pipeline"}), 404, 5)
+    assert "no-such-pipeline" in msg
+    msg = expect_kfp_error(create_run({"pipeline_id": pipeline.pipeline_id,
+                                       "pipeline_version_id": "no-such-version"}), 404, 5)
+    assert "no-such-version" in msg
+
+    # Over the 32 MiB upload limit: 413 in the KFP shape (below the server's 64 MiB body limit).
+    big = package.read_bytes() + b" " * (33 * 1024 * 1024)
+    r = skiff.http("POST", "/apis/v2beta1/pipelines/upload?name=big",
+                   files={"uploadfile": ("big.yaml", big)})
+    expect_kfp_error(r, 413, 8)
+    # Not multipart/form-data: 400.
+    r = skiff.http("POST", "/apis/v2beta1/pipelines/upload?name=json", data=package.read_bytes(),
+                   headers={"Content-Type": "application/json"})
+    assert "multipart/form-data" in expect_kfp_error(r, 400, 3)
+    assert [p.display_name for p in client_for(skiff).list_pipelines().pipelines] == ["known"]
+
+
+def test_openapi_document_is_served_and_names_the_routes(skiff):
+    r = skiff.http("GET", "/apis/v2beta1/openapi.json")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    doc = r.json()
+    assert doc["swagger"] == "2.0"
+    assert "get" in doc["paths"]["/apis/v2beta1/runs/{run_id}"]
+    assert "post" in doc["paths"]["/apis/v2beta1/runs/{run_id}:terminate"]
+    assert skiff.http("GET", "/apis/v2beta1/openapi.json", token=None).status_code == 401
