@@ -569,6 +569,45 @@ class Reconciler {
 
   // --- container tasks ---
 
+  // kfp-kubernetes settings name things (pvcNameParameter, secretNameParameter, ...) by an input
+  // of the DAG the task runs in ({"componentInputParameter": NAME}) or by an output of a sibling
+  // task ({"taskOutputParameter": {producerTask, outputParameterKey}}); as the KFP driver does,
+  // the value found is written into the setting as "resolved" for the launcher.
+  void ResolvePlatformInputs(const std::string& path, Json& config) const {
+    const std::string dag = path.substr(0, path.rfind('.'));
+    const Json& dag_params =
+        Node(dag).value("inputs", Json::object()).value("parameters", Json::object());
+    auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    std::function<void(Json&)> walk = [&](Json& j) {
+      if (j.is_array()) {
+        for (Json& item : j) walk(item);
+        return;
+      }
+      if (!j.is_object()) return;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        Json& v = it.value();
+        const std::string& key = it.key();
+        bool names = key.size() > 9 && key.compare(key.size() - 9, 9, "Parameter") == 0;
+        if (!names || !v.is_object()) {
+          walk(v);
+          continue;
+        }
+        if (v.contains("componentInputParameter") && v["componentInputParameter"].is_string()) {
+          auto p = dag_params.find(v["componentInputParameter"].get<std::string>());
+          if (p != dag_params.end()) v["resolved"] = text(*p);
+        } else if (v.contains("taskOutputParameter") && v["taskOutputParameter"].is_object()) {
+          const Json& ref = v["taskOutputParameter"];
+          const Json& outs = Node(dag + "." + ref.value("producerTask", ""))
+                                 .value("outputs", Json::object())
+                                 .value("parameters", Json::object());
+          auto o = outs.find(ref.value("outputParameterKey", ""));
+          if (o != outs.end()) v["resolved"] = text(*o);
+        }
+      }
+    };
+    walk(config);
+  }
+
   TaskInvocation Invocation(const std::string& path, const TaskSpec& task,
                             const ComponentSpec& comp, const ExecutorSpec& exec,
                             int attempt) const {
@@ -588,6 +627,7 @@ class Reconciler {
     inv.component_spec = comp.raw;
     inv.executor_spec = exec.raw;
     inv.platform_config = spec_.PlatformConfig(exec.label);
+    ResolvePlatformInputs(path, inv.platform_config);
     const Json& inputs = node["inputs"];
     for (auto it = inputs["parameters"].begin(); it != inputs["parameters"].end(); ++it) {
       inv.parameter_inputs[it.key()] = *it;

@@ -492,6 +492,17 @@ TEST_F(EngineTest, AStartErrorFailsTheTask) {
             std::string::npos);
 }
 
+TEST_F(EngineTest, PlatformSettingsNamedByADagInputAreResolvedForTheLauncher) {
+  Load("pvc-mount.yaml");
+  ctx_.parameters = {{"pvc_name", "my-claim"}};
+  EXPECT_FALSE(Step());
+  const TaskInvocation* producer = runner_.Find("root.producer");
+  ASSERT_NE(producer, nullptr);
+  const Json& mount = producer->platform_config["pvcMount"][0];
+  EXPECT_EQ(mount["pvcNameParameter"]["resolved"], "my-claim") << mount.dump();
+  EXPECT_EQ(mount["mountPath"], "/data");
+}
+
 TEST_F(EngineTest, TaskTimeoutFromPlatformConfigFailsTheTask) {
   Load("timeout.yaml");
   Step();
