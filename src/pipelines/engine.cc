@@ -275,12 +275,17 @@ class Reconciler {
     return ctx_.pipeline_root.empty() ? spec_.default_pipeline_root : ctx_.pipeline_root;
   }
 
+  // dsl.PipelineTaskFinalStatus as the KFP driver fills it: `state` is the producer's ML Metadata
+  // execution state (COMPLETE, CACHED, FAILED, CANCELED).
   Json FinalStatus(const std::string& dag_path, const std::string& producer) const {
     const Json& up = Node(dag_path + "." + producer);
     std::string st = StateOf(up);
-    std::string state = Succeeded(st) ? "SUCCEEDED" : st == kCanceled ? "CANCELED" : "FAILED";
+    std::string state = st == kSucceeded  ? "COMPLETE"
+                        : st == kCached   ? "CACHED"
+                        : st == kCanceled ? "CANCELED"
+                                          : "FAILED";
     Json error = Json::object();
-    if (state != "SUCCEEDED") {
+    if (!Succeeded(st)) {
       error = {{"code", 2}, {"message", up.value("message", std::string(st))}};
     }
     return {{"state", state},

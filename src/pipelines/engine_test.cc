@@ -338,7 +338,7 @@ TEST_F(EngineTest, ExitHandlerSeesSuccess) {
   runner_.Succeed("root.exit-handler-1.print-op");
   Step();
   ASSERT_NE(runner_.Find("root.exit-op"), nullptr);
-  EXPECT_EQ(runner_.Find("root.exit-op")->parameter_inputs.at("status")["state"], "SUCCEEDED");
+  EXPECT_EQ(runner_.Find("root.exit-op")->parameter_inputs.at("status")["state"], "COMPLETE");
   runner_.Succeed("root.exit-op");
   EXPECT_TRUE(Step());
   EXPECT_EQ(RunState(), kSucceeded);
