@@ -512,6 +512,48 @@ TEST_F(KfpApiServerTest, AUserWithoutARoleIsRefusedEveryOperationWith403) {
   EXPECT_TRUE(store_->Get(pipelines::kPipelineRunType, "default", rid).ok());
 }
 
+TEST_F(KfpApiServerTest, ListRunsFollowsCreatesDeletesAndStatusChanges) {
+  std::vector<std::string> ids;
+  for (const char* name : {"r1", "r2", "r3"}) {
+    HttpResult r =
+        Call("admin", "POST", "/apis/v2beta1/runs",
+             Json{{"display_name", name}, {"pipeline_spec", Json::parse(kTinyIr)}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    ids.push_back(Json::parse(r.body)["run_id"]);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  auto list = [&](const std::string& query) {
+    HttpResult r = Call("admin", "GET", "/apis/v2beta1/runs" + query);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json::parse(r.body);
+  };
+  Json first = list("?page_size=2&sort_by=created_at%20desc");
+  EXPECT_EQ(first["total_size"], 3);
+  ASSERT_EQ(first["runs"].size(), 2u);
+  EXPECT_EQ(first["runs"][0]["display_name"], "r3");
+  EXPECT_TRUE(first["runs"][0]["run_details"]["task_details"].is_array());
+  EXPECT_FALSE(first["runs"][0].contains("pipeline_spec"));
+  Json second = list("?page_size=2&sort_by=created_at%20desc&page_token=" +
+                     PercentEncode(first["next_page_token"].get<std::string>()));
+  ASSERT_EQ(second["runs"].size(), 1u);
+  EXPECT_EQ(second["runs"][0]["display_name"], "r1");
+
+  ASSERT_EQ(Call("admin", "DELETE", "/apis/v2beta1/runs/" + ids[1]).status, 200);
+  auto stored = store_->Get(pipelines::kPipelineRunType, "default", ids[0]);
+  ASSERT_TRUE(stored.ok());
+  (*stored)["status"] = {{"state", "SUCCEEDED"}};
+  ASSERT_TRUE(store_->Update(pipelines::kPipelineRunType, *stored).ok());
+  Json after = list("");
+  EXPECT_EQ(after["total_size"], 2);
+  Json succeeded =
+      list("?filter=" + PercentEncode(R"({"predicates":[{"operation":"EQUALS",)"
+                                      R"("key":"state","string_value":"SUCCEEDED"}]})"));
+  ASSERT_EQ(succeeded["runs"].size(), 1u);
+  EXPECT_EQ(succeeded["runs"][0]["run_id"], ids[0]);
+  // Another namespace's runs are not listed in this one.
+  EXPECT_EQ(list("?namespace=elsewhere")["total_size"], 0);
+}
+
 // ---- invalid requests: each answered in KFP's error shape with the matching status ----
 
 // Checks `r` is a KFP error {"error", "code", "message", "details": []} with HTTP status `http`
