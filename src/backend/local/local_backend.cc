@@ -277,6 +277,7 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
       }
       PersistLocked(*w);
     }
+    FlushLocked();
   }
   if (env_cache_) env_cache_->Cancel();
   Wake();
@@ -308,6 +309,7 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
     }
     UpdatePhaseLocked(*w);
   }
+  FlushLocked();
   for (pid_t pid : orphans_) {
     kill(-pid, SIGKILL);
     waitpid(pid, nullptr, 0);
@@ -384,6 +386,7 @@ void LocalBackend::LoadRecordsLocked() {
     std::string id = w->rec.spec.id;
     workloads_[id] = std::move(w);
   }
+  FlushLocked();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +425,7 @@ void LocalBackend::SupervisorLoop() {
       orphan_fds_.clear();
       CheckChildrenLocked();
       AdmitLocked();
+      FlushLocked();
     }
     changed_.notify_all();
     NotifyListener();
@@ -494,6 +498,7 @@ void LocalBackend::EnvWorkerLoop() {
       if (!failure.ok()) {
         if (!shutting_down_) {
           FailLocked(w, "StartError", "preparing python environment: " + failure.message());
+          FlushLocked();
         }
       } else {
         if (options_.warm_python) {
@@ -971,9 +976,18 @@ void LocalBackend::ReleaseLocked(Workload& w) {
 
 void LocalBackend::PersistLocked(const Workload& w) {
   changed_workloads_.emplace_back(w.rec.spec.id, w.rec.spec.labels);
-  Status st =
-      local::WriteFileAtomically(RecordPath(w.rec.spec.id), local::RecordToJson(w.rec).dump());
-  if (!st.ok()) LogError("cannot persist workload record", {{"error", st.ToString()}});
+  unwritten_.insert(w.rec.spec.id);
+}
+
+void LocalBackend::FlushLocked() {
+  for (const std::string& id : unwritten_) {
+    auto it = workloads_.find(id);
+    if (it == workloads_.end()) continue;  // removed since
+    Status st =
+        local::WriteFileAtomically(RecordPath(id), local::RecordToJson(it->second->rec).dump());
+    if (!st.ok()) LogError("cannot persist workload record", {{"error", st.ToString()}});
+  }
+  unwritten_.clear();
 }
 
 bool LocalBackend::AnyRunningLocked() const {
@@ -1009,6 +1023,7 @@ Status LocalBackend::Launch(const WorkloadSpec& spec) {
   workloads_[spec.id] = std::move(w);
   AdmitLocked();  // start now when it fits, so Observe right after sees it
   PersistLocked(ref);
+  FlushLocked();  // launched means recorded
   Wake();
   return Status::Ok();
 }
@@ -1050,6 +1065,7 @@ Status LocalBackend::Stop(const std::string& id, std::chrono::milliseconds grace
                                [](const ContainerRecord& c) { return c.status.running; });
     if (!running) {
       FailLocked(w, "Stopped", "stopped");
+      FlushLocked();
       return Status::Ok();
     }
     w.rec.message = "stopped";
@@ -1060,6 +1076,7 @@ Status LocalBackend::Stop(const std::string& id, std::chrono::milliseconds grace
       w.kill_deadline = SteadyClock::now() + grace;
     }
     PersistLocked(w);
+    FlushLocked();
   }
   Wake();
   return Status::Ok();

@@ -148,7 +148,11 @@ class LocalBackend : public Backend {
   void SignalLocked(Workload& w, int sig);
   void FailLocked(Workload& w, const std::string& reason, const std::string& message);
   void ReleaseLocked(Workload& w);
+  // Notes that `w` changed: the listener is told after the supervisor's turn, and the record is
+  // written by the next FlushLocked (once per workload however many changes), which every path
+  // that changes workloads calls before it lets go of mu_.
   void PersistLocked(const Workload& w);
+  void FlushLocked();
   bool AnyRunningLocked() const;
   WorkloadStatus StatusOfLocked(const Workload& w) const;
 
@@ -192,8 +196,9 @@ class LocalBackend : public Backend {
   // Warm interpreters by ZygoteKey, and the keys whose interpreter could not be started.
   std::map<std::string, std::unique_ptr<local::PythonZygote>> zygotes_;  // GUARDED_BY(mu_)
   std::set<std::string> zygote_failures_;                                // GUARDED_BY(mu_)
-  std::mutex listener_mu_;     // held while the listener runs or is replaced
-  WorkloadListener listener_;  // GUARDED_BY(listener_mu_)
+  std::set<std::string> unwritten_;  // GUARDED_BY(mu_): records PersistLocked noted
+  std::mutex listener_mu_;           // held while the listener runs or is replaced
+  WorkloadListener listener_;        // GUARDED_BY(listener_mu_)
 
   std::thread supervisor_;
   std::thread env_worker_;
