@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -234,14 +235,21 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
   if (IsPythonImage(c.image)) kfp_call = RecogniseKfpExecutor(c.command, c.args);
   if (kfp_call.recognised) {
     // What the shell program did, done here: the source to a file, then python3 -m directly.
-    fs::path dir = fs::path(options_.work_dir) / SafeDirName(inv.workload_id) / "component";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
+    // One file per distinct source (by content), shared by every task that runs it.
+    fs::path dir =
+        fs::path(options_.work_dir) / "components" / Sha256Hex(kfp_call.source).substr(0, 24);
     std::string file = (dir / kKfpComponentFile).string();
-    std::ofstream out(file, std::ios::trunc);
-    out << kfp_call.source;
-    out.close();
-    if (ec || !out) return Internal(where + ": cannot write the component source " + file);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+      fs::create_directories(dir, ec);
+      std::string tmp = file + "." + Salt(inv) + ".tmp";
+      std::ofstream out(tmp, std::ios::trunc);
+      out << kfp_call.source;
+      out.close();
+      if (ec || !out || std::rename(tmp.c_str(), file.c_str()) != 0) {
+        return Internal(where + ": cannot write the component source " + file);
+      }
+    }
     c.command = {"python3", "-m", kKfpExecutorModule, "--component_module_path", file};
     c.args = std::move(kfp_call.args);
     c.python_preload = {kKfpExecutorModule};

@@ -577,7 +577,9 @@ void LocalBackend::AdmitLocked() {
     bool python =
         std::any_of(w->rec.spec.containers.begin(), w->rec.spec.containers.end(),
                     [&](const ContainerSpec& c) { return image_map_.Resolve(c.image).python; });
-    if (python) {
+    if (python && EnvironmentsReadyLocked(*w)) {
+      StartLocked(*w);  // every environment (and warm interpreter) it needs is there already
+    } else if (python) {
       w->preparing = true;
       w->rec.message = "preparing python environment";
       env_queue_.push_back(w->rec.spec.id);
@@ -587,6 +589,25 @@ void LocalBackend::AdmitLocked() {
       StartLocked(*w);
     }
   }
+}
+
+bool LocalBackend::EnvironmentsReadyLocked(Workload& w) {
+  std::vector<std::string> dirs;
+  for (const ContainerSpec& c : w.rec.spec.containers) {
+    if (!image_map_.Resolve(c.image).python) {
+      dirs.emplace_back();
+      continue;
+    }
+    std::optional<std::string> dir = env_cache_->ReadyDir(c.python_packages, c.pip_index_urls);
+    if (!dir) return false;
+    if (options_.warm_python && !c.python_preload.empty()) {
+      std::string key = ZygoteKey(*dir, c);
+      if (zygotes_.count(key) == 0 && zygote_failures_.count(key) == 0) return false;
+    }
+    dirs.push_back(*dir);
+  }
+  w.venv_dirs = std::move(dirs);
+  return true;
 }
 
 void LocalBackend::StartLocked(Workload& w) {

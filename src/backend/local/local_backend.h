@@ -141,6 +141,9 @@ class LocalBackend : public Backend {
   // All *Locked methods require mu_.
   void AdmitLocked();
   void StartLocked(Workload& w);
+  // True (with w.venv_dirs set) when every python environment and warm interpreter `w` needs
+  // is known ready, so it can start without a turn of the environment worker.
+  bool EnvironmentsReadyLocked(Workload& w);
   Status StartContainerLocked(Workload& w, size_t index, std::vector<std::string>* links);
   void CheckChildrenLocked();
   void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status);

@@ -82,7 +82,10 @@ Result<std::string> PythonEnvCache::Ensure(const std::vector<std::string>& packa
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return in_progress_.count(key) == 0 || cancelled_; });
     if (cancelled_) return Unavailable("python environment creation cancelled");
-    if (fs::exists(marker)) return dir;
+    if (fs::exists(marker)) {
+      ready_.insert(key);
+      return dir;
+    }
     in_progress_.insert(key);
   }
   Status st;
@@ -103,10 +106,19 @@ Result<std::string> PythonEnvCache::Ensure(const std::vector<std::string>& packa
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_progress_.erase(key);
+    if (st.ok()) ready_.insert(key);
   }
   cv_.notify_all();
   if (!st.ok()) return st;
   return dir;
+}
+
+std::optional<std::string> PythonEnvCache::ReadyDir(const std::vector<std::string>& packages,
+                                                    const std::vector<std::string>& index_urls) {
+  std::string key = Key(packages, index_urls);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ready_.count(key) == 0) return std::nullopt;
+  return cache_dir_ + "/" + key;
 }
 
 Status PythonEnvCache::Create(const std::string& dir, const std::string& log,

@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ class PythonEnvCache {
   // Returns the env directory, making it first when needed. Blocks while it is made.
   Result<std::string> Ensure(const std::vector<std::string>& packages,
                              const std::vector<std::string>& index_urls);
+  // The env directory when this cache has already seen it ready (no file system access, never
+  // blocks), else nullopt: Ensure() is the way then.
+  std::optional<std::string> ReadyDir(const std::vector<std::string>& packages,
+                                      const std::vector<std::string>& index_urls);
 
   void Cancel();
 
@@ -56,6 +61,7 @@ class PythonEnvCache {
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> in_progress_;  // GUARDED_BY(mu_): keys some thread is making now
+  std::set<std::string> ready_;        // GUARDED_BY(mu_): keys Ensure() returned ok
 };
 
 }  // namespace skiff::local
