@@ -255,33 +255,34 @@ Result<Json> PostgresStore::Create(const std::string& type, Json object) {
   return object;
 }
 
+Result<PostgresStore::Rows> PostgresStore::ReadObjectColumn(const char* column,
+                                                            const std::string& type,
+                                                            const std::string& ns,
+                                                            const std::string& name) {
+  const std::string key = ObjectKey(type, ns, name);
+  RETURN_IF_ERROR(EnsureConnected());
+  const std::string sql = std::string("SELECT ") + column +
+                          " FROM objects WHERE type = $1 AND namespace = $2 AND name = $3";
+  ASSIGN_OR_RETURN(Rows rows, Query("reading " + key, sql.c_str(), {type, ns, name}));
+  if (rows.size() == 0) return NotFound(key + " not found");
+  return rows;
+}
+
 Result<Json> PostgresStore::Get(const std::string& type, const std::string& ns,
                                 const std::string& name) {
-  const std::string key = ObjectKey(type, ns, name);
   std::string data;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(EnsureConnected());
-    ASSIGN_OR_RETURN(Rows rows, Query("reading " + key,
-                                      "SELECT data FROM objects WHERE type = $1 AND namespace = "
-                                      "$2 AND name = $3",
-                                      {type, ns, name}));
-    if (rows.size() == 0) return NotFound(key + " not found");
+    ASSIGN_OR_RETURN(Rows rows, ReadObjectColumn("data", type, ns, name));
     data = rows.Text(0, 0);
   }
-  return store_internal::ParseStoredObject(data, key);
+  return store_internal::ParseStoredObject(data, ObjectKey(type, ns, name));
 }
 
 Result<int64_t> PostgresStore::GetResourceVersion(const std::string& type, const std::string& ns,
                                                   const std::string& name) {
-  const std::string key = ObjectKey(type, ns, name);
   std::lock_guard<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(EnsureConnected());
-  ASSIGN_OR_RETURN(Rows rows, Query("reading the version of " + key,
-                                    "SELECT resource_version FROM objects WHERE type = $1 AND "
-                                    "namespace = $2 AND name = $3",
-                                    {type, ns, name}));
-  if (rows.size() == 0) return NotFound(key + " not found");
+  ASSIGN_OR_RETURN(Rows rows, ReadObjectColumn("resource_version", type, ns, name));
   return rows.Int(0, 0);
 }
 

@@ -61,6 +61,9 @@ class PostgresStore : public Store {
   // Reconnects when the connection was lost. mu_ must be held.
   Status EnsureConnected();
   // Runs one statement with text parameters. mu_ must be held.
+  // `column` of the object's row (NotFound naming it when there is none). mu_ must be held.
+  Result<Rows> ReadObjectColumn(const char* column, const std::string& type, const std::string& ns,
+                                const std::string& name);
   Result<Rows> Query(const std::string& what, const char* sql,
                      const std::vector<std::string>& params = {});
   Status Migrate();
