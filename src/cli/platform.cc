@@ -146,6 +146,9 @@ void Platform::Start() {
 }
 
 void Platform::Stop() {
+  for (ReconcileLoop* loop : {job_loop_.get(), run_loop_.get(), recurring_loop_.get()}) {
+    if (loop) loop->RequestStop();
+  }
   if (job_loop_) job_loop_->Stop();
   if (run_loop_) run_loop_->Stop();
   if (recurring_loop_) recurring_loop_->Stop();

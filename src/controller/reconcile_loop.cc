@@ -34,12 +34,16 @@ void ReconcileLoop::Start() {
   watcher_ = std::thread([this] { WatchStore(); });
 }
 
-void ReconcileLoop::Stop() {
+void ReconcileLoop::RequestStop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
+}
+
+void ReconcileLoop::Stop() {
+  RequestStop();
   if (thread_.joinable()) thread_.join();
   if (watcher_.joinable()) watcher_.join();
 }

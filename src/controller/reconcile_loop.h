@@ -59,6 +59,10 @@ class ReconcileLoop {
   void AlsoWatch(std::string store_type, Mapper mapper);
 
   void Start();
+  // Asks the threads to end without waiting for them (Stop several loops in parallel: the store
+  // watcher notices within its 100 ms wait).
+  void RequestStop();
+  // RequestStop, then waits for the reconcile in progress and the threads.
   void Stop();
   void Enqueue(const Key& key);
 
