@@ -114,7 +114,7 @@ TEST_F(ReconcileLoopTest, AStartedLoopReconcilesEnqueuedKeysAndNewChanges) {
     return calls.size();
   };
   loop.Start();
-  loop.Enqueue({"ns", "poked"});  // no store change: only the Enqueue can wake the loop
+  loop.Enqueue({"ns", "poked"});  // not in the store: only the Enqueue brings it
   for (int i = 0; i < 500 && count() < 1; ++i) std::this_thread::sleep_for(milliseconds(10));
   ASSERT_TRUE(store_->Create("widgets", Object("Widget", "new")).ok());
   for (int i = 0; i < 500 && count() < 2; ++i) std::this_thread::sleep_for(milliseconds(10));

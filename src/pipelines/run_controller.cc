@@ -1,7 +1,6 @@
 #include "pipelines/run_controller.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "core/log.h"
 
@@ -20,13 +19,8 @@ Result<PipelineSpec> ParseRunSpec(const Json& run) {
   return PipelineSpecFromDocuments(docs, "PipelineRun " + MetaNamespace(run) + "/" + MetaName(run));
 }
 
-int64_t ParseResourceVersion(const Json& obj) {
-  auto meta = obj.find("metadata");
-  if (meta == obj.end() || !meta->is_object()) return 0;
-  std::string rv = meta->value("resourceVersion", "");
-  char* end = nullptr;
-  long long v = std::strtoll(rv.c_str(), &end, 10);
-  return end != nullptr && *end == '\0' && v > 0 ? v : 0;
+bool Finished(const std::string& run_state) {
+  return run_state == "SUCCEEDED" || run_state == "FAILED" || run_state == "CANCELED";
 }
 
 std::map<std::string, Json> RunParameters(const Json& run) {
@@ -151,7 +145,7 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
   if (!status.is_object()) status = Json::object();
   const Json before = status;
   const std::string state = status.value("state", "");
-  if (state == "SUCCEEDED" || state == "FAILED" || state == "CANCELED") {
+  if (Finished(state)) {
     runs_.erase(key);
     return std::optional<milliseconds>();
   }
@@ -205,8 +199,7 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
     }
   }
   const std::string final_state = status.value("state", "");
-  const bool finished =
-      final_state == "SUCCEEDED" || final_state == "FAILED" || final_state == "CANCELED";
+  const bool finished = Finished(final_state);
   const bool changed = status != before;
   const auto steady_now = std::chrono::steady_clock::now();
   const bool write_now =
@@ -233,11 +226,11 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
       runs_.erase(key);
       return std::optional<milliseconds>();
     }
-    cache.version = ParseResourceVersion(*updated);
+    cache.version = std::max<int64_t>(0, MetaResourceVersion(*updated));
     cache.run = std::move(updated).value();
     cache.dirty = false;
   } else {
-    if (cache.version == 0) cache.version = ParseResourceVersion(run);
+    if (cache.version == 0) cache.version = std::max<int64_t>(0, MetaResourceVersion(run));
     cache.run = std::move(run);
     cache.dirty = cache.dirty || changed;
   }

@@ -1,13 +1,12 @@
 #include "pipelines/run_controller.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "pipelines/engine_testing.h"
+#include "pipelines/launcher_testing.h"
 
 namespace skiff::pipelines {
 namespace {
@@ -17,17 +16,10 @@ using std::chrono::milliseconds;
 // pipeline_with_after.yaml: print-text, then print-text-2, then print-text-3 (each .after()).
 class RunControllerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("run-controller-test-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    store_ = OpenStore("sqlite://" + (dir_ / "t.db").string(), clock_).value();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { store_ = OpenStore("sqlite://" + dir_.path() + "/t.db", clock_).value(); }
 
   void MakeController(RunControllerOptions options) {
-    options.artifacts_root = (dir_ / "artifacts").string();
+    options.artifacts_root = dir_.path() + "/artifacts";
     controller_ = std::make_unique<RunController>(*store_, runner_, clock_, options);
   }
 
@@ -56,7 +48,7 @@ class RunControllerTest : public ::testing::Test {
     return tasks.contains(path) ? tasks[path].value("state", "") : "(absent)";
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_;
   FakeClock clock_;
   FakeTaskRunner runner_;
   std::unique_ptr<Store> store_;

@@ -113,9 +113,15 @@ Result<Json> ParseStoredObject(const std::string& text, const std::string& key) 
   return parsed;
 }
 
-Result<Json> MetadataOnlyObject(const std::string& ns, const std::string& name,
-                                const std::string& labels_text, const std::string& key) {
-  Json labels = Json::parse(labels_text, nullptr, /*allow_exceptions=*/false);
+const char* ChangeObjectColumn(const ChangeFilter& filter) {
+  return filter.metadata_only ? "labels" : "data";
+}
+
+Result<Json> ChangeObject(const ChangeFilter& filter, const std::string& type,
+                          const std::string& ns, const std::string& name, const std::string& text) {
+  const std::string key = ObjectKey(type, ns, name);
+  if (!filter.metadata_only) return ParseStoredObject(text, key);
+  Json labels = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (labels.is_discarded() || !labels.is_object()) {
     return Internal("change of " + key + " is corrupt: its labels are not a JSON object");
   }

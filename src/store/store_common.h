@@ -47,10 +47,14 @@ Result<std::string> SerializeObject(const Json& object, const std::string& key);
 std::string LabelsText(const Json& object);
 // Parses a stored row's JSON; kInternal naming the object when the stored text is corrupt.
 Result<Json> ParseStoredObject(const std::string& text, const std::string& key);
-// {"metadata": {"name", "namespace" (when not empty), "labels"}} from a change row's labels text
-// (ChangeFilter::metadata_only); kInternal naming the object when the labels are corrupt.
-Result<Json> MetadataOnlyObject(const std::string& ns, const std::string& name,
-                                const std::string& labels_text, const std::string& key);
+// The object of a change row as ReadChanges returns it: the stored object parsed, or with
+// filter.metadata_only {"metadata": {"name", "namespace" (when not empty), "labels"}} built from
+// the row's labels text (the column a metadata-only query selects instead of the data).
+// kInternal naming the object when the text is corrupt.
+Result<Json> ChangeObject(const ChangeFilter& filter, const std::string& type,
+                          const std::string& ns, const std::string& name, const std::string& text);
+// The column ReadChanges selects for the object: "labels" with metadata_only, else "data".
+const char* ChangeObjectColumn(const ChangeFilter& filter);
 
 const char* EventText(WatchEvent::Type type);  // stored form, same as WatchEventTypeName
 Result<WatchEvent::Type> ParseEventText(const std::string& text, int64_t version);

@@ -183,8 +183,6 @@ Json TaskDetails(const Json& run, const std::string& run_id) {
   return details;
 }
 
-Json ObjectOr(const Json& v) { return v.is_object() ? v : Json::object(); }
-
 Json RunSummaryToApi(const Json& run);
 
 }  // namespace
@@ -365,7 +363,7 @@ Json KfpApi::ExperimentToApi(const Json& obj) {
           {"namespace", MetaNamespace(obj)},
           {"storage_state", spec.value("storageState", "AVAILABLE")},
           {"last_run_created_at",
-           ObjectOr(obj.value("status", Json())).value("lastRunCreatedAt", std::string(kEpoch))}};
+           ObjectAt(obj, "status").value("lastRunCreatedAt", std::string(kEpoch))}};
 }
 
 Result<Json> KfpApi::CreateExperiment(const HttpRequest& req) {
@@ -937,7 +935,7 @@ Result<Json> KfpApi::GetRun(const HttpRequest& req) {
 Result<Json> KfpApi::DeleteRun(const HttpRequest& req) {
   ASSIGN_OR_RETURN(Json run,
                    FindById(req, kPipelineRunType, req.Param("run_id"), "run", Verb::kDelete));
-  const std::string state = ObjectOr(run.value("status", Json())).value("state", "");
+  const std::string state = ObjectAt(run, "status").value("state", "");
   if (state == "RUNNING" || state == "PENDING" || state == "CANCELING" || state.empty()) {
     // Stop its tasks first: the controller cancels, then the object goes.
     auto ignored = UpdateRun(req, MetaName(run), [](Json& r) {
@@ -968,7 +966,7 @@ Result<Json> KfpApi::RunAction(const HttpRequest& req) {
   std::function<Status(Json&)> mutate;
   if (action == "terminate") {
     mutate = [](Json& r) {
-      const std::string state = ObjectOr(r.value("status", Json())).value("state", "");
+      const std::string state = ObjectAt(r, "status").value("state", "");
       if (state == "SUCCEEDED" || state == "FAILED" || state == "CANCELED") {
         return FailedPrecondition("run is already " + state + "; nothing to terminate");
       }
@@ -996,8 +994,8 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
   ASSIGN_OR_RETURN(Json run,
                    FindById(req, kPipelineRunType, req.Param("run_id"), "run", Verb::kGet));
   const std::string node = req.Param("node_id");
-  const Json status = ObjectOr(run.value("status", Json()));
-  const Json tasks = ObjectOr(ObjectOr(status.value("engine", Json())).value("tasks", Json()));
+  const Json& status = ObjectAt(run, "status");
+  const Json& tasks = ObjectAt(ObjectAt(status, "engine"), "tasks");
   const Json* task = nullptr;
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
     if (it.key() == node || it->value("uuid", "") == node || it->value("workload_id", "") == node ||
@@ -1008,7 +1006,7 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
   }
   if (task == nullptr)
     return NotFound("node '" + node + "' not found in run '" + MetaName(run) + "'");
-  const Json arts = ObjectOr(ObjectOr(task->value("outputs", Json())).value("artifacts", Json()));
+  const Json& arts = ObjectAt(ObjectAt(*task, "outputs"), "artifacts");
   if (!arts.contains(artifact_name)) {
     return NotFound("artifact '" + artifact_name + "' not found in node '" + node + "'");
   }
@@ -1049,9 +1047,9 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
 
 Json KfpApi::RecurringRunToApi(const Json& obj) {
   const Json& spec = obj["spec"];
-  const Json status = ObjectOr(obj.value("status", Json()));
+  const Json& status = ObjectAt(obj, "status");
   const bool enabled = spec.value("enabled", true);
-  const Json trigger = ObjectOr(spec.value("trigger", Json()));
+  const Json& trigger = ObjectAt(spec, "trigger");
   Json api_trigger = Json::object();
   Json window = Json::object();
   if (trigger.contains("startTime")) window["start_time"] = trigger["startTime"];
@@ -1068,7 +1066,7 @@ Json KfpApi::RecurringRunToApi(const Json& obj) {
               {"display_name", spec.value("displayName", MetaName(obj))},
               {"description", spec.value("description", "")},
               {"runtime_config",
-               {{"parameters", ObjectOr(spec.value("parameters", Json()))},
+               {{"parameters", ObjectAt(spec, "parameters")},
                 {"pipeline_root", spec.value("pipelineRoot", "")}}},
               {"service_account", spec.value("serviceAccount", "")},
               {"max_concurrency", std::to_string(spec.value("maxConcurrency", int64_t{1}))},

@@ -438,7 +438,7 @@ void LocalBackend::SetListener(WorkloadListener listener) {
 }
 
 void LocalBackend::NotifyListener() {
-  std::vector<std::pair<std::string, std::map<std::string, std::string>>> changed;
+  std::map<std::string, std::map<std::string, std::string>> changed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     changed.swap(changed_workloads_);
@@ -446,12 +446,7 @@ void LocalBackend::NotifyListener() {
   if (changed.empty()) return;
   std::lock_guard<std::mutex> lock(listener_mu_);
   if (!listener_) return;
-  std::string last;
-  for (const auto& [id, labels] : changed) {
-    if (id == last) continue;  // several changes of one workload in one turn: one call
-    listener_(id, labels);
-    last = id;
-  }
+  for (const auto& [id, labels] : changed) listener_(id, labels);
 }
 
 void LocalBackend::EnvWorkerLoop() {
@@ -724,14 +719,7 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   if (rule.python && WarmPythonCommand(c, argv)) {
     auto z = zygotes_.find(ZygoteKey(venv, c));
     if (z != zygotes_.end() && z->second->ready()) {
-      Result<pid_t> forked = z->second->Fork({.argv = argv,
-                                              .env = req.env,
-                                              .working_dir = working_dir,
-                                              .log_path = req.log_path,
-                                              .exit_file = req.exit_file,
-                                              .cgroup_procs = req.cgroup_procs,
-                                              .address_space_limit = req.address_space_limit},
-                                             std::chrono::seconds(10));
+      Result<pid_t> forked = z->second->Fork(req, std::chrono::seconds(10));
       if (forked.ok()) {
         warm_pid = *forked;
       } else {
@@ -741,10 +729,8 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
       }
     }
   }
-  pid_t pid;
-  if (warm_pid) {
-    pid = *warm_pid;
-  } else {
+  pid_t pid = warm_pid.value_or(-1);
+  if (!warm_pid) {
     ASSIGN_OR_RETURN(pid, local::Spawn(req));
   }
   std::optional<local::ProcStat> st = local::ReadProcStat(pid);
@@ -801,10 +787,8 @@ void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, Contai
     for (const EnvVar& e : c.python_preload_env) env[e.name] = e.value;
     std::vector<std::string> env_list;
     for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
-    std::string name = fs::path(venv).filename().string();
-    std::string stem = fs::path(venv).parent_path().string() + "/" + name;
     auto z = local::PythonZygote::Start(venv + "/bin/python", c.python_preload, env_list,
-                                        stem + ".zygote.py", stem + ".zygote.log");
+                                        venv + ".zygote.py", venv + ".zygote.log");
     Status st = z.ok() ? (*z)->WaitReady(std::chrono::seconds(120)) : z.status();
     std::lock_guard<std::mutex> lock(mu_);
     if (!st.ok()) {
@@ -995,18 +979,16 @@ void LocalBackend::ReleaseLocked(Workload& w) {
   w.rec.links.clear();
 }
 
-void LocalBackend::PersistLocked(const Workload& w) {
-  changed_workloads_.emplace_back(w.rec.spec.id, w.rec.spec.labels);
-  unwritten_.insert(w.rec.spec.id);
-}
+void LocalBackend::PersistLocked(const Workload& w) { unwritten_.insert(w.rec.spec.id); }
 
 void LocalBackend::FlushLocked() {
   for (const std::string& id : unwritten_) {
     auto it = workloads_.find(id);
     if (it == workloads_.end()) continue;  // removed since
-    Status st =
-        local::WriteFileAtomically(RecordPath(id), local::RecordToJson(it->second->rec).dump());
+    const local::WorkloadRecord& rec = it->second->rec;
+    Status st = local::WriteFileAtomically(RecordPath(id), local::RecordToJson(rec).dump());
     if (!st.ok()) LogError("cannot persist workload record", {{"error", st.ToString()}});
+    changed_workloads_[id] = rec.spec.labels;
   }
   unwritten_.clear();
 }

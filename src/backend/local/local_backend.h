@@ -135,7 +135,7 @@ class LocalBackend : public Backend {
   void SupervisorLoop();
   void EnvWorkerLoop();
   void Wake();
-  // Tells the listener of the changes PersistLocked noted. Call without mu_ held.
+  // Tells the listener of the workloads FlushLocked wrote since, once each. Call without mu_.
   void NotifyListener();
 
   // All *Locked methods require mu_.
@@ -151,9 +151,9 @@ class LocalBackend : public Backend {
   void SignalLocked(Workload& w, int sig);
   void FailLocked(Workload& w, const std::string& reason, const std::string& message);
   void ReleaseLocked(Workload& w);
-  // Notes that `w` changed: the listener is told after the supervisor's turn, and the record is
-  // written by the next FlushLocked (once per workload however many changes), which every path
-  // that changes workloads calls before it lets go of mu_.
+  // Notes that `w` changed. The next FlushLocked, which every path that changes workloads calls
+  // before it lets go of mu_, writes its record (once however many changes) and queues it for
+  // the listener, told after the supervisor's turn.
   void PersistLocked(const Workload& w);
   void FlushLocked();
   bool AnyRunningLocked() const;
@@ -194,8 +194,8 @@ class LocalBackend : public Backend {
   bool stop_threads_ = false;       // GUARDED_BY(mu_)
   bool threads_stopped_ = false;    // GUARDED_BY(mu_)
   std::condition_variable env_cv_;  // env_queue_ or stop_threads_ changed
-  // Workloads changed since the listener was last told (id, labels). GUARDED_BY(mu_)
-  std::vector<std::pair<std::string, std::map<std::string, std::string>>> changed_workloads_;
+  // Workloads written since the listener was last told: id -> labels. GUARDED_BY(mu_)
+  std::map<std::string, std::map<std::string, std::string>> changed_workloads_;
   // Warm interpreters by ZygoteKey, and the keys whose interpreter could not be started.
   std::map<std::string, std::unique_ptr<local::PythonZygote>> zygotes_;  // GUARDED_BY(mu_)
   std::set<std::string> zygote_failures_;                                // GUARDED_BY(mu_)

@@ -244,7 +244,7 @@ Status PythonZygote::WaitReady(std::chrono::milliseconds timeout) {
   return Status::Ok();
 }
 
-Result<pid_t> PythonZygote::Fork(const ForkRequest& req, std::chrono::milliseconds timeout) {
+Result<pid_t> PythonZygote::Fork(const SpawnRequest& req, std::chrono::milliseconds timeout) {
   RETURN_IF_ERROR(WaitReady(timeout));
   last_used_ = std::chrono::steady_clock::now();
   Json env = Json::object();

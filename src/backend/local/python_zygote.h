@@ -13,7 +13,7 @@
 //   ASSIGN_OR_RETURN(auto z, PythonZygote::Start(venv + "/bin/python", {"kfp.dsl.executor_main"},
 //                                                {"PATH=...", "_KFP_RUNTIME=true"}, script, log));
 //   RETURN_IF_ERROR(z->WaitReady(std::chrono::seconds(60)));   // the imports
-//   ASSIGN_OR_RETURN(pid_t pgid, z->Fork(request, std::chrono::seconds(5)));
+//   ASSIGN_OR_RETURN(pid_t pgid, z->Fork(spawn_request, std::chrono::seconds(5)));
 //
 // Thread-compatible: the LocalBackend calls it under its mutex.
 #pragma once
@@ -26,22 +26,13 @@
 #include <string>
 #include <vector>
 
+#include "backend/local/spawn.h"
 #include "core/status.h"
 
 namespace skiff::local {
 
 class PythonZygote {
  public:
-  struct ForkRequest {
-    std::vector<std::string> argv;  // {"python3", "-m", MODULE, ARGS...}
-    std::vector<std::string> env;   // "NAME=value": the command's whole environment
-    std::string working_dir;
-    std::string log_path;
-    std::string exit_file;
-    std::string cgroup_procs;  // "" = none
-    int64_t address_space_limit = 0;
-  };
-
   // Writes the interpreter's script to `script_path` and starts `python` on it with `env`, to
   // import `modules`; its own errors go to `log_path`.
   static Result<std::unique_ptr<PythonZygote>> Start(const std::string& python,
@@ -58,8 +49,10 @@ class PythonZygote {
   bool ready() const { return ready_; }
   // When it last forked (or started).
   std::chrono::steady_clock::time_point last_used() const { return last_used_; }
-  // Starts one container; returns its shim's pid (= its process group).
-  Result<pid_t> Fork(const ForkRequest& request, std::chrono::milliseconds timeout);
+  // Starts one container as Spawn(request) would, from this interpreter: request.argv must be
+  // {"python3", "-m", MODULE, ARGS...} (request.executable and shim_path are not used). Returns
+  // its shim's pid (= its process group).
+  Result<pid_t> Fork(const SpawnRequest& request, std::chrono::milliseconds timeout);
   // Ends the interpreter (not what it started). Idempotent.
   void Stop();
 

@@ -14,20 +14,11 @@
 
 namespace skiff::local {
 
-namespace {
-
-std::string Dirname(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
-}  // namespace
-
 std::string DefaultShimPath() {
   std::error_code ec;
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return "skiff-shim";
-  return Dirname(self.string()) + "/skiff-shim";
+  return (self.parent_path() / "skiff-shim").string();
 }
 
 Status CheckShim(const std::string& shim_path) {

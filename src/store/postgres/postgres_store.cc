@@ -405,7 +405,7 @@ Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& f
   RETURN_IF_ERROR(EnsureConnected());
   std::string sql =
       std::string("SELECT version, type, namespace, name, event, ") +
-      (filter.metadata_only ? "labels" : "data") +
+      store_internal::ChangeObjectColumn(filter) +
       " FROM changes WHERE version > $1::bigint AND ($2::text = '' OR type = $2::text)"
       " AND ($3::text = '' OR namespace = $3::text) ORDER BY version LIMIT " +
       (limit == 0 ? std::string("ALL") : std::to_string(limit));
@@ -418,13 +418,8 @@ Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& f
     ev.namespace_ = rows.Text(i, 2);
     ev.name = rows.Text(i, 3);
     ASSIGN_OR_RETURN(ev.type, store_internal::ParseEventText(rows.Text(i, 4), ev.resource_version));
-    const std::string key = ObjectKey(ev.store_type, ev.namespace_, ev.name);
-    if (filter.metadata_only) {
-      ASSIGN_OR_RETURN(ev.object, store_internal::MetadataOnlyObject(ev.namespace_, ev.name,
-                                                                     rows.Text(i, 5), key));
-    } else {
-      ASSIGN_OR_RETURN(ev.object, store_internal::ParseStoredObject(rows.Text(i, 5), key));
-    }
+    ASSIGN_OR_RETURN(ev.object, store_internal::ChangeObject(filter, ev.store_type, ev.namespace_,
+                                                             ev.name, rows.Text(i, 5)));
     events.push_back(std::move(ev));
   }
   return events;

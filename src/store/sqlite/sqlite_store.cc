@@ -373,13 +373,11 @@ Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& fil
                                                          size_t limit) {
   std::vector<WatchEvent> events;
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st(db_, filter.metadata_only
-                        ? "SELECT version, type, namespace, name, event, labels FROM changes"
-                          " WHERE version > ?1 AND (?2 = '' OR type = ?2)"
-                          " AND (?3 = '' OR namespace = ?3) ORDER BY version LIMIT ?4"
-                        : "SELECT version, type, namespace, name, event, data FROM changes"
-                          " WHERE version > ?1 AND (?2 = '' OR type = ?2)"
-                          " AND (?3 = '' OR namespace = ?3) ORDER BY version LIMIT ?4");
+  const std::string sql = std::string("SELECT version, type, namespace, name, event, ") +
+                          store_internal::ChangeObjectColumn(filter) +
+                          " FROM changes WHERE version > ?1 AND (?2 = '' OR type = ?2)"
+                          " AND (?3 = '' OR namespace = ?3) ORDER BY version LIMIT ?4";
+  Statement st(db_, sql.c_str());
   st.Bind(1, after).Bind(2, filter.store_type).Bind(3, filter.namespace_);
   st.Bind(4, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
   while (st.Step()) {
@@ -389,13 +387,8 @@ Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& fil
     ev.namespace_ = st.Text(2);
     ev.name = st.Text(3);
     ASSIGN_OR_RETURN(ev.type, store_internal::ParseEventText(st.Text(4), ev.resource_version));
-    const std::string key = ObjectKey(ev.store_type, ev.namespace_, ev.name);
-    if (filter.metadata_only) {
-      ASSIGN_OR_RETURN(ev.object,
-                       store_internal::MetadataOnlyObject(ev.namespace_, ev.name, st.Text(5), key));
-    } else {
-      ASSIGN_OR_RETURN(ev.object, store_internal::ParseStoredObject(st.Text(5), key));
-    }
+    ASSIGN_OR_RETURN(ev.object, store_internal::ChangeObject(filter, ev.store_type, ev.namespace_,
+                                                             ev.name, st.Text(5)));
     events.push_back(std::move(ev));
   }
   if (!st.ok()) return Error("reading changes after " + std::to_string(after));
