@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "cli/api_client.h"
@@ -80,6 +82,13 @@ class ProgressPrinter {
       if (state == "FAILED" && !t.value("message", "").empty())
         extra += ": " + t["message"].get<std::string>();
       std::printf("[%6.1fs] %-40s %s%s\n", Elapsed(), path.c_str(), state.c_str(), extra.c_str());
+      // Settings without effect here (node selectors, PVC sizes, ...): each said once per run.
+      for (const Json& w : t.value("warnings", Json::array())) {
+        if (w.is_string() && warned_.insert(w.get<std::string>()).second) {
+          std::printf("[%6.1fs] %-40s note: %s\n", Elapsed(), path.c_str(),
+                      w.get<std::string>().c_str());
+        }
+      }
     }
     std::string run_state = run.value("status", Json::object()).value("state", "PENDING");
     if (total != last_total_ || done != last_done_ || running != last_running_ ||
@@ -100,6 +109,7 @@ class ProgressPrinter {
   }
   SteadyClock::time_point start_ = SteadyClock::now();
   std::map<std::string, std::string> seen_;
+  std::set<std::string> warned_;
   int last_total_ = -1, last_done_ = -1, last_running_ = -1;
   std::string last_state_;
 };

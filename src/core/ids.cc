@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <cstdio>
 #include <stdexcept>
 #include <vector>
@@ -88,6 +89,23 @@ Result<std::string> DecodeBase64(const std::string& text) {
       out += static_cast<char>((buffer >> bits) & 0xff);
     }
   }
+  return out;
+}
+
+std::string StableUuid(const std::string& seed) {
+  std::string h = Sha256Hex(seed);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
+std::string SafePathComponent(const std::string& name) {
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    out += keep ? c : '_';
+  }
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
   return out;
 }
 

@@ -19,6 +19,12 @@ std::string RandomHex(size_t bytes);
 // prefix + 5 random lowercase alphanumerics, as Kubernetes does for generateName.
 std::string GenerateName(const std::string& prefix);
 std::string Sha256Hex(const std::string& data);
+// A UUID-shaped id derived from `seed` (its SHA-256): the same seed gives the same id, so ids of
+// things re-created after a restart do not change.
+std::string StableUuid(const std::string& seed);
+// `name` usable as one path component: characters other than [A-Za-z0-9._-] become '_', and
+// "", "." and ".." get a leading '_'.
+std::string SafePathComponent(const std::string& name);
 
 // Standard base64 (RFC 4648) with padding; Decode accepts input without padding and fails on
 // characters outside the alphabet.

@@ -22,13 +22,6 @@ bool Succeeded(const std::string& state) { return state == kSucceeded || state =
 
 std::string StateOf(const Json& node) { return node.value("state", std::string(kPending)); }
 
-// A UUID-shaped id derived from the run and the task path, stable across restarts.
-std::string StableUuid(const std::string& seed) {
-  std::string h = Sha256Hex(seed);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20, 12);
-}
-
 Json EmptyIo() { return {{"parameters", Json::object()}, {"artifacts", Json::object()}}; }
 
 Status CheckType(const std::string& name, const ParameterDefinition& def, const Json& value) {
@@ -577,7 +570,9 @@ class Reconciler {
   // kfp-kubernetes settings name things (pvcNameParameter, secretNameParameter, ...) by an input
   // of the DAG the task runs in ({"componentInputParameter": NAME}) or by an output of a sibling
   // task ({"taskOutputParameter": {producerTask, outputParameterKey}}); as the KFP driver does,
-  // the value found is written into the setting as "resolved" for the launcher.
+  // the value found is written beside the reference as "resolved" for the launcher. Older
+  // kfp-kubernetes put the reference on the entry itself ({"mountPath", "taskOutputParameter"}),
+  // newer in a "<field>Parameter" object; both are resolved.
   void ResolvePlatformInputs(const std::string& path, Json& config) const {
     const std::string dag = path.substr(0, path.rfind('.'));
     const Json& dag_params =
@@ -589,25 +584,19 @@ class Reconciler {
         return;
       }
       if (!j.is_object()) return;
+      if (j.contains("componentInputParameter") && j["componentInputParameter"].is_string()) {
+        auto p = dag_params.find(j["componentInputParameter"].get<std::string>());
+        if (p != dag_params.end()) j["resolved"] = text(*p);
+      } else if (j.contains("taskOutputParameter") && j["taskOutputParameter"].is_object()) {
+        const Json& ref = j["taskOutputParameter"];
+        const Json& outs = Node(dag + "." + ref.value("producerTask", ""))
+                               .value("outputs", Json::object())
+                               .value("parameters", Json::object());
+        auto o = outs.find(ref.value("outputParameterKey", ""));
+        if (o != outs.end()) j["resolved"] = text(*o);
+      }
       for (auto it = j.begin(); it != j.end(); ++it) {
-        Json& v = it.value();
-        const std::string& key = it.key();
-        bool names = key.size() > 9 && key.compare(key.size() - 9, 9, "Parameter") == 0;
-        if (!names || !v.is_object()) {
-          walk(v);
-          continue;
-        }
-        if (v.contains("componentInputParameter") && v["componentInputParameter"].is_string()) {
-          auto p = dag_params.find(v["componentInputParameter"].get<std::string>());
-          if (p != dag_params.end()) v["resolved"] = text(*p);
-        } else if (v.contains("taskOutputParameter") && v["taskOutputParameter"].is_object()) {
-          const Json& ref = v["taskOutputParameter"];
-          const Json& outs = Node(dag + "." + ref.value("producerTask", ""))
-                                 .value("outputs", Json::object())
-                                 .value("parameters", Json::object());
-          auto o = outs.find(ref.value("outputParameterKey", ""));
-          if (o != outs.end()) v["resolved"] = text(*o);
-        }
+        if (it.key() != "resolved") walk(it.value());
       }
     };
     walk(config);
@@ -737,6 +726,7 @@ class Reconciler {
         outcome = **polled;
       }
     }
+    if (!outcome->warnings.empty()) node["warnings"] = outcome->warnings;
     if (outcome->state != TaskOutcome::State::kFailed) {
       Json outputs = EmptyIo();
       for (const auto& [name, value] : outcome->output_parameters) {

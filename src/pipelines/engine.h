@@ -19,7 +19,8 @@
 //   {"name", "kind": DAG|LOOP|ITERATION|CONTAINER|IMPORTER, "component", "state", "attempt",
 //    "attempts": [{attempt, state, message, start_time, finish_time}], "start_time",
 //    "finish_time", "retry_at", "workload_id", "uuid", "inputs": {"parameters", "artifacts"},
-//    "outputs": {"parameters", "artifacts"}, "message", "children": [paths]}
+//    "outputs": {"parameters", "artifacts"}, "message", "children": [paths],
+//    "warnings": [settings that had no effect on this backend, one line each]}
 // States: PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED, CACHED, CANCELED.
 //
 // Semantics follow the KFP backend driver: dependentTasks and data dependencies must succeed

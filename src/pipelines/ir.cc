@@ -1,5 +1,6 @@
 #include "pipelines/ir.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -553,6 +554,40 @@ Status CheckReferences(const Ctx& ctx, const PipelineSpec& spec, const Component
   return Status::Ok();
 }
 
+// The producer tasks that kfp-kubernetes settings read outputs of ({"taskOutputParameter":
+// {"producerTask": ...}}, e.g. the claim a pvcMount names).
+void CollectPlatformProducers(const Json& j, std::set<std::string>* out) {
+  if (j.is_array()) {
+    for (const Json& item : j) CollectPlatformProducers(item, out);
+  } else if (j.is_object()) {
+    auto ref = j.find("taskOutputParameter");
+    if (ref != j.end() && ref->is_object() && ref->contains("producerTask") &&
+        (*ref)["producerTask"].is_string()) {
+      out->insert((*ref)["producerTask"].get<std::string>());
+    }
+    for (const Json& v : j) CollectPlatformProducers(v, out);
+  }
+}
+
+// A task waits for the sibling tasks its platform settings read outputs of. The kfp-kubernetes
+// SDK lists them in dependentTasks itself since 1.1; IR from older versions relies on this.
+void AddPlatformDependencies(const PipelineSpec& spec, ComponentSpec& comp) {
+  if (!comp.dag) return;
+  for (auto& [key, task] : comp.dag->tasks) {
+    const ComponentSpec* c = spec.Component(task.component);
+    if (c == nullptr || c->dag) continue;
+    std::set<std::string> producers;
+    CollectPlatformProducers(spec.PlatformConfig(c->executor_label), &producers);
+    for (const std::string& p : producers) {
+      if (p == key || !comp.dag->tasks.contains(p)) continue;
+      if (std::find(task.dependent_tasks.begin(), task.dependent_tasks.end(), p) ==
+          task.dependent_tasks.end()) {
+        task.dependent_tasks.push_back(p);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const char* ParameterTypeName(ParameterType type) {
@@ -695,6 +730,8 @@ Result<PipelineSpec> PipelineSpecFromDocuments(const std::vector<Json>& docs,
       spec.components[it.key()] = std::move(c);
     }
   }
+  AddPlatformDependencies(spec, spec.root);
+  for (auto& [name, comp] : spec.components) AddPlatformDependencies(spec, comp);
   RETURN_IF_ERROR(CheckReferences(ctx, spec, spec.root, "root"));
   for (const auto& [name, comp] : spec.components) {
     RETURN_IF_ERROR(CheckReferences(ctx, spec, comp, "components." + name));

@@ -13,21 +13,12 @@
 #include "pipelines/executor_io.h"
 #include "pipelines/placeholder.h"
 #include "pipelines/python_env.h"
+#include "pipelines/volume_ops.h"
 
 namespace skiff::pipelines {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string SafeDirName(const std::string& id) {
-  std::string out;
-  for (char c : id) {
-    out +=
-        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_') ? c : '_';
-  }
-  if (out.empty() || out == "." || out == "..") out = "_" + out;
-  return out;
-}
 
 std::string Salt(const TaskInvocation& inv) { return Sha256Hex(inv.workload_id).substr(0, 12); }
 
@@ -111,8 +102,13 @@ std::string Launcher::PipelineRoot(const TaskInvocation& inv) const {
   return "file://" + options_.artifacts_root;
 }
 
+std::string Launcher::VolumesRoot() const {
+  return options_.volumes_root.empty() ? (fs::path(options_.work_dir) / "volumes").string()
+                                       : options_.volumes_root;
+}
+
 std::string Launcher::OutputParametersDir(const TaskInvocation& inv) const {
-  return (fs::path(options_.work_dir) / SafeDirName(inv.workload_id) / "outputs").string();
+  return (fs::path(options_.work_dir) / SafePathComponent(inv.workload_id) / "outputs").string();
 }
 
 Result<std::optional<TaskOutcome>> Launcher::LookupCache(const TaskInvocation& inv,
@@ -147,6 +143,13 @@ Status Launcher::Start(const TaskInvocation& inv) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tasks_.find(id);
     if (it != tasks_.end() && it->second.done) return Status::Ok();
+  }
+  if (VolumeOp op = VolumeOpOf(inv.executor_spec); op != VolumeOp::kNone) {
+    // Done here and now, as the KFP driver does; never cached (the claim may be gone since).
+    TaskOutcome outcome = RunVolumeOp(op, inv, VolumesRoot());
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_[id].done = std::move(outcome);
+    return Status::Ok();
   }
   std::vector<std::string> warnings;
   ASSIGN_OR_RETURN(std::optional<TaskOutcome> hit, LookupCache(inv, &warnings));
@@ -371,9 +374,10 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
         if (!entry.is_object()) return InvalidArgument(where + ": malformed " + vol_key);
         ASSIGN_OR_RETURN(std::string name, NameOf(entry, name_field, where + " " + vol_key));
         ASSIGN_OR_RETURN(auto data, resolve(kind, name, entry.value("optional", false)));
-        std::string dir = (fs::path(options_.work_dir) / SafeDirName(inv.workload_id) /
-                           (std::string(secret ? "secret-" : "configmap-") + SafeDirName(name)))
-                              .string();
+        std::string dir =
+            (fs::path(options_.work_dir) / SafePathComponent(inv.workload_id) /
+             (std::string(secret ? "secret-" : "configmap-") + SafePathComponent(name)))
+                .string();
         std::error_code ec;
         fs::create_directories(dir, ec);
         if (ec) return Internal(where + ": creating " + dir + ": " + ec.message());
@@ -404,9 +408,6 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
     }
   }
   if (pc.contains("pvcMount") && pc["pvcMount"].is_array()) {
-    std::string root = options_.volumes_root.empty()
-                           ? (fs::path(options_.work_dir) / "volumes").string()
-                           : options_.volumes_root;
     for (const Json& entry : pc["pvcMount"]) {
       if (!entry.is_object() || !entry.contains("mountPath")) {
         return InvalidArgument(where + ": pvcMount entry needs mountPath");
@@ -416,11 +417,13 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
         claim = entry["pvcName"].get<std::string>();
       } else if (entry.contains("constant") && entry["constant"].is_string()) {
         claim = entry["constant"].get<std::string>();
+      } else if (!entry.contains("pvcNameParameter") && entry.contains("resolved") &&
+                 entry["resolved"].is_string()) {
+        claim = entry["resolved"].get<std::string>();  // older kfp-kubernetes: a reference here
       } else {
         ASSIGN_OR_RETURN(claim, NameOf(entry, "pvcName", where + " pvcMount"));
       }
-      std::string dir =
-          (fs::path(root) / SafeDirName(inv.namespace_) / SafeDirName(claim)).string();
+      std::string dir = ClaimDir(VolumesRoot(), inv.namespace_, claim);
       std::error_code ec;
       fs::create_directories(dir, ec);
       if (ec) return Internal(where + ": creating " + dir + ": " + ec.message());
@@ -493,6 +496,9 @@ Result<std::optional<TaskOutcome>> Launcher::Poll(const TaskInvocation& inv) {
       if (it->second.done) return it->second.done;
       cancelled = it->second.cancelled;
     }
+  }
+  if (VolumeOp op = VolumeOpOf(inv.executor_spec); op != VolumeOp::kNone) {
+    return Finish(id, RunVolumeOp(op, inv, VolumesRoot()));  // started before a restart
   }
   Result<WorkloadStatus> st = backend_.Observe(id);
   if (!st.ok()) {

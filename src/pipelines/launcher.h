@@ -1,7 +1,8 @@
 // Launcher: the TaskRunner that runs one KFP container task on a Backend, doing what the KFP
 // driver and launcher do around the user's command: cache lookup, ExecutorInput, output folders,
 // placeholder substitution, the pip-install prelude handed to the backend's cached Python env,
-// platform config (secrets/config maps as env and files, emptyDir and PVC mounts), resources;
+// platform config (secrets/config maps as env and files, emptyDir and PVC mounts), resources,
+// kfp-kubernetes' CreatePVC/DeletePVC (volume_ops.h);
 // then, once the workload ends, reading the outputs back and recording them in the cache.
 //
 //   LauncherOptions options{.artifacts_root = home + "/artifacts", .work_dir = home + "/tasks"};
@@ -79,6 +80,7 @@ class Launcher : public TaskRunner {
   Result<WorkloadSpec> BuildWorkloadUnchecked(const TaskInvocation& invocation,
                                               std::vector<std::string>* warnings);
   std::string PipelineRoot(const TaskInvocation& invocation) const;
+  std::string VolumesRoot() const;
   Result<std::optional<TaskOutcome>> LookupCache(const TaskInvocation& invocation,
                                                  std::vector<std::string>* warnings);
   Result<TaskOutcome> CollectSucceeded(const TaskInvocation& invocation);

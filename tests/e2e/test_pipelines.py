@@ -202,6 +202,27 @@ FAST_CORPUS = [
 ]
 
 
+def test_createpvc_makes_a_claim_tasks_share_and_deletepvc_removes_it(server):
+    # kfp-kubernetes CreatePVC -> producer writes to /data -> consumer reads it -> DeletePVC.
+    res = run(server, "create_mount_delete_dynamic_pvc.yaml", name="pvc", extra=["--no-cache"])
+    doc = get_run(server, "pvc")
+    claim = params_of(doc, "root.createpvc")["name"]
+    assert claim.endswith("-my-pvc"), claim
+    assert params_of(doc, "root.consumer")["Output"] == "Hello world"
+    assert task(doc, "root.deletepvc")["state"] == "SUCCEEDED"
+    assert not os.path.exists(os.path.join(server.home, "volumes", "default", claim))
+    # What has no local meaning (size, storage class, a snapshot source) is said, once.
+    assert res.stdout.count("ignored: size, access_modes, storage_class_name") == 1, res.stdout
+    assert "VolumeSnapshot" in res.stdout
+
+
+def test_a_busybox_image_runs_its_shell_as_busybox_ash(server):
+    # Its command uses `[[ ... ]]`, which busybox's ash has and a POSIX sh such as dash lacks.
+    run(server, "pipeline_with_concat_placeholder.yaml", name="ash")
+    doc = get_run(server, "ash")
+    assert task(doc, "root.component-with-concat-placeholder")["state"] == "SUCCEEDED"
+
+
 def test_a_fast_slice_of_the_corpus_runs_to_success(server):
     sys.path.insert(0, os.path.join(REPO, "tools"))
     import run_corpus

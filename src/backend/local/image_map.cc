@@ -32,6 +32,9 @@ Result<ImageMap> ImageMap::Parse(const std::string& text, const std::string& sou
       if (key == "python") {
         if (!value.is_boolean()) return InvalidArgument(where + ".python must be true or false");
         rule.python = value.get<bool>();
+      } else if (key == "busybox") {
+        if (!value.is_boolean()) return InvalidArgument(where + ".busybox must be true or false");
+        rule.busybox = value.get<bool>();
       } else if (key == "path_prepend") {
         if (!value.is_array()) return InvalidArgument(where + ".path_prepend must be a list");
         for (const Json& p : value) {
@@ -40,7 +43,7 @@ Result<ImageMap> ImageMap::Parse(const std::string& text, const std::string& sou
         }
       } else {
         return InvalidArgument(where + ": unknown key `" + key +
-                               "` (expected python, path_prepend)");
+                               "` (expected python, busybox, path_prepend)");
       }
     }
     map.rules_[glob] = std::move(rule);
@@ -66,6 +69,8 @@ ImageRule ImageMap::Resolve(const std::string& image) const {
   size_t slash = repo.rfind('/');
   std::string last = slash == std::string::npos ? repo : repo.substr(slash + 1);
   rule.python = last.rfind("python", 0) == 0;
+  std::string name = last.substr(0, last.find(':'));
+  rule.busybox = name == "busybox" || name == "alpine";
   return rule;
 }
 

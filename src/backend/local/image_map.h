@@ -1,10 +1,13 @@
 // ImageMap: how the local backend runs a container image. By default an image whose name starts
 // with "python" (python:3.11, python-slim, ...) runs with the local Python in a cached virtual
-// environment, and any other image runs its command as given on the host. A YAML file overrides:
+// environment; a busybox or alpine image, whose shell is busybox's ash, runs `sh` with the host's
+// busybox when there is one (so `[[ ]]` and other ash syntax work as in the image); any other
+// image runs its command as given on the host. A YAML file overrides:
 //
 //   images:
 //     "pytorch/*":        {python: true}
 //     "ghcr.io/acme/*":   {python: false, path_prepend: ["/opt/acme/bin"]}
+//     "my/tiny-shell":    {busybox: true}
 //
 // Patterns are fnmatch globs; when several match, the longest pattern wins.
 //
@@ -24,6 +27,7 @@ namespace skiff::local {
 
 struct ImageRule {
   bool python = false;
+  bool busybox = false;  // `sh`/`ash` (also as /bin/sh) run as busybox's ash
   std::vector<std::string> path_prepend;
 };
 

@@ -16,6 +16,19 @@ TEST(ImageMapTest, PythonImagesUseLocalPythonByDefault) {
   EXPECT_FALSE(map.Resolve("ghcr.io/python-tools/busybox:1").python);
 }
 
+TEST(ImageMapTest, BusyboxAndAlpineImagesUseBusyboxByDefault) {
+  ImageMap map;
+  EXPECT_TRUE(map.Resolve("busybox").busybox);
+  EXPECT_TRUE(map.Resolve("ghcr.io/containerd/busybox").busybox);
+  EXPECT_TRUE(map.Resolve("alpine:latest").busybox);
+  EXPECT_FALSE(map.Resolve("python:alpine3.9").busybox);
+  EXPECT_FALSE(map.Resolve("library/bash").busybox);
+  Result<ImageMap> custom = ImageMap::Parse("images:\n  \"my/*\": {busybox: true}\n", "m.yaml");
+  ASSERT_TRUE(custom.ok()) << custom.status().ToString();
+  EXPECT_TRUE(custom->Resolve("my/shell").busybox);
+  EXPECT_FALSE(ImageMap::Parse("images:\n  a: {busybox: 1}\n", "m.yaml").ok());
+}
+
 TEST(ImageMapTest, LongestMatchingGlobWins) {
   Result<ImageMap> map = ImageMap::Parse(R"(
 images:

@@ -605,7 +605,40 @@ bool LocalBackend::EnvironmentsReadyLocked(Workload& w) {
   return true;
 }
 
+std::string LocalBackend::VolumeHostPath(const Workload& w, const std::string& name) const {
+  for (const Volume& v : w.rec.spec.volumes) {
+    if (v.name == name) {
+      return v.host_path.empty() ? WorkloadDir(w.rec.spec.id) + "/volumes/" + v.name : v.host_path;
+    }
+  }
+  return "";
+}
+
+std::string LocalBackend::BusyMountLocked(const Workload& w) const {
+  for (const ContainerSpec& c : w.rec.spec.containers) {
+    for (const VolumeMount& m : c.volume_mounts) {
+      for (const auto& [id, other] : workloads_) {
+        if (other.get() == &w || IsTerminal(other->rec.phase)) continue;
+        const std::vector<std::string>& links = other->rec.links;
+        if (std::find(links.begin(), links.end(), m.mount_path) == links.end()) continue;
+        std::error_code ec;
+        if (fs::read_symlink(m.mount_path, ec) != fs::path(VolumeHostPath(w, m.name))) {
+          return m.mount_path + " (used by " + id + ")";
+        }
+      }
+    }
+  }
+  return "";
+}
+
 void LocalBackend::StartLocked(Workload& w) {
+  if (std::string busy = BusyMountLocked(w); !busy.empty()) {
+    // Back to the queue; admission tries again when a workload ends.
+    ReleaseLocked(w);
+    w.rec.message = "waiting for mount path " + busy;
+    PersistLocked(w);
+    return;
+  }
   std::vector<std::string> links;
   w.rec.message.clear();
   for (size_t i = 0; i < w.rec.containers.size(); ++i) {
@@ -644,14 +677,17 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
     }
     if (vol == nullptr)
       return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
-    std::string host = vol->host_path.empty() ? wdir + "/volumes/" + vol->name : vol->host_path;
+    std::string host = VolumeHostPath(w, vol->name);
     fs::create_directories(host, ec);
     if (ec)
       return Internal(where + ": cannot create volume directory " + host + ": " + ec.message());
     fs::path mount(m.mount_path);
     fs::file_status ls = fs::symlink_status(mount, ec);
     if (fs::exists(ls)) {
-      if (fs::is_symlink(ls) && fs::read_symlink(mount, ec) == fs::path(host)) continue;
+      if (fs::is_symlink(ls) && fs::read_symlink(mount, ec) == fs::path(host)) {
+        links->push_back(m.mount_path);  // shared with a workload that mounts the same volume
+        continue;
+      }
       if (fs::equivalent(mount, host, ec)) continue;
       return FailedPrecondition(where + ": cannot mount volume " + m.name + " at " + m.mount_path +
                                 ": the path already exists and is not a link to " + host);
@@ -686,6 +722,12 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
                            "image's entrypoint)");
   }
   ASSIGN_OR_RETURN(std::string exe, local::ResolveExecutable(argv[0], env["PATH"], working_dir));
+  if (std::string prog = fs::path(argv[0]).filename().string();
+      rule.busybox && (prog == "sh" || prog == "ash")) {
+    // argv[0] stays "sh": busybox picks the applet by that name.
+    Result<std::string> busybox = local::ResolveExecutable("busybox", env["PATH"], working_dir);
+    if (busybox.ok()) exe = *busybox;
+  }
 
   local::SpawnRequest req;
   req.executable = exe;
@@ -971,10 +1013,17 @@ void LocalBackend::ReleaseLocked(Workload& w) {
     used_memory_ -= w.need_memory;
     w.admitted = false;
   }
-  // Mount links go with the workload's end, so a later workload may mount the same path.
+  // Mount links go with the end of the last workload using them (ParallelFor iterations mount the
+  // same claim at the same path), so a later workload may mount another volume there.
   for (const std::string& link : w.rec.links) {
+    bool shared = false;
+    for (const auto& [id, other] : workloads_) {
+      if (other.get() == &w) continue;
+      const auto& ol = other->rec.links;
+      if (std::find(ol.begin(), ol.end(), link) != ol.end()) shared = true;
+    }
     std::error_code ec;
-    if (fs::is_symlink(fs::symlink_status(link, ec))) fs::remove(link, ec);
+    if (!shared && fs::is_symlink(fs::symlink_status(link, ec))) fs::remove(link, ec);
   }
   w.rec.links.clear();
 }

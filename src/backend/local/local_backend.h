@@ -141,6 +141,11 @@ class LocalBackend : public Backend {
   // All *Locked methods require mu_.
   void AdmitLocked();
   void StartLocked(Workload& w);
+  // The folder volume `name` of `w` binds: its host path, or the workload's own emptyDir folder.
+  std::string VolumeHostPath(const Workload& w, const std::string& name) const;
+  // A mount path of `w` that a running workload has linked to another folder ("" if none):
+  // volumes bind by symlink, so such a workload waits until the path is free.
+  std::string BusyMountLocked(const Workload& w) const;
   // True (with w.venv_dirs set) when every python environment and warm interpreter `w` needs
   // is known ready, so it can start without a turn of the environment worker.
   bool EnvironmentsReadyLocked(Workload& w);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "backend/local/proc.h"
+#include "backend/local/spawn.h"
 #include "backend/local/workload_record.h"
 
 namespace skiff {
@@ -212,6 +213,62 @@ TEST_F(LocalBackendTest, EmptyDirVolumeIsSharedByTheContainersOfOneWorkload) {
   EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
   EXPECT_EQ(*b->ReadLogs("vol", "reader", 0), "data\n");
   EXPECT_FALSE(fs::exists(fs::symlink_status(mount))) << "the mount link goes with the workload";
+}
+
+TEST_F(LocalBackendTest, AMountSharedByTwoWorkloadsStaysUntilTheLastOneEnds) {
+  auto b = Make(Opts());
+  std::string claim = dir_.path() + "/claim";
+  std::string mount = dir_.path() + "/mnt/data";
+  auto mounting = [&](const std::string& id, const std::string& script) {
+    WorkloadSpec w = OneShell(id, script);
+    w.volumes.push_back({.name = "pvc", .host_path = claim});
+    w.containers[0].volume_mounts.push_back({"pvc", mount});
+    return w;
+  };
+  ASSERT_TRUE(b->Launch(mounting("short", "echo one > " + mount + "/one")).ok());
+  ASSERT_TRUE(b->Launch(mounting("long", "sleep 0.5; cat " + mount + "/one")).ok());
+  EXPECT_EQ(WaitFinished(*b, "short").phase, WorkloadPhase::kSucceeded);
+  WorkloadStatus st = WaitFinished(*b, "long");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message << *b->ReadLogs("long", "", 0);
+  EXPECT_EQ(*b->ReadLogs("long", "", 0), "one\n");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(mount))) << "the last workload takes the link along";
+  EXPECT_TRUE(fs::exists(claim + "/one")) << "the claim's data outlives its mounts";
+}
+
+TEST_F(LocalBackendTest, AWorkloadWaitsWhileItsMountPathBindsAnotherVolume) {
+  auto b = Make(Opts());
+  std::string mount = dir_.path() + "/mnt/data";
+  auto mounting = [&](const std::string& id, const std::string& claim, const std::string& script) {
+    WorkloadSpec w = OneShell(id, script);
+    w.volumes.push_back({.name = "pvc", .host_path = dir_.path() + "/" + claim});
+    w.containers[0].volume_mounts.push_back({"pvc", mount});
+    return w;
+  };
+  ASSERT_TRUE(b->Launch(mounting("first", "a", "echo a > " + mount + "/f; sleep 0.4")).ok());
+  ASSERT_TRUE(WaitFor([&] { return b->Observe("first")->phase == WorkloadPhase::kRunning; }));
+  ASSERT_TRUE(b->Launch(mounting("second", "b", "cat " + mount + "/f 2>/dev/null; echo b")).ok());
+  WorkloadStatus waiting = *b->Observe("second");
+  EXPECT_EQ(waiting.phase, WorkloadPhase::kPending);
+  EXPECT_NE(waiting.message.find("waiting for mount path"), std::string::npos) << waiting.message;
+  EXPECT_EQ(WaitFinished(*b, "first").phase, WorkloadPhase::kSucceeded);
+  WorkloadStatus st = WaitFinished(*b, "second");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  EXPECT_EQ(*b->ReadLogs("second", "", 0), "b\n") << "it saw its own volume, not the first's";
+}
+
+TEST_F(LocalBackendTest, ShellOfABusyboxImageIsBusyboxAsh) {
+  if (!local::ResolveExecutable("busybox", getenv("PATH"), "/").ok()) {
+    GTEST_SKIP() << "busybox is not installed (./setup installs it)";
+  }
+  auto b = Make(Opts());
+  // `[[` is ash syntax that a POSIX sh such as dash lacks.
+  WorkloadSpec w = OneShell("ash", "[[ \"$0\" == 'one+two' ]] && echo matched");
+  w.containers[0].args = {"one+two"};
+  w.containers[0].image = "ghcr.io/containerd/busybox";
+  ASSERT_TRUE(b->Launch(w).ok());
+  WorkloadStatus st = WaitFinished(*b, "ash");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message << *b->ReadLogs("ash", "", 0);
+  EXPECT_EQ(*b->ReadLogs("ash", "", 0), "matched\n");
 }
 
 TEST_F(LocalBackendTest, MountOverAnExistingDirectoryFailsClearly) {
