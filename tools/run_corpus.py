@@ -49,6 +49,27 @@ PARAMETERS = {
     "local_execution_pipeline_with_retry.yaml": {"counter_path": FRESH_FILE},
 }
 
+def _config(kind, name, **data):
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}, "stringData": data}
+
+
+# Secrets and ConfigMaps that pipelines read, created in the run's namespace before it runs (KFP's
+# own tests create them in the cluster first). Values are those the components assert.
+FIXTURES = {
+    "config_map_as_env.yaml": [_config("ConfigMap", "my-cm", foo="bar")],
+    "config_map_as_vol.yaml": [_config("ConfigMap", "my-cm", foo="bar")],
+    "secret_as_env.yaml": [_config("Secret", "my-secret", password="s3cret")],
+    "secret_as_vol.yaml": [_config("Secret", "my-secret", password="s3cret")],
+    "parallel_for_secret.yaml": [_config("Secret", "test-secret-1", username="user1")],
+    "nested_parallel_for_secret.yaml": [_config("Secret", "test-secret-1", username="user1")],
+    "pipeline_with_secret_as_volume.yaml": [_config("Secret", "test-secret-1", username="user1")],
+    "pipeline_with_secret_as_env.yaml": [
+        _config("Secret", "test-secret-1", username="user1"),
+        _config("Secret", "test-secret-2", password="psw1"),
+        _config("Secret", "test-secret-3", password="psw2"),
+    ],
+}
+
 # Pipelines whose run is meant to fail (KFP's own tests use them for failure handling).
 # file -> the task that must be the one failing.
 FAILS_BY_DESIGN = {
@@ -94,7 +115,14 @@ def load(path):
         return [d for d in yaml.safe_load_all(f) if d is not None]
 
 
-def classify(docs):
+def platform_entries(platform, key):
+    """The `key` entries (e.g. secretAsEnv) of every executor in a `platforms:` document."""
+    executors = (platform.get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {})
+                 .get("executors", {}))
+    return [e for ex in executors.values() for e in ex.get(key, []) if isinstance(e, dict)]
+
+
+def classify(docs, file=None):
     """Returns None when the file can run locally, else the reason it cannot."""
     spec = docs[0] if docs else None
     if not isinstance(spec, dict) or "root" not in spec:
@@ -105,14 +133,17 @@ def classify(docs):
                 "which `skiff run -p` cannot supply")
     platform = docs[1] if len(docs) > 1 and isinstance(docs[1], dict) else {}
     k8s = json.dumps(platform)
-    # pvcMount, emptyDir, nodeAffinity and the like the launcher handles locally.
-    for key, why in (("secretAsVolume", "mounts a Kubernetes Secret (not created by the runner)"),
-                     ("secretAsEnv", "reads a Kubernetes Secret (not created by the runner)"),
-                     ("configMapAsVolume", "mounts a Kubernetes ConfigMap"),
-                     ("configMapAsEnv", "reads a Kubernetes ConfigMap"),
-                     ("createPvc", "creates a Kubernetes PVC")):
-        if '"' + key + '"' in k8s:
-            return why
+    # pvcMount, emptyDir, nodeAffinity and the like the launcher handles locally; Secrets and
+    # ConfigMaps come from Skiff's store, where FIXTURES puts those the pipelines read.
+    if file not in FIXTURES:
+        for key, why in (("secretAsVolume", "mounts a Secret the runner has no fixture for"),
+                         ("secretAsEnv", "reads a Secret the runner has no fixture for"),
+                         ("configMapAsVolume", "mounts a ConfigMap the runner has no fixture for"),
+                         ("configMapAsEnv", "reads a ConfigMap the runner has no fixture for")):
+            if any(not e.get("optional", False) for e in platform_entries(platform, key)):
+                return why
+    if '"createPvc"' in k8s:
+        return "creates a Kubernetes PVC"
     executors = spec.get("deploymentSpec", {}).get("executors", {})
     for name, ex in sorted(executors.items()):
         if "importer" in ex:
@@ -220,6 +251,42 @@ def run_file(skiff, home, path, params, timeout, local=True):
                                               "seconds": seconds, "output": out[-2000:]})
 
 
+def run_with_fixtures(skiff, home, path, params, timeout, objects):
+    """Starts `skiff up` in `home`, applies `objects` (Secrets, ConfigMaps) to the default
+    namespace, runs the file on that server and stops it."""
+    env = dict(os.environ, SKIFF_HOME=home, ASAN_OPTIONS="detect_leaks=0")
+    env.pop("SKIFF_SERVER", None)
+    server_file = os.path.join(home, "server.json")
+    if os.path.exists(server_file):
+        os.unlink(server_file)
+    with open(os.path.join(home, "server.log"), "ab") as log:
+        server = subprocess.Popen([skiff, "up", "--port", "0"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while not os.path.exists(server_file):
+            if server.poll() is not None or time.time() > deadline:
+                return {"result": "fails", "reason": "skiff up did not start (see server.log)",
+                        "seconds": 0}
+            time.sleep(0.1)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            yaml.safe_dump_all(objects, f)
+            f.flush()
+            applied = subprocess.run([skiff, "apply", "-f", f.name], env=env,
+                                     capture_output=True, text=True, timeout=60)
+        if applied.returncode != 0:
+            return {"result": "fails", "reason": "applying fixtures: " + applied.stderr[-300:],
+                    "seconds": 0}
+        return run_file(skiff, home, path, params, timeout, local=False)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
 def failed_task_log(home, out):
     """The last line of the first failed task's log (the exception, usually), or "".
 
@@ -244,7 +311,7 @@ def merge(inputs, corpus, out):
         if file not in results:
             print(f"{file}: missing from the results", file=sys.stderr)
             continue
-        reason = classify(load(os.path.join(corpus, file))) if not file.startswith(
+        reason = classify(load(os.path.join(corpus, file)), file) if not file.startswith(
             "invalid_") else "negative vector (refused by the parser)"
         if reason is not None:
             results[file] = {"result": "not runnable", "reason": reason, "seconds": 0}
@@ -284,7 +351,7 @@ def main():
         path = os.path.join(args.corpus, file)
         try:
             docs = load(path)
-            reason = classify(docs)
+            reason = classify(docs, file)
         except Exception as e:  # an unreadable file is a result, not a crash of the tool
             docs, reason = [], f"cannot read: {e}"
         if file.startswith("invalid_"):
@@ -292,8 +359,12 @@ def main():
         if reason is not None:
             results[file] = {"result": "not runnable", "reason": reason, "seconds": 0}
         else:
-            results[file] = run_file(args.skiff, args.home, path, parameters_for(file, docs[0]),
-                                     args.timeout)
+            params = parameters_for(file, docs[0])
+            if file in FIXTURES:
+                results[file] = run_with_fixtures(args.skiff, args.home, path, params,
+                                                  args.timeout, FIXTURES[file])
+            else:
+                results[file] = run_file(args.skiff, args.home, path, params, args.timeout)
         r = results[file]
         print(f"[{i + 1}/{len(files)}] {file}: {r['result']} {r['reason']} ({r['seconds']}s)",
               flush=True)

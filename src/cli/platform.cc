@@ -82,13 +82,15 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   launcher_options.resolve_config =
       [self](const std::string& ns, const std::string& kind,
              const std::string& name) -> Result<std::map<std::string, std::string>> {
-    ASSIGN_OR_RETURN(Json obj, self->store_->Get(kind, ns, name));
+    // The launcher names kinds ("Secret"); the store keys them by resource ("secrets").
+    const std::string type = kind == "Secret" ? "secrets" : "configmaps";
+    ASSIGN_OR_RETURN(Json obj, self->store_->Get(type, ns, name));
     std::map<std::string, std::string> out;
     for (const char* field : {"data", "stringData"}) {
       if (!obj.contains(field) || !obj[field].is_object()) continue;
       for (auto it = obj[field].begin(); it != obj[field].end(); ++it) {
         if (!it.value().is_string()) continue;
-        ASSIGN_OR_RETURN(out[it.key()], self->ReadConfigValue(kind, ns, name, it.key()));
+        ASSIGN_OR_RETURN(out[it.key()], self->ReadConfigValue(type, ns, name, it.key()));
       }
     }
     return out;

@@ -572,7 +572,8 @@ class Reconciler {
   // task ({"taskOutputParameter": {producerTask, outputParameterKey}}); as the KFP driver does,
   // the value found is written beside the reference as "resolved" for the launcher. Older
   // kfp-kubernetes put the reference on the entry itself ({"mountPath", "taskOutputParameter"}),
-  // newer in a "<field>Parameter" object; both are resolved.
+  // newer in a "<field>Parameter" object; both are resolved. A DAG input without a value resolves
+  // to null, and the launcher leaves that setting out, as the KFP driver does.
   void ResolvePlatformInputs(const std::string& path, Json& config) const {
     const std::string dag = path.substr(0, path.rfind('.'));
     const Json& dag_params =
@@ -585,8 +586,9 @@ class Reconciler {
       }
       if (!j.is_object()) return;
       if (j.contains("componentInputParameter") && j["componentInputParameter"].is_string()) {
+        // An optional input without a value resolves to null: the setting is left out.
         auto p = dag_params.find(j["componentInputParameter"].get<std::string>());
-        if (p != dag_params.end()) j["resolved"] = text(*p);
+        j["resolved"] = p == dag_params.end() || p->is_null() ? Json() : Json(text(*p));
       } else if (j.contains("taskOutputParameter") && j["taskOutputParameter"].is_object()) {
         const Json& ref = j["taskOutputParameter"];
         const Json& outs = Node(dag + "." + ref.value("producerTask", ""))

@@ -503,6 +503,31 @@ TEST_F(EngineTest, PlatformSettingsNamedByADagInputAreResolvedForTheLauncher) {
   EXPECT_EQ(mount["mountPath"], "/data");
 }
 
+TEST_F(EngineTest, ATaskWaitsForTheTaskWhoseOutputItsOlderStylePvcMountNames) {
+  // kfp-kubernetes before 1.1: the reference sits on the pvcMount entry, and dependentTasks does
+  // not list the producer.
+  Load("apiserver-server_pipeline_with_volume.yaml");
+  Step();
+  ASSERT_NE(runner_.Find("root.createpvc"), nullptr);
+  EXPECT_EQ(runner_.Find("root.comp"), nullptr) << "started before the claim it mounts exists";
+  runner_.Succeed("root.createpvc", {{"name", "claim-1"}});
+  Step();
+  const TaskInvocation* comp = runner_.Find("root.comp");
+  ASSERT_NE(comp, nullptr);
+  EXPECT_EQ(comp->platform_config["pvcMount"][0]["resolved"], "claim-1")
+      << comp->platform_config.dump();
+}
+
+TEST_F(EngineTest, ASettingNamedByAnOptionalInputWithoutValueResolvesToNull) {
+  Load("missing_kubernetes_optional_inputs.yaml");
+  Step();
+  const TaskInvocation* task = runner_.Find("root.log-message");
+  ASSERT_NE(task, nullptr);
+  const Json& env = task->platform_config["secretAsEnv"][0]["secretNameParameter"];
+  ASSERT_TRUE(env.contains("resolved")) << env.dump();
+  EXPECT_TRUE(env["resolved"].is_null()) << env.dump();
+}
+
 TEST_F(EngineTest, TaskTimeoutFromPlatformConfigFailsTheTask) {
   Load("timeout.yaml");
   Step();

@@ -46,6 +46,17 @@ Result<std::string> NameOf(const Json& entry, const std::string& field, const st
   return InvalidArgument(where + ": no " + field);
 }
 
+// True when the entry names its object by a pipeline input that has no value: the KFP driver then
+// leaves the whole entry out.
+bool NamedByNull(const Json& entry, const std::string& field) {
+  auto p = entry.find(field + "Parameter");
+  if (p != entry.end() && p->is_object() && p->contains("resolved") && (*p)["resolved"].is_null()) {
+    return true;
+  }
+  return !entry.contains(field + "Parameter") && entry.contains("resolved") &&
+         entry["resolved"].is_null();
+}
+
 Status WriteFile(const std::string& path, const std::string& data, bool secret) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Internal("cannot write " + path);
@@ -350,6 +361,7 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
     if (pc.contains(env_key) && pc[env_key].is_array()) {
       for (const Json& entry : pc[env_key]) {
         if (!entry.is_object()) return InvalidArgument(where + ": malformed " + env_key);
+        if (NamedByNull(entry, name_field)) continue;
         ASSIGN_OR_RETURN(std::string name, NameOf(entry, name_field, where + " " + env_key));
         bool optional = entry.value("optional", false);
         ASSIGN_OR_RETURN(auto data, resolve(kind, name, optional));
@@ -372,6 +384,7 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
     if (pc.contains(vol_key) && pc[vol_key].is_array()) {
       for (const Json& entry : pc[vol_key]) {
         if (!entry.is_object()) return InvalidArgument(where + ": malformed " + vol_key);
+        if (NamedByNull(entry, name_field)) continue;
         ASSIGN_OR_RETURN(std::string name, NameOf(entry, name_field, where + " " + vol_key));
         ASSIGN_OR_RETURN(auto data, resolve(kind, name, entry.value("optional", false)));
         std::string dir =
@@ -412,6 +425,7 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
       if (!entry.is_object() || !entry.contains("mountPath")) {
         return InvalidArgument(where + ": pvcMount entry needs mountPath");
       }
+      if (NamedByNull(entry, "pvcName")) continue;
       std::string claim;
       if (entry.contains("pvcName") && entry["pvcName"].is_string()) {
         claim = entry["pvcName"].get<std::string>();

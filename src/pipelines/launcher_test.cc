@@ -285,6 +285,32 @@ TEST_F(LauncherTest, SecretsBecomeEnvThroughTheResolverAndEmptyDirsBecomeVolumes
   EXPECT_EQ(ew->containers[0].volume_mounts[0].mount_path, "/mnt/my_vol_1");
 }
 
+TEST_F(LauncherTest, SettingsNamedByAnInputWithoutValueAreLeftOut) {
+  Json ir = LoadTestIr("secret_as_env.yaml");
+  TaskInvocation inv = InvocationFor(ir, "comp-comp", {}, dir_.path());
+  // What the engine hands over when the naming pipeline input is optional and has no value.
+  inv.platform_config = Json::parse(R"({
+    "secretAsEnv": [{"secretNameParameter": {"componentInputParameter": "s", "resolved": null},
+                     "keyToEnv": [{"secretKey": "password", "envVar": "PASSWORD"}]}],
+    "configMapAsVolume": [{"configMapNameParameter": {"componentInputParameter": "c",
+                                                      "resolved": null},
+                           "mountPath": "/mnt/config"}],
+    "pvcMount": [{"mountPath": "/data", "componentInputParameter": "p", "resolved": null}]})");
+  int asked = 0;
+  auto launcher =
+      MakeLauncher([&](const std::string&, const std::string&,
+                       const std::string&) -> Result<std::map<std::string, std::string>> {
+        ++asked;
+        return std::map<std::string, std::string>{};
+      });
+  std::vector<std::string> warnings;
+  auto w = launcher->BuildWorkload(inv, &warnings);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(asked, 0);
+  EXPECT_TRUE(w->volumes.empty());
+  for (const EnvVar& e : w->containers[0].env) EXPECT_NE(e.name, "PASSWORD");
+}
+
 TEST_F(LauncherTest, FieldPathEnvReadsPodMetadataAndIsEmptyForAbsentKeys) {
   Json ir = LoadTestIr("secret_as_env.yaml");
   TaskInvocation inv = InvocationFor(ir, "comp-comp", {}, dir_.path());

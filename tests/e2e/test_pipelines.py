@@ -223,6 +223,41 @@ def test_a_busybox_image_runs_its_shell_as_busybox_ash(server):
     assert task(doc, "root.component-with-concat-placeholder")["state"] == "SUCCEEDED"
 
 
+def test_secrets_and_config_maps_come_from_the_store(server, tmp_path):
+    fixtures = tmp_path / "fixtures.yaml"
+    fixtures.write_text("""
+apiVersion: v1
+kind: Secret
+metadata: {name: test-secret-1}
+stringData: {username: user1}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: test-secret-2}
+data: {password: cHN3MQ==}  # psw1
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: test-secret-3}
+stringData: {password: psw2}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: my-cm}
+data: {foo: bar}
+""")
+    server.cli("apply", "-f", str(fixtures))
+    # The components assert the values: env vars from three Secrets (one named by a task
+    # output), a Secret's keys as files, a ConfigMap as env.
+    run(server, "pipeline_with_secret_as_env.yaml", name="secret-env")
+    run(server, "pipeline_with_secret_as_volume.yaml", name="secret-vol")
+    run(server, "config_map_as_env.yaml", name="cm-env")
+    # A Secret that does not exist fails the task, naming it.
+    res = run(server, "secret_as_env.yaml", name="no-secret", check=False, extra=["--no-cache"])
+    assert res.returncode != 0
+    assert "Secret 'my-secret'" in res.stdout and "not found" in res.stdout, res.stdout
+
+
 def test_a_fast_slice_of_the_corpus_runs_to_success(server):
     sys.path.insert(0, os.path.join(REPO, "tools"))
     import run_corpus
