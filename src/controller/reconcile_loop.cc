@@ -40,6 +40,7 @@ void ReconcileLoop::RequestStop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  store_.WakeWaiters();  // the store watcher notices now, not after its wait times out
 }
 
 void ReconcileLoop::Stop() {
@@ -141,7 +142,7 @@ void ReconcileLoop::WatchStore() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
     }
-    // A bounded wait, so Stop is noticed within one period.
+    // RequestStop wakes this wait; the bound is a backstop.
     int64_t version = store_.WaitForChange(known, std::chrono::milliseconds(100));
     if (version <= known) continue;
     known = version;

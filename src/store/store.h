@@ -95,6 +95,9 @@ class Store {
   // Blocks until the store's version exceeds `after` or `timeout` passes; returns the current
   // version. Wakes on writes made through this Store object.
   virtual int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) = 0;
+  // Makes every WaitForChange in progress on this object return now (with the current version),
+  // so a thread waiting on the feed notices a stop without waiting out its timeout.
+  virtual void WakeWaiters() = 0;
   virtual int64_t CurrentVersion() = 0;
 };
 

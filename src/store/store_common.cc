@@ -205,10 +205,19 @@ int64_t ChangeNotifier::Wait(int64_t after, std::chrono::milliseconds timeout,
   {
     std::unique_lock<std::mutex> lock(mu_);
     version_ = std::max(version_, current);
-    cv_.wait_for(lock, timeout, [&] { return version_ > after; });
+    const uint64_t wakes = wakes_;
+    cv_.wait_for(lock, timeout, [&] { return version_ > after || wakes_ != wakes; });
     current = version_;
   }
   return std::max(current, read_current());
+}
+
+void ChangeNotifier::WakeAll() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++wakes_;
+  }
+  cv_.notify_all();
 }
 
 }  // namespace skiff::store_internal

@@ -91,11 +91,14 @@ class ChangeNotifier {
   // before and after waiting, without the notifier's lock held.
   int64_t Wait(int64_t after, std::chrono::milliseconds timeout,
                const std::function<int64_t()>& read_current);
+  // Ends every Wait in progress.
+  void WakeAll();
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   int64_t version_ = 0;  // GUARDED_BY(mu_)
+  uint64_t wakes_ = 0;   // GUARDED_BY(mu_), bumped by WakeAll
 };
 
 }  // namespace skiff::store_internal

@@ -361,6 +361,26 @@ TEST_P(StoreConformanceTest, WaitForChangeTimesOutWhenNothingIsWritten) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(30));
 }
 
+TEST_P(StoreConformanceTest, WakeWaitersEndsAWaitWithoutAWrite) {
+  MustCreate("default", "a");
+  std::atomic<bool> waiting{false};
+  std::atomic<int64_t> version{0};
+  std::thread waiter([&] {
+    waiting = true;
+    version = store_->WaitForChange(1, std::chrono::seconds(30));
+  });
+  while (!waiting) std::this_thread::yield();
+  auto start = std::chrono::steady_clock::now();
+  // Keep waking until the waiter is gone: the first call may come before it starts waiting.
+  while (version == 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    store_->WakeWaiters();
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  waiter.join();
+  EXPECT_EQ(version, 1) << "returns the current version";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
 TEST_P(StoreConformanceTest, ConcurrentUpdatesFromFourThreadsAreStrictlyOrdered) {
   Json obj = MakeTestObject("default", "counter", {}, Json{{"count", 0}});
   ASSERT_TRUE(store_->Create(kType, obj).ok());

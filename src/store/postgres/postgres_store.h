@@ -49,6 +49,7 @@ class PostgresStore : public Store {
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override;
   int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
+  void WakeWaiters() override { notifier_.WakeAll(); }
   int64_t CurrentVersion() override;
 
   // "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db".

@@ -48,6 +48,7 @@ class SqliteStore : public Store {
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override;
   int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
+  void WakeWaiters() override { notifier_.WakeAll(); }
   int64_t CurrentVersion() override;
 
  private:
