@@ -324,11 +324,11 @@ def run_with_fixtures(skiff, home, path, params, timeout, objects):
 def failed_task_log(home, out):
     """The last line of the first failed task's log (the exception, usually), or "".
 
-    Logs of in-process runs live in $SKIFF_HOME/logs/<run uid>.root.<task path>.<attempt>/."""
+    Logs of in-process runs live in $SKIFF_HOME/logs/<run uid>.root.<task path>.<attempt>.<container>.log."""
     task = re.search(r"^\[\s*[\d.]+s\] (\S+)\s+FAILED", out, re.M)
     if not task:
         return ""
-    logs = glob.glob(os.path.join(home, "logs", f"*.root.{task.group(1)}.*", "*.log"))
+    logs = glob.glob(os.path.join(home, "logs", f"*.root.{task.group(1)}.*.log"))
     if not logs:
         return ""
     with open(max(logs, key=os.path.getmtime), errors="replace") as f:

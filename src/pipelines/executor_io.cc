@@ -247,10 +247,9 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
   io.task_root_uri = JoinUri(
       JoinUri(JoinUri(root, inv.run_id.empty() ? "run" : inv.run_id), TaskPathToDir(inv.task_path)),
       options.salt.empty() ? "0" : options.salt);
-  std::string local_root = LocalPathForUri(io.task_root_uri);
-  io.executor_output_file = StartsWith(local_root, "/")
-                                ? local_root + "/output_metadata.json"
-                                : JoinUri(options.output_parameters_dir, "output_metadata.json");
+  // Local to the task, as the KFP launcher's /tmp/kfp_outputs/output_metadata.json: a task without
+  // output artifacts then needs no folder in the artifact store.
+  io.executor_output_file = JoinUri(options.output_parameters_dir, kExecutorOutputFile);
 
   const Json output_defs = inv.component_spec.value("outputDefinitions", Json::object());
   if (!output_defs.is_object()) {
@@ -261,7 +260,7 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
   if (out_params.is_object()) {
     for (auto it = out_params.begin(); it != out_params.end(); ++it) {
       if (it.key().empty() || it.key().find('/') != std::string::npos || it.key() == "." ||
-          it.key() == "..") {
+          it.key() == ".." || it.key() == kExecutorOutputFile) {
         return InvalidArgument(where + ": output parameter name '" + it.key() +
                                "' cannot name a file");
       }

@@ -68,7 +68,8 @@ TEST(BuildTaskIoTest, BuildsTheExecutorInputShapeWithDefaultsApplied) {
   EXPECT_EQ(ds["name"], "dataset");
   EXPECT_EQ(ds["uri"], root + "/dataset");  // a plain path: the Python SDK's path == uri
   EXPECT_EQ(ds["type"]["schemaTitle"], "system.Dataset");
-  EXPECT_EQ(ei["outputs"]["outputFile"], root + "/output_metadata.json");
+  // The executor output stays with the task, not in the artifact store.
+  EXPECT_EQ(ei["outputs"]["outputFile"], dir.path() + "/work/outputs/output_metadata.json");
   EXPECT_EQ(io->output_artifacts.at("dataset").uri, "file://" + root + "/dataset");
   EXPECT_EQ(io->task_root_uri, "file://" + root);
 }

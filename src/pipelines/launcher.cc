@@ -119,7 +119,9 @@ std::string Launcher::VolumesRoot() const {
 }
 
 std::string Launcher::OutputParametersDir(const TaskInvocation& inv) const {
-  return (fs::path(options_.work_dir) / SafePathComponent(inv.workload_id) / "outputs").string();
+  // One folder per task (a folder costs far more than a file to create): the output parameter
+  // files and the executor output. Secret and ConfigMap files go to sibling folders.
+  return (fs::path(options_.work_dir) / SafePathComponent(inv.workload_id)).string();
 }
 
 Result<std::optional<TaskOutcome>> Launcher::LookupCache(const TaskInvocation& inv,
@@ -387,10 +389,10 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
         if (NamedByNull(entry, name_field)) continue;
         ASSIGN_OR_RETURN(std::string name, NameOf(entry, name_field, where + " " + vol_key));
         ASSIGN_OR_RETURN(auto data, resolve(kind, name, entry.value("optional", false)));
-        std::string dir =
-            (fs::path(options_.work_dir) / SafePathComponent(inv.workload_id) /
-             (std::string(secret ? "secret-" : "configmap-") + SafePathComponent(name)))
-                .string();
+        std::string dir = (fs::path(options_.work_dir) /
+                           (SafePathComponent(inv.workload_id) +
+                            (secret ? ".secret-" : ".configmap-") + SafePathComponent(name)))
+                              .string();
         std::error_code ec;
         fs::create_directories(dir, ec);
         if (ec) return Internal(where + ": creating " + dir + ": " + ec.message());

@@ -608,7 +608,7 @@ bool LocalBackend::EnvironmentsReadyLocked(Workload& w) {
 std::string LocalBackend::VolumeHostPath(const Workload& w, const std::string& name) const {
   for (const Volume& v : w.rec.spec.volumes) {
     if (v.name == name) {
-      return v.host_path.empty() ? WorkloadDir(w.rec.spec.id) + "/volumes/" + v.name : v.host_path;
+      return v.host_path.empty() ? VolumesDir(w.rec.spec.id) + "/" + v.name : v.host_path;
     }
   }
   return "";
@@ -665,7 +665,9 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   std::string wdir = WorkloadDir(id);
   std::error_code ec;
 
-  std::string working_dir = c.working_dir.empty() ? wdir + "/work" : c.working_dir;
+  // The workload's own folder is its containers' default working directory; nothing else of the
+  // backend's lives in it (one mkdir per workload: a folder costs ten times a file to create).
+  std::string working_dir = c.working_dir.empty() ? wdir : c.working_dir;
   fs::create_directories(working_dir, ec);
   if (ec)
     return Internal(where + ": cannot create workingDir " + working_dir + ": " + ec.message());
@@ -737,8 +739,7 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   req.log_path = LogPath(id, c.name);
   fs::create_directories(fs::path(req.log_path).parent_path(), ec);
   if (ec) return Internal(where + ": cannot create log directory: " + ec.message());
-  fs::create_directories(wdir, ec);
-  req.exit_file = wdir + "/" + c.name + ".exit";
+  req.exit_file = ExitPath(id, c.name);
   req.shim_path = options_.shim_path;
   cr.cgroup_dir.clear();
   if (c.memory_bytes > 0) {
@@ -896,7 +897,7 @@ void LocalBackend::CheckChildrenLocked() {
 
 void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int> wait_status) {
   ContainerRecord& c = w.rec.containers[i];
-  std::string exit_file = WorkloadDir(w.rec.spec.id) + "/" + c.status.name + ".exit";
+  std::string exit_file = ExitPath(w.rec.spec.id, c.status.name);
   std::optional<local::ExitRecord> rec = local::ReadExitFile(exit_file);
   c.status.running = false;
   c.status.finished_at = clock_.Now();
@@ -1153,6 +1154,10 @@ Status LocalBackend::Remove(const std::string& id) {
     std::error_code ec;
     fs::remove(RecordPath(id), ec);
     fs::remove_all(WorkloadDir(id), ec);
+    fs::remove_all(VolumesDir(id), ec);
+    for (const local::ContainerRecord& c : w.rec.containers) {
+      fs::remove(ExitPath(id, c.status.name), ec);
+    }
     workloads_.erase(it);
   }
   Wake();
@@ -1215,8 +1220,18 @@ std::string LocalBackend::WorkloadDir(const std::string& id) const {
   return options_.state_dir + "/" + EncodeId(id) + ".d";
 }
 
+std::string LocalBackend::ExitPath(const std::string& id, const std::string& container) const {
+  return options_.state_dir + "/" + EncodeId(id) + "." + container + ".exit";
+}
+
+std::string LocalBackend::VolumesDir(const std::string& id) const {
+  return options_.state_dir + "/" + EncodeId(id) + ".volumes";
+}
+
 std::string LocalBackend::LogPath(const std::string& id, const std::string& container) const {
-  return options_.log_dir + "/" + id + "/" + container + ".log";
+  // A file, no folder per workload (see WorkloadDir); an id "ns/name" gives
+  // ns/name.<container>.log.
+  return options_.log_dir + "/" + id + "." + container + ".log";
 }
 
 }  // namespace skiff

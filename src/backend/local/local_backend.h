@@ -1,7 +1,7 @@
 // LocalBackend: runs workloads as supervised process groups on this machine.
 //
 // Each container is started through a shim (spawn.h) as its own session/process group, with
-// stdout+stderr appended to `<log_dir>/<workload id>/<container>.log`, the env of the spec on top
+// stdout+stderr appended to `<log_dir>/<workload id>.<container>.log`, the env of the spec on top
 // of PATH/HOME/LANG from the server, its workingDir (created when missing; default a per-workload
 // directory), and its volumes bound by symlink: emptyDir -> `<state_dir>/<id>/volumes/<name>`,
 // hostPath -> that directory; mountPath becomes a symlink to it when it does not exist yet (an
@@ -72,7 +72,7 @@ class LocalBackend : public Backend {
  public:
   struct Options {
     std::string state_dir;           // workload records, exit files, emptyDir volumes
-    std::string log_dir;             // <log_dir>/<workload id>/<container>.log
+    std::string log_dir;             // <log_dir>/<workload id>.<container>.log
     int64_t total_cpu_millis = 0;    // 0 = nproc * 1000
     int64_t total_memory_bytes = 0;  // 0 = MemTotal from /proc/meminfo
     std::string python = "/usr/bin/python3";
@@ -175,7 +175,11 @@ class LocalBackend : public Backend {
   void EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted);
 
   std::string RecordPath(const std::string& id) const;
+  // Per workload under state_dir: <id>.json (record), <id>.d/ (working directory),
+  // <id>.<container>.exit (exit records), <id>.volumes/<name> (emptyDir volumes, when used).
   std::string WorkloadDir(const std::string& id) const;
+  std::string ExitPath(const std::string& id, const std::string& container) const;
+  std::string VolumesDir(const std::string& id) const;
   std::string LogPath(const std::string& id, const std::string& container) const;
 
   Options options_;

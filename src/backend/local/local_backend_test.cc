@@ -115,7 +115,7 @@ TEST_F(LocalBackendTest, SucceedingCommandReportsExitCodeZeroAndItsLogs) {
   EXPECT_EQ(st.finished_at, clock_.Now());
   EXPECT_EQ(*b->ReadLogs("default/hello", "", 0), "hi\nerr\n");
   EXPECT_EQ(*b->ReadLogs("default/hello", "main", 3), "err\n");
-  EXPECT_TRUE(fs::exists(dir_.path() + "/logs/default/hello/main.log"));
+  EXPECT_TRUE(fs::exists(dir_.path() + "/logs/default/hello.main.log"));
   EXPECT_EQ(b->ReadLogs("default/hello", "nope", 0).status().code(), StatusCode::kNotFound);
 }
 
@@ -400,7 +400,7 @@ TEST_F(LocalBackendTest, NewBackendReportsTheExitCodeOfAWorkloadThatEndedWhileNo
             .ok());
   }
   std::ofstream(gate) << "go";
-  std::string exit_file = o.state_dir + "/gone.d/main.exit";
+  std::string exit_file = o.state_dir + "/gone.main.exit";
   ASSERT_TRUE(WaitFor([&] { return fs::exists(exit_file); }));
   o.stop_on_shutdown = true;
   auto b = Make(o);
