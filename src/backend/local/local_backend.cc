@@ -32,6 +32,8 @@ namespace {
 constexpr int64_t kDefaultCpuMillis = 100;
 constexpr int64_t kMaxLogRead = 8 << 20;
 constexpr size_t kMaxWarmInterpreters = 4;
+// How many of them the next backend on the same environment cache warms at its start.
+constexpr size_t kMaxRememberedWarm = 2;
 
 bool IsTerminal(WorkloadPhase p) {
   return p == WorkloadPhase::kSucceeded || p == WorkloadPhase::kFailed;
@@ -450,6 +452,9 @@ void LocalBackend::NotifyListener() {
 }
 
 void LocalBackend::EnvWorkerLoop() {
+  // What was warm when this backend last ran is likely wanted again: warming it now overlaps its
+  // imports with the caller's start-up instead of putting them before its first Python task.
+  if (options_.warm_python) EnsureZygotes(RememberedWarm());
   while (true) {
     std::string id;
     // Per container: whether it runs with python, its packages and index URLs.
@@ -841,6 +846,7 @@ void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, Contai
       continue;
     }
     if (stop_threads_) return;
+    RememberWarmLocked(venv, c);
     if (zygotes_.size() >= kMaxWarmInterpreters) {
       // Each holds its imports in memory: the one least recently used makes room.
       auto lru =
@@ -851,6 +857,62 @@ void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, Contai
     }
     zygotes_.emplace(key, std::move(*z));
   }
+}
+
+std::string LocalBackend::WarmListPath() const {
+  return options_.env_cache_dir + "/warm-python.json";
+}
+
+void LocalBackend::RememberWarmLocked(const std::string& venv, const ContainerSpec& c) {
+  Json env = Json::object();
+  for (const EnvVar& e : c.python_preload_env) env[e.name] = e.value;
+  // By its name in the cache: the cache may be reached through another path next time.
+  Json entry = {
+      {"venv", fs::path(venv).filename().string()}, {"preload", c.python_preload}, {"env", env}};
+  Json list = Json::array({entry});
+  for (const Json& old : warm_list_) {
+    if (old != entry && list.size() < kMaxRememberedWarm) list.push_back(old);
+  }
+  if (list == warm_list_) return;
+  warm_list_ = list;
+  Status st = local::WriteFileAtomically(WarmListPath(), list.dump());
+  if (!st.ok()) LogWarn("cannot remember warm python processes", {{"error", st.ToString()}});
+}
+
+std::vector<std::pair<std::string, ContainerSpec>> LocalBackend::RememberedWarm() {
+  std::ifstream in(WarmListPath());
+  if (!in) return {};
+  std::stringstream text;
+  text << in.rdbuf();
+  Json list = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!list.is_array()) return {};  // unreadable: nothing is warmed, tasks warm as they come
+  std::vector<std::pair<std::string, ContainerSpec>> out;
+  for (const Json& e : list) {
+    if (!e.is_object() || !e.value("venv", Json()).is_string() ||
+        !e.value("preload", Json()).is_array() || !e.value("env", Json()).is_object()) {
+      continue;
+    }
+    std::string name = e["venv"].get<std::string>();
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      continue;
+    std::string venv = options_.env_cache_dir + "/" + name;
+    std::error_code ec;
+    if (!fs::exists(venv + "/.skiff-ready", ec)) continue;  // removed or half-made since
+    ContainerSpec c;
+    for (const Json& m : e["preload"]) {
+      if (m.is_string()) c.python_preload.push_back(m.get<std::string>());
+    }
+    for (auto it = e["env"].begin(); it != e["env"].end(); ++it) {
+      if (it->is_string()) c.python_preload_env.push_back({it.key(), it->get<std::string>()});
+    }
+    if (c.python_preload.empty()) continue;
+    out.emplace_back(venv, std::move(c));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    warm_list_ = list;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

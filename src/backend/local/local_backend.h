@@ -65,6 +65,7 @@
 #include "backend/local/python_zygote.h"
 #include "backend/local/workload_record.h"
 #include "core/clock.h"
+#include "core/resource.h"
 
 namespace skiff {
 
@@ -173,6 +174,11 @@ class LocalBackend : public Backend {
   // Starts (and waits for the imports of) the warm interpreters these (venv, container) pairs
   // need and do not have yet. Called without mu_ held.
   void EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted);
+  // <env_cache_dir>/warm-python.json: the interpreters last made warm (venv, preload, env; at most
+  // kMaxRememberedWarm, most recent first), warmed early by the next backend using the cache.
+  std::string WarmListPath() const;
+  void RememberWarmLocked(const std::string& venv, const ContainerSpec& c);
+  std::vector<std::pair<std::string, ContainerSpec>> RememberedWarm();
 
   std::string RecordPath(const std::string& id) const;
   // Per workload under state_dir: <id>.json (record), <id>.d/ (working directory),
@@ -208,6 +214,7 @@ class LocalBackend : public Backend {
   // Warm interpreters by ZygoteKey, and the keys whose interpreter could not be started.
   std::map<std::string, std::unique_ptr<local::PythonZygote>> zygotes_;  // GUARDED_BY(mu_)
   std::set<std::string> zygote_failures_;                                // GUARDED_BY(mu_)
+  Json warm_list_ = Json::array();   // GUARDED_BY(mu_): as last read from or written to disk
   std::set<std::string> unwritten_;  // GUARDED_BY(mu_): records PersistLocked noted
   std::mutex listener_mu_;           // held while the listener runs or is replaced
   WorkloadListener listener_;        // GUARDED_BY(listener_mu_)

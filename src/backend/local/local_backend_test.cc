@@ -494,6 +494,65 @@ TEST_F(LocalBackendTest, PreloadedPythonModulesRunForkedFromAWarmInterpreter) {
   EXPECT_EQ(stopped.containers[0].exit_code, 128 + SIGTERM);
 }
 
+// Warm interpreters (their script is <venv>.zygote.py) started by this test process.
+int WarmInterpretersOfThisProcess() {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid != getpid() || state == 'Z') continue;
+    std::ifstream cmd(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (cmdline.find(".zygote.py") != std::string::npos) ++n;
+  }
+  return n;
+}
+
+TEST_F(LocalBackendTest, TheNextBackendOnTheSameEnvCacheWarmsWhatWasWarmBeforeAnyTask) {
+  LocalBackend::Options o = Opts();
+  {
+    auto b = Make(o);
+    WorkloadSpec w;
+    w.id = "zen";
+    w.containers.push_back({.name = "main",
+                            .image = "python:3.11",
+                            .command = {"python3", "-m", "this"},
+                            .python_preload = {"json"},
+                            .python_preload_env = {{"PRELOAD", "yes"}}});
+    ASSERT_TRUE(b->Launch(w).ok());
+    WorkloadStatus st = WaitFinished(*b, "zen", milliseconds(30000));
+    ASSERT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+    b->Shutdown(milliseconds(1000));
+  }
+  EXPECT_EQ(WarmInterpretersOfThisProcess(), 0) << "shut down with its backend";
+  std::ifstream in(o.env_cache_dir + "/warm-python.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Json list = Json::parse(text, nullptr, false);
+  ASSERT_TRUE(list.is_array() && list.size() == 1) << text;
+  EXPECT_EQ(list[0]["preload"], Json::array({"json"}));
+  EXPECT_EQ(list[0]["env"], Json({{"PRELOAD", "yes"}}));
+  EXPECT_TRUE(fs::exists(o.env_cache_dir + "/" + list[0]["venv"].get<std::string>()));
+
+  auto next = Make(o);  // no workload at all
+  EXPECT_TRUE(WaitFor([] { return WarmInterpretersOfThisProcess() == 1; }, milliseconds(30000)));
+
+  // An unreadable list warms nothing and breaks nothing.
+  next.reset();
+  std::ofstream(o.env_cache_dir + "/warm-python.json") << "{not json";
+  auto third = Make(o);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(WarmInterpretersOfThisProcess(), 0);
+}
+
 TEST_F(LocalBackendTest, WithoutWarmPythonThePreloadIsIgnored) {
   LocalBackend::Options o = Opts();
   o.warm_python = false;
