@@ -214,6 +214,10 @@ Result<std::map<std::string, Json>> ResolvedParameterValues(const TaskInvocation
 
 static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOptions& options);
 
+std::string OutputParameterFile(const std::string& prefix, const std::string& name) {
+  return prefix + ".out." + name;
+}
+
 Result<TaskIo> BuildTaskIo(const TaskInvocation& inv, const TaskIoOptions& options) {
   return CatchJsonErrors("task " + inv.task_path, [&] { return BuildTaskIoImpl(inv, options); });
 }
@@ -223,8 +227,8 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
   if (!inv.component_spec.is_object()) {
     return InvalidArgument(where + ": componentSpec is not an object");
   }
-  if (options.output_parameters_dir.empty()) {
-    return InvalidArgument(where + ": no output parameter directory");
+  if (options.output_file_prefix.empty()) {
+    return InvalidArgument(where + ": no output file prefix");
   }
   TaskIo io;
   io.pipeline_root = inv.pipeline_root;
@@ -249,7 +253,7 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
       options.salt.empty() ? "0" : options.salt);
   // Local to the task, as the KFP launcher's /tmp/kfp_outputs/output_metadata.json: a task without
   // output artifacts then needs no folder in the artifact store.
-  io.executor_output_file = JoinUri(options.output_parameters_dir, kExecutorOutputFile);
+  io.executor_output_file = options.output_file_prefix + "." + kExecutorOutputFile;
 
   const Json output_defs = inv.component_spec.value("outputDefinitions", Json::object());
   if (!output_defs.is_object()) {
@@ -260,11 +264,11 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
   if (out_params.is_object()) {
     for (auto it = out_params.begin(); it != out_params.end(); ++it) {
       if (it.key().empty() || it.key().find('/') != std::string::npos || it.key() == "." ||
-          it.key() == ".." || it.key() == kExecutorOutputFile) {
+          it.key() == "..") {
         return InvalidArgument(where + ": output parameter name '" + it.key() +
                                "' cannot name a file");
       }
-      std::string file = JoinUri(options.output_parameters_dir, it.key());
+      std::string file = OutputParameterFile(options.output_file_prefix, it.key());
       io.output_parameter_files[it.key()] = file;
       output_parameters[it.key()] = {{"outputFile", file}};
     }

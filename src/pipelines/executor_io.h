@@ -3,7 +3,7 @@
 // output folders, and reads the outputs back afterwards (executor output file, output parameter
 // files typed per outputDefinitions, artifact metadata merged).
 //
-//   TaskIoOptions options{.output_parameters_dir = "/work/<task>", .salt = "a1b2c3d4"};
+//   TaskIoOptions options{.output_file_prefix = "/work/<task>", .salt = "a1b2c3d4"};
 //   ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(invocation, options));
 //   RETURN_IF_ERROR(PrepareOutputFolders(io));
 //   ... run the command with io.executor_input substituted ...
@@ -50,13 +50,17 @@ Json NormalizeParameterValue(const Json& value);
 // no value (launcher addDefaultParams); null values count as absent.
 Result<std::map<std::string, Json>> ResolvedParameterValues(const TaskInvocation& invocation);
 
-// The executor output's file name, in the task's output parameter folder.
+// The executor output's file name, after the task's output file prefix.
 inline constexpr char kExecutorOutputFile[] = "output_metadata.json";
 
+// Where a task's output parameter `name` is written: <prefix>.out.<name>. The executor output is
+// <prefix>.output_metadata.json. Files beside each other, no folder per task: creating a folder
+// costs ten times a file on ext4.
+std::string OutputParameterFile(const std::string& prefix, const std::string& name);
+
 struct TaskIoOptions {
-  // Per-task folder holding one file per output parameter and the executor output file.
-  std::string output_parameters_dir;
-  std::string salt;  // the output URI salt; stable for one task attempt
+  std::string output_file_prefix;  // per task, e.g. <work dir>/<workload id>
+  std::string salt;                // the output URI salt; stable for one task attempt
 };
 
 // Everything provisioned for one task execution.
@@ -66,7 +70,7 @@ struct TaskIo {
   std::map<std::string, std::string> output_parameter_files;  // name -> local path
   std::map<std::string, Artifact> output_artifacts;           // provisioned (URI as recorded)
   std::string task_root_uri;         // <pipeline_root>/<run_id>/<task path>/<salt>
-  std::string executor_output_file;  // <output_parameters_dir>/output_metadata.json
+  std::string executor_output_file;  // <output_file_prefix>.output_metadata.json
   std::string pipeline_root;
 };
 

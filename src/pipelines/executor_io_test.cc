@@ -57,19 +57,19 @@ TEST(BuildTaskIoTest, BuildsTheExecutorInputShapeWithDefaultsApplied) {
   TempDir dir;
   Json ir = LoadTestIr("container_with_if_placeholder.yaml");
   TaskInvocation inv = InvocationFor(ir, "comp-container-with-if-placeholder", {}, dir.path());
-  auto io = BuildTaskIo(inv, {.output_parameters_dir = dir.path() + "/work/outputs", .salt = "s1"});
+  auto io = BuildTaskIo(inv, {.output_file_prefix = dir.path() + "/work/t1", .salt = "s1"});
   ASSERT_TRUE(io.ok()) << io.status().ToString();
   const Json& ei = io->executor_input;
   EXPECT_EQ(ei["inputs"]["parameterValues"]["optional_input"], "default");
   EXPECT_EQ(ei["outputs"]["parameters"]["output_path"]["outputFile"],
-            dir.path() + "/work/outputs/output_path");
+            dir.path() + "/work/t1.out.output_path");
   std::string root = dir.path() + "/run-1/root/container-with-if-placeholder/s1";
   const Json& ds = ei["outputs"]["artifacts"]["dataset"]["artifacts"][0];
   EXPECT_EQ(ds["name"], "dataset");
   EXPECT_EQ(ds["uri"], root + "/dataset");  // a plain path: the Python SDK's path == uri
   EXPECT_EQ(ds["type"]["schemaTitle"], "system.Dataset");
   // The executor output stays with the task, not in the artifact store.
-  EXPECT_EQ(ei["outputs"]["outputFile"], dir.path() + "/work/outputs/output_metadata.json");
+  EXPECT_EQ(ei["outputs"]["outputFile"], dir.path() + "/work/t1.output_metadata.json");
   EXPECT_EQ(io->output_artifacts.at("dataset").uri, "file://" + root + "/dataset");
   EXPECT_EQ(io->task_root_uri, "file://" + root);
 }
@@ -82,7 +82,7 @@ TEST(BuildTaskIoTest, WholeNumbersLoseTheirFractionAndInputArtifactsBecomePlainP
                                   .uri = "file:///x/data",
                                   .schema_title = "system.Dataset",
                                   .schema_version = "0.0.1"}};
-  auto io = BuildTaskIo(inv, {.output_parameters_dir = dir.path() + "/o", .salt = "s"});
+  auto io = BuildTaskIo(inv, {.output_file_prefix = dir.path() + "/o", .salt = "s"});
   ASSERT_TRUE(io.ok());
   EXPECT_EQ(io->executor_input["inputs"]["parameterValues"].dump(), R"({"a":1,"b":2})");
   const Json& a = io->executor_input["inputs"]["artifacts"]["data"]["artifacts"][0];
@@ -96,7 +96,7 @@ TEST(BuildTaskIoTest, RejectsAMalformedComponentSpecNamingTheTask) {
   inv.task_path = "root.bad";
   inv.component_spec = Json::array();
   inv.pipeline_root = "file:///tmp";
-  auto io = BuildTaskIo(inv, {.output_parameters_dir = "/tmp/o", .salt = "s"});
+  auto io = BuildTaskIo(inv, {.output_file_prefix = "/tmp/o", .salt = "s"});
   ASSERT_FALSE(io.ok());
   EXPECT_NE(io.status().message().find("root.bad"), std::string::npos);
 }
@@ -107,7 +107,7 @@ class CollectOutputsTest : public ::testing::Test {
     ir_ = LoadTestIr("container_with_artifact_output.yaml");
     inv_ =
         InvocationFor(ir_, "comp-container-with-artifact-output", {{"num_epochs", 3}}, dir_.path());
-    auto io = BuildTaskIo(inv_, {.output_parameters_dir = dir_.path() + "/o", .salt = "s"});
+    auto io = BuildTaskIo(inv_, {.output_file_prefix = dir_.path() + "/o/t", .salt = "s"});
     ASSERT_TRUE(io.ok());
     io_ = *io;
     ASSERT_TRUE(PrepareOutputFolders(io_).ok());
@@ -119,7 +119,7 @@ class CollectOutputsTest : public ::testing::Test {
 };
 
 TEST_F(CollectOutputsTest, PrepareOutputFoldersCreatesEveryParentFolder) {
-  EXPECT_TRUE(std::filesystem::is_directory(dir_.path() + "/o"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir_.path() + "/o"));  // the parameter files' folder
   EXPECT_TRUE(
       std::filesystem::is_directory(std::filesystem::path(io_.executor_output_file).parent_path()));
 }
@@ -166,7 +166,7 @@ TEST(CollectOutputsTypedTest, MetricsArtifactsKeepTheirSchemaTitleAndMetadata) {
   TempDir dir;
   Json ir = LoadTestIr("metrics_visualization_v2.yaml");
   TaskInvocation inv = InvocationFor(ir, "comp-digit-classification", {}, dir.path());
-  auto io = BuildTaskIo(inv, {.output_parameters_dir = dir.path() + "/o", .salt = "s"});
+  auto io = BuildTaskIo(inv, {.output_file_prefix = dir.path() + "/o", .salt = "s"});
   ASSERT_TRUE(io.ok()) << io.status().ToString();
   ASSERT_TRUE(io->output_artifacts.count("metrics"));
   WriteText(io->executor_output_file,

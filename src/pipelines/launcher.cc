@@ -118,10 +118,15 @@ std::string Launcher::VolumesRoot() const {
                                        : options_.volumes_root;
 }
 
-std::string Launcher::OutputParametersDir(const TaskInvocation& inv) const {
-  // One folder per task (a folder costs far more than a file to create): the output parameter
-  // files and the executor output. Secret and ConfigMap files go to sibling folders.
+std::string Launcher::OutputFilePrefix(const TaskInvocation& inv) const {
+  // Output parameter files and the executor output sit in work_dir itself (no folder per task);
+  // Secret and ConfigMap files, when a task mounts them, in folders <prefix>.secret-<name>.
   return (fs::path(options_.work_dir) / SafePathComponent(inv.workload_id)).string();
+}
+
+std::string Launcher::OutputParameterPath(const TaskInvocation& inv,
+                                          const std::string& name) const {
+  return OutputParameterFile(OutputFilePrefix(inv), name);
 }
 
 Result<std::optional<TaskOutcome>> Launcher::LookupCache(const TaskInvocation& inv,
@@ -210,9 +215,8 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
 
   TaskInvocation rooted = inv;
   rooted.pipeline_root = PipelineRoot(inv);
-  ASSIGN_OR_RETURN(
-      TaskIo io,
-      BuildTaskIo(rooted, {.output_parameters_dir = OutputParametersDir(inv), .salt = Salt(inv)}));
+  ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(rooted, {.output_file_prefix = OutputFilePrefix(inv),
+                                                   .salt = Salt(inv)}));
   RETURN_IF_ERROR(PrepareOutputFolders(io).WithContext(where));
 
   PlaceholderContext ctx;
@@ -491,9 +495,8 @@ std::optional<TaskOutcome> Launcher::Finish(const std::string& id, TaskOutcome o
 Result<TaskOutcome> Launcher::CollectSucceeded(const TaskInvocation& inv) {
   TaskInvocation rooted = inv;
   rooted.pipeline_root = PipelineRoot(inv);
-  ASSIGN_OR_RETURN(
-      TaskIo io,
-      BuildTaskIo(rooted, {.output_parameters_dir = OutputParametersDir(inv), .salt = Salt(inv)}));
+  ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(rooted, {.output_file_prefix = OutputFilePrefix(inv),
+                                                   .salt = Salt(inv)}));
   ASSIGN_OR_RETURN(CollectedOutputs out, CollectOutputs(io, inv.component_spec));
   TaskOutcome outcome;
   outcome.state = TaskOutcome::State::kSucceeded;

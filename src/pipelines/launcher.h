@@ -67,8 +67,8 @@ class Launcher : public TaskRunner {
   Result<WorkloadSpec> BuildWorkload(const TaskInvocation& invocation,
                                      std::vector<std::string>* warnings);
 
-  // Where the task's output parameter files go.
-  std::string OutputParametersDir(const TaskInvocation& invocation) const;
+  // Where the task's output parameter `name` is written (see executor_io.h).
+  std::string OutputParameterPath(const TaskInvocation& invocation, const std::string& name) const;
 
  private:
   struct TaskState {
@@ -81,6 +81,7 @@ class Launcher : public TaskRunner {
                                               std::vector<std::string>* warnings);
   std::string PipelineRoot(const TaskInvocation& invocation) const;
   std::string VolumesRoot() const;
+  std::string OutputFilePrefix(const TaskInvocation& invocation) const;
   Result<std::optional<TaskOutcome>> LookupCache(const TaskInvocation& invocation,
                                                  std::vector<std::string>* warnings);
   Result<TaskOutcome> CollectSucceeded(const TaskInvocation& invocation);

@@ -102,8 +102,9 @@ TEST_F(LauncherTest, StartLaunchesOneContainerWithTheSubstitutedCommandAndPython
   Json ei = Json::parse(c.args[1]);
   EXPECT_EQ(ei["inputs"]["parameterValues"]["a"], 1);
   std::string out_file = ei["outputs"]["parameters"]["Output"]["outputFile"];
-  EXPECT_EQ(out_file, launcher_->OutputParametersDir(inv) + "/Output");
-  EXPECT_TRUE(std::filesystem::is_directory(launcher_->OutputParametersDir(inv)));
+  EXPECT_EQ(out_file, launcher_->OutputParameterPath(inv, "Output"));
+  EXPECT_TRUE(std::filesystem::is_directory(
+      std::filesystem::path(launcher_->OutputParameterPath(inv, "Output")).parent_path()));
 }
 
 TEST_F(LauncherTest, PollWaitsForTheWorkloadThenReadsTypedOutputsAndRecordsThemInTheCache) {
@@ -113,7 +114,7 @@ TEST_F(LauncherTest, PollWaitsForTheWorkloadThenReadsTypedOutputsAndRecordsThemI
   ASSERT_TRUE(running.ok());
   EXPECT_FALSE(running->has_value());
 
-  WriteText(launcher_->OutputParametersDir(inv) + "/Output", "3");
+  WriteText(launcher_->OutputParameterPath(inv, "Output"), "3");
   ASSERT_TRUE(backend_.Finish(inv.workload_id, 0).ok());
   auto done = launcher_->Poll(inv);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
@@ -126,7 +127,7 @@ TEST_F(LauncherTest, PollWaitsForTheWorkloadThenReadsTypedOutputsAndRecordsThemI
 TEST_F(LauncherTest, ACacheHitReturnsCachedOutputsWithoutLaunching) {
   TaskInvocation first = AddNumbers(1, 2);
   ASSERT_TRUE(launcher_->Start(first).ok());
-  WriteText(launcher_->OutputParametersDir(first) + "/Output", "3");
+  WriteText(launcher_->OutputParameterPath(first, "Output"), "3");
   ASSERT_TRUE(backend_.Finish(first.workload_id, 0).ok());
   ASSERT_TRUE(launcher_->Poll(first).ok());
 
@@ -161,7 +162,7 @@ TEST_F(LauncherTest, StartAfterARestartReadoptsTheRunningWorkload) {
   std::unique_ptr<Launcher> restarted = MakeLauncher();
   ASSERT_TRUE(restarted->Start(inv).ok());
   EXPECT_EQ(backend_.launched().size(), 1u);
-  WriteText(restarted->OutputParametersDir(inv) + "/Output", "3");
+  WriteText(restarted->OutputParameterPath(inv, "Output"), "3");
   ASSERT_TRUE(backend_.Finish(inv.workload_id, 0).ok());
   auto done = restarted->Poll(inv);
   ASSERT_TRUE(done.ok() && done->has_value());

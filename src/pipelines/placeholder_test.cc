@@ -18,7 +18,7 @@ using testing::TempDir;
 
 // Builds the context the launcher builds for `inv`.
 PlaceholderContext ContextFor(const TaskInvocation& inv, const std::string& dir) {
-  auto io = BuildTaskIo(inv, {.output_parameters_dir = dir + "/o", .salt = "s"});
+  auto io = BuildTaskIo(inv, {.output_file_prefix = dir + "/o", .salt = "s"});
   EXPECT_TRUE(io.ok()) << io.status().ToString();
   PlaceholderContext ctx;
   ctx.task = inv.task_path;
@@ -64,7 +64,7 @@ TEST(ResolveCommandLineTest, DollarBecomesTheExecutorInputJson) {
   EXPECT_EQ(cl->args[0], "--executor_input");
   Json ei = Json::parse(cl->args[1]);
   EXPECT_EQ(ei["inputs"]["parameterValues"]["a"], 1);
-  EXPECT_EQ(ei["outputs"]["parameters"]["Output"]["outputFile"], dir.path() + "/o/Output");
+  EXPECT_EQ(ei["outputs"]["parameters"]["Output"]["outputFile"], dir.path() + "/o.out.Output");
   EXPECT_EQ(cl->args[1].find('\n'), std::string::npos);  // single line
   EXPECT_EQ(cl->args[3], "add_numbers");
   EXPECT_EQ(cl->command[0], "sh");
@@ -80,7 +80,7 @@ TEST(ResolveCommandLineTest, IfPresentTakesThenWhenTheInputIsGiven) {
   std::string root = dir.path() + "/run-1/root/container-with-if-placeholder/s";
   EXPECT_EQ(cl->command,
             (std::vector<std::string>{"my_program", "hello", "--dataset", root + "/dataset"}));
-  EXPECT_EQ(cl->args, (std::vector<std::string>{"--output_path", dir.path() + "/o/output_path"}));
+  EXPECT_EQ(cl->args, (std::vector<std::string>{"--output_path", dir.path() + "/o.out.output_path"}));
 }
 
 TEST(ResolveCommandLineTest, IfPresentTakesElseWhenTheInputIsAbsentEvenWithADefault) {
@@ -133,7 +133,7 @@ TEST(ResolveCommandLineTest, ArtifactPathsUrisAndMetadataResolve) {
   std::string root = dir.path() + "/run-1/root/container-with-artifact-output/s";
   EXPECT_EQ(cl2->args, (std::vector<std::string>{"--epochs", "4", "--model_path", root + "/model",
                                                  "--model_metadata", "{}", "--model_config_path",
-                                                 dir.path() + "/o/model_config_path"}));
+                                                 dir.path() + "/o.out.model_config_path"}));
 }
 
 TEST(ResolveCommandLineTest, ArgvZeroOnlyGetsTheDollarPlaceholder) {
