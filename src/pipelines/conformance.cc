@@ -51,8 +51,10 @@ std::string RenderConformanceTable(std::vector<ConformanceRow> rows) {
       << rows.size() << " files: " << parsed << " parse, " << refused_as_expected << " of "
       << negatives << " negative vectors (invalid_*) refused";
   if (with_runs) {
-    out << "; " << ran << " of " << attempted << " run to success with `skiff run --local` ("
-        << not_runnable << " not runnable locally; see `tools/run_corpus.py`)";
+    out << "; " << ran << " of " << attempted
+        << " run to success with `skiff run` on this machine (in-process, or on `skiff up` for "
+           "the files that read Secrets and ConfigMaps, which the runner creates first; "
+        << not_runnable << " not runnable locally, with the reason; see `tools/run_corpus.py`)";
   }
   out << ".\n\n| file | parses | refused reason |" << (with_runs ? " runs to success |" : "")
       << "\n|---|---|---|" << (with_runs ? "---|" : "") << "\n";
