@@ -1,6 +1,7 @@
 #include "cli/printers.h"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 namespace skiff::cli {
@@ -225,6 +226,21 @@ std::string Describe(const ResourceType& type, const Json& obj, const std::vecto
                       std::to_string(t.value("attempt", 0) + 1), outputs.substr(0, 80)});
     }
     out << (rows.size() > 1 ? RenderTable(rows) : "  <none yet>\n");
+    // Settings without effect on this backend, each said once with the first task it came from.
+    std::vector<std::string> notes;
+    std::set<std::string> said;
+    for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+      for (const Json& w : it.value().value("warnings", Json::array())) {
+        if (w.is_string() && said.insert(w.get<std::string>()).second) {
+          notes.push_back("  " + it.key().substr(it.key().find('.') + 1) + ": " +
+                          w.get<std::string>());
+        }
+      }
+    }
+    if (!notes.empty()) {
+      out << "Notes:\n";
+      for (const std::string& n : notes) out << n << "\n";
+    }
   } else {
     if (obj.contains("spec")) out << "Spec:\n" << ToYaml(obj["spec"]);
     if (!st.empty()) out << "Status:\n" << ToYaml(st);

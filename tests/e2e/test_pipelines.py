@@ -214,6 +214,8 @@ def test_createpvc_makes_a_claim_tasks_share_and_deletepvc_removes_it(server):
     # What has no local meaning (size, storage class, a snapshot source) is said, once.
     assert res.stdout.count("ignored: size, access_modes, storage_class_name") == 1, res.stdout
     assert "VolumeSnapshot" in res.stdout
+    described = server.cli("describe", "pipelinerun", "pvc").stdout
+    assert "Notes:\n  createpvc: claim " + claim in described, described
 
 
 def test_a_busybox_image_runs_its_shell_as_busybox_ash(server):
