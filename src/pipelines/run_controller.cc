@@ -143,7 +143,10 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
   Json run = std::move(got).value();
   Json& status = run["status"];
   if (!status.is_object()) status = Json::object();
-  const Json before = status;
+  // Whether this reconcile changed the status, without a deep copy of it (it grows with the
+  // run's tasks): a hash walk now and after. A collision only delays a progress write; a change
+  // of state is always written.
+  const size_t before_hash = std::hash<Json>{}(status);
   const std::string state = status.value("state", "");
   if (Finished(state)) {
     runs_.erase(key);
@@ -157,7 +160,7 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
   }
 
   auto spec = SpecFor(cache, run);
-  Json engine_status = status.value("engine", Json::object());
+  Json engine_status = status.contains("engine") ? std::move(status["engine"]) : Json::object();
   Result<bool> done = false;
   if (!spec.ok()) {
     done = spec.status();
@@ -181,6 +184,7 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
   }
   if (!done.ok()) {
     // The run cannot start (bad IR, bad parameters, corrupt status): it fails with the reason.
+    status["engine"] = std::move(engine_status);
     status["state"] = "FAILED";
     status["message"] = done.status().message();
     status["finishedAt"] = FormatRfc3339(now);
@@ -200,11 +204,11 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
   }
   const std::string final_state = status.value("state", "");
   const bool finished = Finished(final_state);
-  const bool changed = status != before;
+  const bool changed = std::hash<Json>{}(status) != before_hash;
   const auto steady_now = std::chrono::steady_clock::now();
   const bool write_now =
-      (changed || cache.dirty) && (finished || before.value("state", "") != final_state ||
-                                   steady_now - cache.last_write >= PersistInterval(cache));
+      (changed || cache.dirty) &&
+      (finished || state != final_state || steady_now - cache.last_write >= PersistInterval(cache));
   if (write_now) {
     const auto write_start = std::chrono::steady_clock::now();
     auto updated = store_.Update(kPipelineRunType, run);
@@ -219,7 +223,7 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
     }
     cache.last_write = std::chrono::steady_clock::now();
     cache.write_cost = cache.last_write - write_start;
-    if (before.value("state", "") != final_state) {
+    if (state != final_state) {
       LogInfo("pipeline run", {{"run", key}, {"state", final_state}});
     }
     if (finished) {
