@@ -454,7 +454,7 @@ void LocalBackend::NotifyListener() {
 void LocalBackend::EnvWorkerLoop() {
   // What was warm when this backend last ran is likely wanted again: warming it now overlaps its
   // imports with the caller's start-up instead of putting them before its first Python task.
-  if (options_.warm_python) EnsureZygotes(RememberedWarm());
+  if (options_.warm_python) EnsureZygotes(RememberedWarm(), /*remember=*/false);
   while (true) {
     std::string id;
     // Per container: whether it runs with python, its packages and index URLs.
@@ -512,7 +512,7 @@ void LocalBackend::EnvWorkerLoop() {
     }
     // The first task of an environment waits for its warm interpreter's imports (what it would
     // have paid itself); later ones find it ready.
-    EnsureZygotes(warm);
+    EnsureZygotes(warm, /*remember=*/true);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_threads_) return;
@@ -824,7 +824,8 @@ std::string LocalBackend::ZygoteKey(const std::string& venv, const ContainerSpec
   return key;
 }
 
-void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted) {
+void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted,
+                                 bool remember) {
   for (const auto& [venv, c] : wanted) {
     std::string key = ZygoteKey(venv, c);
     {
@@ -846,7 +847,7 @@ void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, Contai
       continue;
     }
     if (stop_threads_) return;
-    RememberWarmLocked(venv, c);
+    if (remember) RememberWarmLocked(venv, c);
     if (zygotes_.size() >= kMaxWarmInterpreters) {
       // Each holds its imports in memory: the one least recently used makes room.
       auto lru =

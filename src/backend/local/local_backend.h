@@ -173,7 +173,9 @@ class LocalBackend : public Backend {
   static std::string ZygoteKey(const std::string& venv, const ContainerSpec& c);
   // Starts (and waits for the imports of) the warm interpreters these (venv, container) pairs
   // need and do not have yet. Called without mu_ held.
-  void EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted);
+  // `remember`: record them in the environment cache's list (not when warming from that list).
+  void EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted,
+                     bool remember);
   // <env_cache_dir>/warm-python.json: the interpreters last made warm (venv, preload, env; at most
   // kMaxRememberedWarm, most recent first), warmed early by the next backend using the cache.
   std::string WarmListPath() const;
