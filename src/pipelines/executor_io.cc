@@ -1,9 +1,11 @@
 #include "pipelines/executor_io.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -62,8 +64,17 @@ Json TypeOf(const Json& artifact_type) {
   return type;
 }
 
-Json ArtifactToJson(const Artifact& a) {
-  Json j = {{"name", a.name}, {"uri", ComponentUri(a.uri)}};
+// The URI the component sees: a plain path, or with `legacy_root` set, minio:// for paths under it.
+std::string TaskUri(const std::string& uri, const std::string& legacy_root) {
+  std::string path = ComponentUri(uri);
+  if (!legacy_root.empty() && StartsWith(path, legacy_root + "/")) {
+    return std::string("minio://") + kLegacyMinioBucket + path.substr(legacy_root.size());
+  }
+  return path;
+}
+
+Json ArtifactToJson(const Artifact& a, const std::string& legacy_root) {
+  Json j = {{"name", a.name}, {"uri", TaskUri(a.uri, legacy_root)}};
   Json type = Json::object();
   if (!a.schema_title.empty()) type["schemaTitle"] = a.schema_title;
   if (!a.schema_version.empty()) type["schemaVersion"] = a.schema_version;
@@ -214,6 +225,20 @@ Result<std::map<std::string, Json>> ResolvedParameterValues(const TaskInvocation
 
 static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOptions& options);
 
+bool PinsKfpWithoutLocalPaths(const std::vector<std::string>& packages) {
+  for (std::string p : packages) {
+    p.erase(std::remove_if(p.begin(), p.end(),
+                           [](char c) { return c == '\'' || c == '"' || c == ' '; }),
+            p.end());
+    if (!StartsWith(p, "kfp==")) continue;
+    // "1.8.9", "2.0.0-beta.16", "2.0.0b16", "2.4.0": major and minor decide.
+    int major = 0, minor = 0;
+    if (std::sscanf(p.c_str() + 5, "%d.%d", &major, &minor) != 2) continue;
+    return major < 2 || (major == 2 && minor < 5);
+  }
+  return false;
+}
+
 std::string OutputParameterFile(const std::string& prefix, const std::string& name) {
   return prefix + ".out." + name;
 }
@@ -232,6 +257,11 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
   }
   TaskIo io;
   io.pipeline_root = inv.pipeline_root;
+  if (options.legacy_minio_paths) {
+    std::string root = ComponentUri(inv.pipeline_root.substr(0, inv.pipeline_root.find('?')));
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    if (StartsWith(root, "/")) io.legacy_minio_root = root;  // a local pipeline root only
+  }
 
   Json parameter_values = Json::object();
   ASSIGN_OR_RETURN(io.parameter_values, ResolvedParameterValues(inv));
@@ -240,7 +270,7 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
   Json input_artifacts = Json::object();
   for (const auto& [name, list] : inv.artifact_inputs) {
     Json arts = Json::array();
-    for (const Artifact& a : list) arts.push_back(ArtifactToJson(a));
+    for (const Artifact& a : list) arts.push_back(ArtifactToJson(a, io.legacy_minio_root));
     input_artifacts[name] = {{"artifacts", arts}};
   }
 
@@ -292,7 +322,8 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
         a.metadata = def["metadata"];
       }
       io.output_artifacts[it.key()] = a;
-      output_artifacts[it.key()] = {{"artifacts", Json::array({ArtifactToJson(a)})}};
+      output_artifacts[it.key()] = {
+          {"artifacts", Json::array({ArtifactToJson(a, io.legacy_minio_root)})}};
     }
   }
 
@@ -388,7 +419,12 @@ static Result<CollectedOutputs> CollectOutputsImpl(const TaskIo& io, const Json&
         a.name = r["name"].get<std::string>();
       }
       if (r.contains("uri") && r["uri"].is_string() && !r["uri"].get<std::string>().empty()) {
-        a.uri = RecordedUri(r["uri"].get<std::string>());
+        std::string uri = r["uri"].get<std::string>();
+        const std::string legacy = std::string("minio://") + kLegacyMinioBucket + "/";
+        if (!io.legacy_minio_root.empty() && StartsWith(uri, legacy)) {
+          uri = io.legacy_minio_root + "/" + uri.substr(legacy.size());
+        }
+        a.uri = RecordedUri(uri);
       }
       if (r.contains("metadata") && r["metadata"].is_object()) {
         if (!a.metadata.is_object()) a.metadata = Json::object();

@@ -58,9 +58,20 @@ inline constexpr char kExecutorOutputFile[] = "output_metadata.json";
 // costs ten times a file on ext4.
 std::string OutputParameterFile(const std::string& prefix, const std::string& name);
 
+// Executors of kfp before 2.5 give an artifact a local path only for gs://, minio:// and s3://
+// URIs (/gcs/..., /minio/..., /s3/...), which KFP's launcher provides. For them, artifact URIs
+// under the run's local pipeline root are handed over as minio://<kLegacyMinioBucket>/<rest>, the
+// task gets that folder at kLegacyMinioMount, and reported URIs are mapped back.
+inline constexpr char kLegacyMinioBucket[] = "skiff-artifacts";
+inline constexpr char kLegacyMinioMount[] = "/minio/skiff-artifacts";
+
+// True when `packages` (a component's packages_to_install) pin kfp to a version before 2.5.
+bool PinsKfpWithoutLocalPaths(const std::vector<std::string>& packages);
+
 struct TaskIoOptions {
-  std::string output_file_prefix;  // per task, e.g. <work dir>/<workload id>
-  std::string salt;                // the output URI salt; stable for one task attempt
+  std::string output_file_prefix;   // per task, e.g. <work dir>/<workload id>
+  std::string salt;                 // the output URI salt; stable for one task attempt
+  bool legacy_minio_paths = false;  // see kLegacyMinioBucket
 };
 
 // Everything provisioned for one task execution.
@@ -72,6 +83,8 @@ struct TaskIo {
   std::string task_root_uri;         // <pipeline_root>/<run_id>/<task path>/<salt>
   std::string executor_output_file;  // <output_file_prefix>.output_metadata.json
   std::string pipeline_root;
+  // With TaskIoOptions::legacy_minio_paths: the local folder behind minio://<kLegacyMinioBucket>/.
+  std::string legacy_minio_root;
 };
 
 // Builds the ExecutorInput for `invocation`. Errors name the task and the offending definition

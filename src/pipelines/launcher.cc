@@ -46,6 +46,22 @@ Result<std::string> NameOf(const Json& entry, const std::string& field, const st
   return InvalidArgument(where + ": no " + field);
 }
 
+// The packages a lightweight component's pip prelude installs ({} for any other executor).
+std::vector<std::string> PipPackages(const Json& executor_spec) {
+  const Json container = executor_spec.value("container", Json::object());
+  if (!container.is_object() || !IsPythonImage(container.value("image", ""))) return {};
+  std::vector<std::string> command, args;
+  for (const auto& [field, out] :
+       {std::pair<const char*, std::vector<std::string>*>{"command", &command}, {"args", &args}}) {
+    for (const Json& part : container.value(field, Json::array())) {
+      if (!part.is_string()) return {};  // placeholders: not a pip prelude
+      out->push_back(part.get<std::string>());
+    }
+  }
+  PythonEnvPlan plan = PlanPythonEnv(command, args);
+  return plan.recognised ? plan.packages : std::vector<std::string>{};
+}
+
 // True when the entry names its object by a pipeline input that has no value: the KFP driver then
 // leaves the whole entry out.
 bool NamedByNull(const Json& entry, const std::string& field) {
@@ -116,6 +132,12 @@ std::string Launcher::PipelineRoot(const TaskInvocation& inv) const {
 std::string Launcher::VolumesRoot() const {
   return options_.volumes_root.empty() ? (fs::path(options_.work_dir) / "volumes").string()
                                        : options_.volumes_root;
+}
+
+TaskIoOptions Launcher::IoOptions(const TaskInvocation& inv) const {
+  return {.output_file_prefix = OutputFilePrefix(inv),
+          .salt = Salt(inv),
+          .legacy_minio_paths = PinsKfpWithoutLocalPaths(PipPackages(inv.executor_spec))};
 }
 
 std::string Launcher::OutputFilePrefix(const TaskInvocation& inv) const {
@@ -215,8 +237,7 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
 
   TaskInvocation rooted = inv;
   rooted.pipeline_root = PipelineRoot(inv);
-  ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(rooted, {.output_file_prefix = OutputFilePrefix(inv),
-                                                   .salt = Salt(inv)}));
+  ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(rooted, IoOptions(inv)));
   RETURN_IF_ERROR(PrepareOutputFolders(io).WithContext(where));
 
   PlaceholderContext ctx;
@@ -331,6 +352,12 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
                  {kTaskLabel, inv.task_name},
                  {kNamespaceLabel, inv.namespace_}};
   RETURN_IF_ERROR(ApplyPlatformConfig(inv, &spec, &c, warnings));
+  if (!io.legacy_minio_root.empty() &&
+      (!inv.artifact_inputs.empty() || !io.output_artifacts.empty())) {
+    // Where this old kfp executor looks for minio://<bucket>/... (see kLegacyMinioBucket).
+    spec.volumes.push_back({"kfp-legacy-artifacts", io.legacy_minio_root});
+    c.volume_mounts.push_back({"kfp-legacy-artifacts", kLegacyMinioMount, false});
+  }
   spec.containers.push_back(std::move(c));
   return spec;
 }
@@ -495,8 +522,7 @@ std::optional<TaskOutcome> Launcher::Finish(const std::string& id, TaskOutcome o
 Result<TaskOutcome> Launcher::CollectSucceeded(const TaskInvocation& inv) {
   TaskInvocation rooted = inv;
   rooted.pipeline_root = PipelineRoot(inv);
-  ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(rooted, {.output_file_prefix = OutputFilePrefix(inv),
-                                                   .salt = Salt(inv)}));
+  ASSIGN_OR_RETURN(TaskIo io, BuildTaskIo(rooted, IoOptions(inv)));
   ASSIGN_OR_RETURN(CollectedOutputs out, CollectOutputs(io, inv.component_spec));
   TaskOutcome outcome;
   outcome.state = TaskOutcome::State::kSucceeded;

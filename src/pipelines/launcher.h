@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "pipelines/cache.h"
+#include "pipelines/executor_io.h"
 #include "pipelines/task.h"
 
 namespace skiff::pipelines {
@@ -82,6 +83,7 @@ class Launcher : public TaskRunner {
   std::string PipelineRoot(const TaskInvocation& invocation) const;
   std::string VolumesRoot() const;
   std::string OutputFilePrefix(const TaskInvocation& invocation) const;
+  TaskIoOptions IoOptions(const TaskInvocation& invocation) const;
   Result<std::optional<TaskOutcome>> LookupCache(const TaskInvocation& invocation,
                                                  std::vector<std::string>* warnings);
   Result<TaskOutcome> CollectSucceeded(const TaskInvocation& invocation);

@@ -107,6 +107,60 @@ TEST_F(LauncherTest, StartLaunchesOneContainerWithTheSubstitutedCommandAndPython
       std::filesystem::path(launcher_->OutputParameterPath(inv, "Output")).parent_path()));
 }
 
+TEST_F(LauncherTest, AnOldKfpExecutorSeesArtifactsThroughMinioUrisAndTheirMount) {
+  // kfp 1.8.0's executor gives an artifact a path only for gs://, minio:// and s3:// URIs.
+  Json ir = LoadTestIr("lightweight_python_functions_v2_pipeline.json");
+  const std::string root = dir_.path() + "/artifacts";
+  TaskInvocation inv = InvocationFor(ir, "comp-train", {{"message", "hi"}, {"num_steps", 1}}, root);
+  inv.artifact_inputs["dataset_one_path"] = {
+      {.name = "output_dataset_one",
+       .uri = "file://" + root + "/run-1/root/preprocess/s/output_dataset_one",
+       .schema_title = "system.Dataset"}};
+  ASSERT_TRUE(launcher_->Start(inv).ok());
+  const WorkloadSpec w = backend_.launched().back();
+  const ContainerSpec& c = w.containers[0];
+  std::string executor_input;
+  for (size_t i = 0; i + 1 < c.args.size(); ++i) {
+    if (c.args[i] == "--executor_input") executor_input = c.args[i + 1];
+  }
+  Json ei = Json::parse(executor_input);
+  EXPECT_EQ(ei["inputs"]["artifacts"]["dataset_one_path"]["artifacts"][0]["uri"],
+            "minio://skiff-artifacts/run-1/root/preprocess/s/output_dataset_one");
+  std::string model = ei["outputs"]["artifacts"]["model"]["artifacts"][0]["uri"];
+  ASSERT_EQ(model.rfind("minio://skiff-artifacts/run-1/root/train/", 0), 0u) << model;
+  ASSERT_EQ(w.volumes.size(), 1u);
+  EXPECT_EQ(w.volumes[0].host_path, root);
+  ASSERT_EQ(c.volume_mounts.size(), 1u);
+  EXPECT_EQ(c.volume_mounts[0].mount_path, "/minio/skiff-artifacts");
+
+  // What the executor reports in minio:// form is recorded as the file:// URI it stands for.
+  std::string output_file = ei["outputs"]["outputFile"];
+  WriteText(output_file,
+            Json{{"artifacts",
+                  {{"model", {{"artifacts", Json::array({{{"name", "model"}, {"uri", model}}})}}}}}}
+                .dump());
+  ASSERT_TRUE(backend_.Finish(inv.workload_id, 0).ok());
+  auto done = launcher_->Poll(inv);
+  ASSERT_TRUE(done.ok() && done->has_value()) << done.status().ToString();
+  EXPECT_EQ((*done)->output_artifacts.at("model")[0].uri,
+            "file://" + root + model.substr(std::string("minio://skiff-artifacts").size()));
+
+  // A current kfp executor gets plain paths and no mount.
+  TaskInvocation current = AddNumbers(1, 2);
+  ASSERT_TRUE(launcher_->Start(current).ok());
+  EXPECT_TRUE(backend_.launched().back().volumes.empty());
+}
+
+TEST(PinsKfpWithoutLocalPathsTest, KfpBefore25Only) {
+  EXPECT_TRUE(PinsKfpWithoutLocalPaths({"kfp==1.8.9"}));
+  EXPECT_TRUE(PinsKfpWithoutLocalPaths({"'kfp==2.0.0-beta.16'"}));
+  EXPECT_TRUE(PinsKfpWithoutLocalPaths({"numpy", "kfp==2.4.0"}));
+  EXPECT_FALSE(PinsKfpWithoutLocalPaths({"kfp==2.5.0"}));
+  EXPECT_FALSE(PinsKfpWithoutLocalPaths({"kfp==2.14.3"}));
+  EXPECT_FALSE(PinsKfpWithoutLocalPaths({"kfp"}));
+  EXPECT_FALSE(PinsKfpWithoutLocalPaths({"kfp-kubernetes==1.0.0"}));
+}
+
 TEST_F(LauncherTest, PollWaitsForTheWorkloadThenReadsTypedOutputsAndRecordsThemInTheCache) {
   TaskInvocation inv = AddNumbers(1, 2);
   ASSERT_TRUE(launcher_->Start(inv).ok());

@@ -80,7 +80,8 @@ TEST(ResolveCommandLineTest, IfPresentTakesThenWhenTheInputIsGiven) {
   std::string root = dir.path() + "/run-1/root/container-with-if-placeholder/s";
   EXPECT_EQ(cl->command,
             (std::vector<std::string>{"my_program", "hello", "--dataset", root + "/dataset"}));
-  EXPECT_EQ(cl->args, (std::vector<std::string>{"--output_path", dir.path() + "/o.out.output_path"}));
+  EXPECT_EQ(cl->args,
+            (std::vector<std::string>{"--output_path", dir.path() + "/o.out.output_path"}));
 }
 
 TEST(ResolveCommandLineTest, IfPresentTakesElseWhenTheInputIsAbsentEvenWithADefault) {
