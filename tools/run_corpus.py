@@ -254,13 +254,19 @@ def failure_reason(out):
     return (lines[-1] if lines else "no output")[:300]
 
 
+def skiff_env(home):
+    """The environment of a `skiff` command bound to `home`, not to a server named elsewhere."""
+    env = dict(os.environ, SKIFF_HOME=home, ASAN_OPTIONS="detect_leaks=0")
+    env.pop("SKIFF_SERVER", None)
+    return env
+
+
 def run_file(skiff, home, path, params, timeout, local=True):
     """Runs one file in-process (local) or on the server whose SKIFF_HOME is `home`."""
     cmd = [skiff, "run"] + (["--local"] if local else []) + [path]
     for k, v in params.items():
         cmd += ["-p", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
-    env = dict(os.environ, SKIFF_HOME=home, ASAN_OPTIONS="detect_leaks=0")
-    env.pop("SKIFF_SERVER", None)
+    env = skiff_env(home)
     start = time.time()
     # Its own session, so that a timeout stops the run and every task process it started.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -288,8 +294,7 @@ def run_file(skiff, home, path, params, timeout, local=True):
 def run_with_fixtures(skiff, home, path, params, timeout, objects):
     """Starts `skiff up` in `home`, applies `objects` (Secrets, ConfigMaps) to the default
     namespace, runs the file on that server and stops it."""
-    env = dict(os.environ, SKIFF_HOME=home, ASAN_OPTIONS="detect_leaks=0")
-    env.pop("SKIFF_SERVER", None)
+    env = skiff_env(home)
     server_file = os.path.join(home, "server.json")
     if os.path.exists(server_file):
         os.unlink(server_file)

@@ -64,13 +64,24 @@ Json TypeOf(const Json& artifact_type) {
   return type;
 }
 
+std::string LegacyMinioPrefix() { return std::string("minio://") + kLegacyMinioBucket + "/"; }
+
 // The URI the component sees: a plain path, or with `legacy_root` set, minio:// for paths under it.
 std::string TaskUri(const std::string& uri, const std::string& legacy_root) {
   std::string path = ComponentUri(uri);
   if (!legacy_root.empty() && StartsWith(path, legacy_root + "/")) {
-    return std::string("minio://") + kLegacyMinioBucket + path.substr(legacy_root.size());
+    return LegacyMinioPrefix() + path.substr(legacy_root.size() + 1);
   }
   return path;
+}
+
+// TaskUri's inverse for a URI the component reports.
+std::string FromTaskUri(const std::string& uri, const std::string& legacy_root) {
+  const std::string prefix = LegacyMinioPrefix();
+  if (!legacy_root.empty() && StartsWith(uri, prefix)) {
+    return legacy_root + "/" + uri.substr(prefix.size());
+  }
+  return uri;
 }
 
 Json ArtifactToJson(const Artifact& a, const std::string& legacy_root) {
@@ -419,12 +430,7 @@ static Result<CollectedOutputs> CollectOutputsImpl(const TaskIo& io, const Json&
         a.name = r["name"].get<std::string>();
       }
       if (r.contains("uri") && r["uri"].is_string() && !r["uri"].get<std::string>().empty()) {
-        std::string uri = r["uri"].get<std::string>();
-        const std::string legacy = std::string("minio://") + kLegacyMinioBucket + "/";
-        if (!io.legacy_minio_root.empty() && StartsWith(uri, legacy)) {
-          uri = io.legacy_minio_root + "/" + uri.substr(legacy.size());
-        }
-        a.uri = RecordedUri(uri);
+        a.uri = RecordedUri(FromTaskUri(r["uri"].get<std::string>(), io.legacy_minio_root));
       }
       if (r.contains("metadata") && r["metadata"].is_object()) {
         if (!a.metadata.is_object()) a.metadata = Json::object();

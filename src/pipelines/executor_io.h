@@ -61,9 +61,9 @@ std::string OutputParameterFile(const std::string& prefix, const std::string& na
 // Executors of kfp before 2.5 give an artifact a local path only for gs://, minio:// and s3://
 // URIs (/gcs/..., /minio/..., /s3/...), which KFP's launcher provides. For them, artifact URIs
 // under the run's local pipeline root are handed over as minio://<kLegacyMinioBucket>/<rest>, the
-// task gets that folder at kLegacyMinioMount, and reported URIs are mapped back.
+// task gets that folder at its local path (LocalPathForUri: /minio/<bucket>), and reported URIs
+// are mapped back.
 inline constexpr char kLegacyMinioBucket[] = "skiff-artifacts";
-inline constexpr char kLegacyMinioMount[] = "/minio/skiff-artifacts";
 
 // True when `packages` (a component's packages_to_install) pin kfp to a version before 2.5.
 bool PinsKfpWithoutLocalPaths(const std::vector<std::string>& packages);

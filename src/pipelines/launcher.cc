@@ -22,28 +22,38 @@ namespace fs = std::filesystem;
 
 std::string Salt(const TaskInvocation& inv) { return Sha256Hex(inv.workload_id).substr(0, 12); }
 
-// A name given literally or as a constant parameter in a kfp-kubernetes entry: `field` (e.g.
-// "secretName"), or `<field>Parameter.runtimeValue.constant`, or a value the engine resolved
-// into `<field>Parameter.resolved` / the plain field.
+// Where a kfp-kubernetes entry refers to the name of its object: in "<field>Parameter"
+// (kfp-kubernetes 1.1 on) or, in older IR, on the entry itself ({"mountPath", "constant"} or
+// {"mountPath", "taskOutputParameter": ...}). The engine writes what it resolved there as
+// "resolved".
+const Json& NameReference(const Json& entry, const std::string& field) {
+  auto p = entry.find(field + "Parameter");
+  return p != entry.end() && p->is_object() ? *p : entry;
+}
+
+// A name given literally (`field`, e.g. "secretName"), as a constant, or as a value the engine
+// resolved (see NameReference).
 Result<std::string> NameOf(const Json& entry, const std::string& field, const std::string& where) {
   if (entry.contains(field) && entry[field].is_string() &&
       !entry[field].get<std::string>().empty()) {
     return entry[field].get<std::string>();
   }
-  const std::string param = field + "Parameter";
-  if (entry.contains(param) && entry[param].is_object()) {
-    const Json& p = entry[param];
-    if (p.contains("runtimeValue") && p["runtimeValue"].is_object() &&
-        p["runtimeValue"].contains("constant") && p["runtimeValue"]["constant"].is_string()) {
-      return p["runtimeValue"]["constant"].get<std::string>();
-    }
-    if (p.contains("resolved") && p["resolved"].is_string()) {
-      return p["resolved"].get<std::string>();
-    }
-    return InvalidArgument(where + ": " + param + " " + p.dump() +
-                           " was not resolved to a name by the engine");
+  const Json& ref = NameReference(entry, field);
+  if (ref.contains("runtimeValue") && ref["runtimeValue"].is_object() &&
+      ref["runtimeValue"].contains("constant") && ref["runtimeValue"]["constant"].is_string()) {
+    return ref["runtimeValue"]["constant"].get<std::string>();
   }
-  return InvalidArgument(where + ": no " + field);
+  if (ref.contains("resolved") && ref["resolved"].is_string()) {
+    return ref["resolved"].get<std::string>();
+  }
+  if (&ref == &entry) {
+    if (entry.contains("constant") && entry["constant"].is_string()) {
+      return entry["constant"].get<std::string>();
+    }
+    return InvalidArgument(where + ": no " + field);
+  }
+  return InvalidArgument(where + ": " + field + "Parameter " + ref.dump() +
+                         " was not resolved to a name by the engine");
 }
 
 // The packages a lightweight component's pip prelude installs ({} for any other executor).
@@ -65,12 +75,8 @@ std::vector<std::string> PipPackages(const Json& executor_spec) {
 // True when the entry names its object by a pipeline input that has no value: the KFP driver then
 // leaves the whole entry out.
 bool NamedByNull(const Json& entry, const std::string& field) {
-  auto p = entry.find(field + "Parameter");
-  if (p != entry.end() && p->is_object() && p->contains("resolved") && (*p)["resolved"].is_null()) {
-    return true;
-  }
-  return !entry.contains(field + "Parameter") && entry.contains("resolved") &&
-         entry["resolved"].is_null();
+  const Json& ref = NameReference(entry, field);
+  return ref.contains("resolved") && ref["resolved"].is_null();
 }
 
 Status WriteFile(const std::string& path, const std::string& data, bool secret) {
@@ -356,7 +362,9 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
       (!inv.artifact_inputs.empty() || !io.output_artifacts.empty())) {
     // Where this old kfp executor looks for minio://<bucket>/... (see kLegacyMinioBucket).
     spec.volumes.push_back({"kfp-legacy-artifacts", io.legacy_minio_root});
-    c.volume_mounts.push_back({"kfp-legacy-artifacts", kLegacyMinioMount, false});
+    c.volume_mounts.push_back({"kfp-legacy-artifacts",
+                               LocalPathForUri(std::string("minio://") + kLegacyMinioBucket),
+                               false});
   }
   spec.containers.push_back(std::move(c));
   return spec;
@@ -459,17 +467,7 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
         return InvalidArgument(where + ": pvcMount entry needs mountPath");
       }
       if (NamedByNull(entry, "pvcName")) continue;
-      std::string claim;
-      if (entry.contains("pvcName") && entry["pvcName"].is_string()) {
-        claim = entry["pvcName"].get<std::string>();
-      } else if (entry.contains("constant") && entry["constant"].is_string()) {
-        claim = entry["constant"].get<std::string>();
-      } else if (!entry.contains("pvcNameParameter") && entry.contains("resolved") &&
-                 entry["resolved"].is_string()) {
-        claim = entry["resolved"].get<std::string>();  // older kfp-kubernetes: a reference here
-      } else {
-        ASSIGN_OR_RETURN(claim, NameOf(entry, "pvcName", where + " pvcMount"));
-      }
+      ASSIGN_OR_RETURN(std::string claim, NameOf(entry, "pvcName", where + " pvcMount"));
       std::string dir = ClaimDir(VolumesRoot(), inv.namespace_, claim);
       std::error_code ec;
       fs::create_directories(dir, ec);

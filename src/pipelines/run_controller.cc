@@ -182,14 +182,13 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
     if (run["spec"].value("cancelRequested", false)) Engine::RequestCancel(engine_status);
     done = engine_.Reconcile(**spec, ctx, engine_status, runner_, clock_);
   }
+  status["engine"] = std::move(engine_status);
   if (!done.ok()) {
     // The run cannot start (bad IR, bad parameters, corrupt status): it fails with the reason.
-    status["engine"] = std::move(engine_status);
     status["state"] = "FAILED";
     status["message"] = done.status().message();
     status["finishedAt"] = FormatRfc3339(now);
   } else {
-    status["engine"] = std::move(engine_status);
     const Json& engine = status["engine"];
     std::string engine_state = engine.value("state", kPending);
     if (engine_state == kRunning && run["spec"].value("cancelRequested", false)) {

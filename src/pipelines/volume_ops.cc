@@ -1,12 +1,12 @@
 #include "pipelines/volume_ops.h"
 
-#include <cctype>
 #include <filesystem>
 #include <system_error>
 #include <vector>
 
 #include "core/ids.h"
 #include "core/quantity.h"
+#include "core/resource.h"
 
 namespace skiff::pipelines {
 namespace {
@@ -30,17 +30,7 @@ bool HasValue(const TaskInvocation& inv, const std::string& name) {
 }
 
 // A Kubernetes object name (RFC 1123 subdomain), as the API server would insist on.
-bool ValidClaimName(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  for (char c : name) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
-      return false;
-    }
-  }
-  return std::isalnum(static_cast<unsigned char>(name.front())) &&
-         std::isalnum(static_cast<unsigned char>(name.back()));
-}
+bool ValidClaimName(const std::string& name) { return ValidateName(name, "claim").ok(); }
 
 TaskOutcome Failed(const TaskInvocation& inv, const std::string& op, const std::string& why) {
   return {.state = TaskOutcome::State::kFailed,

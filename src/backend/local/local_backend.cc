@@ -35,6 +35,14 @@ constexpr size_t kMaxWarmInterpreters = 4;
 // How many of them the next backend on the same environment cache warms at its start.
 constexpr size_t kMaxRememberedWarm = 2;
 
+// The whole text of `path` ("" when it cannot be read).
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 bool IsTerminal(WorkloadPhase p) {
   return p == WorkloadPhase::kSucceeded || p == WorkloadPhase::kFailed;
 }
@@ -143,15 +151,9 @@ std::string DetectCgroupRoot() {
   if (rel.empty()) return "";
   std::string root = "/sys/fs/cgroup" + (rel == "/" ? std::string() : rel);
   if (access(root.c_str(), W_OK) != 0) return "";
-  auto read = [](const std::string& p) {
-    std::ifstream f(p);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  };
-  if (read(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
+  if (ReadText(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
   std::ofstream(root + "/cgroup.subtree_control") << "+memory";
-  if (read(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
+  if (ReadText(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
   return "";
 }
 
@@ -334,10 +336,7 @@ void LocalBackend::LoadRecordsLocked() {
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(options_.state_dir, ec)) {
     if (e.path().extension() != ".json") continue;
-    std::ifstream in(e.path());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    Json j = Json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+    Json j = Json::parse(ReadText(e.path().string()), nullptr, /*allow_exceptions=*/false);
     Result<WorkloadRecord> rec = local::RecordFromJson(j, e.path().string());
     if (!rec.ok()) {
       LogWarn("skipping unreadable workload record",
@@ -619,17 +618,23 @@ std::string LocalBackend::VolumeHostPath(const Workload& w, const std::string& n
   return "";
 }
 
+std::string LocalBackend::LinkHolderLocked(const std::string& link, const Workload& except) const {
+  for (const auto& [id, other] : workloads_) {
+    if (other.get() == &except) continue;
+    const std::vector<std::string>& links = other->rec.links;  // cleared when a workload ends
+    if (std::find(links.begin(), links.end(), link) != links.end()) return id;
+  }
+  return "";
+}
+
 std::string LocalBackend::BusyMountLocked(const Workload& w) const {
   for (const ContainerSpec& c : w.rec.spec.containers) {
     for (const VolumeMount& m : c.volume_mounts) {
-      for (const auto& [id, other] : workloads_) {
-        if (other.get() == &w || IsTerminal(other->rec.phase)) continue;
-        const std::vector<std::string>& links = other->rec.links;
-        if (std::find(links.begin(), links.end(), m.mount_path) == links.end()) continue;
-        std::error_code ec;
-        if (fs::read_symlink(m.mount_path, ec) != fs::path(VolumeHostPath(w, m.name))) {
-          return m.mount_path + " (used by " + id + ")";
-        }
+      std::string holder = LinkHolderLocked(m.mount_path, w);
+      if (holder.empty()) continue;
+      std::error_code ec;
+      if (fs::read_symlink(m.mount_path, ec) != fs::path(VolumeHostPath(w, m.name))) {
+        return m.mount_path + " (used by " + holder + ")";
       }
     }
   }
@@ -881,11 +886,7 @@ void LocalBackend::RememberWarmLocked(const std::string& venv, const ContainerSp
 }
 
 std::vector<std::pair<std::string, ContainerSpec>> LocalBackend::RememberedWarm() {
-  std::ifstream in(WarmListPath());
-  if (!in) return {};
-  std::stringstream text;
-  text << in.rdbuf();
-  Json list = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  Json list = Json::parse(ReadText(WarmListPath()), nullptr, /*allow_exceptions=*/false);
   if (!list.is_array()) return {};  // unreadable: nothing is warmed, tasks warm as they come
   std::vector<std::pair<std::string, ContainerSpec>> out;
   for (const Json& e : list) {
@@ -1080,14 +1081,10 @@ void LocalBackend::ReleaseLocked(Workload& w) {
   // Mount links go with the end of the last workload using them (ParallelFor iterations mount the
   // same claim at the same path), so a later workload may mount another volume there.
   for (const std::string& link : w.rec.links) {
-    bool shared = false;
-    for (const auto& [id, other] : workloads_) {
-      if (other.get() == &w) continue;
-      const auto& ol = other->rec.links;
-      if (std::find(ol.begin(), ol.end(), link) != ol.end()) shared = true;
-    }
     std::error_code ec;
-    if (!shared && fs::is_symlink(fs::symlink_status(link, ec))) fs::remove(link, ec);
+    if (LinkHolderLocked(link, w).empty() && fs::is_symlink(fs::symlink_status(link, ec))) {
+      fs::remove(link, ec);
+    }
   }
   w.rec.links.clear();
 }

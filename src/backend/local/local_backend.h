@@ -147,6 +147,8 @@ class LocalBackend : public Backend {
   // A mount path of `w` that a running workload has linked to another folder ("" if none):
   // volumes bind by symlink, so such a workload waits until the path is free.
   std::string BusyMountLocked(const Workload& w) const;
+  // The id of a workload other than `except` whose mount link `link` is ("" if none).
+  std::string LinkHolderLocked(const std::string& link, const Workload& except) const;
   // True (with w.venv_dirs set) when every python environment and warm interpreter `w` needs
   // is known ready, so it can start without a turn of the environment worker.
   bool EnvironmentsReadyLocked(Workload& w);
