@@ -554,6 +554,57 @@ Status CheckReferences(const Ctx& ctx, const PipelineSpec& spec, const Component
   return Status::Ok();
 }
 
+// How deep DAG components may nest (root -> pipeline -> condition -> loop -> ...). KFP's
+// compiler nests one level per dsl.Condition/ParallelFor/ExitHandler/sub-pipeline; 64 is far more
+// than any real pipeline and keeps the engine's expansion and this check's recursion bounded.
+constexpr size_t kMaxDagDepth = 64;
+
+// Refuses a component whose DAG contains the component itself, directly or through other
+// components (the engine would expand it forever), and DAGs nested deeper than kMaxDagDepth.
+// Components are told apart by address: "root" may also be the name of an entry in components.
+class ComponentGraphCheck {
+ public:
+  ComponentGraphCheck(const Ctx& ctx, const PipelineSpec& spec) : ctx_(ctx), spec_(spec) {}
+
+  // The DAG nesting of `comp`, itself included (0 for a container or importer component).
+  Result<size_t> Height(const ComponentSpec& comp, const std::string& path) {
+    if (!comp.dag) return size_t{0};
+    if (auto it = height_.find(&comp); it != height_.end()) return it->second;
+    for (size_t i = 0; i < active_.size(); ++i) {
+      if (active_[i] != &comp) continue;
+      std::string cycle;
+      for (size_t j = i; j < active_.size(); ++j) cycle += active_[j]->name + " -> ";
+      return ctx_.Error(path, "component cycle: " + cycle + comp.name +
+                                  " (a component's DAG may not contain itself)");
+    }
+    if (active_.size() >= kMaxDagDepth) return TooDeep(path);
+    active_.push_back(&comp);
+    size_t below = 0;
+    for (const auto& [key, task] : comp.dag->tasks) {
+      const ComponentSpec* c = spec_.Component(task.component);
+      if (c == nullptr) continue;  // CheckReferences names it
+      ASSIGN_OR_RETURN(size_t h, Height(*c, "components." + task.component));
+      below = std::max(below, h);
+    }
+    active_.pop_back();
+    if (below + 1 > kMaxDagDepth) return TooDeep(path);
+    height_[&comp] = below + 1;
+    return below + 1;
+  }
+
+ private:
+  Status TooDeep(const std::string& path) const {
+    return ctx_.Error(path, "DAGs nest more than " + std::to_string(kMaxDagDepth) +
+                                " levels deep (a DAG's tasks refer to DAG components " +
+                                std::to_string(kMaxDagDepth) + " times in a row)");
+  }
+
+  const Ctx& ctx_;
+  const PipelineSpec& spec_;
+  std::vector<const ComponentSpec*> active_;  // the DAG components being expanded, outermost first
+  std::map<const ComponentSpec*, size_t> height_;
+};
+
 // The producer tasks that kfp-kubernetes settings read outputs of ({"taskOutputParameter":
 // {"producerTask": ...}}, e.g. the claim a pvcMount names).
 void CollectPlatformProducers(const Json& j, std::set<std::string>* out) {
@@ -735,6 +786,11 @@ Result<PipelineSpec> PipelineSpecFromDocuments(const std::vector<Json>& docs,
   RETURN_IF_ERROR(CheckReferences(ctx, spec, spec.root, "root"));
   for (const auto& [name, comp] : spec.components) {
     RETURN_IF_ERROR(CheckReferences(ctx, spec, comp, "components." + name));
+  }
+  ComponentGraphCheck graph(ctx, spec);
+  RETURN_IF_ERROR(graph.Height(spec.root, "root").status());
+  for (const auto& [name, comp] : spec.components) {
+    RETURN_IF_ERROR(graph.Height(comp, "components." + name).status());
   }
   // Importer components need their runtime URI parameter among their inputs.
   for (const auto& [name, comp] : spec.components) {

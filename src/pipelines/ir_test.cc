@@ -133,6 +133,70 @@ TEST(IrTest, ReadsIteratorsRetryAndTriggerPolicies) {
   EXPECT_TRUE(exit->root.dag->tasks.at("print-op").all_upstream_completed);
 }
 
+// A pipeline whose root runs `first`; `dags` maps a DAG component to the one component its single
+// task runs; every other component is a container.
+Json NestedPipeline(const std::string& first, const std::map<std::string, std::string>& dags) {
+  auto dag_of = [](const std::string& comp) {
+    return Json{
+        {"tasks", {{"t", {{"componentRef", {{"name", comp}}}, {"taskInfo", {{"name", "t"}}}}}}}};
+  };
+  Json components = {{"comp-leaf", {{"executorLabel", "exec-leaf"}}}};
+  for (const auto& [name, inner] : dags) components[name] = {{"dag", dag_of(inner)}};
+  return Json{{"pipelineInfo", {{"name", "p"}}},
+              {"schemaVersion", "2.1.0"},
+              {"root", {{"dag", dag_of(first)}}},
+              {"components", components},
+              {"deploymentSpec",
+               {{"executors", {{"exec-leaf", {{"container", {{"image", "python:3.11"}}}}}}}}}};
+}
+
+TEST(IrTest, AComponentWhoseDagContainsItselfIsRefusedNamingTheCycle) {
+  Result<PipelineSpec> self =
+      PipelineSpecFromDocuments({NestedPipeline("comp-a", {{"comp-a", "comp-a"}})}, "p.yaml");
+  ASSERT_FALSE(self.ok());
+  EXPECT_EQ(self.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(self.status().message(),
+            "p.yaml: components.comp-a: component cycle: comp-a -> comp-a (a component's DAG may "
+            "not contain itself)");
+  Result<PipelineSpec> indirect = PipelineSpecFromDocuments(
+      {NestedPipeline("comp-a",
+                      {{"comp-a", "comp-b"}, {"comp-b", "comp-c"}, {"comp-c", "comp-a"}})},
+      "p.yaml");
+  ASSERT_FALSE(indirect.ok());
+  EXPECT_NE(
+      indirect.status().message().find("component cycle: comp-a -> comp-b -> comp-c -> comp-a"),
+      std::string::npos)
+      << indirect.status().message();
+  // A cycle among components the root never runs is refused as well.
+  Result<PipelineSpec> unreachable = PipelineSpecFromDocuments(
+      {NestedPipeline("comp-leaf", {{"comp-x", "comp-y"}, {"comp-y", "comp-x"}})}, "p.yaml");
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_NE(unreachable.status().message().find("component cycle: comp-x -> comp-y -> comp-x"),
+            std::string::npos)
+      << unreachable.status().message();
+}
+
+TEST(IrTest, DagsNestedDeeperThanTheLimitAreRefused) {
+  // root + n DAG components in a chain: n + 1 nested DAGs.
+  auto chain = [](int n) {
+    std::map<std::string, std::string> dags;
+    for (int i = 0; i < n; ++i) {
+      dags["comp-" + std::to_string(i)] =
+          i + 1 < n ? "comp-" + std::to_string(i + 1) : std::string("comp-leaf");
+    }
+    return NestedPipeline("comp-0", dags);
+  };
+  Result<PipelineSpec> at_limit = PipelineSpecFromDocuments({chain(63)}, "p.yaml");
+  EXPECT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  Result<PipelineSpec> deeper = PipelineSpecFromDocuments({chain(64)}, "p.yaml");
+  ASSERT_FALSE(deeper.ok());
+  EXPECT_EQ(deeper.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(deeper.status().message().find("DAGs nest more than 64 levels deep"), std::string::npos)
+      << deeper.status().message();
+  // A long chain is refused without recursing once per component.
+  EXPECT_FALSE(PipelineSpecFromDocuments({chain(10000)}, "p.yaml").ok());
+}
+
 TEST(IrTest, DurationsParseLikeProtobuf) {
   EXPECT_EQ(*ParseProtoDuration("0s", "d"), std::chrono::milliseconds(0));
   EXPECT_EQ(*ParseProtoDuration("1.5s", "d"), std::chrono::milliseconds(1500));
