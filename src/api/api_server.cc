@@ -87,9 +87,22 @@ ApiServer::ApiServer(Options options, Store& store, Authenticator& authn, Author
 
 ApiServer::~ApiServer() { Shutdown(); }
 
+namespace {
+
+// Health checks answer without a token: /healthz, and KFP's /apis/v2beta1/healthz, which says
+// only that the server is up and multi-user. kfp.Client asks the latter first and retries it five
+// times on any error, so with a bad token it would fail with "Failed getting healthz endpoint
+// after 5 attempts" instead of the 401 that its first real call now gets.
+bool IsHealthCheck(const std::string& method, const std::string& pattern) {
+  return method == "GET" && (pattern == "/healthz" || pattern == "/apis/v2beta1/healthz");
+}
+
+}  // namespace
+
 void ApiServer::AddRoute(const std::string& method, const std::string& pattern, Handler handler,
                          bool requires_auth) {
-  router_.Add(method, pattern, std::move(handler), requires_auth);
+  router_.Add(method, pattern, std::move(handler),
+              requires_auth && !IsHealthCheck(method, pattern));
 }
 
 Status ApiServer::Start() {

@@ -9,10 +9,11 @@
 //   ...
 //   api.Shutdown();
 //
-// Every route but /healthz (and those added with requires_auth = false) authenticates the
-// bearer token first (401 as a Status JSON otherwise) and finds the Principal in req.principal;
-// authorization is each handler's job (ResourceApi asks the Authorizer). Every request is
-// counted in skiff_http_requests_total{method,route,code} and timed.
+// Every route but the health checks (/healthz, and KFP's /apis/v2beta1/healthz however it is
+// added) and those added with requires_auth = false authenticates the bearer token first (401 as
+// a Status JSON otherwise) and finds the Principal in req.principal; authorization is each
+// handler's job (ResourceApi asks the Authorizer). Every request is counted in
+// skiff_http_requests_total{method,route,code} and timed.
 //
 // Thread-safety: AddRoute before Start; Start/Shutdown from the owning thread; metrics() and
 // resources() are thread-safe.

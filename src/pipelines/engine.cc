@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <set>
 
@@ -31,8 +32,20 @@ Status CheckType(const std::string& name, const ParameterDefinition& def, const 
       ok = value.is_string();
       break;
     case ParameterType::kInteger:
-      ok = value.is_number_integer() ||
-           (value.is_number_float() && value.get<double>() == std::trunc(value.get<double>()));
+      // An integral value in the int64 range: 3 and 3.0, not 3.5, 1e300 or 2^64 (which the
+      // conversion to int64 would silently change).
+      if (value.is_number_unsigned()) {
+        ok = value.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+      } else if (value.is_number_float()) {
+        const double d = value.get<double>();
+        ok = d == std::trunc(d) && d >= -0x1p63 && d < 0x1p63;
+      } else {
+        ok = value.is_number_integer();
+      }
+      if (!ok && value.is_number()) {
+        return InvalidArgument("parameter '" + name + "': expected NUMBER_INTEGER, got " +
+                               value.dump() + " (not an integer in the int64 range)");
+      }
       break;
     case ParameterType::kDouble:
       ok = value.is_number();

@@ -96,6 +96,39 @@ TEST_F(EngineTest, ParameterDefaultsApplyAndWholeDoublesAreIntegers) {
   EXPECT_EQ(inv->parameter_inputs.at("b"), 2);
 }
 
+TEST(ResolvePipelineParametersTest, AnIntegerParameterOutsideInt64IsRefusedNotCast) {
+  Result<PipelineSpec> spec = ParsePipelineSpec(R"(
+pipelineInfo: {name: p}
+schemaVersion: 2.1.0
+root:
+  inputDefinitions: {parameters: {n: {parameterType: NUMBER_INTEGER}}}
+  dag: {tasks: {a: {componentRef: {name: comp-a}, taskInfo: {name: a}}}}
+components:
+  comp-a: {executorLabel: exec-a}
+deploymentSpec:
+  executors:
+    exec-a: {container: {image: python:3.11, command: [echo]}}
+)",
+                                                "p.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  for (const Json& bad : {Json(1e300), Json(-1e300), Json(2.5), Json(0x1p63),
+                          Json(uint64_t{9223372036854775808ull})}) {
+    auto r = ResolvePipelineParameters(*spec, {{"n", bad}});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("parameter 'n': expected NUMBER_INTEGER"),
+              std::string::npos)
+        << r.status().message();
+  }
+  auto whole = ResolvePipelineParameters(*spec, {{"n", 4.0}});
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_TRUE(whole->at("n").is_number_integer());
+  EXPECT_EQ(whole->at("n"), 4);
+  auto lowest = ResolvePipelineParameters(*spec, {{"n", -0x1p63}});
+  ASSERT_TRUE(lowest.ok()) << lowest.status().ToString();
+  EXPECT_EQ(lowest->at("n").get<int64_t>(), INT64_MIN);
+}
+
 TEST_F(EngineTest, ConditionTrueRunsTheHeadsBranchAndSkipsTails) {
   Load("flip_coin.yaml");
   Step();

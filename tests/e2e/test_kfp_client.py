@@ -266,3 +266,17 @@ def test_openapi_document_is_served_and_names_the_routes(skiff):
     assert "get" in doc["paths"]["/apis/v2beta1/runs/{run_id}"]
     assert "post" in doc["paths"]["/apis/v2beta1/runs/{run_id}:terminate"]
     assert skiff.http("GET", "/apis/v2beta1/openapi.json", token=None).status_code == 401
+
+
+def test_a_bad_token_gets_a_401_on_its_first_real_call(skiff):
+    # healthz answers without a token, so the client is made at once (it retries a failing
+    # healthz five times, 5 s apart, and then fails with "Failed getting healthz endpoint").
+    started = time.time()
+    client = Client(host=skiff.url, existing_token="bad")
+    assert time.time() - started < 4
+    with pytest.raises(kfp_server_api.ApiException) as refused:
+        client.list_experiments()
+    assert refused.value.status == 401, (refused.value.status, refused.value.body)
+    health = skiff.http("GET", "/apis/v2beta1/healthz", token=None)
+    assert health.status_code == 200 and health.json()["multi_user"] is True, health.text
+    assert skiff.http("GET", "/apis/v2beta1/experiments", token="bad").status_code == 401

@@ -1,6 +1,8 @@
 #include "api/kfp/kfp_api.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -48,8 +50,60 @@ Result<Json> ParseBody(const HttpRequest& req) {
   return body;
 }
 
+// obj[key] when obj is an object with an object there, else an empty object; no copies.
+const Json& ObjectAt(const Json& obj, const char* key) {
+  static const Json kEmpty = Json::object();
+  if (!obj.is_object()) return kEmpty;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_object() ? *it : kEmpty;
+}
+
+// obj[key] when obj is an object with a value of that type there, else `fallback`. Stored objects
+// are read through these: one written before a schema existed (no spec, a number where a string
+// belongs) is shown with defaults instead of failing every list of its namespace.
+std::string StrOr(const Json& obj, const char* key, const std::string& fallback) {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+bool BoolOr(const Json& obj, const char* key, bool fallback) {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
+int64_t IntOr(const Json& obj, const char* key, int64_t fallback) {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(key);
+  if (it == obj.end()) return fallback;
+  if (it->is_number_unsigned()) {
+    return it->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX) ? it->get<int64_t>() : fallback;
+  }
+  return it->is_number_integer() ? it->get<int64_t>() : fallback;
+}
+
+// A proto3 JSON int64: a JSON integer or a decimal string ("3600"), as protobuf's JSON mapping
+// writes and accepts them. InvalidArgument naming `field` for anything else or out of range.
+Result<int64_t> ProtoInt64(const Json& v, const std::string& field) {
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      return InvalidArgument(field + ": out of the int64 range: " + v.dump());
+    }
+    return v.get<int64_t>();
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) {
+    const std::string& text = v.get_ref<const std::string&>();
+    int64_t out = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) return out;
+  }
+  return InvalidArgument(field + ": not an integer: " + v.dump());
+}
+
 std::string CreatedAt(const Json& obj) {
-  return obj["metadata"].value("creationTimestamp", std::string(kEpoch));
+  return StrOr(ObjectAt(obj, "metadata"), "creationTimestamp", kEpoch);
 }
 
 Json NewObject(const char* kind, const std::string& ns, const std::string& name) {
@@ -92,14 +146,6 @@ std::string MapTaskState(const std::string& s) {
   return s;
 }
 
-// obj[key] when obj is an object with an object there, else an empty object; no copies.
-const Json& ObjectAt(const Json& obj, const char* key) {
-  static const Json kEmpty = Json::object();
-  if (!obj.is_object()) return kEmpty;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_object() ? *it : kEmpty;
-}
-
 // obj[key], or null when obj is no object or has no such key; no copies.
 const Json& FieldOf(const Json& obj, const char* key) {
   static const Json kNull;
@@ -115,7 +161,7 @@ Json ArtifactIds(const Json& artifacts) {
     Json ids = Json::array();
     const Json list = it->is_array() ? *it : Json::array({*it});
     for (const Json& a : list) {
-      if (a.is_object()) ids.push_back(a.value("uri", a.value("name", "")));
+      if (a.is_object()) ids.push_back(StrOr(a, "uri", StrOr(a, "name", "")));
     }
     out[it.key()] = {{"artifact_ids", ids}};
   }
@@ -148,18 +194,18 @@ Json TaskDetails(const Json& run, const std::string& run_id) {
     const std::string path = it.key();
     Json d = {{"run_id", run_id},
               {"task_id", id_of(path)},
-              {"display_name", path == "root" ? std::string("root") : t.value("name", path)},
-              {"create_time", t.value("start_time", CreatedAt(run))},
-              {"start_time", t.value("start_time", std::string(kEpoch))},
-              {"end_time", t.value("finish_time", std::string(kEpoch))},
-              {"state", MapTaskState(t.value("state", ""))},
+              {"display_name", path == "root" ? std::string("root") : StrOr(t, "name", path)},
+              {"create_time", StrOr(t, "start_time", CreatedAt(run))},
+              {"start_time", StrOr(t, "start_time", kEpoch)},
+              {"end_time", StrOr(t, "finish_time", kEpoch)},
+              {"state", MapTaskState(StrOr(t, "state", ""))},
               {"inputs", ArtifactIds(FieldOf(ObjectAt(t, "inputs"), "artifacts"))},
               {"outputs", ArtifactIds(FieldOf(ObjectAt(t, "outputs"), "artifacts"))},
               {"child_tasks", Json::array()},
               {"state_history", Json::array()},
               // Skiff extensions (ignored by kfp_server_api): the task's path and parameters.
               {"task_path", path},
-              {"kind", t.value("kind", "")},
+              {"kind", StrOr(t, "kind", "")},
               {"input_parameters", ObjectAt(ObjectAt(t, "inputs"), "parameters")},
               {"output_parameters", ObjectAt(ObjectAt(t, "outputs"), "parameters")}};
     if (auto p = parent_of.find(path); p != parent_of.end()) d["parent_task_id"] = id_of(p->second);
@@ -170,13 +216,13 @@ Json TaskDetails(const Json& run, const std::string& run_id) {
             {{"task_id", id_of(c.get<std::string>())}, {"pod_name", c.get<std::string>()}});
       }
     }
-    const std::string workload = t.value("workload_id", "");
+    const std::string workload = StrOr(t, "workload_id", "");
     if (!workload.empty()) {
       d["pod_name"] = workload;
       d["executor_detail"] = {{"main_job", workload}};
     }
-    if (t.value("state", "") == "FAILED") {
-      d["error"] = {{"code", 2}, {"message", t.value("message", "")}, {"details", Json::array()}};
+    if (StrOr(t, "state", "") == "FAILED") {
+      d["error"] = {{"code", 2}, {"message", StrOr(t, "message", "")}, {"details", Json::array()}};
     }
     details.push_back(std::move(d));
   }
@@ -355,15 +401,14 @@ Result<Json> KfpApi::Healthz(const HttpRequest&) {
 // ---- experiments ----
 
 Json KfpApi::ExperimentToApi(const Json& obj) {
-  const Json& spec = obj["spec"];
+  const Json& spec = ObjectAt(obj, "spec");
   return {{"experiment_id", MetaName(obj)},
-          {"display_name", spec.value("displayName", MetaName(obj))},
-          {"description", spec.value("description", "")},
+          {"display_name", StrOr(spec, "displayName", MetaName(obj))},
+          {"description", StrOr(spec, "description", "")},
           {"created_at", CreatedAt(obj)},
           {"namespace", MetaNamespace(obj)},
-          {"storage_state", spec.value("storageState", "AVAILABLE")},
-          {"last_run_created_at",
-           ObjectAt(obj, "status").value("lastRunCreatedAt", std::string(kEpoch))}};
+          {"storage_state", StrOr(spec, "storageState", "AVAILABLE")},
+          {"last_run_created_at", StrOr(ObjectAt(obj, "status"), "lastRunCreatedAt", kEpoch)}};
 }
 
 Result<Json> KfpApi::CreateExperiment(const HttpRequest& req) {
@@ -374,7 +419,7 @@ Result<Json> KfpApi::CreateExperiment(const HttpRequest& req) {
   if (display.empty()) return InvalidArgument("experiment.display_name: required");
   ASSIGN_OR_RETURN(Json existing, ListIn(kKfpExperimentType, ns));
   for (const Json& e : existing) {
-    if (e["spec"].value("displayName", "") == display) {
+    if (StrOr(ObjectAt(e, "spec"), "displayName", "") == display) {
       return AlreadyExists("experiment '" + display + "' already exists in namespace '" + ns + "'");
     }
   }
@@ -421,6 +466,7 @@ Result<Json> KfpApi::ExperimentAction(const HttpRequest& req) {
   }
   ASSIGN_OR_RETURN(Json e, FindById(req, kKfpExperimentType, id, "experiment", Verb::kUpdate));
   const std::string state = action == "archive" ? "ARCHIVED" : "AVAILABLE";
+  if (!e["spec"].is_object()) e["spec"] = Json::object();
   e["spec"]["storageState"] = state;
   e["metadata"].erase("resourceVersion");
   RETURN_IF_ERROR(store_.Update(kKfpExperimentType, e).status());
@@ -428,7 +474,7 @@ Result<Json> KfpApi::ExperimentAction(const HttpRequest& req) {
     // As KFP does: archiving an experiment archives its runs.
     ASSIGN_OR_RETURN(Json runs, ListIn(kPipelineRunType, MetaNamespace(e)));
     for (const Json& run : runs) {
-      if (run["spec"].value("experimentId", "") != id) continue;
+      if (StrOr(ObjectAt(run, "spec"), "experimentId", "") != id) continue;
       auto ignored = UpdateRun(req, MetaName(run), [](Json& r) {
         r["spec"]["storageState"] = "ARCHIVED";
         return Status::Ok();
@@ -442,30 +488,30 @@ Result<Json> KfpApi::ExperimentAction(const HttpRequest& req) {
 // ---- pipelines and versions ----
 
 Json KfpApi::PipelineToApi(const Json& obj) {
-  const Json& spec = obj["spec"];
+  const Json& spec = ObjectAt(obj, "spec");
   return {{"pipeline_id", MetaName(obj)},
-          {"display_name", spec.value("displayName", MetaName(obj))},
-          {"name", spec.value("displayName", MetaName(obj))},
-          {"description", spec.value("description", "")},
+          {"display_name", StrOr(spec, "displayName", MetaName(obj))},
+          {"name", StrOr(spec, "displayName", MetaName(obj))},
+          {"description", StrOr(spec, "description", "")},
           {"created_at", CreatedAt(obj)},
           {"namespace", MetaNamespace(obj)}};
 }
 
 Json KfpApi::PipelineVersionToApi(const Json& obj, bool with_spec) {
-  const Json& spec = obj["spec"];
-  Json out = {{"pipeline_id", spec.value("pipelineId", "")},
+  const Json& spec = ObjectAt(obj, "spec");
+  Json out = {{"pipeline_id", StrOr(spec, "pipelineId", "")},
               {"pipeline_version_id", MetaName(obj)},
-              {"display_name", spec.value("displayName", MetaName(obj))},
-              {"name", spec.value("displayName", MetaName(obj))},
-              {"description", spec.value("description", "")},
+              {"display_name", StrOr(spec, "displayName", MetaName(obj))},
+              {"name", StrOr(spec, "displayName", MetaName(obj))},
+              {"description", StrOr(spec, "description", "")},
               {"created_at", CreatedAt(obj)},
-              {"code_source_url", spec.value("codeSourceUrl", "")}};
+              {"code_source_url", StrOr(spec, "codeSourceUrl", "")}};
   if (with_spec) {
     if (spec.contains("platformSpec") && spec["platformSpec"].is_object()) {
-      out["pipeline_spec"] = {{"pipeline_spec", spec["pipelineSpec"]},
+      out["pipeline_spec"] = {{"pipeline_spec", ObjectAt(spec, "pipelineSpec")},
                               {"platform_spec", spec["platformSpec"]}};
     } else {
-      out["pipeline_spec"] = spec.value("pipelineSpec", Json::object());
+      out["pipeline_spec"] = ObjectAt(spec, "pipelineSpec");
     }
   }
   return out;
@@ -477,8 +523,8 @@ Result<Json> KfpApi::StorePipelineVersion(const std::string& ns, const std::stri
                                           const std::string& code_source_url) {
   ASSIGN_OR_RETURN(Json existing, ListIn(kKfpPipelineVersionType, ns));
   for (const Json& v : existing) {
-    if (v["spec"].value("pipelineId", "") == pipeline_id &&
-        v["spec"].value("displayName", "") == name) {
+    if (StrOr(ObjectAt(v, "spec"), "pipelineId", "") == pipeline_id &&
+        StrOr(ObjectAt(v, "spec"), "displayName", "") == name) {
       return AlreadyExists("pipeline version '" + name + "' already exists in pipeline '" +
                            pipeline_id + "'");
     }
@@ -539,7 +585,7 @@ Result<Json> KfpApi::UploadPipeline(const HttpRequest& req) {
   if (name.empty()) return InvalidArgument("name: required (query parameter)");
   ASSIGN_OR_RETURN(Json existing, ListIn(kKfpPipelineType, ns));
   for (const Json& p : existing) {
-    if (p["spec"].value("displayName", "") == name) {
+    if (StrOr(ObjectAt(p, "spec"), "displayName", "") == name) {
       return AlreadyExists("pipeline '" + name + "' already exists in namespace '" + ns + "'");
     }
   }
@@ -581,7 +627,7 @@ Result<Json> KfpApi::CreatePipeline(const HttpRequest& req) {
   if (name.empty()) return InvalidArgument("pipeline.display_name: required");
   ASSIGN_OR_RETURN(Json existing, ListIn(kKfpPipelineType, ns));
   for (const Json& p : existing) {
-    if (p["spec"].value("displayName", "") == name) {
+    if (StrOr(ObjectAt(p, "spec"), "displayName", "") == name) {
       return AlreadyExists("pipeline '" + name + "' already exists in namespace '" + ns + "'");
     }
   }
@@ -644,7 +690,7 @@ Result<Json> KfpApi::GetPipelineByName(const HttpRequest& req) {
   const std::string name = req.Param("name");
   ASSIGN_OR_RETURN(Json items, ListIn(kKfpPipelineType, ns));
   for (const Json& p : items) {
-    if (p["spec"].value("displayName", "") == name) return PipelineToApi(p);
+    if (StrOr(ObjectAt(p, "spec"), "displayName", "") == name) return PipelineToApi(p);
   }
   return NotFound("pipeline named '" + name + "' not found in namespace '" + ns + "'");
 }
@@ -706,7 +752,7 @@ Result<Json> KfpApi::ListPipelineVersions(const HttpRequest& req) {
 Result<Json> KfpApi::GetPipelineVersion(const HttpRequest& req) {
   ASSIGN_OR_RETURN(Json v, FindById(req, kKfpPipelineVersionType, req.Param("pipeline_version_id"),
                                     "pipeline version", Verb::kGet));
-  if (v["spec"].value("pipelineId", "") != req.Param("pipeline_id")) {
+  if (StrOr(ObjectAt(v, "spec"), "pipelineId", "") != req.Param("pipeline_id")) {
     return NotFound("pipeline version '" + req.Param("pipeline_version_id") +
                     "' not found in pipeline '" + req.Param("pipeline_id") + "'");
   }
@@ -716,7 +762,7 @@ Result<Json> KfpApi::GetPipelineVersion(const HttpRequest& req) {
 Result<Json> KfpApi::DeletePipelineVersion(const HttpRequest& req) {
   ASSIGN_OR_RETURN(Json v, FindById(req, kKfpPipelineVersionType, req.Param("pipeline_version_id"),
                                     "pipeline version", Verb::kDelete));
-  if (v["spec"].value("pipelineId", "") != req.Param("pipeline_id")) {
+  if (StrOr(ObjectAt(v, "spec"), "pipelineId", "") != req.Param("pipeline_id")) {
     return NotFound("pipeline version '" + req.Param("pipeline_version_id") +
                     "' not found in pipeline '" + req.Param("pipeline_id") + "'");
   }
@@ -734,32 +780,32 @@ Json RunSummaryToApi(const Json& run) {
   const Json& spec = ObjectAt(run, "spec");
   const Json& status = ObjectAt(run, "status");
   const std::string id = MetaName(run);
-  const std::string created = status.value("createdAt", CreatedAt(run));
+  const std::string created = StrOr(status, "createdAt", CreatedAt(run));
   Json out = {{"run_id", id},
-              {"display_name", spec.value("displayName", id)},
-              {"experiment_id", spec.value("experimentId", "")},
-              {"storage_state", spec.value("storageState", "AVAILABLE")},
-              {"description", spec.value("description", "")},
+              {"display_name", StrOr(spec, "displayName", id)},
+              {"experiment_id", StrOr(spec, "experimentId", "")},
+              {"storage_state", StrOr(spec, "storageState", "AVAILABLE")},
+              {"description", StrOr(spec, "description", "")},
               {"runtime_config",
                {{"parameters", ObjectAt(spec, "parameters")},
-                {"pipeline_root", spec.value("pipelineRoot", "")}}},
-              {"service_account", spec.value("serviceAccount", "")},
+                {"pipeline_root", StrOr(spec, "pipelineRoot", "")}}},
+              {"service_account", StrOr(spec, "serviceAccount", "")},
               {"created_at", created},
-              {"scheduled_at", spec.value("scheduledAt", created)},
-              {"finished_at", status.value("finishedAt", std::string(kEpoch))},
-              {"state", status.value("state", "PENDING")},
+              {"scheduled_at", StrOr(spec, "scheduledAt", created)},
+              {"finished_at", StrOr(status, "finishedAt", kEpoch)},
+              {"state", StrOr(status, "state", "PENDING")},
               {"state_history", Json::array()},
               {"namespace", MetaNamespace(run)}};
   if (spec.contains("recurringRunId")) out["recurring_run_id"] = spec["recurringRunId"];
   if (const Json* ref = Obj(spec, "pipelineVersionReference", "pipelineVersionReference")) {
     out["pipeline_version_reference"] = {
-        {"pipeline_id", ref->value("pipelineId", "")},
-        {"pipeline_version_id", ref->value("pipelineVersionId", "")}};
-    out["pipeline_version_id"] = ref->value("pipelineVersionId", "");
+        {"pipeline_id", StrOr(*ref, "pipelineId", "")},
+        {"pipeline_version_id", StrOr(*ref, "pipelineVersionId", "")}};
+    out["pipeline_version_id"] = StrOr(*ref, "pipelineVersionId", "");
   }
-  if (status.value("state", "") == "FAILED") {
+  if (StrOr(status, "state", "") == "FAILED") {
     out["error"] = {
-        {"code", 2}, {"message", status.value("message", "")}, {"details", Json::array()}};
+        {"code", 2}, {"message", StrOr(status, "message", "")}, {"details", Json::array()}};
   }
   if (status.contains("engine") && status["engine"].is_object() &&
       status["engine"].contains("outputs")) {
@@ -828,8 +874,9 @@ Status KfpApi::ResolveSpec(const HttpRequest& req, const Json& body, const std::
                                        : "pipeline version '" + version_id +
                                              "' not found in pipeline '" + pipeline_id + "'");
   }
-  *pipeline_spec = (*chosen)["spec"]["pipelineSpec"];
-  *platform_spec = (*chosen)["spec"].value("platformSpec", Json::object());
+  const Json& chosen_spec = ObjectAt(*chosen, "spec");
+  *pipeline_spec = ObjectAt(chosen_spec, "pipelineSpec");
+  *platform_spec = ObjectAt(chosen_spec, "platformSpec");
   return Status::Ok();
 }
 
@@ -935,7 +982,7 @@ Result<Json> KfpApi::GetRun(const HttpRequest& req) {
 Result<Json> KfpApi::DeleteRun(const HttpRequest& req) {
   ASSIGN_OR_RETURN(Json run,
                    FindById(req, kPipelineRunType, req.Param("run_id"), "run", Verb::kDelete));
-  const std::string state = ObjectAt(run, "status").value("state", "");
+  const std::string state = StrOr(ObjectAt(run, "status"), "state", "");
   if (state == "RUNNING" || state == "PENDING" || state == "CANCELING" || state.empty()) {
     // Stop its tasks first: the controller cancels, then the object goes.
     auto ignored = UpdateRun(req, MetaName(run), [](Json& r) {
@@ -966,7 +1013,7 @@ Result<Json> KfpApi::RunAction(const HttpRequest& req) {
   std::function<Status(Json&)> mutate;
   if (action == "terminate") {
     mutate = [](Json& r) {
-      const std::string state = ObjectAt(r, "status").value("state", "");
+      const std::string state = StrOr(ObjectAt(r, "status"), "state", "");
       if (state == "SUCCEEDED" || state == "FAILED" || state == "CANCELED") {
         return FailedPrecondition("run is already " + state + "; nothing to terminate");
       }
@@ -998,8 +1045,8 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
   const Json& tasks = ObjectAt(ObjectAt(status, "engine"), "tasks");
   const Json* task = nullptr;
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
-    if (it.key() == node || it->value("uuid", "") == node || it->value("workload_id", "") == node ||
-        it->value("name", "") == node) {
+    if (it.key() == node || StrOr(*it, "uuid", "") == node ||
+        StrOr(*it, "workload_id", "") == node || StrOr(*it, "name", "") == node) {
       task = &*it;
       break;
     }
@@ -1012,7 +1059,7 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
   }
   const Json& a = arts[artifact_name];
   const Json first = a.is_array() ? (a.empty() ? Json::object() : a[0]) : a;
-  const std::string uri = first.value("uri", "");
+  const std::string uri = StrOr(first, "uri", "");
   const std::string prefix = "file://";
   if (uri.rfind(prefix, 0) != 0) {
     return Unimplemented("artifact '" + artifact_name + "' is at '" + uri +
@@ -1046,9 +1093,9 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
 // ---- recurring runs ----
 
 Json KfpApi::RecurringRunToApi(const Json& obj) {
-  const Json& spec = obj["spec"];
+  const Json& spec = ObjectAt(obj, "spec");
   const Json& status = ObjectAt(obj, "status");
-  const bool enabled = spec.value("enabled", true);
+  const bool enabled = BoolOr(spec, "enabled", true);
   const Json& trigger = ObjectAt(spec, "trigger");
   Json api_trigger = Json::object();
   Json window = Json::object();
@@ -1060,38 +1107,38 @@ Json KfpApi::RecurringRunToApi(const Json& obj) {
   } else {
     api_trigger["periodic_schedule"] = window;
     api_trigger["periodic_schedule"]["interval_second"] =
-        std::to_string(trigger.value("intervalSecond", int64_t{0}));
+        std::to_string(IntOr(trigger, "intervalSecond", 0));
   }
   Json out = {{"recurring_run_id", MetaName(obj)},
-              {"display_name", spec.value("displayName", MetaName(obj))},
-              {"description", spec.value("description", "")},
+              {"display_name", StrOr(spec, "displayName", MetaName(obj))},
+              {"description", StrOr(spec, "description", "")},
               {"runtime_config",
                {{"parameters", ObjectAt(spec, "parameters")},
-                {"pipeline_root", spec.value("pipelineRoot", "")}}},
-              {"service_account", spec.value("serviceAccount", "")},
-              {"max_concurrency", std::to_string(spec.value("maxConcurrency", int64_t{1}))},
+                {"pipeline_root", StrOr(spec, "pipelineRoot", "")}}},
+              {"service_account", StrOr(spec, "serviceAccount", "")},
+              {"max_concurrency", std::to_string(IntOr(spec, "maxConcurrency", 1))},
               {"trigger", api_trigger},
               {"mode", enabled ? "ENABLE" : "DISABLE"},
               {"status", enabled ? "ENABLED" : "DISABLED"},
               {"created_at", CreatedAt(obj)},
-              {"updated_at", status.value("updatedAt", CreatedAt(obj))},
-              {"no_catchup", spec.value("noCatchup", false)},
+              {"updated_at", StrOr(status, "updatedAt", CreatedAt(obj))},
+              {"no_catchup", BoolOr(spec, "noCatchup", false)},
               {"namespace", MetaNamespace(obj)},
-              {"experiment_id", spec.value("experimentId", "")},
+              {"experiment_id", StrOr(spec, "experimentId", "")},
               // Skiff extensions: schedule bookkeeping.
-              {"last_scheduled_at", status.value("lastScheduledAt", "")},
-              {"next_scheduled_at", status.value("nextScheduledAt", "")},
-              {"fired_runs", status.value("firedRuns", 0)}};
+              {"last_scheduled_at", StrOr(status, "lastScheduledAt", "")},
+              {"next_scheduled_at", StrOr(status, "nextScheduledAt", "")},
+              {"fired_runs", IntOr(status, "firedRuns", 0)}};
   if (const Json* ref = Obj(spec, "pipelineVersionReference", "pipelineVersionReference")) {
     out["pipeline_version_reference"] = {
-        {"pipeline_id", ref->value("pipelineId", "")},
-        {"pipeline_version_id", ref->value("pipelineVersionId", "")}};
+        {"pipeline_id", StrOr(*ref, "pipelineId", "")},
+        {"pipeline_version_id", StrOr(*ref, "pipelineVersionId", "")}};
   } else {
-    out["pipeline_spec"] = spec.value("pipelineSpec", Json::object());
+    out["pipeline_spec"] = ObjectAt(spec, "pipelineSpec");
   }
-  if (!status.value("message", "").empty() &&
-      status.value("message", "").rfind("waiting", 0) != 0) {
-    out["error"] = {{"code", 9}, {"message", status["message"]}, {"details", Json::array()}};
+  const std::string message = StrOr(status, "message", "");
+  if (!message.empty() && message.rfind("waiting", 0) != 0) {
+    out["error"] = {{"code", 9}, {"message", message}, {"details", Json::array()}};
   }
   return out;
 }
@@ -1117,7 +1164,12 @@ Result<Json> TriggerFromApi(const Json& body) {
     out["cron"] = Str(src, "cron");
   } else {
     for (const char* k : {"interval_second", "intervalSecond"}) {
-      if (src.contains(k)) out["intervalSecond"] = src[k];
+      if (!src.contains(k)) continue;
+      // An int64 field: proto3 JSON sends it as a string ("3600") as often as a number.
+      ASSIGN_OR_RETURN(int64_t seconds,
+                       ProtoInt64(src[k], "recurring_run.trigger.periodic_schedule." +
+                                              std::string("interval_second")));
+      out["intervalSecond"] = seconds;
     }
     if (!out.contains("intervalSecond")) {
       return InvalidArgument("recurring_run.trigger.periodic_schedule.interval_second: required");
@@ -1125,9 +1177,6 @@ Result<Json> TriggerFromApi(const Json& body) {
   }
   auto parsed = pipelines::Schedule::FromTrigger(out);
   if (!parsed.ok()) return InvalidArgument("recurring_run." + parsed.status().message());
-  if (out.contains("intervalSecond") && out["intervalSecond"].is_string()) {
-    out["intervalSecond"] = std::stoll(out["intervalSecond"].get<std::string>());
-  }
   return out;
 }
 
@@ -1155,19 +1204,19 @@ Result<Json> KfpApi::CreateRecurringRun(const HttpRequest& req) {
   int64_t max_concurrency = 1;
   for (const char* k : {"max_concurrency", "maxConcurrency"}) {
     if (!body.contains(k)) continue;
-    const Json& v = body[k];
-    if (v.is_number_integer()) {
-      max_concurrency = v.get<int64_t>();
-    } else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() < 10 &&
-               std::all_of(v.get<std::string>().begin(), v.get<std::string>().end(), ::isdigit)) {
-      max_concurrency = std::stoll(v.get<std::string>());
-    } else {
-      return InvalidArgument("recurring_run.max_concurrency: not an integer: " + v.dump());
-    }
+    ASSIGN_OR_RETURN(max_concurrency, ProtoInt64(body[k], "recurring_run.max_concurrency"));
   }
   if (max_concurrency < 1 || max_concurrency > 10) {
     return InvalidArgument("recurring_run.max_concurrency: must be between 1 and 10, got " +
                            std::to_string(max_concurrency));
+  }
+  bool no_catchup = false;
+  for (const char* k : {"no_catchup", "noCatchup"}) {
+    if (!body.contains(k) || body[k].is_null()) continue;
+    if (!body[k].is_boolean()) {
+      return InvalidArgument("recurring_run.no_catchup: must be a boolean, got " + body[k].dump());
+    }
+    no_catchup = body[k].get<bool>();
   }
   std::map<std::string, Json> params;
   std::string pipeline_root;
@@ -1195,7 +1244,7 @@ Result<Json> KfpApi::CreateRecurringRun(const HttpRequest& req) {
           {"pipelineRoot", pipeline_root},
           {"trigger", trigger},
           {"maxConcurrency", max_concurrency},
-          {"noCatchup", body.value("no_catchup", body.value("noCatchup", false))},
+          {"noCatchup", no_catchup},
           {"enabled", mode != "DISABLE"}};
   if (platform_spec.is_object() && !platform_spec.empty()) spec["platformSpec"] = platform_spec;
   if (const Json* ref = Obj(body, "pipeline_version_reference", "pipelineVersionReference")) {
@@ -1222,7 +1271,10 @@ Result<Json> KfpApi::ListRecurringRuns(const HttpRequest& req) {
   ASSIGN_OR_RETURN(Json items, ListIn(kRecurringRunType, ns));
   std::vector<Json> api;
   for (const Json& rr : items) {
-    if (!experiment_id.empty() && rr["spec"].value("experimentId", "") != experiment_id) continue;
+    if (!experiment_id.empty() &&
+        StrOr(ObjectAt(rr, "spec"), "experimentId", "") != experiment_id) {
+      continue;
+    }
     Json a = RecurringRunToApi(rr);
     a.erase("pipeline_spec");
     api.push_back(std::move(a));
@@ -1254,7 +1306,8 @@ Result<Json> KfpApi::RecurringRunAction(const HttpRequest& req) {
   for (int attempt = 0;; ++attempt) {
     ASSIGN_OR_RETURN(Json rr, FindById(req, kRecurringRunType, id, "recurring run", Verb::kUpdate));
     const bool enable = action == "enable";
-    const bool was_enabled = rr["spec"].value("enabled", true);
+    const bool was_enabled = BoolOr(ObjectAt(rr, "spec"), "enabled", true);
+    if (!rr["spec"].is_object()) rr["spec"] = Json::object();
     rr["spec"]["enabled"] = enable;
     if (!rr.contains("status") || !rr["status"].is_object()) rr["status"] = Json::object();
     rr["status"]["updatedAt"] = FormatRfc3339(clock_.Now());

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "api/api_server.h"
 #include "api/http_client.h"
 #include "api/kfp/kfp_list.h"
 #include "api/kfp/kfp_run_retry.h"
@@ -80,6 +82,23 @@ TEST(KfpFilterTest, MalformedFiltersNameWhatIsWrong) {
   auto no_key = ParseKfpFilter(R"({"predicates":[{"operation":"EQUALS","string_value":"x"}]})");
   ASSERT_FALSE(no_key.ok());
   EXPECT_NE(no_key.status().message().find(".key"), std::string::npos);
+}
+
+TEST(KfpFilterTest, ALongValueThatIsNoInt64IsRefusedNamingTheField) {
+  for (const char* bad : {R"("-")", R"("")", R"("12a")", R"("+5")", R"("99999999999999999999")",
+                          R"("-9223372036854775809")"}) {
+    auto f = ParseKfpFilter(std::string(R"({"predicates":[{"operation":"EQUALS","key":"x",)") +
+                            R"("long_value":)" + bad + "}]}");
+    ASSERT_FALSE(f.ok()) << bad;
+    EXPECT_EQ(f.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(f.status().message().find("filter.predicates[0].long_value: not an integer"),
+              std::string::npos)
+        << f.status().message();
+  }
+  auto f = ParseKfpFilter(
+      R"({"predicates":[{"operation":"EQUALS","key":"x","long_value":"-9223372036854775808"}]})");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_TRUE(KfpFilterMatches(*f, {{"x", INT64_MIN}}));
 }
 
 TEST(KfpListQueryTest, SortsDescendingAndPagesWithTokens) {
@@ -652,6 +671,165 @@ TEST_F(KfpApiServerTest, AnUploadThatIsNotMultipartFormDataIs400) {
   auto pipelines = store_->List(kKfpPipelineType, "", {});
   ASSERT_TRUE(pipelines.ok());
   EXPECT_EQ(pipelines->items.size(), 1u);
+}
+
+TEST_F(KfpApiServerTest, AFilterLongValueOfAMinusSignIs400) {
+  const std::string filter =
+      R"({"predicates":[{"operation":"EQUALS","key":"created_at","long_value":"-"}]})";
+  for (const char* list : {"experiments", "pipelines", "runs", "recurringruns"}) {
+    std::string msg = ExpectKfpError(
+        Call("admin", "GET",
+             std::string("/apis/v2beta1/") + list + "?filter=" + PercentEncode(filter)),
+        400, 3);
+    EXPECT_NE(msg.find("long_value: not an integer"), std::string::npos) << list << ": " << msg;
+  }
+}
+
+TEST_F(KfpApiServerTest, ObjectsStoredWithoutASpecAreListedWithDefaultsNotA500) {
+  ASSERT_EQ(Call("admin", "POST", "/apis/v2beta1/experiments", R"({"display_name":"good"})").status,
+            200);
+  const std::string pid = UploadTiny("good");
+  // Written straight to the store, as objects stored before a schema existed may be.
+  auto bare = [](const char* kind, const std::string& name) {
+    return Json{{"apiVersion", "pipelines.kubeflow.org/v2beta1"},
+                {"kind", kind},
+                {"metadata", {{"name", name}, {"namespace", "default"}}}};
+  };
+  ASSERT_TRUE(store_->Create(kKfpExperimentType, bare("Experiment", "no-spec")).ok());
+  Json wrong = bare("Experiment", "string-spec");
+  wrong["spec"] = "x";
+  ASSERT_TRUE(store_->Create(kKfpExperimentType, wrong).ok());
+  Json numbers = bare("Experiment", "number-fields");
+  numbers["spec"] = {{"displayName", 5}, {"storageState", true}};
+  ASSERT_TRUE(store_->Create(kKfpExperimentType, numbers).ok());
+  ASSERT_TRUE(store_->Create(kKfpPipelineType, bare("Pipeline", "no-spec")).ok());
+  wrong = bare("Pipeline", "string-spec");
+  wrong["spec"] = 7;
+  ASSERT_TRUE(store_->Create(kKfpPipelineType, wrong).ok());
+  Json version = bare("PipelineVersion", "no-spec-version");
+  version["metadata"]["labels"] = {{kKfpPipelineIdLabel, pid}};
+  ASSERT_TRUE(store_->Create(kKfpPipelineVersionType, version).ok());
+  Json rr = bare("RecurringRun", "odd-recurring-run");
+  rr["spec"] = {{"enabled", "yes"}, {"maxConcurrency", "x"}, {"trigger", 5}};
+  ASSERT_TRUE(store_->Create(pipelines::kRecurringRunType, rr).ok());
+
+  HttpResult experiments = Call("admin", "GET", "/apis/v2beta1/experiments");
+  ASSERT_EQ(experiments.status, 200) << experiments.body;
+  std::set<std::string> names;
+  const Json listed = Json::parse(experiments.body);
+  for (const Json& e : listed["experiments"]) names.insert(e["display_name"]);
+  EXPECT_EQ(names, (std::set<std::string>{"good", "no-spec", "string-spec", "number-fields"}));
+  HttpResult pipelines = Call("admin", "GET", "/apis/v2beta1/pipelines");
+  ASSERT_EQ(pipelines.status, 200) << pipelines.body;
+  EXPECT_EQ(Json::parse(pipelines.body)["total_size"], 3);
+  HttpResult versions = Call("admin", "GET", "/apis/v2beta1/pipelines/" + pid + "/versions");
+  ASSERT_EQ(versions.status, 200) << versions.body;
+  EXPECT_EQ(Json::parse(versions.body)["total_size"], 2);
+  EXPECT_EQ(Call("admin", "GET", "/apis/v2beta1/recurringruns").status, 200);
+  EXPECT_EQ(Call("admin", "GET", "/apis/v2beta1/experiments/no-spec").status, 200);
+  EXPECT_EQ(Call("admin", "GET", "/apis/v2beta1/pipelines/names/good").status, 200);
+  // Creating next to them, and archiving one of them, work too.
+  EXPECT_EQ(Call("admin", "POST", "/apis/v2beta1/experiments", R"({"display_name":"new"})").status,
+            200);
+  EXPECT_EQ(Call("admin", "POST", "/apis/v2beta1/experiments/string-spec:archive").status, 200);
+  EXPECT_EQ(UploadTiny("another").empty(), false);
+}
+
+TEST_F(KfpApiServerTest, Int64FieldsSentAsProto3JsonStringsAreAccepted) {
+  HttpResult created =
+      Call("admin", "POST", "/apis/v2beta1/recurringruns",
+           Json{{"display_name", "hourly"},
+                {"pipeline_spec", Json::parse(kTinyIr)},
+                {"max_concurrency", "2"},
+                {"trigger", {{"periodic_schedule", {{"interval_second", "3600"}}}}}}
+               .dump());
+  ASSERT_EQ(created.status, 200) << created.body;
+  Json api = Json::parse(created.body);
+  EXPECT_EQ(api["trigger"]["periodic_schedule"]["interval_second"], "3600");
+  EXPECT_EQ(api["max_concurrency"], "2");
+  auto stored = store_->Get(pipelines::kRecurringRunType, "default", api["recurring_run_id"]);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ((*stored)["spec"]["trigger"]["intervalSecond"], 3600);
+  EXPECT_EQ((*stored)["spec"]["maxConcurrency"], 2);
+  auto recurring = [&](Json periodic, Json extra = Json::object()) {
+    Json body = {{"display_name", "x"},
+                 {"pipeline_spec", Json::parse(kTinyIr)},
+                 {"trigger", {{"periodic_schedule", periodic}}}};
+    body.update(extra);
+    return Call("admin", "POST", "/apis/v2beta1/recurringruns", body.dump());
+  };
+  for (Json bad : {Json("-"), Json(""), Json("36x"), Json("99999999999999999999"), Json(1.5)}) {
+    std::string msg = ExpectKfpError(recurring({{"interval_second", bad}}), 400, 3);
+    EXPECT_NE(msg.find("interval_second"), std::string::npos) << bad << ": " << msg;
+  }
+  std::string msg =
+      ExpectKfpError(recurring({{"interval_second", "60"}}, {{"max_concurrency", "-"}}), 400, 3);
+  EXPECT_NE(msg.find("max_concurrency: not an integer"), std::string::npos) << msg;
+  msg = ExpectKfpError(recurring({{"interval_second", "60"}}, {{"no_catchup", "yes"}}), 400, 3);
+  EXPECT_NE(msg.find("no_catchup: must be a boolean"), std::string::npos) << msg;
+}
+
+// kTinyIr with an integer pipeline parameter `n`.
+Json IrWithAnIntParameter() {
+  Json ir = Json::parse(kTinyIr);
+  ir["root"]["inputDefinitions"] = {{"parameters", {{"n", {{"parameterType", "NUMBER_INTEGER"}}}}}};
+  return ir;
+}
+
+TEST_F(KfpApiServerTest, AnIntParameterThatIsNoInt64Is400NamingTheParameter) {
+  auto run_with = [&](const std::string& n) {
+    return Call("admin", "POST", "/apis/v2beta1/runs",
+                R"({"display_name":"r","pipeline_spec":)" + IrWithAnIntParameter().dump() +
+                    R"(,"runtime_config":{"parameters":{"n":)" + n + "}}}");
+  };
+  for (const char* bad :
+       {"1e300", "-1e300", "2.5", "9223372036854775808", "18446744073709551615", "9.3e18"}) {
+    std::string msg = ExpectKfpError(run_with(bad), 400, 3);
+    EXPECT_NE(msg.find("parameter 'n'"), std::string::npos) << bad << ": " << msg;
+  }
+  HttpResult whole = run_with("3.0");
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(Json::parse(whole.body)["runtime_config"]["parameters"]["n"], 3.0);
+  EXPECT_EQ(run_with("-9223372036854775808").status, 200);
+  auto runs = store_->List(pipelines::kPipelineRunType, "", {});
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->items.size(), 2u);
+}
+
+// Through the real ApiServer and its token check, registered as `skiff up` registers it.
+TEST(KfpHealthzTest, AnswersWithoutATokenWhileEveryOtherCallNeedsAGoodOne) {
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<Store> store = OpenTestStore(dir, clock);
+  ASSERT_NE(store, nullptr);
+  Authenticator authn(*store, clock);
+  Authorizer authz(*store);
+  ASSERT_TRUE(CreateUser(*store, "root", true).ok());
+  const std::string token = MintToken(*store, clock, "root")->token;
+  ApiServer server(ApiServer::Options{}, *store, authn, authz, clock);
+  KfpApi kfp(*store, authz, clock);
+  RegisterKfpApi(kfp, [&](const std::string& m, const std::string& p, Handler h) {
+    server.AddRoute(m, p, std::move(h));
+  });
+  ASSERT_TRUE(server.Start().ok());
+  HttpClient client(server.url());
+  auto get = [&](const std::string& path, const std::string& bearer) {
+    HttpHeaders headers;
+    if (!bearer.empty()) headers["Authorization"] = "Bearer " + bearer;
+    auto r = client.Request("GET", path, headers, "");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : HttpResult{};
+  };
+  for (const std::string& bearer : {std::string(), std::string("bad"), token}) {
+    HttpResult health = get("/apis/v2beta1/healthz", bearer);
+    EXPECT_EQ(health.status, 200) << bearer << ": " << health.body;
+    EXPECT_EQ(Json::parse(health.body)["multi_user"], true);
+  }
+  EXPECT_EQ(get("/apis/v2beta1/experiments", "bad").status, 401);
+  EXPECT_EQ(get("/apis/v2beta1/experiments", "").status, 401);
+  EXPECT_EQ(get("/apis/v2beta1/experiments", token).status, 200);
+  EXPECT_EQ(get("/apis/v2beta1/openapi.json", "").status, 401);
+  server.Shutdown();
 }
 
 // ---- the OpenAPI document ----

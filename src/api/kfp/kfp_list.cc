@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <optional>
 
@@ -56,12 +57,15 @@ Result<std::vector<Json>> PredicateValues(const Json& p, Op op, const std::strin
         }
         v = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
       } else if (std::string(a) == "long_value" && v.is_string()) {
+        // proto3 JSON writes int64 as a decimal string; "-", "" and out-of-range text are no
+        // integers.
         const std::string& s = v.get_ref<const std::string&>();
-        if (s.empty() || s.size() > 19 ||
-            !std::all_of(s.begin() + (s[0] == '-' ? 1 : 0), s.end(), ::isdigit)) {
+        int64_t n = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
           return InvalidArgument(where + "." + k + ": not an integer: " + v.dump());
         }
-        v = std::stoll(s);
+        v = n;
       }
       out.push_back(v);
     }
