@@ -32,9 +32,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
+def corpus_root():
+    """The shared corpus: $SKIFF_CORPUS, else <source dir>/../shared/corpus, the source dir being
+    $SKIFF_SOURCE_DIR or this checkout. The C++ tests find it the same way (CorpusDir() in
+    src/pipelines/engine_testing.h), the e2e tests through this function."""
+    if os.environ.get("SKIFF_CORPUS"):
+        return os.path.normpath(os.environ["SKIFF_CORPUS"])
+    source = os.environ.get("SKIFF_SOURCE_DIR") or REPO
+    return os.path.normpath(os.path.join(source, "..", "shared", "corpus"))
+
+
 def default_corpus():
-    base = os.environ.get("SKIFF_SOURCE_DIR", REPO) + "/../shared/corpus"
-    return os.path.join(os.path.normpath(base), "kfp", "ir")
+    return os.path.join(corpus_root(), "kfp", "ir")
+
+
+def corpus_missing():
+    """Why the KFP IR corpus cannot be read ("" when it can): a message naming the folder."""
+    ir = default_corpus()
+    if os.path.isdir(ir):
+        return ""
+    return f"the shared corpus is not here: {ir} is missing (set SKIFF_CORPUS to the corpus folder)"
 
 
 FRESH_FILE = object()  # parameter value: a path that does not exist yet
@@ -381,6 +398,10 @@ def main():
                     help="combine earlier results (e.g. from runs split over several homes), "
                          "re-classifying each file with the current rules, into --out")
     args = ap.parse_args()
+    if not os.path.isdir(args.corpus):
+        print(f"run_corpus: {args.corpus} is missing (set SKIFF_CORPUS or pass --corpus)",
+              file=sys.stderr)
+        return 2
     if args.merge:
         return merge(args.merge, args.corpus, args.out)
     os.makedirs(args.home, exist_ok=True)

@@ -15,6 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ConformanceTest, EveryCorpusFileParsesAndNegativeVectorsAreRefused) {
+  SKIFF_REQUIRE_CORPUS();
   fs::path dir = CorpusDir() + "/kfp/ir";
   ASSERT_TRUE(fs::is_directory(dir)) << dir;
   std::vector<ConformanceRow> rows;
@@ -82,6 +83,7 @@ Json Sample(ParameterType type) {
 // Drives every valid corpus pipeline with a runner that succeeds each task with typed sample
 // outputs: the engine must never crash or report a corrupt status, whatever the IR holds.
 TEST(ConformanceTest, EveryValidPipelineCanBeDrivenByTheEngine) {
+  SKIFF_REQUIRE_CORPUS();
   fs::path dir = CorpusDir() + "/kfp/ir";
   for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
     Result<PipelineSpec> spec = LoadPipelineSpecFile(e.path().string());
@@ -127,6 +129,7 @@ TEST(ConformanceTest, EveryValidPipelineCanBeDrivenByTheEngine) {
 }
 
 TEST(ConformanceTest, NegativeVectorsNameTheField) {
+  SKIFF_REQUIRE_CORPUS();
   Result<PipelineSpec> no_name = LoadPipelineSpecFile(CorpusIrPath("invalid_no_name.yaml"));
   ASSERT_FALSE(no_name.ok());
   EXPECT_EQ(no_name.status().message(), "invalid_no_name.yaml: pipelineInfo.name: required");

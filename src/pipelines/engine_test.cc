@@ -11,8 +11,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
+// Runs the corpus's IR files; skipped where the corpus is absent.
 class EngineTest : public ::testing::Test {
  protected:
+  void SetUp() override { SKIFF_REQUIRE_CORPUS(); }
+
   void Load(const std::string& file) {
     Result<PipelineSpec> spec = LoadPipelineSpecFile(CorpusIrPath(file));
     ASSERT_TRUE(spec.ok()) << spec.status().ToString();

@@ -93,6 +93,7 @@ TEST(IrTest, GarbageIsRefusedWithoutCrashing) {
 }
 
 TEST(IrTest, ReadsThePlatformSpecDocument) {
+  SKIFF_REQUIRE_CORPUS();
   Result<PipelineSpec> spec = LoadPipelineSpecFile(CorpusIrPath("timeout.yaml"));
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   const ComponentSpec* comp = spec->Component(spec->root.dag->tasks.begin()->second.component);
@@ -102,6 +103,7 @@ TEST(IrTest, ReadsThePlatformSpecDocument) {
 }
 
 TEST(IrTest, ReadsTheJobWrapperAndSchema200Constants) {
+  SKIFF_REQUIRE_CORPUS();
   Result<PipelineSpec> job = LoadPipelineSpecFile(CorpusIrPath("default_pipeline.json"));
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   EXPECT_TRUE(job->runtime_config.contains("parameters"));
@@ -115,6 +117,7 @@ TEST(IrTest, ReadsTheJobWrapperAndSchema200Constants) {
 }
 
 TEST(IrTest, ReadsIteratorsRetryAndTriggerPolicies) {
+  SKIFF_REQUIRE_CORPUS();
   Result<PipelineSpec> spec =
       LoadPipelineSpecFile(CorpusIrPath("pipeline_with_parallelfor_parallelism.yaml"));
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();

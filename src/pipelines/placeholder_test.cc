@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "pipelines/engine_testing.h"
 #include "pipelines/executor_io.h"
 #include "pipelines/launcher_testing.h"
 
@@ -183,10 +184,8 @@ TEST(ResolveCommandLineTest, PipelineLevelPlaceholdersResolve) {
 
 // Every container executor of the whole KFP corpus resolves, except the Vertex-only forms.
 TEST(ResolveCommandLineTest, EveryCorpusExecutorResolvesExceptVertexOnlyForms) {
-  const char* source_dir = std::getenv("SKIFF_SOURCE_DIR");
-  const std::string corpus =
-      std::string(source_dir ? source_dir : ".") + "/../shared/corpus/kfp/ir";
-  if (!std::filesystem::is_directory(corpus)) GTEST_SKIP() << "no KFP corpus at " << corpus;
+  SKIFF_REQUIRE_CORPUS();
+  const std::string corpus = CorpusDir() + "/kfp/ir";
   TempDir dir;
   int resolved = 0, vertex_only = 0;
   for (const auto& entry : std::filesystem::directory_iterator(corpus)) {

@@ -16,7 +16,10 @@ using std::chrono::milliseconds;
 // pipeline_with_after.yaml: print-text, then print-text-2, then print-text-3 (each .after()).
 class RunControllerTest : public ::testing::Test {
  protected:
-  void SetUp() override { store_ = OpenStore("sqlite://" + dir_.path() + "/t.db", clock_).value(); }
+  void SetUp() override {
+    SKIFF_REQUIRE_CORPUS();  // the run's IR is the corpus's pipeline_with_after.yaml
+    store_ = OpenStore("sqlite://" + dir_.path() + "/t.db", clock_).value();
+  }
 
   void MakeController(RunControllerOptions options) {
     options.artifacts_root = dir_.path() + "/artifacts";

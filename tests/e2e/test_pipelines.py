@@ -15,17 +15,16 @@ from conftest import BINARY, Skiff
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+import run_corpus  # noqa: E402
 
 
 def corpus_dir():
-    candidates = []
-    if os.environ.get("SKIFF_SOURCE_DIR"):
-        candidates.append(os.path.join(os.environ["SKIFF_SOURCE_DIR"], "..", "shared", "corpus"))
-    candidates.append(os.path.join(REPO, "..", "shared", "corpus"))
-    for c in candidates:
-        if os.path.isdir(os.path.join(c, "kfp", "ir")):
-            return os.path.join(os.path.normpath(c), "kfp", "ir")
-    pytest.skip("KFP corpus not found (set SKIFF_SOURCE_DIR)")
+    """The corpus's KFP IR folder ($SKIFF_CORPUS, see run_corpus.corpus_root); skips without it."""
+    missing = run_corpus.corpus_missing()
+    if missing:
+        pytest.skip(missing)
+    return run_corpus.default_corpus()
 
 
 def ir(name):
@@ -261,8 +260,6 @@ data: {foo: bar}
 
 
 def test_a_fast_slice_of_the_corpus_runs_to_success(server):
-    sys.path.insert(0, os.path.join(REPO, "tools"))
-    import run_corpus
     failures = {}
     for file in FAST_CORPUS:
         docs = run_corpus.load(ir(file))
