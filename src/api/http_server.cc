@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -421,6 +422,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     parser_.emplace();
     parser_->body_limit(server_->options().body_limit);
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<size_t>(server_->options().header_limit, UINT32_MAX)));
     stream_.expires_after(std::chrono::seconds(120));
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -429,6 +432,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnHeader(beast::error_code ec) {
     if (ec == http::error::body_limit) return RejectTooLarge();
+    if (ec == http::error::header_limit) return RejectHeaderTooLarge();
     if (ec) return CloseNow();
     auto& msg = parser_->get();
     auto expect = msg[http::field::expect];
@@ -451,22 +455,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
   }
 
-  // 413, then a lingering close so the client reads the answer instead of a reset.
   void RejectTooLarge() {
-    auto res =
-        std::make_shared<http::response<http::string_body>>(http::status::payload_too_large, 11);
+    Reject(http::status::payload_too_large, "RequestEntityTooLarge",
+           "request body larger than " + std::to_string(server_->options().body_limit) + " bytes");
+  }
+
+  // The request line and headers passed header_limit before their end: 414 when the request line
+  // itself did not end within it (a long URL; the parser has no target yet), else 431.
+  void RejectHeaderTooLarge() {
+    const std::string limit = std::to_string(server_->options().header_limit);
+    if (parser_->get().target().empty()) {
+      return Reject(http::status::uri_too_long, "RequestURITooLong",
+                    "request line longer than " + limit + " bytes");
+    }
+    Reject(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge",
+           "request line and headers larger than " + limit + " bytes");
+  }
+
+  // An error answer as a Status JSON, then a lingering close so the client reads the answer
+  // instead of a reset.
+  void Reject(http::status status, const std::string& reason, const std::string& message) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::content_type, "application/json");
     res->keep_alive(false);
-    res->body() =
-        nlohmann::json{{"kind", "Status"},
-                       {"apiVersion", "v1"},
-                       {"status", "Failure"},
-                       {"message", "request body larger than " +
-                                       std::to_string(server_->options().body_limit) + " bytes"},
-                       {"reason", "RequestEntityTooLarge"},
-                       {"code", 413}}
-            .dump() +
-        "\n";
+    res->body() = nlohmann::json{{"kind", "Status"},    {"apiVersion", "v1"},
+                                 {"status", "Failure"}, {"message", message},
+                                 {"reason", reason},    {"code", static_cast<int>(status)}}
+                      .dump() +
+                  "\n";
     res->prepare_payload();
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
       beast::error_code ignored;

@@ -134,7 +134,10 @@ class HttpServer {
     int port = 0;  // 0 = pick a free port
     int threads = 2;
     size_t body_limit = 64 * 1024 * 1024;  // larger bodies get 413
-    int max_workers = 512;                 // concurrent handlers; beyond that 503
+    // The request line and headers together; beyond it the answer is 414 (the request line alone
+    // does not fit) or 431, and the connection closes.
+    size_t header_limit = 8 * 1024;
+    int max_workers = 512;  // concurrent handlers; beyond that 503
     std::chrono::milliseconds shutdown_grace{10'000};
   };
   using RequestHandler = std::function<void(HttpRequest&, HttpResponder&)>;

@@ -267,6 +267,74 @@ TEST_F(HttpServerTest, ExpectContinueGetsA100BeforeTheBodyIsSent) {
   EXPECT_NE(got.find("hello"), std::string::npos);
 }
 
+// Sends `request` on a fresh connection and reads until the server closes it.
+std::string ExchangeUntilClosed(int port, const std::string& request) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  boost::asio::write(socket, boost::asio::buffer(request));
+  std::string got;
+  boost::system::error_code ec;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(got), ec);
+  EXPECT_EQ(ec, boost::asio::error::eof) << ec.message();
+  return got;
+}
+
+TEST_F(HttpServerTest, ARequestLineOverTheLimitIs414AndTheConnectionCloses) {
+  std::atomic<int> calls{0};
+  router_.Add("GET", "/{name...}", [&](const HttpRequest&, HttpResponder& r) {
+    calls++;
+    r.Send(200, "ok");
+  });
+  StartServer();
+  const std::string long_path = "/" + std::string(9000, 'a');
+  std::string got =
+      ExchangeUntilClosed(server_->port(), "GET " + long_path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 414 URI Too Long\r\n", 0), 0u) << got.substr(0, 200);
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  const nlohmann::json body = nlohmann::json::parse(got.substr(got.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["reason"], "RequestURITooLong");
+  EXPECT_EQ(body["code"], 414);
+  EXPECT_NE(body["message"].get<std::string>().find("8192 bytes"), std::string::npos) << body;
+  // The HTTP client sees the answer too; a path that fits is served.
+  HttpClient client(Url());
+  auto res = client.Request("GET", long_path);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 414);
+  res = client.Request("GET", "/" + std::string(7000, 'a'));
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(HttpServerTest, HeadersOverTheLimitAre431AndTheConnectionCloses) {
+  std::atomic<int> calls{0};
+  router_.Add("GET", "/n", [&](const HttpRequest&, HttpResponder& r) {
+    calls++;
+    r.Send(200, "ok");
+  });
+  StartServer();
+  std::string headers;
+  for (int i = 0; i < 100; ++i)
+    headers += "X-Filler-" + std::to_string(i) + ": " + std::string(90, 'b') + "\r\n";
+  std::string got =
+      ExchangeUntilClosed(server_->port(), "GET /n HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0u)
+      << got.substr(0, 200);
+  const nlohmann::json body = nlohmann::json::parse(got.substr(got.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["reason"], "RequestHeaderFieldsTooLarge");
+  EXPECT_EQ(body["code"], 431);
+  // One header far over the limit, sent in one write with the request line, is 431 as well.
+  got = ExchangeUntilClosed(server_->port(),
+                            "GET /n HTTP/1.1\r\nCookie: " + std::string(20000, 'c') + "\r\n\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 431 ", 0), 0u) << got.substr(0, 200);
+  EXPECT_EQ(calls.load(), 0);
+  HttpClient client(Url());
+  auto res = client.Request("GET", "/n", {{"X-Fits", std::string(4000, 'b')}});
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+}
+
 TEST(HttpClientTest, ClosedPortIsUnavailableNamingTheAddress) {
   int port;
   {
