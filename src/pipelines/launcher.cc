@@ -125,6 +125,13 @@ std::optional<std::string> PodMetadataField(const Json& pc, const std::string& p
   return std::nullopt;
 }
 
+// KFP's metrics types: what they hold is in their metadata (Metrics.log_metric,
+// ClassificationMetrics.log_roc_curve, ...), and the SDK's executor writes no file for them.
+bool IsMetadataOnlyArtifact(const Artifact& a) {
+  return a.schema_title == "system.Metrics" || a.schema_title == "system.ClassificationMetrics" ||
+         a.schema_title == "system.SlicedClassificationMetrics";
+}
+
 }  // namespace
 
 Launcher::Launcher(LauncherOptions options, Backend& backend, TaskCache* cache, Clock& clock)
@@ -157,6 +164,10 @@ std::string Launcher::OutputParameterPath(const TaskInvocation& inv,
   return OutputParameterFile(OutputFilePrefix(inv), name);
 }
 
+std::string Launcher::ExecutorOutputPath(const TaskInvocation& inv) const {
+  return OutputFilePrefix(inv) + "." + kExecutorOutputFile;
+}
+
 Result<std::optional<TaskOutcome>> Launcher::LookupCache(const TaskInvocation& inv,
                                                          std::vector<std::string>* warnings) {
   if (cache_ == nullptr || !inv.enable_cache || !ComponentAllowsCaching(inv.component_spec)) {
@@ -171,10 +182,11 @@ Result<std::optional<TaskOutcome>> Launcher::LookupCache(const TaskInvocation& i
     return std::optional<TaskOutcome>();
   }
   if (!hit->has_value()) return hit;
-  // An entry whose local artifacts were deleted since is a miss.
+  // An entry whose local artifacts were deleted since is a miss. Metrics artifacts are their
+  // metadata, which the entry holds: components write no file for them.
   for (const auto& [name, list] : (*hit)->output_artifacts) {
     for (const Artifact& a : list) {
-      if (a.uri.rfind("file://", 0) != 0) continue;
+      if (a.uri.rfind("file://", 0) != 0 || IsMetadataOnlyArtifact(a)) continue;
       std::error_code ec;
       if (!fs::exists(LocalPathForUri(a.uri), ec)) return std::optional<TaskOutcome>();
     }

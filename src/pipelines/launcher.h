@@ -70,6 +70,8 @@ class Launcher : public TaskRunner {
 
   // Where the task's output parameter `name` is written (see executor_io.h).
   std::string OutputParameterPath(const TaskInvocation& invocation, const std::string& name) const;
+  // Where the task's executor output (output_metadata.json) is written.
+  std::string ExecutorOutputPath(const TaskInvocation& invocation) const;
 
  private:
   struct TaskState {

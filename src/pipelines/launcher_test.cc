@@ -10,8 +10,10 @@
 #include <sstream>
 
 #include "backend/fake_backend.h"
+#include "pipelines/cache.h"
 #include "pipelines/executor_io.h"
 #include "pipelines/launcher_testing.h"
+#include "store/store.h"
 
 namespace skiff::pipelines {
 namespace {
@@ -208,6 +210,67 @@ TEST_F(LauncherTest, ACacheHitReturnsCachedOutputsWithoutLaunching) {
   disabled.enable_cache = false;
   ASSERT_TRUE(launcher_->Start(disabled).ok());
   EXPECT_EQ(backend_.launched().size(), 3u);
+}
+
+// Through the StoreTaskCache, as `skiff up` and `skiff run` cache.
+TEST_F(LauncherTest, ATaskWithMetricsOutputsIsACacheHitTheSecondTimeWithItsMetricsRestored) {
+  auto store = OpenStore("sqlite://" + dir_.path() + "/cache.db", clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  StoreTaskCache cache(**store);
+  LauncherOptions options;
+  options.artifacts_root = dir_.path() + "/artifacts";
+  options.work_dir = dir_.path() + "/work";
+  Launcher launcher(options, backend_, &cache, clock_);
+  const Json ir = LoadTestIr("metrics_visualization_v2.yaml");
+  auto run = [&](const std::string& component, const std::string& run_id, const Json& reported) {
+    TaskInvocation inv = InvocationFor(ir, component, {}, dir_.path() + "/artifacts");
+    inv.run_id = run_id;
+    inv.workload_id = run_id + "." + inv.task_path + ".0";
+    EXPECT_TRUE(launcher.Start(inv).ok());
+    if (backend_.Observe(inv.workload_id).ok()) {
+      // The component reports its metrics through the executor output and writes no file.
+      WriteText(launcher.ExecutorOutputPath(inv), reported.dump());
+      EXPECT_TRUE(backend_.Finish(inv.workload_id, 0).ok());
+    }
+    auto outcome = launcher.Poll(inv);
+    EXPECT_TRUE(outcome.ok() && outcome->has_value()) << outcome.status().ToString();
+    return outcome.ok() && outcome->has_value() ? **outcome : TaskOutcome{};
+  };
+  const Json metrics = {
+      {"artifacts",
+       {{"metrics",
+         {{"artifacts", {{{"name", "metrics"}, {"metadata", {{"accuracy", 0.97}}}}}}}}}}};
+  TaskOutcome first = run("comp-digit-classification", "run-1", metrics);
+  EXPECT_EQ(first.state, TaskOutcome::State::kSucceeded);
+  const Artifact& produced = first.output_artifacts.at("metrics").at(0);
+  EXPECT_FALSE(std::filesystem::exists(LocalPathForUri(produced.uri))) << produced.uri;
+
+  TaskOutcome second = run("comp-digit-classification", "run-2", metrics);
+  EXPECT_EQ(second.state, TaskOutcome::State::kCached) << second.message;
+  EXPECT_EQ(backend_.launched().size(), 1u);
+  const Artifact& restored = second.output_artifacts.at("metrics").at(0);
+  EXPECT_EQ(restored.schema_title, "system.Metrics");
+  EXPECT_EQ(restored.uri, produced.uri);
+  EXPECT_EQ(restored.metadata["accuracy"], 0.97);
+
+  const Json roc = {
+      {"artifacts",
+       {{"metrics",
+         {{"artifacts",
+           {{{"name", "metrics"}, {"metadata", {{"confidenceMetrics", {1, 2}}}}}}}}}}}};
+  EXPECT_EQ(run("comp-iris-sgdclassifier", "run-1", roc).state, TaskOutcome::State::kSucceeded);
+  TaskOutcome classification = run("comp-iris-sgdclassifier", "run-2", roc);
+  EXPECT_EQ(classification.state, TaskOutcome::State::kCached);
+  EXPECT_EQ(classification.output_artifacts.at("metrics").at(0).metadata["confidenceMetrics"],
+            Json({1, 2}));
+  EXPECT_EQ(backend_.launched().size(), 2u);
+
+  // An HTML artifact is a file: gone (never written here), the entry is a miss.
+  EXPECT_EQ(run("comp-html-visualization", "run-1", Json::object()).state,
+            TaskOutcome::State::kSucceeded);
+  EXPECT_EQ(run("comp-html-visualization", "run-2", Json::object()).state,
+            TaskOutcome::State::kSucceeded);
+  EXPECT_EQ(backend_.launched().size(), 4u);
 }
 
 TEST_F(LauncherTest, StartAfterARestartReadoptsTheRunningWorkload) {
