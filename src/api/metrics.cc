@@ -42,7 +42,7 @@ void Metrics::RecordStoreOperation(const std::string& op, const Status& result) 
 
 prometheus::Family<prometheus::Gauge>& Metrics::GaugeFamily(const std::string& name,
                                                             const std::string& help) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto& [n, family] : gauges_) {
     if (n == name) return *family;
   }
@@ -53,7 +53,7 @@ prometheus::Family<prometheus::Gauge>& Metrics::GaugeFamily(const std::string& n
 
 prometheus::Family<prometheus::Counter>& Metrics::CounterFamily(const std::string& name,
                                                                 const std::string& help) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto& [n, family] : counters_) {
     if (n == name) return *family;
   }
@@ -63,14 +63,14 @@ prometheus::Family<prometheus::Counter>& Metrics::CounterFamily(const std::strin
 }
 
 void Metrics::AddCollectHook(std::function<void()> hook) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   hooks_.push_back(std::move(hook));
 }
 
 std::string Metrics::Render() {
   std::vector<std::function<void()>> hooks;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     hooks = hooks_;
   }
   for (auto& hook : hooks) hook();

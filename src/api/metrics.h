@@ -25,11 +25,11 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -64,12 +64,12 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& http_duration_;
   prometheus::Family<prometheus::Counter>& store_operations_;
 
-  std::mutex mu_;
-  std::vector<std::function<void()>> hooks_;  // GUARDED_BY(mu_)
-  std::vector<std::pair<std::string, prometheus::Family<prometheus::Gauge>*>>
-      gauges_;  // GUARDED_BY(mu_)
-  std::vector<std::pair<std::string, prometheus::Family<prometheus::Counter>*>>
-      counters_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::vector<std::function<void()>> hooks_ GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, prometheus::Family<prometheus::Gauge>*>> gauges_
+      GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, prometheus::Family<prometheus::Counter>*>> counters_
+      GUARDED_BY(mu_);
 };
 
 // A Store that counts every operation in skiff_store_operations_total and forwards it.

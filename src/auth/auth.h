@@ -27,7 +27,6 @@
 #include <chrono>
 #include <cstddef>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -35,6 +34,7 @@
 #include "core/clock.h"
 #include "core/resource.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -110,10 +110,10 @@ class Authenticator {
   Store& store_;
   Clock& clock_;
   const Options options_;
-  std::mutex mu_;
+  Mutex mu_;
   // Most recently used first; index_ points into it by token id.
-  std::list<CacheEntry> lru_;                                               // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_;  // GUARDED_BY(mu_)
+  std::list<CacheEntry> lru_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_ GUARDED_BY(mu_);
 };
 
 // First start: creates the cluster admin "admin" and a token for it, written to

@@ -133,7 +133,7 @@ Result<Principal> Authenticator::VerifyToken(const std::string& token) {
   std::string secret_hash = Sha256Hex(secret);
   TimePoint now = clock_.Now();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = index_.find(id);
     if (it != index_.end()) {
       CacheEntry& entry = *it->second;
@@ -150,7 +150,7 @@ Result<Principal> Authenticator::VerifyToken(const std::string& token) {
   CacheEntry entry;
   ASSIGN_OR_RETURN(Principal principal, VerifyUncached(id, secret_hash, &entry));
   entry.verified_at = now;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = index_.find(id);
   if (it != index_.end()) {
     lru_.erase(it->second);
@@ -199,7 +199,7 @@ Result<Principal> Authenticator::VerifyUncached(const std::string& id,
 }
 
 void Authenticator::Invalidate(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = index_.find(id);
   if (it == index_.end()) return;
   lru_.erase(it->second);
@@ -207,7 +207,7 @@ void Authenticator::Invalidate(const std::string& id) {
 }
 
 void Authenticator::InvalidateUser(const std::string& user) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto it = lru_.begin(); it != lru_.end();) {
     if (it->principal.user == user) {
       index_.erase(it->id);

@@ -20,7 +20,7 @@ FakeBackend::Entry* FakeBackend::FindLocked(const std::string& id) {
 }
 
 Status FakeBackend::Launch(const WorkloadSpec& spec) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!launch_error_.ok()) return launch_error_;
   if (spec.id.empty()) return InvalidArgument("workload id is empty");
   if (workloads_.count(spec.id) > 0) return Status::Ok();
@@ -43,21 +43,21 @@ Status FakeBackend::Launch(const WorkloadSpec& spec) {
 }
 
 Result<WorkloadStatus> FakeBackend::Observe(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   return e->status;
 }
 
 std::vector<WorkloadStatus> FakeBackend::List() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<WorkloadStatus> out;
   for (const auto& [id, e] : workloads_) out.push_back(e.status);
   return out;
 }
 
 Status FakeBackend::Stop(const std::string& id, std::chrono::milliseconds grace) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   stop_calls_.push_back({id, grace});
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
@@ -76,7 +76,7 @@ Status FakeBackend::Stop(const std::string& id, std::chrono::milliseconds grace)
 }
 
 Status FakeBackend::Remove(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (workloads_.erase(id) == 0) return NotFound("workload " + id + " not found");
   removed_.push_back(id);
   return Status::Ok();
@@ -84,7 +84,7 @@ Status FakeBackend::Remove(const std::string& id) {
 
 Result<std::string> FakeBackend::ReadLogs(const std::string& id, const std::string& container,
                                           int64_t offset) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   std::string name = container;
@@ -97,24 +97,24 @@ Result<std::string> FakeBackend::ReadLogs(const std::string& id, const std::stri
 }
 
 Result<ResourceUsage> FakeBackend::Usage(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   return e->usage;
 }
 
 void FakeBackend::set_launch_phase(WorkloadPhase phase) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   launch_phase_ = phase;
 }
 
 void FakeBackend::set_launch_error(Status status) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   launch_error_ = std::move(status);
 }
 
 Status FakeBackend::Finish(const std::string& id, int exit_code, const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   TimePoint now = clock_.Now();
@@ -134,7 +134,7 @@ Status FakeBackend::Finish(const std::string& id, int exit_code, const std::stri
 
 Status FakeBackend::SetPhase(const std::string& id, WorkloadPhase phase,
                              const std::string& message) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   e->status.phase = phase;
@@ -149,7 +149,7 @@ Status FakeBackend::SetPhase(const std::string& id, WorkloadPhase phase,
 }
 
 Status FakeBackend::SetLogs(const std::string& id, const std::string& container, std::string logs) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   std::string name = container;
@@ -159,7 +159,7 @@ Status FakeBackend::SetLogs(const std::string& id, const std::string& container,
 }
 
 Status FakeBackend::SetUsage(const std::string& id, ResourceUsage usage) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   e->usage = usage;
@@ -167,22 +167,22 @@ Status FakeBackend::SetUsage(const std::string& id, ResourceUsage usage) {
 }
 
 std::vector<WorkloadSpec> FakeBackend::launched() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return launched_;
 }
 
 std::vector<FakeBackend::StopCall> FakeBackend::stop_calls() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return stop_calls_;
 }
 
 std::vector<std::string> FakeBackend::removed() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return removed_;
 }
 
 bool FakeBackend::Has(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return workloads_.count(id) > 0;
 }
 

@@ -16,11 +16,11 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/thread_annotations.h"
 
 namespace skiff {
 
@@ -72,16 +72,16 @@ class FakeBackend : public Backend {
     ResourceUsage usage;
   };
 
-  Entry* FindLocked(const std::string& id);  // requires mu_
+  Entry* FindLocked(const std::string& id) REQUIRES(mu_);
 
   Clock& clock_;
-  mutable std::mutex mu_;
-  WorkloadPhase launch_phase_ = WorkloadPhase::kRunning;  // GUARDED_BY(mu_)
-  Status launch_error_;                                   // GUARDED_BY(mu_)
-  std::map<std::string, Entry> workloads_;                // GUARDED_BY(mu_)
-  std::vector<WorkloadSpec> launched_;                    // GUARDED_BY(mu_)
-  std::vector<StopCall> stop_calls_;                      // GUARDED_BY(mu_)
-  std::vector<std::string> removed_;                      // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  WorkloadPhase launch_phase_ GUARDED_BY(mu_) = WorkloadPhase::kRunning;
+  Status launch_error_ GUARDED_BY(mu_);
+  std::map<std::string, Entry> workloads_ GUARDED_BY(mu_);
+  std::vector<WorkloadSpec> launched_ GUARDED_BY(mu_);
+  std::vector<StopCall> stop_calls_ GUARDED_BY(mu_);
+  std::vector<std::string> removed_ GUARDED_BY(mu_);
 };
 
 }  // namespace skiff

@@ -7,10 +7,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "store/postgres/testing_server.h"
 #include "store/store_test_suite.h"
 
@@ -30,7 +30,7 @@ class PostgresEnvironment : public ::testing::Environment {
   }
 
   Result<PostgresTestingServer*> Server() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (server_ == nullptr && start_error_.ok()) {
       Result<std::unique_ptr<PostgresTestingServer>> started = PostgresTestingServer::Start();
       if (started.ok()) {
@@ -44,14 +44,14 @@ class PostgresEnvironment : public ::testing::Environment {
   }
 
   void TearDown() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     server_.reset();  // pg_ctl stop -m fast, then the directory is removed
   }
 
  private:
-  std::mutex mu_;
-  std::unique_ptr<PostgresTestingServer> server_;  // GUARDED_BY(mu_)
-  Status start_error_;                             // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unique_ptr<PostgresTestingServer> server_ GUARDED_BY(mu_);
+  Status start_error_ GUARDED_BY(mu_);
 };
 
 // Registered before main() runs, so TearDown runs after the last test.

@@ -192,10 +192,10 @@ ListResult ListCollector::Finish(int64_t resource_version) && {
 
 void ChangeNotifier::Publish(int64_t version) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     version_ = std::max(version_, version);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 int64_t ChangeNotifier::Wait(int64_t after, std::chrono::milliseconds timeout,
@@ -203,10 +203,13 @@ int64_t ChangeNotifier::Wait(int64_t after, std::chrono::milliseconds timeout,
   int64_t current = read_current();
   if (current > after) return current;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     version_ = std::max(version_, current);
     const uint64_t wakes = wakes_;
-    cv_.wait_for(lock, timeout, [&] { return version_ > after || wakes_ != wakes; });
+    cv_.WaitFor(mu_, timeout, [&] {
+      mu_.AssertHeld();
+      return version_ > after || wakes_ != wakes;
+    });
     current = version_;
   }
   return std::max(current, read_current());
@@ -214,10 +217,10 @@ int64_t ChangeNotifier::Wait(int64_t after, std::chrono::milliseconds timeout,
 
 void ChangeNotifier::WakeAll() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++wakes_;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 }  // namespace skiff::store_internal

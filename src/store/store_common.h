@@ -11,14 +11,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace skiff::store_internal {
@@ -85,20 +84,20 @@ class ListCollector {
 // Tracks the highest version written through one Store object and wakes WaitForChange callers.
 class ChangeNotifier {
  public:
-  void Publish(int64_t version);
+  void Publish(int64_t version) EXCLUDES(mu_);
   // Waits until a published version exceeds `after` or `timeout` passes. `read_current` reads the
   // store's version (it may have moved because of writers in other processes); it is called
   // before and after waiting, without the notifier's lock held.
   int64_t Wait(int64_t after, std::chrono::milliseconds timeout,
-               const std::function<int64_t()>& read_current);
+               const std::function<int64_t()>& read_current) EXCLUDES(mu_);
   // Ends every Wait in progress.
-  void WakeAll();
+  void WakeAll() EXCLUDES(mu_);
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t version_ = 0;  // GUARDED_BY(mu_)
-  uint64_t wakes_ = 0;   // GUARDED_BY(mu_), bumped by WakeAll
+  Mutex mu_;
+  CondVar cv_;
+  int64_t version_ GUARDED_BY(mu_) = 0;
+  uint64_t wakes_ GUARDED_BY(mu_) = 0;  // bumped by WakeAll
 };
 
 }  // namespace skiff::store_internal

@@ -13,12 +13,12 @@ KfpRunIndex::KfpRunIndex(Store& store, std::string store_type, Summarize summari
     : store_(store), store_type_(std::move(store_type)), summarize_(std::move(summarize)) {}
 
 int64_t KfpRunIndex::full_loads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return full_loads_;
 }
 
 Result<std::vector<KfpRunIndex::Summary>> KfpRunIndex::Summaries(const std::string& ns) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (Status caught_up = CatchUpLocked(); !caught_up.ok()) {
     loaded_ = false;  // start over with a full List next time
     return caught_up;

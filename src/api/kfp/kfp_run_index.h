@@ -21,13 +21,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/resource.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -48,18 +48,18 @@ class KfpRunIndex {
   int64_t full_loads() const;
 
  private:
-  Status CatchUpLocked();
-  Status LoadLocked();
+  Status CatchUpLocked() REQUIRES(mu_);
+  Status LoadLocked() REQUIRES(mu_);
 
   Store& store_;
   const std::string store_type_;
   const Summarize summarize_;
 
-  mutable std::mutex mu_;
-  bool loaded_ = false;     // GUARDED_BY(mu_)
-  int64_t version_ = 0;     // GUARDED_BY(mu_): the store version the summaries reflect
-  int64_t full_loads_ = 0;  // GUARDED_BY(mu_)
-  std::map<std::pair<std::string, std::string>, Summary> summaries_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  bool loaded_ GUARDED_BY(mu_) = false;
+  int64_t version_ GUARDED_BY(mu_) = 0;  // the store version the summaries reflect
+  int64_t full_loads_ GUARDED_BY(mu_) = 0;
+  std::map<std::pair<std::string, std::string>, Summary> summaries_ GUARDED_BY(mu_);
 };
 
 }  // namespace skiff

@@ -226,7 +226,7 @@ Status LocalBackend::Init() {
   wake_read_ = fds[0];
   wake_write_ = fds[1];
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     LoadRecordsLocked();
   }
   supervisor_ = std::thread([this] { SupervisorLoop(); });
@@ -239,17 +239,17 @@ LocalBackend::~LocalBackend() {
     Shutdown(options_.shutdown_grace);
   } else {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       shutting_down_ = true;
       stop_threads_ = true;
     }
     if (env_cache_) env_cache_->Cancel();
-    env_cv_.notify_all();
+    env_cv_.SignalAll();
     Wake();
     if (supervisor_.joinable()) supervisor_.join();
     if (env_worker_.joinable()) env_worker_.join();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   zygotes_.clear();  // the interpreters end; what they started runs on
   for (int fd : orphan_fds_) close(fd);
   orphan_fds_.clear();
@@ -265,7 +265,7 @@ LocalBackend::~LocalBackend() {
 
 void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (threads_stopped_) return;
     shutting_down_ = true;
     for (auto& [id, w] : workloads_) {
@@ -286,17 +286,20 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
   if (env_cache_) env_cache_->Cancel();
   Wake();
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    changed_.wait_for(lock, grace + std::chrono::seconds(2), [&] { return !AnyRunningLocked(); });
+    MutexLock lock(&mu_);
+    changed_.WaitFor(mu_, grace + std::chrono::seconds(2), [&] {
+      mu_.AssertHeld();
+      return !AnyRunningLocked();
+    });
     stop_threads_ = true;
   }
-  env_cv_.notify_all();
+  env_cv_.SignalAll();
   Wake();
   if (supervisor_.joinable()) supervisor_.join();
   if (env_worker_.joinable()) env_worker_.join();
 
   // Threads are gone: whatever still runs is killed and reaped here, synchronously.
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   threads_stopped_ = true;
   zygotes_.clear();
   for (auto& [id, w] : workloads_) {
@@ -399,7 +402,7 @@ void LocalBackend::SupervisorLoop() {
     fds.push_back({wake_read_, POLLIN, 0});
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.tick);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stop_threads_) return;
       auto now = SteadyClock::now();
       for (auto& [id, w] : workloads_) {
@@ -420,7 +423,7 @@ void LocalBackend::SupervisorLoop() {
       }
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stop_threads_) return;
       for (int fd : orphan_fds_) close(fd);
       orphan_fds_.clear();
@@ -428,24 +431,24 @@ void LocalBackend::SupervisorLoop() {
       AdmitLocked();
       FlushLocked();
     }
-    changed_.notify_all();
+    changed_.SignalAll();
     NotifyListener();
   }
 }
 
 void LocalBackend::SetListener(WorkloadListener listener) {
-  std::lock_guard<std::mutex> lock(listener_mu_);
+  MutexLock lock(&listener_mu_);
   listener_ = std::move(listener);
 }
 
 void LocalBackend::NotifyListener() {
   std::map<std::string, std::map<std::string, std::string>> changed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     changed.swap(changed_workloads_);
   }
   if (changed.empty()) return;
-  std::lock_guard<std::mutex> lock(listener_mu_);
+  MutexLock lock(&listener_mu_);
   if (!listener_) return;
   for (const auto& [id, labels] : changed) listener_(id, labels);
 }
@@ -459,8 +462,11 @@ void LocalBackend::EnvWorkerLoop() {
     // Per container: whether it runs with python, its packages and index URLs.
     std::vector<std::tuple<bool, std::vector<std::string>, std::vector<std::string>>> wanted;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      env_cv_.wait(lock, [&] { return stop_threads_ || !env_queue_.empty(); });
+      MutexLock lock(&mu_);
+      env_cv_.Wait(mu_, [&] {
+        mu_.AssertHeld();
+        return stop_threads_ || !env_queue_.empty();
+      });
       if (stop_threads_) return;
       id = env_queue_.front();
       env_queue_.pop_front();
@@ -488,7 +494,7 @@ void LocalBackend::EnvWorkerLoop() {
       }
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stop_threads_) return;
       auto it = workloads_.find(id);
       if (it == workloads_.end() || !it->second->preparing) continue;
@@ -513,7 +519,7 @@ void LocalBackend::EnvWorkerLoop() {
     // have paid itself); later ones find it ready.
     EnsureZygotes(warm, /*remember=*/true);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stop_threads_) return;
       auto it = workloads_.find(id);
       if (it != workloads_.end() && !IsTerminal(it->second->rec.phase) &&
@@ -582,7 +588,7 @@ void LocalBackend::AdmitLocked() {
       w->preparing = true;
       w->rec.message = "preparing python environment";
       env_queue_.push_back(w->rec.spec.id);
-      env_cv_.notify_all();
+      env_cv_.SignalAll();
       PersistLocked(*w);
     } else {
       StartLocked(*w);
@@ -834,7 +840,7 @@ void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, Contai
   for (const auto& [venv, c] : wanted) {
     std::string key = ZygoteKey(venv, c);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (zygotes_.count(key) > 0 || zygote_failures_.count(key) > 0) continue;
     }
     std::map<std::string, std::string> env = BaseEnv(local::ImageRule{.python = true}, venv);
@@ -844,7 +850,7 @@ void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, Contai
     auto z = local::PythonZygote::Start(venv + "/bin/python", c.python_preload, env_list,
                                         venv + ".zygote.py", venv + ".zygote.log");
     Status st = z.ok() ? (*z)->WaitReady(std::chrono::seconds(120)) : z.status();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!st.ok()) {
       LogWarn("no warm python process; python tasks start afresh",
               {{"environment", venv}, {"error", st.ToString()}});
@@ -911,7 +917,7 @@ std::vector<std::pair<std::string, ContainerSpec>> LocalBackend::RememberedWarm(
     out.emplace_back(venv, std::move(c));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     warm_list_ = list;
   }
   return out;
@@ -1117,7 +1123,7 @@ bool LocalBackend::AnyRunningLocked() const {
 
 Status LocalBackend::Launch(const WorkloadSpec& spec) {
   RETURN_IF_ERROR(ValidateSpec(spec));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (shutting_down_) return Unavailable("local backend is shutting down");
   if (workloads_.count(spec.id) > 0) return Status::Ok();
   auto w = std::make_unique<Workload>();
@@ -1153,14 +1159,14 @@ WorkloadStatus LocalBackend::StatusOfLocked(const Workload& w) const {
 }
 
 Result<WorkloadStatus> LocalBackend::Observe(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = workloads_.find(id);
   if (it == workloads_.end()) return NotFound("workload " + id + " not found");
   return StatusOfLocked(*it->second);
 }
 
 std::vector<WorkloadStatus> LocalBackend::List() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<WorkloadStatus> out;
   for (const auto& [id, w] : workloads_) out.push_back(StatusOfLocked(*w));
   return out;
@@ -1168,7 +1174,7 @@ std::vector<WorkloadStatus> LocalBackend::List() {
 
 Status LocalBackend::Stop(const std::string& id, std::chrono::milliseconds grace) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = workloads_.find(id);
     if (it == workloads_.end()) return NotFound("workload " + id + " not found");
     Workload& w = *it->second;
@@ -1197,7 +1203,7 @@ Status LocalBackend::Stop(const std::string& id, std::chrono::milliseconds grace
 
 Status LocalBackend::Remove(const std::string& id) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = workloads_.find(id);
     if (it == workloads_.end()) return NotFound("workload " + id + " not found");
     Workload& w = *it->second;
@@ -1228,7 +1234,7 @@ Result<std::string> LocalBackend::ReadLogs(const std::string& id, const std::str
                                            int64_t offset) {
   std::string path;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = workloads_.find(id);
     if (it == workloads_.end()) return NotFound("workload " + id + " not found");
     const WorkloadSpec& spec = it->second->rec.spec;
@@ -1256,7 +1262,7 @@ Result<std::string> LocalBackend::ReadLogs(const std::string& id, const std::str
 Result<ResourceUsage> LocalBackend::Usage(const std::string& id) {
   std::vector<pid_t> groups;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = workloads_.find(id);
     if (it == workloads_.end()) return NotFound("workload " + id + " not found");
     for (const ContainerRecord& c : it->second->rec.containers) {

@@ -47,12 +47,10 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -66,6 +64,7 @@
 #include "backend/local/workload_record.h"
 #include "core/clock.h"
 #include "core/resource.h"
+#include "core/thread_annotations.h"
 
 namespace skiff {
 
@@ -131,41 +130,43 @@ class LocalBackend : public Backend {
 
   LocalBackend(Options options, Clock& clock);
   Status Init();
-  void LoadRecordsLocked();
+  void LoadRecordsLocked() REQUIRES(mu_);
 
   void SupervisorLoop();
   void EnvWorkerLoop();
   void Wake();
-  // Tells the listener of the workloads FlushLocked wrote since, once each. Call without mu_.
-  void NotifyListener();
+  // Tells the listener of the workloads FlushLocked wrote since, once each.
+  void NotifyListener() EXCLUDES(mu_, listener_mu_);
 
   // All *Locked methods require mu_.
-  void AdmitLocked();
-  void StartLocked(Workload& w);
+  void AdmitLocked() REQUIRES(mu_);
+  void StartLocked(Workload& w) REQUIRES(mu_);
   // The folder volume `name` of `w` binds: its host path, or the workload's own emptyDir folder.
   std::string VolumeHostPath(const Workload& w, const std::string& name) const;
   // A mount path of `w` that a running workload has linked to another folder ("" if none):
   // volumes bind by symlink, so such a workload waits until the path is free.
-  std::string BusyMountLocked(const Workload& w) const;
+  std::string BusyMountLocked(const Workload& w) const REQUIRES(mu_);
   // The id of a workload other than `except` whose mount link `link` is ("" if none).
-  std::string LinkHolderLocked(const std::string& link, const Workload& except) const;
+  std::string LinkHolderLocked(const std::string& link, const Workload& except) const REQUIRES(mu_);
   // True (with w.venv_dirs set) when every python environment and warm interpreter `w` needs
   // is known ready, so it can start without a turn of the environment worker.
-  bool EnvironmentsReadyLocked(Workload& w);
-  Status StartContainerLocked(Workload& w, size_t index, std::vector<std::string>* links);
-  void CheckChildrenLocked();
-  void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status);
-  void UpdatePhaseLocked(Workload& w);
-  void SignalLocked(Workload& w, int sig);
-  void FailLocked(Workload& w, const std::string& reason, const std::string& message);
-  void ReleaseLocked(Workload& w);
+  bool EnvironmentsReadyLocked(Workload& w) REQUIRES(mu_);
+  Status StartContainerLocked(Workload& w, size_t index, std::vector<std::string>* links)
+      REQUIRES(mu_);
+  void CheckChildrenLocked() REQUIRES(mu_);
+  void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status)
+      REQUIRES(mu_);
+  void UpdatePhaseLocked(Workload& w) REQUIRES(mu_);
+  void SignalLocked(Workload& w, int sig) REQUIRES(mu_);
+  void FailLocked(Workload& w, const std::string& reason, const std::string& message) REQUIRES(mu_);
+  void ReleaseLocked(Workload& w) REQUIRES(mu_);
   // Notes that `w` changed. The next FlushLocked, which every path that changes workloads calls
   // before it lets go of mu_, writes its record (once however many changes) and queues it for
   // the listener, told after the supervisor's turn.
-  void PersistLocked(const Workload& w);
-  void FlushLocked();
-  bool AnyRunningLocked() const;
-  WorkloadStatus StatusOfLocked(const Workload& w) const;
+  void PersistLocked(const Workload& w) REQUIRES(mu_);
+  void FlushLocked() REQUIRES(mu_);
+  bool AnyRunningLocked() const REQUIRES(mu_);
+  WorkloadStatus StatusOfLocked(const Workload& w) const REQUIRES(mu_);
 
   // PATH/HOME/LANG from the server, the image's PATH additions and the python env's bin/.
   std::map<std::string, std::string> BaseEnv(const local::ImageRule& rule,
@@ -177,11 +178,11 @@ class LocalBackend : public Backend {
   // need and do not have yet. Called without mu_ held.
   // `remember`: record them in the environment cache's list (not when warming from that list).
   void EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted,
-                     bool remember);
+                     bool remember) EXCLUDES(mu_);
   // <env_cache_dir>/warm-python.json: the interpreters last made warm (venv, preload, env; at most
   // kMaxRememberedWarm, most recent first), warmed early by the next backend using the cache.
   std::string WarmListPath() const;
-  void RememberWarmLocked(const std::string& venv, const ContainerSpec& c);
+  void RememberWarmLocked(const std::string& venv, const ContainerSpec& c) REQUIRES(mu_);
   std::vector<std::pair<std::string, ContainerSpec>> RememberedWarm();
 
   std::string RecordPath(const std::string& id) const;
@@ -200,28 +201,29 @@ class LocalBackend : public Backend {
   int wake_read_ = -1;
   int wake_write_ = -1;
 
-  mutable std::mutex mu_;
-  std::condition_variable changed_;  // signalled after every supervisor turn
-  std::map<std::string, std::unique_ptr<Workload>> workloads_;  // GUARDED_BY(mu_)
-  std::deque<std::string> env_queue_;                           // GUARDED_BY(mu_)
-  std::vector<pid_t> orphans_;      // GUARDED_BY(mu_): removed workloads' children to reap
-  std::vector<int> orphan_fds_;     // GUARDED_BY(mu_): their pidfds, closed by the loop
-  int64_t used_cpu_ = 0;            // GUARDED_BY(mu_)
-  int64_t used_memory_ = 0;         // GUARDED_BY(mu_)
-  uint64_t next_seq_ = 1;           // GUARDED_BY(mu_)
-  bool shutting_down_ = false;      // GUARDED_BY(mu_): Launch refused
-  bool stop_threads_ = false;       // GUARDED_BY(mu_)
-  bool threads_stopped_ = false;    // GUARDED_BY(mu_)
-  std::condition_variable env_cv_;  // env_queue_ or stop_threads_ changed
-  // Workloads written since the listener was last told: id -> labels. GUARDED_BY(mu_)
-  std::map<std::string, std::map<std::string, std::string>> changed_workloads_;
+  mutable Mutex mu_;
+  CondVar changed_;  // signalled after every supervisor turn
+  std::map<std::string, std::unique_ptr<Workload>> workloads_ GUARDED_BY(mu_);
+  std::deque<std::string> env_queue_ GUARDED_BY(mu_);
+  std::vector<pid_t> orphans_ GUARDED_BY(mu_);   // removed workloads' children to reap
+  std::vector<int> orphan_fds_ GUARDED_BY(mu_);  // their pidfds, closed by the loop
+  int64_t used_cpu_ GUARDED_BY(mu_) = 0;
+  int64_t used_memory_ GUARDED_BY(mu_) = 0;
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  bool shutting_down_ GUARDED_BY(mu_) = false;  // Launch refused
+  bool stop_threads_ GUARDED_BY(mu_) = false;
+  bool threads_stopped_ GUARDED_BY(mu_) = false;
+  CondVar env_cv_;  // env_queue_ or stop_threads_ changed
+  // Workloads written since the listener was last told: id -> labels.
+  std::map<std::string, std::map<std::string, std::string>> changed_workloads_ GUARDED_BY(mu_);
   // Warm interpreters by ZygoteKey, and the keys whose interpreter could not be started.
-  std::map<std::string, std::unique_ptr<local::PythonZygote>> zygotes_;  // GUARDED_BY(mu_)
-  std::set<std::string> zygote_failures_;                                // GUARDED_BY(mu_)
-  Json warm_list_ = Json::array();   // GUARDED_BY(mu_): as last read from or written to disk
-  std::set<std::string> unwritten_;  // GUARDED_BY(mu_): records PersistLocked noted
-  std::mutex listener_mu_;           // held while the listener runs or is replaced
-  WorkloadListener listener_;        // GUARDED_BY(listener_mu_)
+  std::map<std::string, std::unique_ptr<local::PythonZygote>> zygotes_ GUARDED_BY(mu_);
+  std::set<std::string> zygote_failures_ GUARDED_BY(mu_);
+  Json warm_list_ GUARDED_BY(mu_) = Json::array();   // as last read from or written to disk
+  std::set<std::string> unwritten_ GUARDED_BY(mu_);  // records PersistLocked noted
+  // Held while the listener runs (it may call in, taking mu_) or is replaced.
+  Mutex listener_mu_ ACQUIRED_BEFORE(mu_);
+  WorkloadListener listener_ GUARDED_BY(listener_mu_);
 
   std::thread supervisor_;
   std::thread env_worker_;

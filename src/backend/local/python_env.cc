@@ -79,8 +79,11 @@ Result<std::string> PythonEnvCache::Ensure(const std::vector<std::string>& packa
   std::string dir = cache_dir_ + "/" + key;
   std::string marker = dir + "/.skiff-ready";
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return in_progress_.count(key) == 0 || cancelled_; });
+    MutexLock lock(&mu_);
+    cv_.Wait(mu_, [&] {
+      mu_.AssertHeld();
+      return in_progress_.count(key) == 0 || cancelled_;
+    });
     if (cancelled_) return Unavailable("python environment creation cancelled");
     if (fs::exists(marker)) {
       ready_.insert(key);
@@ -104,11 +107,11 @@ Result<std::string> PythonEnvCache::Ensure(const std::vector<std::string>& packa
     }
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     in_progress_.erase(key);
     if (st.ok()) ready_.insert(key);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (!st.ok()) return st;
   return dir;
 }
@@ -116,7 +119,7 @@ Result<std::string> PythonEnvCache::Ensure(const std::vector<std::string>& packa
 std::optional<std::string> PythonEnvCache::ReadyDir(const std::vector<std::string>& packages,
                                                     const std::vector<std::string>& index_urls) {
   std::string key = Key(packages, index_urls);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (ready_.count(key) == 0) return std::nullopt;
   return cache_dir_ + "/" + key;
 }

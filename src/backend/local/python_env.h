@@ -17,15 +17,14 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace skiff::local {
 
@@ -58,10 +57,10 @@ class PythonEnvCache {
   const std::string python_;
   const std::string shim_path_;
   std::atomic<bool> cancelled_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::set<std::string> in_progress_;  // GUARDED_BY(mu_): keys some thread is making now
-  std::set<std::string> ready_;        // GUARDED_BY(mu_): keys Ensure() returned ok
+  Mutex mu_;
+  CondVar cv_;
+  std::set<std::string> in_progress_ GUARDED_BY(mu_);  // keys some thread is making now
+  std::set<std::string> ready_ GUARDED_BY(mu_);        // keys Ensure() returned ok
 };
 
 }  // namespace skiff::local

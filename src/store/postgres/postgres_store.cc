@@ -87,7 +87,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   PQsetNoticeProcessor(conn, &IgnoreNotice, nullptr);
   std::unique_ptr<PostgresStore> store(new PostgresStore(url, conn, clock));
   {
-    std::lock_guard<std::mutex> lock(store->mu_);
+    MutexLock lock(&store->mu_);
     RETURN_IF_ERROR(store->Migrate());
   }
   return store;
@@ -145,7 +145,7 @@ template <typename Fn>
 Status PostgresStore::InWriteTransaction(Fn&& fn) {
   RETURN_IF_ERROR(EnsureConnected());
   RETURN_IF_ERROR(Query("begin", "BEGIN").status());
-  Status status = [&]() -> Status {
+  Status status = [&]() REQUIRES(mu_) -> Status {
     ASSIGN_OR_RETURN(Rows counter,
                      Query("locking the version counter",
                            "SELECT value FROM meta WHERE key = 'version' FOR UPDATE"));
@@ -163,7 +163,7 @@ Status PostgresStore::InWriteTransaction(Fn&& fn) {
 
 Status PostgresStore::Migrate() {
   RETURN_IF_ERROR(Query("begin migration", "BEGIN").status());
-  Status status = [&]() -> Status {
+  Status status = [&]() REQUIRES(mu_) -> Status {
     RETURN_IF_ERROR(
         Query("taking the migration lock",
               (std::string("SELECT pg_advisory_xact_lock(") + kMigrationLockKey + ")").c_str())
@@ -229,8 +229,8 @@ Result<Json> PostgresStore::Create(const std::string& type, Json object) {
   const std::string key = ObjectKey(type, ns, name);
   int64_t version = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(InWriteTransaction([&](int64_t current) -> Status {
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&](int64_t current) REQUIRES(mu_) -> Status {
       ASSIGN_OR_RETURN(
           Rows exists,
           Query("looking up " + key,
@@ -272,7 +272,7 @@ Result<Json> PostgresStore::Get(const std::string& type, const std::string& ns,
                                 const std::string& name) {
   std::string data;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Rows rows, ReadObjectColumn("data", type, ns, name));
     data = rows.Text(0, 0);
   }
@@ -281,7 +281,7 @@ Result<Json> PostgresStore::Get(const std::string& type, const std::string& ns,
 
 Result<int64_t> PostgresStore::GetResourceVersion(const std::string& type, const std::string& ns,
                                                   const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Rows rows, ReadObjectColumn("resource_version", type, ns, name));
   return rows.Int(0, 0);
 }
@@ -293,8 +293,8 @@ Result<Json> PostgresStore::Update(const std::string& type, Json object) {
   const int64_t expected = store_internal::ExpectedVersion(object);
   int64_t version = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(InWriteTransaction([&](int64_t current) -> Status {
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&](int64_t current) REQUIRES(mu_) -> Status {
       ASSIGN_OR_RETURN(Rows rows, Query("reading " + key,
                                         "SELECT resource_version, data FROM objects WHERE type = "
                                         "$1 AND namespace = $2 AND name = $3",
@@ -326,8 +326,8 @@ Result<Json> PostgresStore::Delete(const std::string& type, const std::string& n
   int64_t version = 0;
   Json stored;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(InWriteTransaction([&](int64_t current) -> Status {
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&](int64_t current) REQUIRES(mu_) -> Status {
       ASSIGN_OR_RETURN(Rows rows, Query("reading " + key,
                                         "SELECT resource_version, data FROM objects WHERE type = "
                                         "$1 AND namespace = $2 AND name = $3",
@@ -366,12 +366,12 @@ Result<ListResult> PostgresStore::List(const std::string& type, const std::strin
   std::string row_limit =
       selector.empty() && options.limit > 0 ? std::to_string(options.limit + 1) : "ALL";
   store_internal::ListCollector collector(std::move(selector), options.limit);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   RETURN_IF_ERROR(EnsureConnected());
   // One snapshot for the counter and the rows.
   RETURN_IF_ERROR(Query("begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status());
   int64_t version = 0;
-  Status status = [&]() -> Status {
+  Status status = [&]() REQUIRES(mu_) -> Status {
     ASSIGN_OR_RETURN(version, ReadVersion());
     std::string sql =
         "SELECT namespace, name, data FROM objects WHERE type = $1"
@@ -401,7 +401,7 @@ Result<ListResult> PostgresStore::List(const std::string& type, const std::strin
 Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& filter,
                                                            int64_t after, size_t limit) {
   std::vector<WatchEvent> events;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   RETURN_IF_ERROR(EnsureConnected());
   std::string sql =
       std::string("SELECT version, type, namespace, name, event, ") +
@@ -426,8 +426,8 @@ Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& f
 }
 
 int64_t PostgresStore::CurrentVersion() {
-  std::lock_guard<std::mutex> lock(mu_);
-  Result<int64_t> version = [&]() -> Result<int64_t> {
+  MutexLock lock(&mu_);
+  Result<int64_t> version = [&]() REQUIRES(mu_) -> Result<int64_t> {
     RETURN_IF_ERROR(EnsureConnected());
     return ReadVersion();
   }();

@@ -15,10 +15,10 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "store/store.h"
 #include "store/store_common.h"
 
@@ -59,29 +59,29 @@ class PostgresStore : public Store {
   class Rows;
   PostgresStore(std::string url, PGconn* conn, Clock& clock);
 
-  // Reconnects when the connection was lost. mu_ must be held.
-  Status EnsureConnected();
-  // Runs one statement with text parameters. mu_ must be held.
-  // `column` of the object's row (NotFound naming it when there is none). mu_ must be held.
+  // Reconnects when the connection was lost.
+  Status EnsureConnected() REQUIRES(mu_);
+  // Runs one statement with text parameters.
+  // `column` of the object's row (NotFound naming it when there is none).
   Result<Rows> ReadObjectColumn(const char* column, const std::string& type, const std::string& ns,
-                                const std::string& name);
+                                const std::string& name) REQUIRES(mu_);
   Result<Rows> Query(const std::string& what, const char* sql,
-                     const std::vector<std::string>& params = {});
-  Status Migrate();
+                     const std::vector<std::string>& params = {}) REQUIRES(mu_);
+  Status Migrate() REQUIRES(mu_);
   // BEGIN; lock the counter row; fn(current_version); COMMIT (ROLLBACK when anything fails).
   template <typename Fn>
-  Status InWriteTransaction(Fn&& fn);
-  Status SetVersion(int64_t version);
+  Status InWriteTransaction(Fn&& fn) REQUIRES(mu_);
+  Status SetVersion(int64_t version) REQUIRES(mu_);
   Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
                       const std::string& ns, const std::string& name, const std::string& labels,
-                      const std::string& data);
-  Result<int64_t> ReadVersion();
+                      const std::string& data) REQUIRES(mu_);
+  Result<int64_t> ReadVersion() REQUIRES(mu_);
 
   const std::string url_;           // as given, for libpq
   const std::string redacted_url_;  // for messages
   Clock& clock_;
-  std::mutex mu_;
-  PGconn* conn_;  // GUARDED_BY(mu_); owned, finished in the destructor
+  Mutex mu_;
+  PGconn* conn_ GUARDED_BY(mu_);  // owned, finished in the destructor
   store_internal::ChangeNotifier notifier_;
 };
 

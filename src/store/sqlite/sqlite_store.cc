@@ -34,7 +34,7 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 // A prepared statement, finalized on destruction.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
+  Statement(sqlite3* db, const char* sql) {
     rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -74,7 +74,6 @@ class Statement {
   int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
@@ -101,7 +100,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, db, clock));
   {
-    std::lock_guard<std::mutex> lock(store->mu_);
+    MutexLock lock(&store->mu_);
     sqlite3_busy_timeout(db, 10000);
     RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
     RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
@@ -149,7 +148,7 @@ Status SqliteStore::InWriteTransaction(Fn&& fn) {
 }
 
 Status SqliteStore::Migrate() {
-  return InWriteTransaction([&]() -> Status {
+  return InWriteTransaction([&]() REQUIRES(mu_) -> Status {
     RETURN_IF_ERROR(
         Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
              "applied_at TEXT NOT NULL)"));
@@ -209,8 +208,8 @@ Result<Json> SqliteStore::Create(const std::string& type, Json object) {
   const std::string key = ObjectKey(type, ns, name);
   int64_t version = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&]() REQUIRES(mu_) -> Status {
       Statement exists(db_, "SELECT 1 FROM objects WHERE type = ? AND namespace = ? AND name = ?");
       if (exists.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
         return AlreadyExists(key + " already exists");
@@ -237,7 +236,7 @@ Result<Json> SqliteStore::Get(const std::string& type, const std::string& ns,
   const std::string key = ObjectKey(type, ns, name);
   std::string data;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     Statement st(db_, "SELECT data FROM objects WHERE type = ? AND namespace = ? AND name = ?");
     if (!st.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
       if (!st.ok()) return Error("reading " + key);
@@ -250,7 +249,7 @@ Result<Json> SqliteStore::Get(const std::string& type, const std::string& ns,
 
 Result<int64_t> SqliteStore::GetResourceVersion(const std::string& type, const std::string& ns,
                                                 const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Statement st(
       db_, "SELECT resource_version FROM objects WHERE type = ? AND namespace = ? AND name = ?");
   if (!st.Bind(1, type).Bind(2, ns).Bind(3, name).Step()) {
@@ -267,8 +266,8 @@ Result<Json> SqliteStore::Update(const std::string& type, Json object) {
   const int64_t expected = store_internal::ExpectedVersion(object);
   int64_t version = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&]() REQUIRES(mu_) -> Status {
       Statement current(db_,
                         "SELECT resource_version, data FROM objects WHERE type = ? AND namespace = "
                         "? AND name = ?");
@@ -302,8 +301,8 @@ Result<Json> SqliteStore::Delete(const std::string& type, const std::string& ns,
   int64_t version = 0;
   Json stored;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InWriteTransaction([&]() REQUIRES(mu_) -> Status {
       Statement current(db_,
                         "SELECT resource_version, data FROM objects WHERE type = ? AND namespace = "
                         "? AND name = ?");
@@ -340,14 +339,14 @@ Result<ListResult> SqliteStore::List(const std::string& type, const std::string&
     ASSIGN_OR_RETURN(start, store_internal::DecodeContinueToken(options.continue_token));
   }
   store_internal::ListCollector collector(std::move(selector), options.limit);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN"));  // one snapshot for the counter and the rows
-  auto finish = [&](Status status) -> Status {
+  auto finish = [&](Status status) REQUIRES(mu_) -> Status {
     Status end = Exec(status.ok() ? "COMMIT" : "ROLLBACK");
     return status.ok() ? end : status;
   };
   int64_t version = 0;
-  Status status = [&]() -> Status {
+  Status status = [&]() REQUIRES(mu_) -> Status {
     ASSIGN_OR_RETURN(version, ReadVersion());
     Statement st(db_,
                  "SELECT namespace, name, data FROM objects WHERE type = ?1"
@@ -372,7 +371,7 @@ Result<ListResult> SqliteStore::List(const std::string& type, const std::string&
 Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& filter, int64_t after,
                                                          size_t limit) {
   std::vector<WatchEvent> events;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const std::string sql = std::string("SELECT version, type, namespace, name, event, ") +
                           store_internal::ChangeObjectColumn(filter) +
                           " FROM changes WHERE version > ?1 AND (?2 = '' OR type = ?2)"
@@ -396,7 +395,7 @@ Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& fil
 }
 
 int64_t SqliteStore::CurrentVersion() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Result<int64_t> version = ReadVersion();
   if (!version.ok()) {
     LogError("store version read failed", {{"error", version.status().ToString()}});

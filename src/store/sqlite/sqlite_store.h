@@ -15,9 +15,9 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "core/thread_annotations.h"
 #include "store/store.h"
 #include "store/store_common.h"
 
@@ -54,23 +54,23 @@ class SqliteStore : public Store {
  private:
   SqliteStore(std::string path, sqlite3* db, Clock& clock);
 
-  Status Migrate();
-  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails). mu_ must be held.
+  Status Migrate() REQUIRES(mu_);
+  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails).
   template <typename Fn>
-  Status InWriteTransaction(Fn&& fn);
-  // Reads the counter; mu_ must be held.
-  Result<int64_t> ReadVersion();
-  Result<int64_t> NextVersion();
+  Status InWriteTransaction(Fn&& fn) REQUIRES(mu_);
+  // Reads the counter.
+  Result<int64_t> ReadVersion() REQUIRES(mu_);
+  Result<int64_t> NextVersion() REQUIRES(mu_);
   Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
                       const std::string& ns, const std::string& name, const std::string& labels,
-                      const std::string& data);
-  Status Exec(const char* sql);
-  Status Error(const std::string& what);
+                      const std::string& data) REQUIRES(mu_);
+  Status Exec(const char* sql) REQUIRES(mu_);
+  Status Error(const std::string& what) REQUIRES(mu_);
 
   const std::string path_;
   Clock& clock_;
-  std::mutex mu_;
-  sqlite3* db_;  // GUARDED_BY(mu_); owned, closed in the destructor
+  Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_);  // owned, closed in the destructor
   store_internal::ChangeNotifier notifier_;
 };
 
