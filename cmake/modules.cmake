@@ -1,5 +1,6 @@
-# skiff_module(NAME DEPS ...): builds src/NAME/**/*.cc (without *_test.cc) into the static library
-# skiff_NAME, and src/NAME/**/*_test.cc into the test binary NAME_test, registered with ctest.
+# skiff_module(NAME DEPS ...): builds src/NAME/**/*.cc (without *_test.cc, *_fuzz.cc and *_main.cc)
+# into the static library skiff_NAME, and src/NAME/**/*_test.cc into the test binary NAME_test,
+# registered with ctest. *_fuzz.cc are libFuzzer targets (cmake/fuzz.cmake).
 function(skiff_module name)
   cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
   file(GLOB_RECURSE all_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cc)
@@ -7,6 +8,8 @@ function(skiff_module name)
   set(test_sources)
   foreach(src IN LISTS all_sources)
     if(src MATCHES "_main\\.cc$")  # a program of its own (see CMakeLists.txt)
+      continue()
+    elseif(src MATCHES "_fuzz\\.cc$")  # a fuzz target (cmake/fuzz.cmake)
       continue()
     elseif(src MATCHES "_test\\.cc$" OR src MATCHES "/testing/")
       list(APPEND test_sources ${src})
