@@ -4,6 +4,7 @@
 #include <exception>
 #include <regex>
 
+#include "api/lineage_api.h"
 #include "core/log.h"
 
 namespace skiff {
@@ -83,6 +84,7 @@ ApiServer::ApiServer(Options options, Store& store, Authenticator& authn, Author
     r.Send(200, metrics_.Render(), {{"content-type", "text/plain; version=0.0.4"}});
   });
   resources_->AddRoutes(router_);
+  AddLineageRoutes(router_, metered_store_, authz);
 }
 
 ApiServer::~ApiServer() { Shutdown(); }

@@ -43,7 +43,8 @@ int RunCli(int argc, char** argv) {
 
   std::string kind, name, output, selector;
   auto* get = app.add_subcommand("get", "list or show resources");
-  get->add_option("kind", kind, "kind (jobs, pods, profiles, ...)")->required();
+  get->add_option("kind", kind, "kind (jobs, pods, profiles, ..., artifacts, executions)")
+      ->required();
   get->add_option("name", name, "name");
   get->add_option("-o,--output", output, "yaml|json|name");
   get->add_option("-l,--selector", selector, "label selector");
@@ -114,7 +115,9 @@ int RunCli(int argc, char** argv) {
   if (up_cmd->parsed()) return cli::CmdUp(up);
   if (app.got_subcommand("config")) return cli::CmdConfig(g);
   if (apply->parsed()) return cli::CmdApply(g, files);
+  if (get->parsed() && cli::IsLineageKind(kind)) return cli::CmdGetLineage(g, kind, name, output);
   if (get->parsed()) return cli::CmdGet(g, kind, name, output, selector);
+  if (describe->parsed() && cli::IsLineageKind(kind)) return cli::CmdDescribeLineage(g, kind, name);
   if (describe->parsed()) return cli::CmdDescribe(g, kind, name);
   if (del->parsed()) {
     if (files.empty() && (kind.empty() || names.empty())) {

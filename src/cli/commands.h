@@ -33,6 +33,13 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
            bool no_cache, const std::string& name, bool local);
 int CmdRunLogs(const GlobalFlags& g, const std::string& run, const std::string& task);
 
+// Lineage across the runs of a namespace (artifact_cmd.cc): `get artifacts [URI]`,
+// `describe artifact URI`, `get executions [TASK]`.
+bool IsLineageKind(const std::string& kind);  // artifact(s), execution(s)
+int CmdGetLineage(const GlobalFlags& g, const std::string& kind, const std::string& name,
+                  const std::string& output);
+int CmdDescribeLineage(const GlobalFlags& g, const std::string& kind, const std::string& name);
+
 struct UpOptions {
   int port = 8888;
   std::string home;
