@@ -673,6 +673,27 @@ TEST_F(KfpApiServerTest, AnUploadThatIsNotMultipartFormDataIs400) {
   EXPECT_EQ(pipelines->items.size(), 1u);
 }
 
+TEST_F(KfpApiServerTest, APipelineWhoseComponentContainsItselfIsRefusedAtUploadAndCreateRun) {
+  Json ir = Json::parse(kTinyIr);
+  ir["root"]["dag"]["tasks"]["echo"]["componentRef"]["name"] = "comp-loop";
+  ir["components"]["comp-loop"] = {
+      {"dag",
+       {{"tasks",
+         {{"again",
+           {{"taskInfo", {{"name", "again"}}}, {"componentRef", {{"name", "comp-loop"}}}}}}}}}};
+  std::string msg = ExpectKfpError(
+      Call("admin", "POST", "/apis/v2beta1/pipelines/upload?name=loop", Multipart(ir.dump()),
+           {{"Content-Type", "multipart/form-data; boundary=XyZ"}}),
+      400, 3);
+  EXPECT_NE(msg.find("component cycle: comp-loop -> comp-loop"), std::string::npos) << msg;
+  msg = ExpectKfpError(Call("admin", "POST", "/apis/v2beta1/runs",
+                            Json{{"display_name", "r"}, {"pipeline_spec", ir}}.dump()),
+                       400, 3);
+  EXPECT_NE(msg.find("component cycle"), std::string::npos) << msg;
+  EXPECT_TRUE(store_->List(kKfpPipelineType, "", {})->items.empty());
+  EXPECT_TRUE(store_->List(pipelines::kPipelineRunType, "", {})->items.empty());
+}
+
 TEST_F(KfpApiServerTest, AFilterLongValueOfAMinusSignIs400) {
   const std::string filter =
       R"({"predicates":[{"operation":"EQUALS","key":"created_at","long_value":"-"}]})";
