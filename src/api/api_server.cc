@@ -15,6 +15,8 @@ const char* StatusReason(StatusCode code) {
       return "";
     case StatusCode::kInvalidArgument:
       return "BadRequest";
+    case StatusCode::kInvalid:
+      return "Invalid";
     case StatusCode::kUnauthenticated:
       return "Unauthorized";
     case StatusCode::kPermissionDenied:
@@ -52,6 +54,14 @@ Json StatusJson(const Status& status) {
   // "spec.parallelism: must be an integer" names its field; such errors are validation failures.
   static const std::regex kField(
       R"(^([A-Za-z][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z0-9_/-]+(\[[0-9]+\])?)*): )");
+  if (!status.causes().empty()) {
+    Json causes = Json::array();
+    for (const StatusCause& c : status.causes()) {
+      causes.push_back({{"field", c.field}, {"message", c.message}, {"reason", c.reason}});
+    }
+    out["details"] = {{"causes", std::move(causes)}};
+    return out;
+  }
   std::smatch m;
   if (status.code() == StatusCode::kInvalidArgument &&
       std::regex_search(status.message(), m, kField)) {

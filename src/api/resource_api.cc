@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 
 #include "api/api_server.h"
 #include "core/ids.h"
+#include "core/schema.h"
 
 namespace skiff {
 
@@ -73,31 +75,114 @@ struct ResourceApi::Target {
   std::string ns;    // "" for cluster-scoped kinds or a list across namespaces
   std::string name;  // "" for collections
   Principal principal;
+  std::string field_validation;  // "Strict", "Warn" (default) or "Ignore"
 };
 
 ResourceApi::ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, Clock& clock,
                          const TypeRegistry& types)
     : store_(store), authn_(authn), authz_(authz), clock_(clock), types_(types) {}
 
-void ResourceApi::RegisterValidator(const std::string& store_type, Validator validator) {
-  std::lock_guard<std::mutex> lock(mu_);
-  validators_[store_type] = std::move(validator);
+namespace {
+
+// A rule's InvalidArgument("spec.parallelism: must be >= 0") as a 422 naming its field.
+Status AsInvalid(const Status& st, const std::string& what) {
+  if (st.ok() || st.code() != StatusCode::kInvalidArgument) return st;
+  static const std::regex kField(
+      R"(^([A-Za-z][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z0-9_/-]+(\[[0-9]+\])?)*): )");
+  std::smatch m;
+  std::string field = std::regex_search(st.message(), m, kField) ? m[1].str() : "";
+  return Invalid(what + " is invalid: " + st.message(),
+                 {{field, st.message(), "FieldValueInvalid"}});
 }
 
-Status ResourceApi::RunValidator(const std::string& store_type, Json& obj, bool is_create) {
-  Validator validator;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = validators_.find(store_type);
-    if (it == validators_.end()) return Status::Ok();
-    validator = it->second;
+std::string Quoted(const std::string& s) { return Json(s).dump(); }
+
+HttpHeaders WarningHeaders(const std::vector<std::string>& warnings) {
+  if (warnings.empty()) return {};
+  // RFC 7234 warn-code 299 ("miscellaneous persistent warning"), several joined by ", ".
+  std::string value;
+  for (const std::string& w : warnings) {
+    value += (value.empty() ? "" : ", ") + std::string("299 - ") + Quoted(w);
   }
-  return validator(obj, is_create);
+  return {{"warning", value}};
 }
+
+}  // namespace
+
+Status ResourceApi::Admit(const Target& t, Json& obj, bool is_create, bool status_only,
+                          std::vector<std::string>* warnings) {
+  const std::string what = t.type->kind + " " + Quote(MetaName(obj));
+  if (t.type->schema) {
+    SchemaReport report = t.type->schema->Validate(obj);
+    if (t.field_validation == "Strict") {
+      for (const std::string& field : report.unknown) {
+        report.errors.push_back({field, "field not declared in schema", "FieldValueUnknown"});
+      }
+    } else if (t.field_validation != "Ignore") {
+      for (const std::string& field : report.unknown) {
+        warnings->push_back("unknown field " + Quoted(field));
+      }
+    }
+    RETURN_IF_ERROR(report.ToStatus(what));
+  }
+  if (!status_only && t.type->validate) {
+    RETURN_IF_ERROR(AsInvalid(t.type->validate(obj, is_create), what));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+constexpr char kCrdPath[] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
+// A registered kind as a Kubernetes CustomResourceDefinition: its names, scope and schema.
+Json CrdFor(const ResourceType& t) {
+  std::string singular = t.kind;
+  std::transform(singular.begin(), singular.end(), singular.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  Json schema = t.schema ? t.schema->openapi()
+                         : Json{{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  return {{"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "CustomResourceDefinition"},
+          {"metadata", {{"name", t.StoreType()}}},
+          {"spec",
+           {{"group", t.group},
+            {"names",
+             {{"kind", t.kind},
+              {"listKind", t.kind + "List"},
+              {"plural", t.plural},
+              {"singular", singular},
+              {"shortNames", t.short_names}}},
+            {"scope", t.namespaced ? "Namespaced" : "Cluster"},
+            {"versions", Json::array({{{"name", t.version},
+                                       {"served", true},
+                                       {"storage", true},
+                                       {"schema", {{"openAPIV3Schema", schema}}},
+                                       {"subresources", {{"status", Json::object()}}}}})}}}};
+}
+
+}  // namespace
 
 void ResourceApi::AddRoutes(Router& router) {
   router.Add("POST", "/apis/skiff.dev/v1/tokens:mint",
              [this](const HttpRequest& req, HttpResponder& r) { MintToken(req, r); });
+  // Every registered kind's schema, read-only, to any signed-in user (it reveals no object).
+  router.Add("GET", kCrdPath, [this](const HttpRequest&, HttpResponder& r) {
+    Json items = Json::array();
+    for (const ResourceType& t : types_.All()) items.push_back(CrdFor(t));
+    r.SendJson(200, {{"apiVersion", "apiextensions.k8s.io/v1"},
+                     {"kind", "CustomResourceDefinitionList"},
+                     {"metadata", Json::object()},
+                     {"items", std::move(items)}});
+  });
+  router.Add("GET", std::string(kCrdPath) + "/{name}",
+             [this](const HttpRequest& req, HttpResponder& r) {
+               for (const ResourceType& t : types_.All()) {
+                 if (t.StoreType() == req.Param("name")) return r.SendJson(200, CrdFor(t));
+               }
+               SendStatusError(r, NotFound("customresourcedefinitions.apiextensions.k8s.io " +
+                                           Quote(req.Param("name")) + " not found"));
+             });
   for (bool core : {false, true}) {
     std::string ns_base = core ? "/api/{version}/namespaces/{namespace}/{plural}"
                                : "/apis/{group}/{version}/namespaces/{namespace}/{plural}";
@@ -160,6 +245,13 @@ Result<ResourceApi::Target> ResourceApi::Resolve(const HttpRequest& req, bool cl
     RETURN_IF_ERROR(ValidateName(t.name, "metadata.name"));
   }
   t.principal = req.principal;
+  t.field_validation = req.Query("fieldValidation");
+  if (t.field_validation.empty()) t.field_validation = "Warn";
+  if (t.field_validation != "Strict" && t.field_validation != "Warn" &&
+      t.field_validation != "Ignore") {
+    return InvalidArgument("fieldValidation: " + Quote(t.field_validation) +
+                           " is not one of Strict, Warn, Ignore");
+  }
   return t;
 }
 
@@ -420,7 +512,8 @@ Status ResourceApi::Create(const Target& t, Json obj, HttpResponder& r) {
     meta.erase(field);
   }
   obj.erase("status");
-  RETURN_IF_ERROR(RunValidator(t.store_type, obj, /*is_create=*/true));
+  std::vector<std::string> warnings;
+  RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/true, /*status_only=*/false, &warnings));
   Result<Json> created = Internal("not attempted");
   for (int attempt = 0; attempt < (name.empty() ? 5 : 1); ++attempt) {
     if (name.empty()) obj["metadata"]["name"] = GenerateName(generate);
@@ -429,7 +522,7 @@ Status ResourceApi::Create(const Target& t, Json obj, HttpResponder& r) {
   }
   if (!created.ok()) return created.status();
   AfterWrite(t, *created);
-  r.SendJson(201, *created);
+  r.SendJson(201, *created, WarningHeaders(warnings));
   return Status::Ok();
 }
 
@@ -446,10 +539,11 @@ Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
   for (const char* field : {"uid", "creationTimestamp", "generation"}) {
     if (existing["metadata"].contains(field)) meta[field] = existing["metadata"][field];
   }
-  RETURN_IF_ERROR(RunValidator(t.store_type, obj, /*is_create=*/false));
+  std::vector<std::string> warnings;
+  RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/false, /*status_only=*/false, &warnings));
   ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
   AfterWrite(t, updated);
-  r.SendJson(200, updated);
+  r.SendJson(200, updated, WarningHeaders(warnings));
   return Status::Ok();
 }
 
@@ -465,8 +559,10 @@ Status ResourceApi::ReplaceStatus(const Target& t, Json obj, HttpResponder& r) {
                        ? obj["metadata"].value("resourceVersion", std::string())
                        : std::string();
   existing["metadata"]["resourceVersion"] = rv;
+  std::vector<std::string> warnings;
+  RETURN_IF_ERROR(Admit(t, existing, /*is_create=*/false, /*status_only=*/true, &warnings));
   ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(existing)));
-  r.SendJson(200, updated);
+  r.SendJson(200, updated, WarningHeaders(warnings));
   return Status::Ok();
 }
 
@@ -508,12 +604,13 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
         if (existing["metadata"].contains(field))
           obj["metadata"][field] = existing["metadata"][field];
       }
-      RETURN_IF_ERROR(RunValidator(t.store_type, obj, /*is_create=*/false));
     }
+    std::vector<std::string> warnings;
+    RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/false, status_only, &warnings));
     auto updated = store_.Update(t.store_type, obj);
     if (updated.ok()) {
       AfterWrite(t, *updated);
-      r.SendJson(200, *updated);
+      r.SendJson(200, *updated, WarningHeaders(warnings));
       return Status::Ok();
     }
     // Someone wrote in between: the patch did not name a version, so apply it again.

@@ -11,21 +11,27 @@
 //   PUT .../{name}/status replaces only the status; PUT on the object keeps the stored status.
 //   POST /apis/skiff.dev/v1/tokens:mint {"user"} -> {"token": "skf_..."}.
 //
-//   ResourceApi api(store, authn, authz);
-//   api.RegisterValidator("jobs.batch", &JobController::ValidateJob);
+//   ResourceApi api(store, authn, authz, clock);   // the kinds of TypeRegistry::Global()
 //   api.AddRoutes(router);
+//
+// Every write (create, replace, patch, and /status) is admitted by the kind's registration:
+// its schema (types, required fields, enums, ranges, defaults; a null means absent) and then its
+// rules (ResourceType::validate). What they refuse is a 422 Invalid Status naming every offending
+// field in details.causes. Fields the schema does not know are pruned and reported in a
+// `Warning` header, or refused with ?fieldValidation=Strict (Ignore: pruned silently), as
+// Kubernetes does.
 //
 // Every handler expects req.principal to be set (ApiServer authenticates first) and asks the
 // Authorizer with the namespace from the URL before touching the store, so a user without a role
 // learns nothing about what exists. Bodies are JSON or YAML. Errors are Kubernetes Status JSON.
 //
-// Thread-safe: handlers run concurrently; RegisterValidator may be called at any time.
+// Thread-safe: handlers run concurrently.
 #pragma once
 
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
+#include <vector>
 
 #include "api/http_server.h"
 #include "auth/auth.h"
@@ -37,15 +43,9 @@ namespace skiff {
 
 class ResourceApi {
  public:
-  // Validates and defaults an object before it is written. `obj` may be changed (defaults).
-  // Return InvalidArgument("spec.parallelism: must be an integer") and the like; the part before
-  // ": " is reported as the offending field.
-  using Validator = std::function<Status(Json& obj, bool is_create)>;
-
   ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, Clock& clock,
-              const TypeRegistry& types = TypeRegistry::Builtin());
+              const TypeRegistry& types = TypeRegistry::Global());
 
-  void RegisterValidator(const std::string& store_type, Validator validator);
   void AddRoutes(Router& router);
 
   // How often an idle watch checks whether its client or the server went away.
@@ -69,7 +69,10 @@ class ResourceApi {
   Status Delete(const Target& t, const HttpRequest& req, HttpResponder& r);
   void MintToken(const HttpRequest& req, HttpResponder& r);
 
-  Status RunValidator(const std::string& store_type, Json& obj, bool is_create);
+  // Checks `obj` against its kind (schema, then rules; `status_only`: the schema alone, as
+  // controllers' rules are about the spec). Unknown fields go to *warnings (or are refused).
+  Status Admit(const Target& t, Json& obj, bool is_create, bool status_only,
+               std::vector<std::string>* warnings);
   void AfterWrite(const Target& t, const Json& obj);
 
   Store& store_;
@@ -78,9 +81,6 @@ class ResourceApi {
   Clock& clock_;
   const TypeRegistry& types_;
   std::chrono::milliseconds watch_poll_{250};
-
-  std::mutex mu_;
-  std::map<std::string, Validator> validators_;  // GUARDED_BY(mu_)
 };
 
 // Parses a request body as JSON (when declared or looking like JSON) or YAML; it must be one

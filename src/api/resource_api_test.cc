@@ -4,11 +4,13 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "api/api_server.h"
 #include "api/http_client.h"
 #include "auth/testing/auth_testing.h"
+#include "core/schema.h"
 
 namespace skiff {
 namespace {
@@ -28,6 +30,30 @@ Json Job(const std::string& name, std::map<std::string, std::string> labels = {}
 // "bob" who has no role anywhere.
 class ResourceApiTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    // The kinds these tests use: the auth kinds, the core ones, and a Job-like kind whose
+    // schema and rule stand in for a module's.
+    TypeRegistry& types = TypeRegistry::Global();
+    RegisterCoreKinds(types);
+    RegisterAuthKinds(types);
+    types.Add({"", "v1", "Pod", "pods", true, {"po"}});
+    ResourceType job{"batch", "v1", "Job", "jobs", true, {"job"}};
+    job.schema = KindSchema({{"spec", openapi::Object({{"parallelism", openapi::Integer(0)},
+                                                       {"completions", openapi::Integer(0)},
+                                                       {"suspend", openapi::Boolean()},
+                                                       {"mode", openapi::Enum({"A", "B"})}})},
+                             {"status", openapi::Object({{"active", openapi::Integer(0)}})}});
+    job.validate = [](Json& obj, bool) -> Status {
+      Json& spec = obj["spec"];
+      if (spec.value("parallelism", 1) > 100) {
+        return InvalidArgument("spec.parallelism: must be at most 100");
+      }
+      if (!spec.contains("completions")) spec["completions"] = 1;  // a default
+      return Status::Ok();
+    };
+    types.Add(std::move(job));
+  }
+
   void SetUp() override {
     store_ = OpenTestStore(dir_, clock_);
     ASSERT_NE(store_, nullptr);
@@ -39,14 +65,6 @@ class ResourceApiTest : public ::testing::Test {
     bob_token_ = MintToken(*store_, clock_, "bob")->token;
     server_ = std::make_unique<ApiServer>(ApiServer::Options{}, *store_, *authn_, *authz_, clock_);
     server_->resources().set_watch_poll(std::chrono::milliseconds(20));
-    server_->resources().RegisterValidator("jobs.batch", [](Json& job, bool) -> Status {
-      const Json& spec = job.value("spec", Json::object());
-      if (spec.contains("parallelism") && !spec["parallelism"].is_number_integer()) {
-        return InvalidArgument("spec.parallelism: must be an integer");
-      }
-      job["spec"]["completions"] = spec.value("completions", 1);  // a default
-      return Status::Ok();
-    });
     ASSERT_TRUE(server_->Start().ok());
     client_ = std::make_unique<HttpClient>(server_->url());
   }
@@ -181,7 +199,7 @@ TEST_F(ResourceApiTest, MergePatchChangesOnlyWhatItNames) {
 
   r = Call("PATCH", std::string(kJobs) + "/pi", R"({"spec":{"parallelism":"two"}})", "admin",
            {{"Content-Type", "application/merge-patch+json"}});
-  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.status, 422);
   r = Call("PATCH", std::string(kJobs) + "/pi", R"([{"op":"remove","path":"/spec"}])", "admin",
            {{"Content-Type", "application/json-patch+json"}});
   EXPECT_EQ(r.status, 415);
@@ -276,15 +294,70 @@ TEST_F(ResourceApiTest, UnknownKindIs404NamingIt) {
   EXPECT_NE(Body(r)["message"].get<std::string>().find("cluster-scoped"), std::string::npos);
 }
 
-TEST_F(ResourceApiTest, ValidatorErrorIs400NamingTheField) {
+TEST_F(ResourceApiTest, SchemaErrorsAre422NamingEveryField) {
   Json bad = Job("bad");
   bad["spec"]["parallelism"] = "two";
+  bad["spec"]["suspend"] = "yes";
+  bad["spec"]["mode"] = "C";
   HttpResult r = Call("POST", kJobs, bad.dump());
-  ASSERT_EQ(r.status, 400);
+  ASSERT_EQ(r.status, 422) << r.body;
   Json status = Body(r);
   EXPECT_EQ(status["reason"], "Invalid");
-  EXPECT_EQ(status["details"]["field"], "spec.parallelism");
-  EXPECT_NE(status["message"].get<std::string>().find("spec.parallelism"), std::string::npos);
+  EXPECT_EQ(status["code"], 422);
+  ASSERT_EQ(status["details"]["causes"].size(), 3u) << r.body;
+  std::set<std::string> fields;
+  for (const Json& c : status["details"]["causes"]) fields.insert(c["field"].get<std::string>());
+  EXPECT_EQ(fields, (std::set<std::string>{"spec.parallelism", "spec.suspend", "spec.mode"}));
+  EXPECT_NE(status["message"].get<std::string>().find("spec.suspend: expected boolean, got string"),
+            std::string::npos)
+      << r.body;
+  // Nothing was stored.
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "/bad").status, 404);
+}
+
+TEST_F(ResourceApiTest, RuleErrorsAre422NamingTheField) {
+  Json bad = Job("bad");
+  bad["spec"]["parallelism"] = 101;
+  HttpResult r = Call("POST", kJobs, bad.dump());
+  ASSERT_EQ(r.status, 422) << r.body;
+  Json status = Body(r);
+  EXPECT_EQ(status["details"]["causes"][0]["field"], "spec.parallelism");
+}
+
+TEST_F(ResourceApiTest, UnknownFieldsArePrunedWithAWarningOrRefusedWhenStrict) {
+  Json job = Job("extra");
+  job["spec"]["paralelism"] = 2;
+  HttpResult r = Call("POST", kJobs, job.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_FALSE(Body(r)["spec"].contains("paralelism"));
+  EXPECT_NE(r.headers["warning"].find(R"(299 - "unknown field \"spec.paralelism\"")"),
+            std::string::npos)
+      << r.headers["warning"];
+  job["metadata"]["name"] = "strict";
+  r = Call("POST", std::string(kJobs) + "?fieldValidation=Strict", job.dump());
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["field"], "spec.paralelism");
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["reason"], "FieldValueUnknown");
+  EXPECT_EQ(Call("POST", std::string(kJobs) + "?fieldValidation=Loose", job.dump()).status, 400);
+}
+
+TEST_F(ResourceApiTest, StatusWritesAreCheckedAgainstTheSchema) {
+  // A kind whose status is typed: a forged status of the wrong shape is refused.
+  ResourceType widget{"status.example.com", "v1", "Gadget", "gadgets", true, {}};
+  widget.schema = KindSchema({{"status", openapi::Object({{"conditions", openapi::Conditions()},
+                                                          {"count", openapi::Integer(0)}})}});
+  TypeRegistry::Global().Add(widget);
+  const std::string widgets = "/apis/status.example.com/v1/namespaces/team-a/gadgets";
+  ASSERT_EQ(Call("POST", widgets, R"({"metadata":{"name":"w"}})").status, 201);
+  HttpResult r = Call("PUT", widgets + "/w/status", R"({"status":{"conditions":"x"}})");
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["field"], "status.conditions");
+  r = Call("PATCH", widgets + "/w/status", R"({"status":{"count":-1}})", "admin",
+           {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 422) << r.body;
+  r = Call("PATCH", widgets + "/w/status", R"({"status":{"count":2}})", "admin",
+           {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 200) << r.body;
 }
 
 TEST_F(ResourceApiTest, BodyThatDisagreesWithTheUrlIs400) {

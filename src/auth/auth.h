@@ -6,7 +6,7 @@
 //   RETURN_IF_ERROR(authz.Check(who, {.store_type = "jobs.batch", .namespace_ = "team-a",
 //                                     .verb = Verb::kCreate}));
 //
-// Objects (all in the Store, see TypeRegistry::Builtin):
+// Objects (all in the Store; their kinds and schemas are registered by RegisterAuthKinds):
 // - users.skiff.dev (cluster): name = user name, spec {admin: bool} (cluster admin).
 // - apitokens.skiff.dev (cluster): name = token id, spec {user, sha256, created, expires?}. The
 //   token a client sends is "skf_<id>_<secret>"; only sha256(secret) is stored, so the secret is
@@ -44,6 +44,9 @@ inline constexpr char kApiTokenType[] = "apitokens.skiff.dev";
 inline constexpr char kProfileType[] = "profiles.kubeflow.org";
 inline constexpr char kRoleBindingType[] = "rolebindings.skiff.dev";
 inline constexpr char kAdminUser[] = "admin";
+
+// Registers User, ApiToken, Profile and RoleBinding (auth/auth_kinds.cc).
+void RegisterAuthKinds(TypeRegistry& registry);
 
 struct Principal {
   std::string user;  // empty: not authenticated

@@ -14,6 +14,7 @@
 #include "cli/api_client.h"
 #include "cli/printers.h"
 #include "core/clock.h"
+#include "core/text.h"
 
 namespace skiff::cli {
 namespace {
@@ -29,7 +30,7 @@ Result<ApiClient> Connect(const GlobalFlags& g) {
 }
 
 Result<const ResourceType*> ResolveKind(const std::string& kind) {
-  const ResourceType* t = TypeRegistry::Builtin().Lookup(kind);
+  const ResourceType* t = TypeRegistry::Global().Lookup(kind);
   if (!t) return InvalidArgument("unknown resource type \"" + kind + "\"");
   return t;
 }
@@ -45,7 +46,7 @@ Result<ResourceType> TypeOfDocument(const Json& doc, const std::string& source) 
     return InvalidArgument(source + ": kind: required string");
   }
   std::string api_version = doc["apiVersion"], kind = doc["kind"];
-  if (const ResourceType* t = TypeRegistry::Builtin().ByKind(api_version, kind)) return *t;
+  if (const ResourceType* t = TypeRegistry::Global().ByKind(api_version, kind)) return *t;
   ResourceType guess;
   SplitApiVersion(api_version, &guess.group, &guess.version);
   guess.kind = kind;
@@ -240,18 +241,21 @@ int CmdDescribe(const GlobalFlags& g, const std::string& kind, const std::string
   auto obj = api->Call("GET", ResourcePath(**type, ns, name));
   if (!obj.ok()) return Fail(obj.status());
   std::vector<Json> related;
-  if ((*type)->kind == "Job") {
-    const ResourceType* pods = TypeRegistry::Builtin().Lookup("pods");
-    auto list = api->Call(
-        "GET", ResourcePath(*pods, ns) + "?labelSelector=controller-uid=" + MetaUid(*obj));
+  if (const ResourceType* rt = TypeRegistry::Global().Lookup((*type)->related_type)) {
+    std::string selector = (*type)->related_selector;
+    if (size_t at = selector.find("{uid}"); at != std::string::npos) {
+      selector.replace(at, 5, MetaUid(*obj));
+    }
+    auto list = api->Call("GET", ResourcePath(*rt, ns) + "?labelSelector=" + selector);
     if (!list.ok()) return Fail(list.status());
     for (const Json& p : list->value("items", Json::array())) related.push_back(p);
+    // Oldest first: by creation time, then by the order they were written.
     std::sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
       return MetaResourceVersion(a) < MetaResourceVersion(b);
     });
     std::stable_sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
-      return a["metadata"].value("creationTimestamp", "") <
-             b["metadata"].value("creationTimestamp", "");
+      return TextAt(a, {"metadata", "creationTimestamp"}) <
+             TextAt(b, {"metadata", "creationTimestamp"});
     });
   }
   std::printf("%s", Describe(**type, *obj, related, SystemClock::Instance().Now()).c_str());
@@ -300,7 +304,7 @@ int CmdLogs(const GlobalFlags& g, const std::string& target, const std::string& 
             bool follow) {
   auto api = Connect(g);
   if (!api.ok()) return Fail(api.status());
-  const ResourceType* pods = TypeRegistry::Builtin().Lookup("pods");
+  const ResourceType* pods = TypeRegistry::Global().Lookup("pods");
   std::string pod = target;
   if (target.rfind("job/", 0) == 0 || target.rfind("jobs/", 0) == 0) {
     std::string job = target.substr(target.find('/') + 1);
@@ -352,7 +356,7 @@ int CmdUserCreate(const GlobalFlags& g, const std::string& name, bool admin) {
                {"metadata", {{"name", name}}},
                {"spec", {{"admin", admin}}}};
   auto r =
-      api->Call("POST", ResourcePath(*TypeRegistry::Builtin().Lookup("users"), ""), user.dump());
+      api->Call("POST", ResourcePath(*TypeRegistry::Global().Lookup("users"), ""), user.dump());
   if (!r.ok()) return Fail(r.status());
   std::printf("user.skiff.dev/%s created\n", name.c_str());
   return 0;
@@ -376,7 +380,7 @@ int CmdProfileCreate(const GlobalFlags& g, const std::string& name, const std::s
                   {"kind", "Profile"},
                   {"metadata", {{"name", name}}},
                   {"spec", {{"owner", {{"kind", "User"}, {"name", owner}}}}}};
-  auto r = api->Call("POST", ResourcePath(*TypeRegistry::Builtin().Lookup("profiles"), ""),
+  auto r = api->Call("POST", ResourcePath(*TypeRegistry::Global().Lookup("profiles"), ""),
                      profile.dump());
   if (!r.ok()) return Fail(r.status());
   std::printf("profile.kubeflow.org/%s created\n", name.c_str());
@@ -393,7 +397,7 @@ int CmdRoleGrant(const GlobalFlags& g, const std::string& user, const std::strin
                   {"kind", "RoleBinding"},
                   {"metadata", {{"name", "user-" + user}, {"namespace", g.namespace_}}},
                   {"spec", {{"user", user}, {"role", role}}}};
-  const ResourceType* t = TypeRegistry::Builtin().Lookup("rolebindings");
+  const ResourceType* t = TypeRegistry::Global().Lookup("rolebindings");
   auto existing = api->Call("GET", ResourcePath(*t, g.namespace_, "user-" + user));
   Result<Json> r = existing.ok()
                        ? api->Call("PUT", ResourcePath(*t, g.namespace_, "user-" + user),
@@ -417,7 +421,7 @@ namespace skiff::cli {
 int CmdRunLogs(const GlobalFlags& g, const std::string& run, const std::string& task) {
   auto api = Connect(g);
   if (!api.ok()) return Fail(api.status());
-  const ResourceType* t = TypeRegistry::Builtin().Lookup("pipelineruns");
+  const ResourceType* t = TypeRegistry::Global().Lookup("pipelineruns");
   auto text =
       api->CallRaw("GET", ResourcePath(*t, g.namespace_, run) + "/log?task=" + PercentEncode(task));
   if (!text.ok()) return Fail(text.status());

@@ -1,5 +1,6 @@
 // Platform: the store, local backend and controllers of one Skiff installation, assembled from a
 // SKIFF_HOME. `skiff up` serves it over HTTP; `skiff run` without a server runs it in-process.
+// The controllers are whatever the modules registered (cli/modules.h); the platform names none.
 //
 //   ASSIGN_OR_RETURN(auto platform, Platform::Create(options));
 //   platform->Start();   // controller threads
@@ -13,12 +14,7 @@
 #include <string>
 
 #include "backend/local/local_backend.h"
-#include "controller/reconcile_loop.h"
-#include "jobs/job_controller.h"
-#include "pipelines/cache.h"
-#include "pipelines/launcher.h"
-#include "pipelines/recurring_run_controller.h"
-#include "pipelines/run_controller.h"
+#include "controller/controller.h"
 #include "store/store.h"
 
 namespace skiff::cli {
@@ -39,7 +35,7 @@ class Platform {
 
   Store& store() { return *store_; }
   LocalBackend& backend() { return *backend_; }
-  pipelines::Launcher& launcher() { return *launcher_; }
+  ControllerManager& controllers() { return *controllers_; }
   const std::string& store_url() const { return store_url_; }
   const std::string& home() const { return home_; }
   // Reads key `key` of a Secret/ConfigMap ("secrets"/"configmaps") from the store.
@@ -53,15 +49,7 @@ class Platform {
   std::string store_url_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<LocalBackend> backend_;
-  std::unique_ptr<pipelines::StoreTaskCache> cache_;
-  std::unique_ptr<pipelines::Launcher> launcher_;
-  std::unique_ptr<jobs::JobController> job_controller_;
-  std::unique_ptr<pipelines::RunController> run_controller_;
-  std::unique_ptr<pipelines::RecurringRunController> recurring_controller_;
-  std::unique_ptr<ReconcileLoop> job_loop_;
-  std::unique_ptr<ReconcileLoop> run_loop_;
-  std::unique_ptr<ReconcileLoop> recurring_loop_;
-  bool started_ = false;
+  std::unique_ptr<ControllerManager> controllers_;
 };
 
 }  // namespace skiff::cli

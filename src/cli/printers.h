@@ -1,4 +1,5 @@
-// Human output of `skiff get` and `skiff describe`, in kubectl's columns.
+// Human output of `skiff get` and `skiff describe`, in kubectl's columns: NAME, the kind's
+// registered printer columns, AGE; describe prints a common header and the kind's own body.
 //
 //   std::cout << PrintTable(*type, items, clock.Now(), /*with_namespace=*/false);
 //   std::cout << Describe(*type, job, pods, clock.Now());
@@ -13,9 +14,6 @@
 #include "core/resource.h"
 
 namespace skiff::cli {
-
-// "5s", "3m12s", "2d4h": kubectl's age format.
-std::string HumanDuration(TimePoint::duration d);
 
 std::string PrintTable(const ResourceType& type, const std::vector<Json>& items, TimePoint now,
                        bool with_namespace);

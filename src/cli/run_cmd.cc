@@ -189,7 +189,7 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
   auto config = LoadClientConfig(g.config);
   if (!local && config.ok()) {
     ApiClient api(*config);
-    const ResourceType* t = TypeRegistry::Builtin().Lookup("pipelineruns");
+    const ResourceType* t = TypeRegistry::Global().Lookup("pipelineruns");
     auto created = api.Call("POST", ResourcePath(*t, g.namespace_), run.dump());
     if (!created.ok()) return Fail(created.status());
     std::printf("run %s/%s created on %s\n", g.namespace_.c_str(), name.c_str(),

@@ -86,8 +86,6 @@ int CmdUp(const UpOptions& options) {
   ApiServer::Options api_options;
   api_options.port = options.port;
   ApiServer api(api_options, p.store(), authenticator, authorizer, clock);
-  api.resources().RegisterValidator(jobs::kJobType, &jobs::JobController::ValidateJob);
-  api.resources().RegisterValidator(pipelines::kPipelineRunType, &pipelines::ValidatePipelineRun);
   api.AddRoute("GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
                [&](const HttpRequest& req, HttpResponder& res) {
                  ServePodLog(p.store(), p.backend(), authorizer, req, res);
@@ -114,6 +112,27 @@ int CmdUp(const UpOptions& options) {
     }
     for (const WorkloadStatus& w : p.backend().List()) by_phase[WorkloadPhaseName(w.phase)] += 1;
     for (const auto& [phase, count] : by_phase) workloads.Add({{"phase", phase}}).Set(count);
+  });
+
+  // The controllers' runtime: reconciles, their failures (an error returned or an exception
+  // caught) and the objects their kind's schema refuses, per controller.
+  auto& reconciles = api.metrics().CounterFamily("skiff_reconcile_total", "Reconciles run");
+  auto& failures = api.metrics().CounterFamily(
+      "skiff_reconcile_errors_total", "Reconciles that failed, by how (error or exception)");
+  auto& invalid = api.metrics().GaugeFamily(
+      "skiff_invalid_objects",
+      "Objects a controller does not reconcile: their schema refuses them");
+  api.metrics().AddCollectHook([&reconciles, &failures, &invalid, &p] {
+    auto advance = [](prometheus::Counter& c, int64_t total) {
+      if (static_cast<double>(total) > c.Value())
+        c.Increment(static_cast<double>(total) - c.Value());
+    };
+    for (const auto& s : p.controllers().Stats()) {
+      advance(reconciles.Add({{"controller", s.name}}), s.loop.reconciles);
+      advance(failures.Add({{"controller", s.name}, {"kind", "error"}}), s.loop.errors);
+      advance(failures.Add({{"controller", s.name}, {"kind", "exception"}}), s.loop.exceptions);
+      invalid.Add({{"controller", s.name}}).Set(static_cast<double>(s.loop.invalid));
+    }
   });
 
   Status started = api.Start();

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/schema.h"
 
 namespace skiff {
 
@@ -24,6 +26,7 @@ void ReconcileLoop::AlsoWatch(std::string store_type, Mapper mapper) {
 
 void ReconcileLoop::Start() {
   seen_version_ = store_.CurrentVersion();
+  listed_ = true;
   EnqueueAll();
   next_resync_ = SteadyClock::now() + options_.resync_period;
   {
@@ -65,9 +68,133 @@ void ReconcileLoop::EnqueueAll() {
     LogWarn("controller list failed", {{"controller", name_}, {"error", list.status().ToString()}});
     return;
   }
+  std::vector<Key> keys;
+  for (const Json& obj : list->items) {
+    Key key{MetaNamespace(obj), MetaName(obj)};
+    if (CheckObject(key, obj)) keys.push_back(std::move(key));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto now = SteadyClock::now();
-  for (const Json& obj : list->items) due_[{MetaNamespace(obj), MetaName(obj)}] = now;
+  for (Key& key : keys) due_[std::move(key)] = now;
+}
+
+ReconcileLoop::Stats ReconcileLoop::GetStats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+bool ReconcileLoop::CheckObject(const Key& key, const Json& obj) {
+  if (!options_.schema) return true;
+  SchemaReport report = options_.schema->Check(obj);
+  if (report.errors.empty()) {
+    if (invalid_.erase(key)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.invalid = static_cast<int64_t>(invalid_.size());
+    }
+    return true;
+  }
+  std::string message = report
+                            .ToStatus((options_.kind.empty() ? store_type_ : options_.kind) + " " +
+                                      key.first + "/" + key.second)
+                            .message();
+  auto [it, inserted] = invalid_.try_emplace(key, "");
+  if (inserted || it->second != message) {
+    LogWarn("object refused by its schema: not reconciled",
+            {{"controller", name_}, {"object", key.first + "/" + key.second}, {"error", message}});
+    it->second = message;
+    RecordCondition(key, "Invalid", "SchemaViolation", message);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.invalid = static_cast<int64_t>(invalid_.size());
+  return false;
+}
+
+void ReconcileLoop::RecordCondition(const Key& key, const std::string& type,
+                                    const std::string& reason, const std::string& message) {
+  try {
+    auto obj = store_.Get(store_type_, key.first, key.second);
+    if (!obj.ok()) return;
+    Json& o = *obj;
+    if (!o.contains("status") || !o["status"].is_object()) o["status"] = Json::object();
+    Json& status = o["status"];
+    if (!status.contains("conditions") || !status["conditions"].is_array()) {
+      status["conditions"] = Json::array();
+    }
+    Json& conditions = status["conditions"];
+    Json* slot = nullptr;
+    for (Json& c : conditions) {
+      if (c.is_object() && c.contains("type") && c["type"] == type) slot = &c;
+    }
+    const bool clear = reason.empty();
+    if (clear) {
+      if (slot == nullptr) return;
+      conditions.erase(std::remove_if(conditions.begin(), conditions.end(),
+                                      [&](const Json& c) {
+                                        return c.is_object() && c.contains("type") &&
+                                               c["type"] == type;
+                                      }),
+                       conditions.end());
+    } else {
+      Json condition = {{"type", type},
+                        {"status", "True"},
+                        {"reason", reason},
+                        {"message", message},
+                        {"lastTransitionTime", FormatRfc3339(SystemClock::Instance().Now())}};
+      if (slot != nullptr && slot->value("status", Json()) == "True" &&
+          slot->value("reason", Json()) == reason && slot->value("message", Json()) == message) {
+        return;  // already said
+      }
+      if (slot != nullptr) {
+        *slot = std::move(condition);
+      } else {
+        conditions.push_back(std::move(condition));
+      }
+    }
+    auto updated = store_.Update(store_type_, std::move(o));
+    if (updated.ok()) own_writes_[key] = MetaResourceVersion(*updated);
+    if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
+        updated.status().code() != StatusCode::kNotFound) {
+      LogWarn("recording a condition failed", {{"controller", name_},
+                                               {"object", key.first + "/" + key.second},
+                                               {"error", updated.status().ToString()}});
+    }
+  } catch (const std::exception& e) {
+    LogWarn("recording a condition failed",
+            {{"controller", name_}, {"object", key.first + "/" + key.second}, {"error", e.what()}});
+  }
+}
+
+Result<std::optional<std::chrono::milliseconds>> ReconcileLoop::ReconcileOne(const Key& key,
+                                                                             bool* threw,
+                                                                             bool* skipped) {
+  *threw = false;
+  *skipped = false;
+  if (options_.schema) {
+    // Whatever reached the store (an old object, a direct write, a status written elsewhere) is
+    // checked before the controller reads it.
+    auto obj = store_.Get(store_type_, key.first, key.second);
+    if (obj.ok() && !CheckObject(key, *obj)) {
+      *skipped = true;
+      return std::optional<std::chrono::milliseconds>();
+    }
+    if (!obj.ok()) invalid_.erase(key);
+  }
+  std::string message;
+  try {
+    return fn_(key.first, key.second);
+  } catch (const std::exception& e) {
+    message = e.what();
+  } catch (...) {
+    message = "an unknown exception";
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.exceptions++;
+  }
+  *threw = true;
+  Status st = Internal("reconcile threw: " + message);
+  RecordCondition(key, "ReconcileError", "InternalError", st.message());
+  return st;
 }
 
 bool ReconcileLoop::ReadNewChanges() {
@@ -86,7 +213,13 @@ bool ReconcileLoop::ReadNewChanges() {
     for (const WatchEvent& ev : *changes) {
       seen_version_ = ev.resource_version;
       if (ev.store_type == store_type_) {
-        due_[{ev.namespace_, ev.name}] = now;
+        Key key{ev.namespace_, ev.name};
+        if (auto own = own_writes_.find(key); own != own_writes_.end()) {
+          const bool mine = own->second == ev.resource_version;
+          own_writes_.erase(own);
+          if (mine) continue;
+        }
+        due_[std::move(key)] = now;
       } else if (auto it = mappers_.find(ev.store_type); it != mappers_.end()) {
         if (auto key = it->second(ev)) due_[*key] = now;
       }
@@ -96,6 +229,11 @@ bool ReconcileLoop::ReadNewChanges() {
 }
 
 int ReconcileLoop::RunOnce() {
+  if (!listed_) {  // as Start does: everything stored is looked at (and checked) once
+    listed_ = true;
+    seen_version_ = store_.CurrentVersion();
+    EnqueueAll();
+  }
   ReadNewChanges();
   return ReconcileDue();
 }
@@ -114,21 +252,43 @@ int ReconcileLoop::ReconcileDue() {
       }
     }
   }
+  int reconciled = 0;
   for (const Key& key : ready) {
-    auto result = fn_(key.first, key.second);
-    std::lock_guard<std::mutex> lock(mu_);
+    bool threw = false;
+    bool skipped = false;
+    auto result = ReconcileOne(key, &threw, &skipped);
+    if (skipped) continue;
+    reconciled++;
     if (!result.ok()) {
+      int& failures = failures_[key];
+      failures++;
+      // A reconcile that keeps failing says so on its object (an exception already did).
+      if (failures == 3 && !threw) {
+        RecordCondition(key, "ReconcileError", "ReconcileFailed", result.status().ToString());
+      }
+    } else if (auto f = failures_.find(key); f != failures_.end()) {
+      if (f->second >= 3) RecordCondition(key, "ReconcileError", "", "");
+      failures_.erase(f);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.reconciles++;
+    if (!result.ok()) {
+      stats_.errors++;
       LogWarn("reconcile failed", {{"controller", name_},
                                    {"object", key.first + "/" + key.second},
                                    {"error", result.status().ToString()}});
-      due_.emplace(key, SteadyClock::now() + options_.error_backoff);
+      // error_backoff * 2^(failures - 1), at most max_backoff.
+      auto backoff = options_.error_backoff;
+      for (int i = 1; i < failures_[key] && backoff < options_.max_backoff; ++i) backoff *= 2;
+      backoff = std::min(backoff, options_.max_backoff);
+      due_.emplace(key, SteadyClock::now() + backoff);
     } else if (result->has_value()) {
       auto when = SteadyClock::now() + **result;
       auto [it, inserted] = due_.emplace(key, when);
       if (!inserted && when < it->second) it->second = when;
     }
   }
-  return static_cast<int>(ready.size());
+  return reconciled;
 }
 
 void ReconcileLoop::WatchStore() {

@@ -14,6 +14,16 @@
 // error (logged, counted, retried with backoff). Reconciles of one loop never run concurrently.
 // Enqueue (e.g. from a Backend's WorkloadListener) wakes the loop at once.
 //
+// Nothing a reconcile does stops the loop: an exception that escapes it is caught, and like an
+// error it is recorded on the object (a `ReconcileError` condition in status.conditions, with
+// the message), counted (Stats) and retried with exponential backoff per object (error_backoff
+// doubling up to max_backoff; a success resets it). With a schema (the kind's), every object
+// listed at start and at each resync is checked first: one the schema refuses (stored before the
+// schema existed, or written around the API) is not reconciled; it gets an `Invalid` condition
+// naming each offending field, and is looked at again when it changes. (Changes are not
+// re-checked as they come, which would cost a read each: the API edge checks every write, and
+// the resync catches what got around it.)
+//
 // Two threads: the loop, which sleeps on its condition variable until a key is due, a key is
 // enqueued or the store changed; and a store watcher, which blocks in Store::WaitForChange and
 // wakes the loop when the version moves.
@@ -24,6 +34,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -33,6 +44,8 @@
 #include "store/store.h"
 
 namespace skiff {
+
+class Schema;  // core/schema.h
 
 class ReconcileLoop {
  public:
@@ -46,7 +59,20 @@ class ReconcileLoop {
 
   struct Options {
     std::chrono::milliseconds resync_period{std::chrono::seconds(30)};
+    // The first retry after an error; each further error of the same object doubles it.
     std::chrono::milliseconds error_backoff{std::chrono::milliseconds(500)};
+    std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+    // The schema of the reconciled kind (null: objects are not checked) and its name.
+    std::shared_ptr<const Schema> schema;
+    std::string kind;
+  };
+
+  // Counters since construction (exported as /metrics).
+  struct Stats {
+    int64_t reconciles = 0;
+    int64_t errors = 0;      // reconciles that returned an error
+    int64_t exceptions = 0;  // reconciles that threw
+    int64_t invalid = 0;     // objects currently refused by the schema
   };
 
   ReconcileLoop(std::string name, Store& store, std::string store_type, ReconcileFn fn,
@@ -65,9 +91,11 @@ class ReconcileLoop {
   // RequestStop, then waits for the reconcile in progress and the threads.
   void Stop();
   void Enqueue(const Key& key);
+  Stats GetStats() const;
 
-  // One pass without a thread, for tests: reads new changes, then reconciles every key that is
-  // due. Returns the number of reconciles run.
+  // One pass without a thread, for tests: (the first time, lists every object, as Start does)
+  // reads new changes, then reconciles every key that is due. Returns the number of reconciles
+  // run.
   int RunOnce();
 
  private:
@@ -78,6 +106,18 @@ class ReconcileLoop {
   bool ReadNewChanges();
   // Runs every key that is due; returns how many.
   int ReconcileDue();
+  // Runs fn_ for `key` (unless the schema refuses the object), turning an exception into an
+  // error recorded on the object (*threw).
+  // *skipped: the object is refused by its schema and was not handed to the controller.
+  Result<std::optional<std::chrono::milliseconds>> ReconcileOne(const Key& key, bool* threw,
+                                                                bool* skipped);
+  // Whether a listed object passes the schema; an object that does not is recorded on its
+  // status (once per message) and remembered in invalid_.
+  bool CheckObject(const Key& key, const Json& obj);
+  // Sets condition `type` (status True, reason, message) on the object, replacing a status or
+  // conditions of the wrong shape. Best effort: a failure is logged.
+  void RecordCondition(const Key& key, const std::string& type, const std::string& reason,
+                       const std::string& message);
 
   const std::string name_;
   Store& store_;
@@ -86,7 +126,7 @@ class ReconcileLoop {
   const Options options_;
   std::map<std::string, Mapper> mappers_;  // set before Start
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   // Keys due at a time (steady clock). GUARDED_BY(mu_)
   std::map<Key, std::chrono::steady_clock::time_point> due_;
@@ -94,6 +134,15 @@ class ReconcileLoop {
   bool enqueued_ = false;      // GUARDED_BY(mu_): Enqueue ran since the loop last looked
   int64_t store_version_ = 0;  // GUARDED_BY(mu_): the latest version the watcher saw
   int64_t seen_version_ = 0;   // only touched by the loop thread (or RunOnce)
+  Stats stats_;                // GUARDED_BY(mu_)
+  // Loop thread only: consecutive failures per object (for backoff), and the objects the schema
+  // refuses with the message last recorded on them.
+  std::map<Key, int> failures_;
+  std::map<Key, std::string> invalid_;
+  // The version of each object's last write by this loop itself (a condition): its change event
+  // is no reason to reconcile again, so a backoff is not cut short by the loop's own report.
+  std::map<Key, int64_t> own_writes_;  // loop thread only
+  bool listed_ = false;                // EnqueueAll ran (Start, or the first RunOnce)
   std::chrono::steady_clock::time_point next_resync_;
   std::thread thread_;
   std::thread watcher_;

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/schema.h"
+
 namespace skiff {
 namespace {
 
@@ -82,6 +84,7 @@ TEST_F(ReconcileLoopTest, MapsChangesOfOtherTypesToTheirOwner) {
     if (!labels.count("job-name")) return std::nullopt;
     return ReconcileLoop::Key{ev.namespace_, labels["job-name"]};
   });
+  EXPECT_EQ(loop.RunOnce(), 0);  // nothing stored yet
   ASSERT_TRUE(store_->Create("pods", Object("Pod", "p1", {{"job-name", "pi"}})).ok());
   ASSERT_TRUE(store_->Create("pods", Object("Pod", "p2")).ok());
   loop.RunOnce();
@@ -121,6 +124,86 @@ TEST_F(ReconcileLoopTest, AStartedLoopReconcilesEnqueuedKeysAndNewChanges) {
   loop.Stop();
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(calls, (std::vector<std::string>{"ns/poked", "ns/new"}));
+}
+
+const Json* ConditionOf(const Json& obj, const std::string& type) {
+  if (!obj.contains("status") || !obj["status"].contains("conditions")) return nullptr;
+  for (const Json& c : obj["status"]["conditions"]) {
+    if (c.value("type", "") == type) return &c;
+  }
+  return nullptr;
+}
+
+TEST_F(ReconcileLoopTest, AnExceptionIsCaughtRecordedOnTheObjectAndRetriedLater) {
+  std::vector<std::string> calls;
+  ReconcileLoop::Options options;
+  options.error_backoff = std::chrono::hours(1);
+  ReconcileLoop loop(
+      "t", *store_, "widgets",
+      [&](const std::string&, const std::string& n) -> Result<std::optional<milliseconds>> {
+        calls.push_back(n);
+        if (n == "poison") {
+          bool enabled = Json("x").get<bool>();  // throws, as a careless read of user JSON does
+          (void)enabled;
+        }
+        return std::optional<milliseconds>();
+      },
+      options);
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "poison")).ok());
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "fine")).ok());
+  EXPECT_EQ(loop.RunOnce(), 2);
+  EXPECT_EQ(calls, (std::vector<std::string>{"fine", "poison"}));
+  Json poison = store_->Get("widgets", "ns", "poison").value();
+  const Json* c = ConditionOf(poison, "ReconcileError");
+  ASSERT_NE(c, nullptr) << poison.dump();
+  EXPECT_EQ((*c)["status"], "True");
+  EXPECT_NE((*c)["message"].get<std::string>().find("type must be boolean"), std::string::npos)
+      << (*c)["message"];
+  EXPECT_EQ(loop.GetStats().exceptions, 1);
+  EXPECT_EQ(loop.GetStats().reconciles, 2);
+  // Backed off: the condition's own write does not bring it back before error_backoff.
+  calls.clear();
+  loop.RunOnce();
+  EXPECT_EQ(calls, std::vector<std::string>{});
+}
+
+TEST_F(ReconcileLoopTest, AnObjectItsSchemaRefusesIsReportedAndNotReconciledUntilFixed) {
+  std::vector<std::string> calls;
+  ReconcileLoop::Options options;
+  options.kind = "Widget";
+  options.schema = KindSchema({{"spec", openapi::Object({{"enabled", openapi::Boolean()}})}});
+  ReconcileLoop loop(
+      "t", *store_, "widgets",
+      [&](const std::string&, const std::string& n) -> Result<std::optional<milliseconds>> {
+        calls.push_back(n);
+        return std::optional<milliseconds>();
+      },
+      options);
+  Json bad = Object("Widget", "bad");
+  bad["spec"]["enabled"] = "yes";
+  ASSERT_TRUE(store_->Create("widgets", bad).ok());
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "good")).ok());
+  EXPECT_EQ(loop.RunOnce(), 1);
+  EXPECT_EQ(calls, std::vector<std::string>{"good"});
+  Json stored = store_->Get("widgets", "ns", "bad").value();
+  const Json* c = ConditionOf(stored, "Invalid");
+  ASSERT_NE(c, nullptr) << stored.dump();
+  EXPECT_EQ((*c)["reason"], "SchemaViolation");
+  EXPECT_NE((*c)["message"].get<std::string>().find("spec.enabled: expected boolean, got string"),
+            std::string::npos)
+      << (*c)["message"];
+  EXPECT_EQ(loop.GetStats().invalid, 1);
+  // Its own condition write changes nothing more.
+  const int64_t version = MetaResourceVersion(stored);
+  loop.RunOnce();
+  EXPECT_EQ(MetaResourceVersion(store_->Get("widgets", "ns", "bad").value()), version);
+  // Fixed: reconciled.
+  stored["spec"]["enabled"] = true;
+  ASSERT_TRUE(store_->Update("widgets", stored).ok());
+  calls.clear();
+  EXPECT_EQ(loop.RunOnce(), 1);
+  EXPECT_EQ(calls, std::vector<std::string>{"bad"});
+  EXPECT_EQ(loop.GetStats().invalid, 0);
 }
 
 }  // namespace

@@ -296,7 +296,15 @@ bool LabelSelector::Matches(const std::map<std::string, std::string>& labels) co
 
 // --- TypeRegistry ---
 
-void TypeRegistry::Add(ResourceType type) { types_.push_back(std::move(type)); }
+void TypeRegistry::Add(ResourceType type) {
+  for (ResourceType& t : types_) {
+    if (t.StoreType() == type.StoreType()) {
+      t = std::move(type);
+      return;
+    }
+  }
+  types_.push_back(std::move(type));
+}
 
 const ResourceType* TypeRegistry::ByKind(const std::string& api_version,
                                          const std::string& kind) const {
@@ -330,45 +338,8 @@ const ResourceType* TypeRegistry::Lookup(const std::string& name) const {
   return nullptr;
 }
 
-const TypeRegistry& TypeRegistry::Builtin() {
-  static const TypeRegistry* registry = [] {
-    auto* r = new TypeRegistry();
-    r->Add({"batch", "v1", "Job", "jobs", true, {"job"}});
-    r->Add({"", "v1", "Pod", "pods", true, {"po", "pod"}});
-    r->Add({"", "v1", "Secret", "secrets", true, {"secret"}});
-    r->Add({"", "v1", "ConfigMap", "configmaps", true, {"cm", "configmap"}});
-    r->Add({"kubeflow.org", "v1", "Profile", "profiles", false, {"profile"}});
-    r->Add({"skiff.dev", "v1", "User", "users", false, {"user"}});
-    r->Add({"skiff.dev", "v1", "ApiToken", "apitokens", false, {"token", "tokens"}});
-    r->Add({"skiff.dev", "v1", "RoleBinding", "rolebindings", true, {"rolebinding"}});
-    r->Add({"pipelines.kubeflow.org",
-            "v2beta1",
-            "PipelineRun",
-            "pipelineruns",
-            true,
-            {"run", "runs", "pipelinerun"}});
-    r->Add({"pipelines.kubeflow.org", "v2beta1", "TaskCache", "taskcaches", true, {"taskcache"}});
-    r->Add({"pipelines.kubeflow.org",
-            "v2beta1",
-            "Experiment",
-            "experiments",
-            true,
-            {"kfpexperiment"}});
-    r->Add({"pipelines.kubeflow.org", "v2beta1", "Pipeline", "pipelines", true, {"pipeline"}});
-    r->Add({"pipelines.kubeflow.org",
-            "v2beta1",
-            "PipelineVersion",
-            "pipelineversions",
-            true,
-            {"pipelineversion"}});
-    r->Add({"pipelines.kubeflow.org",
-            "v2beta1",
-            "RecurringRun",
-            "recurringruns",
-            true,
-            {"recurringrun"}});
-    return r;
-  }();
+TypeRegistry& TypeRegistry::Global() {
+  static TypeRegistry* registry = new TypeRegistry();
   return *registry;
 }
 

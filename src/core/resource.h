@@ -4,13 +4,18 @@
 //   ASSIGN_OR_RETURN(std::vector<Json> docs, ParseYamlDocuments(text, "job.yaml"));
 //   std::string name = MetaName(docs[0]);
 //
-// Also: YAML <-> JSON conversion (multi-document aware) and the registry of known resource types
-// (group/version/kind/plural). Free functions are thread-safe; TypeRegistry is immutable after
-// construction and therefore thread-safe for reads.
+// Also: YAML <-> JSON conversion (multi-document aware, depth-limited) and the registry of known
+// resource types (group/version/kind/plural, and what each kind's module registers with it: its
+// schema, rules and printer columns). Free functions are thread-safe; the TypeRegistry is filled
+// before any thread starts (main, a test's setup) and only read afterwards.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -62,6 +67,15 @@ class LabelSelector {
 };
 
 // --- resource types ---
+class Schema;  // core/schema.h
+
+// One column of `skiff get` (a CRD's additionalPrinterColumns): its header and how a row's cell
+// is computed from the object. `value` must accept any object the schema admits.
+struct PrinterColumn {
+  std::string name;  // "STATUS"
+  std::function<std::string(const Json& obj, std::chrono::system_clock::time_point now)> value;
+};
+
 struct ResourceType {
   std::string group;    // "" for the core group, e.g. "batch"
   std::string version;  // "v1"
@@ -70,6 +84,22 @@ struct ResourceType {
   bool namespaced = true;
   std::vector<std::string> short_names;
 
+  // What the kind's module registers (all optional):
+  // The schema every stored object satisfies (checked at the API edge and before reconciles).
+  std::shared_ptr<const Schema> schema;
+  // Rules beyond the schema (cross-field checks, defaults that depend on other fields), run at
+  // the API edge after the schema. An error names the field ("spec.parallelism: ...").
+  std::function<Status(Json& obj, bool is_create)> validate;
+  // `skiff get` columns between NAME and AGE.
+  std::vector<PrinterColumn> columns;
+  // `skiff describe` body after the common header; `related` are the objects selected by
+  // `related_selector` (a label selector with {uid} for the object's uid) in `related_type`.
+  std::function<std::string(const Json& obj, const std::vector<Json>& related,
+                            std::chrono::system_clock::time_point now)>
+      describe;
+  std::string related_type;      // e.g. "pods"
+  std::string related_selector;  // e.g. "controller-uid={uid}"
+
   std::string ApiVersion() const { return group.empty() ? version : group + "/" + version; }
   // The key the store files objects of this type under: "jobs.batch" ("profiles.skiff.dev").
   std::string StoreType() const { return group.empty() ? plural : plural + "." + group; }
@@ -77,18 +107,24 @@ struct ResourceType {
 
 class TypeRegistry {
  public:
-  // The registry of every kind Skiff serves.
-  static const TypeRegistry& Builtin();
+  // The registry of every kind Skiff serves, filled by each module's registration call
+  // (cli/modules.cc) before any thread starts.
+  static TypeRegistry& Global();
 
+  // Adds a kind, or replaces the kind with the same StoreType() (registering twice is harmless).
+  // Pointers handed out stay valid.
   void Add(ResourceType type);
   const ResourceType* ByKind(const std::string& api_version, const std::string& kind) const;
   const ResourceType* ByPlural(const std::string& group, const std::string& plural) const;
   // Resolves what a CLI user types: "job", "jobs", "Job", "jobs.batch", a short name.
   const ResourceType* Lookup(const std::string& name) const;
-  const std::vector<ResourceType>& All() const { return types_; }
+  const std::deque<ResourceType>& All() const { return types_; }
 
  private:
-  std::vector<ResourceType> types_;
+  std::deque<ResourceType> types_;
 };
+
+// Registers the core group's own kinds: Secret and ConfigMap (core/core_kinds.cc).
+void RegisterCoreKinds(TypeRegistry& registry);
 
 }  // namespace skiff

@@ -59,11 +59,19 @@ TEST(ValidateName, RefusesUppercaseAndEmpty) {
 }
 
 TEST(TypeRegistry, ResolvesKindsPluralsAndShortNames) {
-  const auto& r = TypeRegistry::Builtin();
+  TypeRegistry r;
+  r.Add({"batch", "v1", "Job", "jobs", true, {"job"}});
+  RegisterCoreKinds(r);
   ASSERT_NE(r.Lookup("job"), nullptr);
+  EXPECT_EQ(r.Lookup("cm")->kind, "ConfigMap");
   EXPECT_EQ(r.Lookup("Jobs")->StoreType(), "jobs.batch");
   EXPECT_EQ(r.ByKind("batch/v1", "Job")->plural, "jobs");
   EXPECT_EQ(r.Lookup("nope"), nullptr);
+  // Registering a kind again replaces it; pointers handed out stay valid.
+  const ResourceType* job = r.Lookup("jobs");
+  r.Add({"batch", "v1", "Job", "jobs", true, {"job", "jb"}});
+  EXPECT_EQ(r.Lookup("jb"), job);
+  EXPECT_EQ(r.All().size(), 3u);
 }
 
 TEST(Rfc3339, FormatsAndParsesUtc) {

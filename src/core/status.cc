@@ -8,6 +8,8 @@ const char* StatusCodeName(StatusCode code) {
       return "Ok";
     case StatusCode::kInvalidArgument:
       return "InvalidArgument";
+    case StatusCode::kInvalid:
+      return "Invalid";
     case StatusCode::kUnauthenticated:
       return "Unauthenticated";
     case StatusCode::kPermissionDenied:
@@ -40,6 +42,8 @@ int HttpStatusFor(StatusCode code) {
       return 200;
     case StatusCode::kInvalidArgument:
       return 400;
+    case StatusCode::kInvalid:
+      return 422;
     case StatusCode::kUnauthenticated:
       return 401;
     case StatusCode::kPermissionDenied:
@@ -68,7 +72,7 @@ int HttpStatusFor(StatusCode code) {
 
 Status Status::WithContext(const std::string& context) const {
   if (ok()) return *this;
-  return Status(code_, context + ": " + message_);
+  return Status(code_, context + ": " + message_, causes_);
 }
 
 std::string Status::ToString() const {

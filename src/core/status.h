@@ -12,12 +12,14 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace skiff {
 
 enum class StatusCode {
   kOk = 0,
   kInvalidArgument,     // 400: the caller sent something malformed or out of range
+  kInvalid,             // 422: a well-formed object its kind's schema or rules refuse (causes)
   kUnauthenticated,     // 401: no or bad credentials
   kPermissionDenied,    // 403: authenticated but not allowed
   kNotFound,            // 404
@@ -34,16 +36,26 @@ enum class StatusCode {
 const char* StatusCodeName(StatusCode code);
 int HttpStatusFor(StatusCode code);
 
+// One offending field of a kInvalid status (a Kubernetes Status cause).
+struct StatusCause {
+  std::string field;    // "spec.enabled"
+  std::string message;  // "spec.enabled: expected boolean, got string"
+  std::string reason;   // "FieldValueTypeInvalid"
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message, std::vector<StatusCause> causes)
+      : code_(code), message_(std::move(message)), causes_(std::move(causes)) {}
 
   static Status Ok() { return Status(); }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  const std::vector<StatusCause>& causes() const { return causes_; }
 
   // Returns a copy whose message is prefixed by `context: `. Ok stays ok.
   Status WithContext(const std::string& context) const;
@@ -53,10 +65,14 @@ class [[nodiscard]] Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::vector<StatusCause> causes_;
 };
 
 inline Status InvalidArgument(std::string m) {
   return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status Invalid(std::string m, std::vector<StatusCause> causes) {
+  return {StatusCode::kInvalid, std::move(m), std::move(causes)};
 }
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }

@@ -1,10 +1,12 @@
 #include "jobs/job_controller.h"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace skiff::jobs {
 namespace {
@@ -25,6 +27,25 @@ const Json* TrueCondition(const Json& job, const std::string& type) {
     if (c.value("type", "") == type && c.value("status", "") == "True") return &c;
   }
   return nullptr;
+}
+
+// The completion index annotation of an Indexed Job's pod; nullopt when absent or not a
+// non-negative number (pods may be edited by users, so it is never trusted to parse).
+std::optional<int> CompletionIndex(const Json& pod) {
+  const Json& v = At(pod, {"metadata", "annotations", "batch.kubernetes.io/job-completion-index"});
+  if (!v.is_string()) return std::nullopt;
+  const std::string& text = v.get_ref<const std::string&>();
+  int index = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), index);
+  if (ec != std::errc() || end != text.data() + text.size() || index < 0) return std::nullopt;
+  return index;
+}
+
+// Whole seconds from `start` to `now` (0 when now is earlier): compared with deadlines given in
+// seconds, so that no deadline, however large, overflows a time point.
+int64_t SecondsSince(TimePoint start, TimePoint now) {
+  if (now <= start) return 0;
+  return std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
 }
 
 Status ExpectNonNegativeInt(const Json& spec, const char* key) {
@@ -281,11 +302,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
   for (const Json& p : pods) {
     std::string phase = PodPhase(p);
     std::optional<int> index;
-    if (p["metadata"].contains("annotations") &&
-        p["metadata"]["annotations"].contains("batch.kubernetes.io/job-completion-index")) {
-      index = std::stoi(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
-                            .get<std::string>());
-    }
+    index = CompletionIndex(p);
     if (phase == "Succeeded") {
       succeeded++;
       if (index) done_indexes.insert(*index);
@@ -324,6 +341,10 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
     return Status::Ok();
   };
 
+  std::optional<int64_t> deadline_seconds;
+  if (spec.contains("activeDeadlineSeconds") && spec["activeDeadlineSeconds"].is_number_integer()) {
+    deadline_seconds = spec["activeDeadlineSeconds"].get<int64_t>();
+  }
   if (!finished) {
     TimePoint start;
     bool started = ParseRfc3339(status.value("startTime", ""), &start);
@@ -344,8 +365,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
                                  "Job has reached the specified backoff limit", now),
                        Condition("Failed", "BackoffLimitExceeded",
                                  "Job has reached the specified backoff limit", now)});
-    } else if (started && spec.contains("activeDeadlineSeconds") &&
-               now >= start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<int64_t>())) {
+    } else if (started && deadline_seconds && SecondsSince(start, now) >= *deadline_seconds) {
       RETURN_IF_ERROR(stop_active("DeadlineExceeded"));
       status["conditions"] =
           Json::array({Condition("FailureTarget", "DeadlineExceeded",
@@ -390,11 +410,10 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
         pods.push_back(std::move(pod));
       }
       if (active > 0) want_requeue(options_.poll_interval);
-      if (started && spec.contains("activeDeadlineSeconds")) {
-        TimePoint deadline =
-            start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<int64_t>());
-        want_requeue(std::chrono::duration_cast<milliseconds>(
-            std::max(deadline - now, TimePoint::duration(0))));
+      if (started && deadline_seconds) {
+        // Look again when the deadline passes (at most a day from now: a later look re-arms).
+        const int64_t left = *deadline_seconds - SecondsSince(start, now);
+        want_requeue(std::chrono::seconds(std::clamp<int64_t>(left, 0, 86400)));
       }
     }
   }

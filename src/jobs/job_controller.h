@@ -22,7 +22,14 @@
 #include "jobs/pod_template.h"
 #include "store/store.h"
 
+namespace skiff {
+class ModuleRegistry;
+}
+
 namespace skiff::jobs {
+
+// Registers the Job and Pod kinds and the Job controller (jobs/job_kinds.cc).
+void Register(ModuleRegistry& modules);
 
 inline constexpr char kJobType[] = "jobs.batch";
 inline constexpr char kPodType[] = "pods";

@@ -1,8 +1,66 @@
 #include "jobs/pod_template.h"
 
 #include "core/quantity.h"
+#include "core/schema.h"
 
 namespace skiff::jobs {
+
+const Json& PodSpecOpenApi() {
+  using namespace openapi;
+  static const Json* spec = [] {
+    const Json key_ref =
+        OpenObject({{"name", String()}, {"key", String()}, {"optional", Boolean()}});
+    const Json env = OpenObject(
+        {{"name", String()},
+         {"value", String()},
+         {"valueFrom", OpenObject({{"secretKeyRef", key_ref},
+                                   {"configMapKeyRef", key_ref},
+                                   {"fieldRef", OpenObject({{"fieldPath", String()}})}})}});
+    const Json quantities = Map(IntOrString());
+    const Json container =
+        OpenObject({{"name", String()},
+                    {"image", String()},
+                    {"imagePullPolicy", String()},
+                    {"command", Array(String())},
+                    {"args", Array(String())},
+                    {"workingDir", String()},
+                    {"env", Array(env)},
+                    {"envFrom", Array(Any())},
+                    {"resources", OpenObject({{"requests", quantities}, {"limits", quantities}})},
+                    {"ports", Array(OpenObject({{"name", String()},
+                                                {"containerPort", Int32(0)},
+                                                {"protocol", String()},
+                                                {"hostPort", Int32(0)}}))},
+                    {"volumeMounts", Array(OpenObject({{"name", String()},
+                                                       {"mountPath", String()},
+                                                       {"subPath", String()},
+                                                       {"readOnly", Boolean()}}))}});
+    const Json volume = OpenObject(
+        {{"name", String()},
+         {"hostPath", OpenObject({{"path", String()}, {"type", String()}})},
+         {"persistentVolumeClaim", OpenObject({{"claimName", String()}, {"readOnly", Boolean()}})},
+         {"emptyDir", OpenObject({{"medium", String()}, {"sizeLimit", IntOrString()}})},
+         {"secret", OpenObject({{"secretName", String()}})},
+         {"configMap", OpenObject({{"name", String()}})}});
+    return new Json(OpenObject({{"containers", Array(container)},
+                                {"initContainers", Array(container)},
+                                {"volumes", Array(volume)},
+                                {"restartPolicy", Enum({"Always", "OnFailure", "Never"})},
+                                {"nodeSelector", StringMap()},
+                                {"serviceAccountName", String()},
+                                {"terminationGracePeriodSeconds", Integer(0)}}));
+  }();
+  return *spec;
+}
+
+const Json& PodTemplateOpenApi() {
+  using namespace openapi;
+  static const Json* tmpl = [] {
+    return new Json(Object({{"metadata", ObjectMetaOpenApi()}, {"spec", PodSpecOpenApi()}}));
+  }();
+  return *tmpl;
+}
+
 namespace {
 
 Status ExpectStringList(const Json& obj, const char* key, const std::string& field) {

@@ -17,6 +17,13 @@
 
 namespace skiff::jobs {
 
+// The OpenAPI schemas of a PodSpec and a PodTemplateSpec ({metadata, spec}): the fields the
+// local backend reads are typed (containers, env and its valueFrom references, resources, ports,
+// volumeMounts, volumes, restartPolicy); other Kubernetes fields are kept as they are, so a
+// manifest written for a cluster is accepted unchanged.
+const Json& PodSpecOpenApi();
+const Json& PodTemplateOpenApi();
+
 // Checks types and required fields of a PodTemplateSpec ({metadata, spec}); errors name the
 // field under `field` (e.g. "spec.template.spec.containers[0].command: must be a list of strings").
 Status ValidatePodTemplate(const Json& pod_template, const std::string& field);

@@ -44,7 +44,15 @@
 #include "pipelines/task.h"
 #include "store/store.h"
 
+namespace skiff {
+class ModuleRegistry;
+}
+
 namespace skiff::pipelines {
+
+// Registers the pipelines kinds (PipelineRun, RecurringRun, Experiment, Pipeline,
+// PipelineVersion, TaskCache) and the run and recurring run controllers (pipeline_kinds.cc).
+void Register(ModuleRegistry& modules);
 
 inline constexpr char kPipelineRunType[] = "pipelineruns.pipelines.kubeflow.org";
 

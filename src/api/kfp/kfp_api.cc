@@ -238,6 +238,7 @@ int GrpcCodeFor(StatusCode code) {
     case StatusCode::kOk:
       return 0;
     case StatusCode::kInvalidArgument:
+    case StatusCode::kInvalid:
       return 3;
     case StatusCode::kDeadlineExceeded:
       return 4;

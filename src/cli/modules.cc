@@ -1,0 +1,18 @@
+#include "cli/modules.h"
+
+#include "auth/auth.h"
+#include "controller/controller.h"
+#include "jobs/job_controller.h"
+#include "pipelines/run_controller.h"
+
+namespace skiff::cli {
+
+void RegisterModules() {
+  ModuleRegistry& modules = ModuleRegistry::Global();
+  RegisterCoreKinds(modules.types());
+  RegisterAuthKinds(modules.types());
+  jobs::Register(modules);
+  pipelines::Register(modules);
+}
+
+}  // namespace skiff::cli

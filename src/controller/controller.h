@@ -1,0 +1,145 @@
+// Controller: the plug-in interface every kind's controller implements, the registry modules add
+// themselves to, and the ControllerManager that runs them. A module registers its kinds (schema,
+// rules, printer columns; core/resource.h) and its controllers in one call (see
+// src/controller/README.md for a walk-through with the Job controller):
+//
+//   void jobs::Register(ModuleRegistry& modules) {
+//     modules.types().Add(JobKind());
+//     modules.AddController("jobs", [](const ControllerContext& ctx) -> Result<...> {
+//       return std::make_unique<JobControllerPlugin>(ctx);
+//     });
+//   }
+//
+// The manager gives each controller a ReconcileLoop (level-triggered, one reconcile at a time per
+// controller; the loop checks objects against the kind's schema, catches whatever escapes a
+// reconcile, records it on the object and retries with backoff), routes the changes of the types
+// it watches and the backend's workload events to it, and starts and stops all of them together.
+//
+// Thread-safety: ModuleRegistry is filled before threads start and read-only afterwards.
+// ControllerManager: Start/Stop/OnWorkloadChange/Stats may be called from any thread; a
+// controller's Reconcile runs on its loop's thread only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "controller/reconcile_loop.h"
+#include "core/clock.h"
+#include "core/resource.h"
+#include "store/store.h"
+
+namespace skiff {
+
+// What a controller may use: the platform's parts, handed to its factory.
+struct ControllerContext {
+  Store& store;
+  Backend& backend;
+  Clock& clock;
+  std::string home;  // SKIFF_HOME: artifacts/, volumes/, tasks/ live under it
+  // Reads key `key` of Secret or ConfigMap `name` in `ns` (`type`: "secrets" or "configmaps");
+  // Secret values are decoded.
+  std::function<Result<std::string>(const std::string& type, const std::string& ns,
+                                    const std::string& name, const std::string& key)>
+      read_config;
+  // Settings by name (e.g. "job-backoff-ms"), from the command line; absent means default.
+  std::map<std::string, std::string> settings;
+
+  // The setting `name` as a number, `dflt` when absent or not a number.
+  int64_t IntSetting(const std::string& name, int64_t dflt) const;
+};
+
+class Controller {
+ public:
+  using Key = ReconcileLoop::Key;
+  // Another type whose changes wake this controller, and how a change maps to a key.
+  struct Watch {
+    std::string store_type;
+    ReconcileLoop::Mapper mapper;
+  };
+
+  virtual ~Controller() = default;
+
+  // The store type this controller reconciles ("jobs.batch").
+  virtual std::string StoreType() const = 0;
+  virtual std::vector<Watch> Watches() const { return {}; }
+  // The object a backend workload with these labels belongs to, if it is this controller's.
+  virtual std::optional<Key> KeyForWorkload(
+      const std::map<std::string, std::string>& labels) const {
+    (void)labels;
+    return std::nullopt;
+  }
+  virtual ReconcileLoop::Options LoopOptions() const { return {}; }
+
+  // Drives ns/name one step towards its spec; returns when to look again (nullopt: on change).
+  // Level-triggered and idempotent. Errors (and exceptions, which it should not throw) are
+  // recorded on the object by the loop and retried with backoff.
+  virtual Result<std::optional<std::chrono::milliseconds>> Reconcile(const std::string& ns,
+                                                                     const std::string& name) = 0;
+};
+
+using ControllerFactory =
+    std::function<Result<std::unique_ptr<Controller>>(const ControllerContext& context)>;
+
+// What modules register: kinds (into a TypeRegistry) and controllers (by name).
+class ModuleRegistry {
+ public:
+  explicit ModuleRegistry(TypeRegistry& types) : types_(types) {}
+  // The registry of the running binary: kinds in TypeRegistry::Global().
+  static ModuleRegistry& Global();
+
+  TypeRegistry& types() { return types_; }
+  // `name` names the loop in logs and /metrics ("jobs"); registering a name again replaces it.
+  void AddController(const std::string& name, ControllerFactory factory);
+  const std::vector<std::pair<std::string, ControllerFactory>>& controllers() const {
+    return controllers_;
+  }
+
+ private:
+  TypeRegistry& types_;
+  std::vector<std::pair<std::string, ControllerFactory>> controllers_;
+};
+
+class ControllerManager {
+ public:
+  // `types` gives each controller's loop the schema of the kind it reconciles.
+  ControllerManager(Store& store, const TypeRegistry& types);
+  ~ControllerManager();
+
+  // Builds every controller of `modules` with `context`; the first factory error is returned
+  // (named).
+  Status AddAll(const ModuleRegistry& modules, const ControllerContext& context);
+  void Add(const std::string& name, std::unique_ptr<Controller> controller);
+
+  // Starts every loop (each a thread of its own); Stop ends them all, in parallel.
+  void Start();
+  void Stop();
+  // A backend workload changed: wakes the controller that owns it (a Backend listener).
+  void OnWorkloadChange(const std::map<std::string, std::string>& labels);
+
+  struct ControllerStats {
+    std::string name;
+    ReconcileLoop::Stats loop;
+  };
+  std::vector<ControllerStats> Stats() const;
+  // The loop of controller `name`, or null (tests).
+  ReconcileLoop* Loop(const std::string& name);
+
+ private:
+  struct Entry {
+    std::string name;
+    std::unique_ptr<Controller> controller;
+    std::unique_ptr<ReconcileLoop> loop;
+  };
+  Store& store_;
+  const TypeRegistry& types_;
+  std::vector<Entry> entries_;  // fixed once Start ran
+  bool started_ = false;
+};
+
+}  // namespace skiff

@@ -1,0 +1,204 @@
+// The batch/v1 Job and core/v1 Pod kinds (schemas, printer columns, describe) and the Job
+// controller's registration: everything `skiff` knows about Jobs comes from here.
+#include <sstream>
+
+#include "controller/controller.h"
+#include "core/schema.h"
+#include "core/text.h"
+#include "jobs/job_controller.h"
+
+namespace skiff::jobs {
+namespace {
+
+std::string JobStatusWord(const Json& job) {
+  const Json& conditions = At(job, {"status", "conditions"});
+  if (conditions.is_array()) {
+    for (const Json& c : conditions) {
+      if (TextAt(c, {"status"}) != "True") continue;
+      std::string type = TextAt(c, {"type"});
+      if (type == "Complete" || type == "Failed") return type;
+    }
+  }
+  if (At(job, {"spec", "suspend"}) == true) return "Suspended";
+  return "Running";
+}
+
+std::string PodExitCode(const Json& pod) {
+  const Json& statuses = At(pod, {"status", "containerStatuses"});
+  if (!statuses.is_array()) return "";
+  for (const Json& c : statuses) {
+    const Json& code = At(c, {"state", "terminated", "exitCode"});
+    if (!code.is_null()) return TextAt(c, {"state", "terminated", "exitCode"});
+  }
+  return "";
+}
+
+std::string Duration(const Json& obj, const char* start_field, const char* end_field,
+                     TimePoint now) {
+  TimePoint start, end = now;
+  if (!ParseRfc3339(TextAt(obj, {"status", start_field}), &start)) return "";
+  ParseRfc3339(TextAt(obj, {"status", end_field}), &end);
+  return HumanDuration(end - start);
+}
+
+std::string DescribeJob(const Json& job, const std::vector<Json>& pods, TimePoint) {
+  std::ostringstream out;
+  out << "Parallelism:  " << TextAt(job, {"spec", "parallelism"}, "1") << "\n";
+  out << "Completions:  " << TextAt(job, {"spec", "completions"}, "<unset>") << "\n";
+  out << "Completion Mode: " << TextAt(job, {"spec", "completionMode"}, "NonIndexed") << "\n";
+  out << "Backoff Limit: " << TextAt(job, {"spec", "backoffLimit"}, "6") << "\n";
+  if (!At(job, {"spec", "activeDeadlineSeconds"}).is_null()) {
+    out << "Active Deadline Seconds: " << TextAt(job, {"spec", "activeDeadlineSeconds"}) << "s\n";
+  }
+  out << "Start Time:   " << TextAt(job, {"status", "startTime"}, "<none>") << "\n";
+  if (!At(job, {"status", "completionTime"}).is_null()) {
+    out << "Completed At: " << TextAt(job, {"status", "completionTime"}) << "\n";
+  }
+  out << "Pods Statuses: " << TextAt(job, {"status", "active"}, "0") << " Active / "
+      << TextAt(job, {"status", "succeeded"}, "0") << " Succeeded / "
+      << TextAt(job, {"status", "failed"}, "0") << " Failed\n";
+  out << "Conditions:\n";
+  std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "MESSAGE"}};
+  const Json& conditions = At(job, {"status", "conditions"});
+  if (conditions.is_array()) {
+    for (const Json& c : conditions) {
+      rows.push_back({"  " + TextAt(c, {"type"}), TextAt(c, {"status"}), TextAt(c, {"reason"}),
+                      TextAt(c, {"message"})});
+    }
+  }
+  out << (rows.size() > 1 ? RenderTable(rows) : "  <none>\n");
+  out << "Pods (attempts, oldest first):\n";
+  std::vector<std::vector<std::string>> prow = {
+      {"  NAME", "PHASE", "EXIT CODE", "STARTED", "FINISHED", "REASON"}};
+  for (const Json& p : pods) {
+    prow.push_back({"  " + MetaName(p), TextAt(p, {"status", "phase"}, "Pending"), PodExitCode(p),
+                    TextAt(p, {"status", "startTime"}), TextAt(p, {"status", "finishTime"}),
+                    TextAt(p, {"status", "reason"})});
+  }
+  out << (prow.size() > 1 ? RenderTable(prow) : "  <none>\n");
+  return out.str();
+}
+
+ResourceType JobKind() {
+  using namespace openapi;
+  ResourceType job{"batch", "v1", "Job", "jobs", true, {"job"}};
+  job.schema = KindSchema({{"spec", OpenObject({{"parallelism", Int32(0)},
+                                                {"completions", Int32(0)},
+                                                {"backoffLimit", Int32(0)},
+                                                {"activeDeadlineSeconds", Integer(1)},
+                                                {"ttlSecondsAfterFinished", Int32(0)},
+                                                {"suspend", Boolean()},
+                                                {"completionMode", Enum({"NonIndexed", "Indexed"})},
+                                                {"selector", Any()},
+                                                {"manualSelector", Boolean()},
+                                                {"template", PodTemplateOpenApi()}})},
+                           {"status", OpenObject({{"conditions", Conditions()},
+                                                  {"startTime", String()},
+                                                  {"completionTime", String()},
+                                                  {"active", Int32(0)},
+                                                  {"succeeded", Int32(0)},
+                                                  {"failed", Int32(0)},
+                                                  {"ready", Int32(0)},
+                                                  {"completedIndexes", String()}})}},
+                          {"spec"});
+  job.validate = &JobController::ValidateJob;
+  job.columns = {
+      {"STATUS", [](const Json& o, TimePoint) { return JobStatusWord(o); }},
+      {"COMPLETIONS",
+       [](const Json& o, TimePoint) {
+         return TextAt(o, {"status", "succeeded"}, "0") + "/" +
+                TextAt(o, {"spec", "completions"}, "1");
+       }},
+      {"DURATION", [](const Json& o,
+                      TimePoint now) { return Duration(o, "startTime", "completionTime", now); }},
+  };
+  job.describe = &DescribeJob;
+  job.related_type = kPodType;
+  job.related_selector = "controller-uid={uid}";
+  return job;
+}
+
+ResourceType PodKind() {
+  using namespace openapi;
+  ResourceType pod{"", "v1", "Pod", "pods", true, {"po", "pod"}};
+  pod.schema = KindSchema(
+      {{"spec", PodSpecOpenApi()},
+       {"status",
+        OpenObject(
+            {{"phase", String()},
+             {"reason", String()},
+             {"message", String()},
+             {"startTime", String()},
+             {"finishTime", String()},
+             {"conditions", Conditions()},
+             {"containerStatuses",
+              Array(OpenObject({{"name", String()}, {"ready", Boolean()}, {"state", Any()}}))}})}});
+  pod.columns = {
+      {"READY",
+       [](const Json& o, TimePoint) {
+         int total = 0, ready = 0;
+         const Json& statuses = At(o, {"status", "containerStatuses"});
+         if (statuses.is_array()) {
+           for (const Json& c : statuses) {
+             total++;
+             if (At(c, {"ready"}) == true) ready++;
+           }
+         }
+         const Json& containers = At(o, {"spec", "containers"});
+         if (total == 0 && containers.is_array()) total = static_cast<int>(containers.size());
+         return std::to_string(ready) + "/" + std::to_string(total);
+       }},
+      {"STATUS",
+       [](const Json& o, TimePoint) {
+         std::string phase = TextAt(o, {"status", "phase"}, "Pending");
+         std::string reason = TextAt(o, {"status", "reason"});
+         return reason.empty() || phase != "Failed" ? phase : phase + " (" + reason + ")";
+       }},
+      {"EXIT CODE", [](const Json& o, TimePoint) { return PodExitCode(o); }},
+  };
+  return pod;
+}
+
+// The Job controller as a plug-in: it reconciles jobs.batch and wakes on its pods' changes.
+class JobPlugin : public Controller {
+ public:
+  explicit JobPlugin(const ControllerContext& ctx)
+      : controller_(ctx.store, ctx.backend, ctx.clock, Options(ctx)) {}
+
+  std::string StoreType() const override { return kJobType; }
+  std::vector<Watch> Watches() const override {
+    return {{kPodType, [](const WatchEvent& ev) -> std::optional<Key> {
+               auto labels = MetaLabels(ev.object);
+               auto it = labels.find("job-name");
+               if (it == labels.end()) return std::nullopt;
+               return Key{ev.namespace_, it->second};
+             }}};
+  }
+  Result<std::optional<std::chrono::milliseconds>> Reconcile(const std::string& ns,
+                                                             const std::string& name) override {
+    return controller_.Reconcile(ns, name);
+  }
+
+ private:
+  static JobControllerOptions Options(const ControllerContext& ctx) {
+    JobControllerOptions options;
+    options.backoff_base = std::chrono::milliseconds(ctx.IntSetting("job-backoff-ms", 10000));
+    options.pod_env.volumes_dir = ctx.home + "/volumes";
+    options.pod_env.read_config = ctx.read_config;
+    return options;
+  }
+  JobController controller_;
+};
+
+}  // namespace
+
+void Register(ModuleRegistry& modules) {
+  modules.types().Add(JobKind());
+  modules.types().Add(PodKind());
+  modules.AddController("jobs",
+                        [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
+                          return std::unique_ptr<Controller>(std::make_unique<JobPlugin>(ctx));
+                        });
+}
+
+}  // namespace skiff::jobs
