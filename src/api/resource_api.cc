@@ -6,6 +6,7 @@
 
 #include "api/api_server.h"
 #include "core/ids.h"
+#include "core/resource.h"
 #include "core/schema.h"
 
 namespace skiff {
@@ -55,11 +56,7 @@ Result<Json> ParseRequestBody(const HttpRequest& req) {
       (type.find("yaml") == std::string::npos && (body[first] == '{' || body[first] == '['));
   Json obj;
   if (json) {
-    try {
-      obj = Json::parse(body);
-    } catch (const Json::parse_error& e) {
-      return InvalidArgument(std::string("request body: malformed JSON: ") + e.what());
-    }
+    ASSIGN_OR_RETURN(obj, ParseJson(body, "request body"));
   } else {
     ASSIGN_OR_RETURN(obj, ParseJsonOrYaml(body, "request body"));
   }

@@ -266,6 +266,24 @@ TEST_F(ResourceApiTest, WatchWithoutAVersionStartsWithTheCurrentObjects) {
   EXPECT_EQ(MetaName(events[0]["object"]), "existing");
 }
 
+TEST_F(ResourceApiTest, DeepDocumentsAndHugeNumbersAre400AndStoreNothing) {
+  const std::string cms = "/api/v1/namespaces/team-a/configmaps";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const char* type : {"application/json", "application/yaml"}) {
+    std::string body = R"({"metadata": {"name": "deep"}, "data": {"a": "b"}, "x": )" + deep + "}";
+    HttpResult r = Call("POST", cms, body, "admin", {{"Content-Type", type}});
+    ASSERT_EQ(r.status, 400) << type << ": " << r.body.substr(0, 300);
+    EXPECT_NE(Body(r)["message"].get<std::string>().find("nested deeper than 128"),
+              std::string::npos)
+        << r.body;
+    r = Call("POST", cms, R"({"metadata": {"name": "big"}, "data": {"a": "b"}, "n": 1e400})",
+             "admin", {{"Content-Type", type}});
+    ASSERT_EQ(r.status, 400) << type << ": " << r.body;
+  }
+  EXPECT_EQ(Call("GET", cms + "/deep").status, 404);
+  EXPECT_EQ(Call("GET", cms + "/big").status, 404);
+}
+
 TEST_F(ResourceApiTest, MalformedYamlIs400NamingTheLine) {
   HttpResult r = Call("POST", kJobs, "metadata: {name: x\nspec: [", "admin",
                       {{"Content-Type", "application/yaml"}});

@@ -1,12 +1,17 @@
 #include "core/resource.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 
 namespace skiff {
 namespace {
@@ -20,6 +25,28 @@ std::string MetaString(const Json& obj, const char* field) {
   return it->get<std::string>();
 }
 
+// A document the readers refuse for what it holds rather than its syntax.
+struct DocumentError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A number the document spells out; one a double cannot hold is refused, as JSON's 1e400 is.
+double ParseFinite(const std::string& s) {
+  errno = 0;
+  double d = std::strtod(s.c_str(), nullptr);
+  if (errno == ERANGE && std::isinf(d)) throw DocumentError("number out of range: " + s);
+  return d;
+}
+
+int64_t ParseRadix(const std::string& digits, int base, const std::string& s) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+  if (ec != std::errc() || end != digits.data() + digits.size()) {
+    throw DocumentError("number out of range: " + s);
+  }
+  return v;
+}
+
 // YAML 1.2 core schema resolution for plain (unquoted) scalars.
 Json ResolvePlainScalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
@@ -30,22 +57,25 @@ Json ResolvePlainScalar(const std::string& s) {
   static const std::regex kHex("0x[0-9a-fA-F]+");
   static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   if (std::regex_match(s, kInt)) {
-    try {
-      return std::stoll(s);
-    } catch (...) {
-      return std::stod(s);  // out of int64 range
-    }
+    int64_t v = 0;
+    const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
+    auto [end, ec] = std::from_chars(begin, s.data() + s.size(), v);
+    if (ec == std::errc() && end == s.data() + s.size()) return v;
+    return ParseFinite(s);  // out of int64 range
   }
-  if (std::regex_match(s, kOct)) return std::stoll(s.substr(2), nullptr, 8);
-  if (std::regex_match(s, kHex)) return std::stoll(s.substr(2), nullptr, 16);
-  if (std::regex_match(s, kFloat)) return std::stod(s);
+  if (std::regex_match(s, kOct)) return ParseRadix(s.substr(2), 8, s);
+  if (std::regex_match(s, kHex)) return ParseRadix(s.substr(2), 16, s);
+  if (std::regex_match(s, kFloat)) return ParseFinite(s);
   if (s == ".inf" || s == "+.inf" || s == ".Inf") return std::numeric_limits<double>::infinity();
   if (s == "-.inf" || s == "-.Inf") return -std::numeric_limits<double>::infinity();
   if (s == ".nan" || s == ".NaN") return std::numeric_limits<double>::quiet_NaN();
   return s;
 }
 
-Json YamlToJson(const YAML::Node& node) {
+Json YamlToJson(const YAML::Node& node, int depth = 1) {
+  if (depth > kMaxDepth) {
+    throw DocumentError("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -56,12 +86,13 @@ Json YamlToJson(const YAML::Node& node) {
       return node.Scalar();
     case YAML::NodeType::Sequence: {
       Json arr = Json::array();
-      for (const auto& item : node) arr.push_back(YamlToJson(item));
+      for (const auto& item : node) arr.push_back(YamlToJson(item, depth + 1));
       return arr;
     }
     case YAML::NodeType::Map: {
       Json obj = Json::object();
-      for (const auto& kv : node) obj[kv.first.as<std::string>()] = YamlToJson(kv.second);
+      for (const auto& kv : node)
+        obj[kv.first.as<std::string>()] = YamlToJson(kv.second, depth + 1);
       return obj;
     }
   }
@@ -151,6 +182,9 @@ Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std:
       if (node.IsNull() || !node.IsDefined()) continue;
       docs.push_back(YamlToJson(node));
     }
+  } catch (const YAML::DeepRecursion& e) {  // the parser's own guard, far past kMaxDepth
+    return InvalidArgument(source + ": nested deeper than " + std::to_string(kMaxDepth) +
+                           " levels at line " + std::to_string(e.mark.line + 1));
   } catch (const YAML::Exception& e) {
     std::ostringstream msg;
     msg << source << ": malformed YAML";
@@ -158,8 +192,42 @@ Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std:
       msg << " at line " << e.mark.line + 1 << ", column " << e.mark.column + 1;
     msg << ": " << e.msg;
     return InvalidArgument(msg.str());
+  } catch (const DocumentError& e) {
+    return InvalidArgument(source + ": " + e.what());
   }
   return docs;
+}
+
+Result<Json> ParseJson(const std::string& text, const std::string& source) {
+  // Nesting is counted before parsing: the parser itself is iterative, but copying, printing and
+  // walking a parsed document recurse.
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) {
+        return InvalidArgument(source + ": nested deeper than " + std::to_string(kMaxDepth) +
+                               " levels at byte " + std::to_string(i));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    // parse_error names the byte; out_of_range (406) the number that overflowed.
+    return InvalidArgument(source + ": malformed JSON: " + e.what());
+  }
 }
 
 Result<Json> ParseJsonOrYaml(const std::string& text, const std::string& source) {

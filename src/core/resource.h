@@ -37,11 +37,19 @@ std::map<std::string, std::string> MetaLabels(const Json& obj);
 void SplitApiVersion(const std::string& api_version, std::string* group, std::string* version);
 
 // --- YAML/JSON ---
+// How deeply documents may nest (objects and arrays); the readers below refuse deeper ones, so
+// nothing that recurses over a parsed document can run out of stack.
+inline constexpr int kMaxDepth = 128;
+
 // Parses one or more YAML documents (a JSON document is valid YAML). Empty documents are skipped.
-// Errors name `source` and the line/column.
+// Errors (InvalidArgument) name `source` and the line/column; a document nested deeper than
+// kMaxDepth or a number out of range is an error too.
 Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std::string& source);
 // Parses a single JSON or YAML document.
 Result<Json> ParseJsonOrYaml(const std::string& text, const std::string& source);
+// Parses strict JSON (RFC 8259): errors name `source` and the byte offset; deeper than kMaxDepth
+// or a number that does not fit a double (1e400) is an error.
+Result<Json> ParseJson(const std::string& text, const std::string& source);
 std::string ToYaml(const Json& value);
 
 // Deep merge per RFC 7386 (JSON merge patch): null deletes a key, objects merge, others replace.

@@ -28,6 +28,57 @@ TEST(ParseYamlDocuments, MalformedYamlNamesSourceAndLine) {
   EXPECT_NE(docs.status().message().find("line"), std::string::npos);
 }
 
+TEST(ParseYamlDocuments, RefusesDocumentsNestedTooDeep) {
+  const std::string deep_flow = std::string(100000, '[') + std::string(100000, ']');
+  auto r = ParseJsonOrYaml(deep_flow, "cm.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("cm.yaml"), std::string::npos) << r.status().message();
+
+  std::string deep_block;  // "- - - - ... x": sequences in sequences on one line
+  for (int i = 0; i < 200; ++i) deep_block += "- ";
+  deep_block += "x\n";
+  r = ParseJsonOrYaml(deep_block, "seq.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nested deeper than 128"), std::string::npos)
+      << r.status().message();
+
+  std::string fits = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
+  EXPECT_TRUE(ParseJsonOrYaml(fits, "ok").ok());
+}
+
+TEST(ParseYamlDocuments, NumbersOutOfRangeAreErrorsNotExceptions) {
+  for (const char* text :
+       {"a: 1e400", "a: -1e400", "a: 0x1ffffffffffffffff", "a: 0o7777777777777777777777777"}) {
+    auto r = ParseJsonOrYaml(text, "n.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("number out of range"), std::string::npos)
+        << r.status().message();
+  }
+  auto big = ParseJsonOrYaml("a: 99999999999999999999", "n.yaml");  // past int64: a double
+  ASSERT_TRUE(big.ok());
+  EXPECT_TRUE((*big)["a"].is_number_float());
+  EXPECT_EQ(ParseJsonOrYaml("a: +5", "n.yaml").value()["a"], 5);
+}
+
+TEST(ParseJson, RefusesDeepDocumentsHugeNumbersAndMalformedText) {
+  auto r = ParseJson(std::string(100000, '[') + std::string(100000, ']'), "body");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("body: nested deeper than 128 levels at byte 128"),
+            std::string::npos)
+      << r.status().message();
+  // Brackets inside strings do not count.
+  std::string in_string = "{\"a\": \"" + std::string(1000, '[') + "\\\"\"}";
+  ASSERT_TRUE(ParseJson(in_string, "body").ok()) << ParseJson(in_string, "body").status().message();
+  r = ParseJson("{\"a\": 1e400}", "body");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("1e400"), std::string::npos) << r.status().message();
+  r = ParseJson("{\"a\": ", "body");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("body: malformed JSON"), std::string::npos);
+}
+
 TEST(ToYaml, RoundTripsThroughParse) {
   Json v = {{"s", "123"}, {"n", 123}, {"b", "true"}, {"l", {1, "x"}}, {"o", {{"k", nullptr}}}};
   auto back = ParseJsonOrYaml(ToYaml(v), "round");

@@ -28,9 +28,6 @@
 
 namespace skiff {
 
-// How deeply documents may nest (objects and arrays); the YAML/JSON readers refuse deeper ones.
-inline constexpr int kMaxDepth = 128;
-
 struct FieldError {
   std::string field;    // "spec.template.spec.containers[0].ports[1].containerPort"
   std::string message;  // "expected integer, got string"

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/resource.h"
+
 namespace skiff::pipelines {
 namespace {
 
@@ -302,9 +304,9 @@ class Parser {
       if (arg.is_array() || arg.is_object()) return Json(static_cast<int64_t>(arg.size()));
     } else if (fn == "parseJson") {
       if (arg.is_string()) {
-        Json parsed = Json::parse(arg.get<std::string>(), nullptr, false);
-        if (parsed.is_discarded()) return Error("parseJson: not JSON");
-        return parsed;
+        auto parsed = ParseJson(arg.get<std::string>(), "parseJson");
+        if (!parsed.ok()) return Error(parsed.status().message());
+        return std::move(parsed).value();
       }
     } else {
       return Error("unknown function '" + fn + "'");

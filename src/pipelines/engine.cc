@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/ids.h"
+#include "core/resource.h"
 #include "pipelines/dag_expression.h"
 
 namespace skiff::pipelines {
@@ -430,8 +431,8 @@ class Reconciler {
       }
       items = params[it.input_name];
       if (items.is_string()) {
-        Json parsed = Json::parse(items.get<std::string>(), nullptr, false);
-        if (!parsed.is_discarded()) items = parsed;
+        auto parsed = ParseJson(items.get<std::string>(), "loop items");
+        if (parsed.ok()) items = std::move(parsed).value();
       }
     }
     if (!items.is_array()) {

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/resource.h"
+
 namespace skiff::pipelines {
 namespace {
 
@@ -196,8 +198,12 @@ Result<Json> ParseParameterText(const std::string& text, const std::string& para
   }
   if (parameter_type == "LIST" || parameter_type == "STRUCT" ||
       parameter_type == "TASK_FINAL_STATUS") {
-    Json v = Json::parse(t, nullptr, /*allow_exceptions=*/false);
-    if (v.is_discarded()) return InvalidArgument(what + ": not valid JSON for " + parameter_type);
+    auto parsed = ParseJson(t, what);
+    if (!parsed.ok()) {
+      return InvalidArgument(what + ": not valid JSON for " + parameter_type + " (" +
+                             parsed.status().message() + ")");
+    }
+    Json v = std::move(parsed).value();
     if (parameter_type == "LIST" && !v.is_array()) {
       return InvalidArgument(what + ": LIST value is not a JSON array");
     }
@@ -379,8 +385,10 @@ static Result<CollectedOutputs> CollectOutputsImpl(const TaskIo& io, const Json&
   bool exists = false;
   ASSIGN_OR_RETURN(std::string text, ReadWholeFile(io.executor_output_file, &exists));
   if (exists && !Trim(text).empty()) {
-    executor_output = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (executor_output.is_discarded() || !executor_output.is_object()) {
+    auto parsed = ParseJson(text, "executor output " + io.executor_output_file);
+    if (!parsed.ok()) return parsed.status();
+    executor_output = std::move(parsed).value();
+    if (!executor_output.is_object()) {
       return InvalidArgument("executor output " + io.executor_output_file +
                              " is not a JSON object");
     }

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/resource.h"
+
 namespace skiff::pipelines {
 namespace {
 
@@ -282,11 +284,11 @@ Result<TaskSpec> ParseTask(const Ctx& ctx, const std::string& key, const Json& t
                        StringField(ctx, *items, itp + ".items", "inputArtifact", true));
     } else if (items->contains("raw")) {
       ASSIGN_OR_RETURN(std::string raw, StringField(ctx, *items, itp + ".items", "raw", false));
-      Json parsed = Json::parse(raw, nullptr, false);
-      if (parsed.is_discarded() || !parsed.is_array()) {
+      auto parsed = ParseJson(raw, itp + ".items.raw");
+      if (!parsed.ok() || !parsed->is_array()) {
         return ctx.Error(itp + ".items.raw", "must be a JSON list, got '" + raw + "'");
       }
-      spec.raw_items = std::move(parsed);
+      spec.raw_items = std::move(parsed).value();
     } else {
       ASSIGN_OR_RETURN(spec.input_name,
                        StringField(ctx, *items, itp + ".items", "inputParameter", true));

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <optional>
 
+#include "core/resource.h"
 #include "pipelines/executor_io.h"
 
 namespace skiff::pipelines {
@@ -167,8 +168,8 @@ Result<std::vector<std::string>> Expand(const Json& item, const PlaceholderConte
   if (item.is_string()) {
     const std::string& s = item.get_ref<const std::string&>();
     if (LooksLikeStructuredPlaceholder(s)) {
-      Json parsed = Json::parse(s, nullptr, /*allow_exceptions=*/false);
-      if (!parsed.is_discarded() && parsed.is_object()) return Expand(parsed, ctx, depth + 1);
+      auto parsed = ParseJson(s, "placeholder");
+      if (parsed.ok() && parsed->is_object()) return Expand(*parsed, ctx, depth + 1);
     }
     return std::vector<std::string>{s};
   }

@@ -12,6 +12,7 @@
 #include "api/kfp/kfp_run_retry.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/resource.h"
 #include "pipelines/ir.h"
 #include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
@@ -44,8 +45,7 @@ const Json* Obj(const Json& body, const char* snake, const char* camel) {
 
 Result<Json> ParseBody(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
-  Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return InvalidArgument("request body: not valid JSON");
+  ASSIGN_OR_RETURN(Json body, ParseJson(req.body, "request body"));
   if (!body.is_object()) return InvalidArgument("request body: must be a JSON object");
   return body;
 }

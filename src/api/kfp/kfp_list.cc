@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/resource.h"
 
 namespace skiff {
 namespace {
@@ -227,8 +228,9 @@ std::string IdOf(const Json& o) {
 Result<std::vector<KfpPredicate>> ParseKfpFilter(const std::string& text) {
   std::vector<KfpPredicate> out;
   if (text.empty()) return out;
-  Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return InvalidArgument("filter: not valid JSON: " + text);
+  auto parsed = ParseJson(text, "filter");
+  if (!parsed.ok()) return InvalidArgument("filter: not valid JSON: " + parsed.status().message());
+  Json doc = std::move(parsed).value();
   if (!doc.is_object()) return InvalidArgument("filter: must be a JSON object with predicates");
   if (!doc.contains("predicates")) return out;
   if (!doc["predicates"].is_array()) return InvalidArgument("filter.predicates: must be a list");
