@@ -140,7 +140,10 @@ def test_bad_input_gets_clear_4xx_errors(skiff, tmp_path):
            "spec": {"parallelism": "two", "template": {"spec": {"restartPolicy": "Never",
                     "containers": [{"name": "c", "image": "x", "command": ["true"]}]}}}}
     r = skiff.http("POST", base, data=json.dumps(bad))
-    assert r.status_code == 400 and "spec.parallelism" in r.json()["message"]
+    # A field of the wrong type is a 422 Invalid naming the field, as Kubernetes answers.
+    assert r.status_code == 422 and "spec.parallelism" in r.json()["message"]
+    assert r.json()["reason"] == "Invalid"
+    assert r.json()["details"]["causes"][0]["field"] == "spec.parallelism"
     r = skiff.http("GET", base, token=None)
     assert r.status_code == 401
     r = skiff.http("GET", base, token="skf_nope_nope")
