@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "backend/fake_backend.h"
@@ -152,6 +153,28 @@ TEST_F(JobControllerTest, ActiveDeadlineStopsRunningPodsAndFailsTheJob) {
   EXPECT_EQ(Condition(GetJob("slow")), "Failed/DeadlineExceeded");
   ASSERT_EQ(backend_.stop_calls().size(), 1u);
   EXPECT_EQ(Pods("slow")[0]["status"]["phase"], "Failed");
+}
+
+TEST_F(JobControllerTest, TheLargestActiveDeadlineNeverOverflowsIntoAFailure) {
+  Apply(MakeJob("patient", {{"activeDeadlineSeconds", std::numeric_limits<int64_t>::max()}}));
+  Reconcile("patient");
+  clock_.Advance(std::chrono::hours(24 * 365));
+  Reconcile("patient");
+  EXPECT_EQ(Condition(GetJob("patient")), "");
+  EXPECT_TRUE(backend_.stop_calls().empty());
+  EXPECT_EQ(GetJob("patient")["status"]["active"], 1);
+}
+
+TEST_F(JobControllerTest, AnEditedCompletionIndexThatIsNoNumberIsIgnored) {
+  Apply(MakeJob("idx", {{"parallelism", 1}, {"completions", 1}, {"completionMode", "Indexed"}}));
+  Reconcile("idx");
+  for (const char* bad : {"x", "-1", "99999999999999999999", ""}) {
+    Json pod = Pods("idx")[0];
+    pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] = bad;
+    ASSERT_TRUE(store_->Update(kPodType, pod).ok());
+    Reconcile("idx");
+  }
+  EXPECT_EQ(Condition(GetJob("idx")), "");
 }
 
 TEST_F(JobControllerTest, TtlAfterFinishedDeletesTheJobAndItsPods) {
