@@ -1,6 +1,9 @@
+set(SKIFF_UNIT_TEST_TIMEOUT 120 CACHE STRING "Seconds a unit-test binary may run (ASan build)")
+
 # skiff_module(NAME DEPS ...): builds src/NAME/**/*.cc (without *_test.cc, *_fuzz.cc and *_main.cc)
 # into the static library skiff_NAME, and src/NAME/**/*_test.cc into the test binary NAME_test,
-# registered with ctest. *_fuzz.cc are libFuzzer targets (cmake/fuzz.cmake).
+# registered with ctest (label `unit`, killed after SKIFF_UNIT_TEST_TIMEOUT seconds: a hang fails
+# fast and names itself). *_fuzz.cc are libFuzzer targets (cmake/fuzz.cmake).
 function(skiff_module name)
   cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
   file(GLOB_RECURSE all_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cc)
@@ -34,7 +37,7 @@ function(skiff_module name)
     skiff_target_options(${name}_test)
     add_dependencies(${name}_test skiff-shim)
     add_test(NAME ${name}_test COMMAND ${name}_test)
-    set_tests_properties(${name}_test PROPERTIES
+    set_tests_properties(${name}_test PROPERTIES LABELS unit TIMEOUT ${SKIFF_UNIT_TEST_TIMEOUT}
       ENVIRONMENT "SKIFF_SOURCE_DIR=${PROJECT_SOURCE_DIR};SKIFF_BINARY=$<TARGET_FILE:skiff>")
   endif()
 endfunction()
