@@ -22,13 +22,6 @@ if(SKIFF_TSAN AND (SKIFF_SANITIZE OR SKIFF_FUZZ))
                       "(ThreadSanitizer and AddressSanitizer exclude each other)")
 endif()
 
-if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-  # Known clang-only finding, to be fixed by the module's owner (then this line goes):
-  # pipelines/launcher.h's Launcher::clock_ is stored but never read (-Wunused-private-field).
-  set_source_files_properties(${PROJECT_SOURCE_DIR}/src/pipelines/launcher.cc PROPERTIES
-                              COMPILE_OPTIONS -Wno-unused-private-field)
-endif()
-
 if(SKIFF_THREAD_SAFETY)
   # Lock annotations (core/thread_annotations.h) are checked; a violation fails the build.
   list(APPEND SKIFF_WARNINGS -Wthread-safety)

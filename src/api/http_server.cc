@@ -5,16 +5,15 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 
 #include "core/log.h"
+#include "core/thread_annotations.h"
 
 namespace skiff {
 
@@ -105,6 +104,54 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
     out[PercentDecode(key)] = PercentDecode(value);
   }
   return out;
+}
+
+namespace {
+
+// The request as handlers see it: method, target split into path and decoded query, headers by
+// lower-case name (repeated ones joined with ", "), body. `remote` is left to the caller.
+HttpRequest ToHttpRequest(http::request<http::string_body>&& msg) {
+  HttpRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  size_t q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string::npos) req.query = ParseQuery(std::string_view(req.target).substr(q + 1));
+  for (const auto& field : msg) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto [it, inserted] = req.headers.emplace(name, std::string(field.value()));
+    if (!inserted) it->second += ", " + std::string(field.value());
+  }
+  req.body = std::move(msg.body());
+  return req;
+}
+
+}  // namespace
+
+Result<HttpRequest> ParseHttpRequest(std::string_view bytes, const HttpServer::Options& options) {
+  http::request_parser<http::string_body> parser;
+  parser.eager(true);
+  parser.body_limit(options.body_limit);
+  parser.header_limit(
+      static_cast<std::uint32_t>(std::min<size_t>(options.header_limit, UINT32_MAX)));
+  beast::error_code ec;
+  size_t offset = 0;
+  while (!parser.is_done() && offset < bytes.size()) {
+    size_t used = parser.put(net::buffer(bytes.data() + offset, bytes.size() - offset), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) return InvalidArgument("bad HTTP request: " + ec.message());
+    if (used == 0) break;
+    offset += used;
+  }
+  if (!parser.is_done()) {
+    // Found by fuzzing: put_eof asserts that something was read.
+    if (!parser.got_some()) return InvalidArgument("the HTTP request is empty");
+    parser.put_eof(ec);
+    if (ec || !parser.is_done()) return InvalidArgument("the HTTP request ends early");
+  }
+  return ToHttpRequest(parser.release());
 }
 
 // --- Router ---
@@ -238,11 +285,11 @@ class WorkerPool {
 
   // False when stopping or every thread is busy and no more may be started.
   bool Submit(std::function<void()> task) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return false;
     if (static_cast<size_t>(idle_) > queue_.size()) {
       queue_.push_back(std::move(task));
-      cv_.notify_one();
+      work_.Signal();
       return true;
     }
     if (static_cast<int>(threads_.size()) >= max_threads_) return false;
@@ -255,40 +302,41 @@ class WorkerPool {
   void Stop() {
     std::vector<std::thread> threads;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stopping_ = true;
       threads.swap(threads_);
     }
-    cv_.notify_all();
+    work_.SignalAll();
     for (auto& t : threads) t.join();
   }
 
  private:
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
+  void Loop() EXCLUDES(mu_) {
+    mu_.Lock();
     while (true) {
       if (!queue_.empty()) {
         std::function<void()> task = std::move(queue_.front());
         queue_.pop_front();
-        lock.unlock();
+        mu_.Unlock();
         task();
-        lock.lock();
+        mu_.Lock();
         continue;
       }
-      if (stopping_) return;
+      if (stopping_) break;
       idle_++;
-      cv_.wait(lock);
+      work_.Wait(mu_);
       idle_--;
     }
+    mu_.Unlock();
   }
 
   const int max_threads_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
-  std::vector<std::thread> threads_;         // GUARDED_BY(mu_)
-  int idle_ = 0;                             // GUARDED_BY(mu_)
-  bool stopping_ = false;                    // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar work_;  // a task was queued, or Stop
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ GUARDED_BY(mu_);
+  int idle_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 class Connection;
@@ -316,16 +364,16 @@ class HttpServer::Impl {
   bool Submit(std::function<void()> task) { return pool_.Submit(std::move(task)); }
   void RunHandler(HttpRequest& req, HttpResponder& responder) { handler_(req, responder); }
   void BeginRequest() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     active_requests_++;
   }
   void EndRequest() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     active_requests_--;
-    idle_cv_.notify_all();
+    idle_.SignalAll();
   }
   void AddConnection(const std::shared_ptr<Connection>& c) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     connections_.push_back(c);
     // Forget connections that are gone, now and then.
     if (connections_.size() > 64 && connections_.size() % 64 == 0) {
@@ -350,10 +398,10 @@ class HttpServer::Impl {
   bool started_ = false;
   bool stopped_ = false;
 
-  std::mutex mu_;
-  std::condition_variable idle_cv_;
-  int active_requests_ = 0;                             // GUARDED_BY(mu_)
-  std::vector<std::weak_ptr<Connection>> connections_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar idle_;  // active_requests_ went down
+  int active_requests_ GUARDED_BY(mu_) = 0;
+  std::vector<std::weak_ptr<Connection>> connections_ GUARDED_BY(mu_);
 };
 
 namespace {
@@ -646,26 +694,14 @@ void Connection::OnRequest(beast::error_code ec) {
   http::request<http::string_body> msg = parser_->release();
   parser_.reset();
 
-  auto req = std::make_shared<HttpRequest>();
-  req->method = std::string(msg.method_string());
-  req->target = std::string(msg.target());
-  size_t q = req->target.find('?');
-  req->path = req->target.substr(0, q);
-  if (q != std::string::npos) req->query = ParseQuery(std::string_view(req->target).substr(q + 1));
-  for (const auto& field : msg) {
-    std::string name(field.name_string());
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto [it, inserted] = req->headers.emplace(name, std::string(field.value()));
-    if (!inserted) it->second += ", " + std::string(field.value());
-  }
-  req->body = std::move(msg.body());
+  const unsigned version = msg.version();
+  const bool keep_alive = msg.keep_alive();
+  auto req = std::make_shared<HttpRequest>(ToHttpRequest(std::move(msg)));
   req->remote = remote_;
 
   // While the handler runs nothing is read, so idle timeouts do not apply.
   stream_.expires_never();
-  auto responder =
-      std::make_shared<ConnectionResponder>(shared_from_this(), msg.version(), msg.keep_alive());
+  auto responder = std::make_shared<ConnectionResponder>(shared_from_this(), version, keep_alive);
   HttpServer::Impl* server = server_;
   server->BeginRequest();
   bool submitted = server->Submit([server, req, responder] {
@@ -676,7 +712,7 @@ void Connection::OnRequest(beast::error_code ec) {
   if (!submitted) {
     server->EndRequest();
     auto res = std::make_shared<http::response<http::string_body>>(
-        http::status::service_unavailable, msg.version());
+        http::status::service_unavailable, version);
     res->set(http::field::content_type, "application/json");
     res->keep_alive(false);
     res->body() = nlohmann::json{{"kind", "Status"},
@@ -734,7 +770,7 @@ void HttpServer::Impl::DoAccept() {
 void HttpServer::Impl::CloseAllConnections() {
   std::vector<std::shared_ptr<Connection>> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto& w : connections_) {
       if (auto c = w.lock()) live.push_back(std::move(c));
     }
@@ -757,14 +793,20 @@ void HttpServer::Impl::Shutdown() {
     closed.get_future().wait();
   }
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_cv_.wait_for(lock, options_.shutdown_grace, [this] { return active_requests_ == 0; });
+    MutexLock lock(&mu_);
+    idle_.WaitFor(mu_, options_.shutdown_grace, [this] {
+      mu_.AssertHeld();
+      return active_requests_ == 0;
+    });
   }
   // Whatever still runs is cut off: its sockets close, so its writes fail and it returns.
   CloseAllConnections();
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_cv_.wait(lock, [this] { return active_requests_ == 0; });
+    MutexLock lock(&mu_);
+    idle_.Wait(mu_, [this] {
+      mu_.AssertHeld();
+      return active_requests_ == 0;
+    });
   }
   pool_.Stop();
   work_.reset();

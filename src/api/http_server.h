@@ -161,4 +161,10 @@ class HttpServer {
   std::atomic<int> port_{0};
 };
 
+// Reads one HTTP/1.x request from `bytes` as the server reads one from a connection: the same
+// parser and limits (`options`' header_limit and body_limit) and the same HttpRequest (remote left
+// empty). InvalidArgument for a malformed request, one over a limit, or bytes that end before the
+// request does. For tests and the fuzz target (api/http_request_fuzz.cc).
+Result<HttpRequest> ParseHttpRequest(std::string_view bytes, const HttpServer::Options& options);
+
 }  // namespace skiff

@@ -4,11 +4,10 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "api/http_client.h"
+#include "core/thread_annotations.h"
 
 namespace skiff {
 namespace {
@@ -80,7 +79,7 @@ TEST(QueryTest, DecodesPairs) {
 // A server with a router, started on port 0.
 class HttpServerTest : public ::testing::Test {
  protected:
-  void StartServer(HttpServer::Options options = {}) {
+  void StartServer(const HttpServer::Options& options = {}) {
     server_ = std::make_unique<HttpServer>(
         options, [this](HttpRequest& req, HttpResponder& r) { router_.Dispatch(req, r); });
     ASSERT_TRUE(server_->Start().ok());
@@ -189,17 +188,17 @@ TEST_F(HttpServerTest, StreamedChunksArriveAsLines) {
 }
 
 TEST_F(HttpServerTest, StreamingHandlerLearnsThatTheClientWentAway) {
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv;
   bool handler_done = false;
   router_.Add("GET", "/forever", [&](const HttpRequest&, HttpResponder& r) {
     r.StartStream(200);
     while (r.Write("tick\n")) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     handler_done = true;
-    cv.notify_all();
+    cv.SignalAll();
   });
   StartServer();
   HttpClient client(Url());
@@ -209,8 +208,8 @@ TEST_F(HttpServerTest, StreamingHandlerLearnsThatTheClientWentAway) {
     return ++seen < 3;
   });
   ASSERT_TRUE(res.ok());
-  std::unique_lock<std::mutex> lock(mu);
-  EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return handler_done; }));
+  MutexLock lock(&mu);
+  EXPECT_TRUE(cv.WaitFor(mu, std::chrono::seconds(10), [&] { return handler_done; }));
 }
 
 TEST_F(HttpServerTest, ShutdownEndsOpenStreamsAndStopsAccepting) {
@@ -364,6 +363,35 @@ TEST(HttpServerStartTest, PortInUseIsUnavailable) {
   Status st = second.Start();
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_NE(st.message().find(std::to_string(first.port())), std::string::npos);
+}
+
+TEST(ParseHttpRequest, ReadsARequestAsTheServerDoes) {
+  HttpServer::Options options;
+  auto req = ParseHttpRequest(
+      "POST /apis/batch/v1/namespaces/a/jobs?dryRun=All&x=a%20b HTTP/1.1\r\nHost: h\r\n"
+      "X-Dup: 1\r\nx-dup: 2\r\nContent-Length: 2\r\n\r\n{}",
+      options);
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  EXPECT_EQ(req->method, "POST");
+  EXPECT_EQ(req->path, "/apis/batch/v1/namespaces/a/jobs");
+  EXPECT_EQ(req->Query("x"), "a b");
+  EXPECT_EQ(req->Header("x-dup"), "1, 2");
+  EXPECT_EQ(req->body, "{}");
+}
+
+TEST(ParseHttpRequest, RefusesMalformedTruncatedAndOversizedRequests) {
+  HttpServer::Options options;
+  options.header_limit = 256;
+  options.body_limit = 4;
+  EXPECT_FALSE(ParseHttpRequest("GARBAGE\r\n\r\n", options).ok());
+  EXPECT_FALSE(ParseHttpRequest("", options).ok());  // found by fuzzing: an assertion in the parser
+  EXPECT_FALSE(ParseHttpRequest("GET / HTTP/1.1\r\nHost: h\r\n", options).ok());  // no blank line
+  EXPECT_FALSE(
+      ParseHttpRequest("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{}", options).ok());  // short
+  EXPECT_FALSE(ParseHttpRequest("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n12345", options).ok());
+  EXPECT_FALSE(
+      ParseHttpRequest("GET /" + std::string(300, 'a') + " HTTP/1.1\r\n\r\n", options).ok());
+  EXPECT_TRUE(ParseHttpRequest("GET / HTTP/1.1\r\n\r\n", options).ok());
 }
 
 }  // namespace

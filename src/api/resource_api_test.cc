@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -11,13 +9,14 @@
 #include "api/http_client.h"
 #include "auth/testing/auth_testing.h"
 #include "core/schema.h"
+#include "core/thread_annotations.h"
 
 namespace skiff {
 namespace {
 
 constexpr char kJobs[] = "/apis/batch/v1/namespaces/team-a/jobs";
 
-Json Job(const std::string& name, std::map<std::string, std::string> labels = {}) {
+Json Job(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
   Json job = {{"apiVersion", "batch/v1"},
               {"kind", "Job"},
               {"metadata", {{"name", name}}},
@@ -536,8 +535,8 @@ TEST_F(ResourceApiTest, HealthzIsOpenAndMetricsCountRequests) {
 
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv;
   bool streaming = false;
   Result<HttpResult> res = Internal("not run");
   std::thread watcher([&] {
@@ -545,15 +544,15 @@ TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
     res = watch_client.StreamLines(std::string(kJobs) + "?watch=true",
                                    {{"Authorization", "Bearer " + admin_token_}},
                                    [&](std::string_view) {
-                                     std::lock_guard<std::mutex> lock(mu);
+                                     MutexLock lock(&mu);
                                      streaming = true;
-                                     cv.notify_all();
+                                     cv.SignalAll();
                                      return true;
                                    });
   });
   {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return streaming; });
+    MutexLock lock(&mu);
+    cv.Wait(mu, [&] { return streaming; });
   }
   server_->Shutdown();
   watcher.join();

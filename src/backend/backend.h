@@ -115,7 +115,8 @@ class Backend {
   // Sets the one listener for workload changes (replacing any earlier one). Controllers still
   // poll with Observe: the listener only makes them react sooner. A backend that cannot notify
   // keeps this default, which ignores the listener.
-  virtual void SetListener(WorkloadListener listener) { (void)listener; }
+  // By value: the backends that notify keep it (NOLINT: this default does not).
+  virtual void SetListener(WorkloadListener /*listener*/) {}  // NOLINT(performance-*)
 
   // Admits and starts the workload, or queues it when slots are full. Idempotent on `id`: a
   // second Launch of a known id returns ok and changes nothing.

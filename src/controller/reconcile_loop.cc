@@ -16,7 +16,7 @@ ReconcileLoop::ReconcileLoop(std::string name, Store& store, std::string store_t
       store_(store),
       store_type_(std::move(store_type)),
       fn_(std::move(fn)),
-      options_(options) {}
+      options_(std::move(options)) {}
 
 ReconcileLoop::~ReconcileLoop() { Stop(); }
 
@@ -30,7 +30,7 @@ void ReconcileLoop::Start() {
   EnqueueAll();
   next_resync_ = SteadyClock::now() + options_.resync_period;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     store_version_ = seen_version_;
   }
   thread_ = std::thread([this] { Run(); });
@@ -39,10 +39,10 @@ void ReconcileLoop::Start() {
 
 void ReconcileLoop::RequestStop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  changed_.SignalAll();
   store_.WakeWaiters();  // the store watcher notices now, not after its wait times out
 }
 
@@ -54,11 +54,11 @@ void ReconcileLoop::Stop() {
 
 void ReconcileLoop::Enqueue(const Key& key) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     due_[key] = SteadyClock::now();
     enqueued_ = true;
   }
-  cv_.notify_all();
+  changed_.SignalAll();
 }
 
 void ReconcileLoop::EnqueueAll() {
@@ -73,13 +73,13 @@ void ReconcileLoop::EnqueueAll() {
     Key key{MetaNamespace(obj), MetaName(obj)};
     if (CheckObject(key, obj)) keys.push_back(std::move(key));
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto now = SteadyClock::now();
   for (Key& key : keys) due_[std::move(key)] = now;
 }
 
 ReconcileLoop::Stats ReconcileLoop::GetStats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return stats_;
 }
 
@@ -88,7 +88,7 @@ bool ReconcileLoop::CheckObject(const Key& key, const Json& obj) {
   SchemaReport report = options_.schema->Check(obj);
   if (report.errors.empty()) {
     if (invalid_.erase(key)) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stats_.invalid = static_cast<int64_t>(invalid_.size());
     }
     return true;
@@ -104,7 +104,7 @@ bool ReconcileLoop::CheckObject(const Key& key, const Json& obj) {
     it->second = message;
     RecordCondition(key, "Invalid", "SchemaViolation", message);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   stats_.invalid = static_cast<int64_t>(invalid_.size());
   return false;
 }
@@ -188,7 +188,7 @@ Result<std::optional<std::chrono::milliseconds>> ReconcileLoop::ReconcileOne(con
     message = "an unknown exception";
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stats_.exceptions++;
   }
   *threw = true;
@@ -208,7 +208,7 @@ bool ReconcileLoop::ReadNewChanges() {
       return false;
     }
     if (changes->empty()) return true;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto now = SteadyClock::now();
     for (const WatchEvent& ev : *changes) {
       seen_version_ = ev.resource_version;
@@ -241,7 +241,7 @@ int ReconcileLoop::RunOnce() {
 int ReconcileLoop::ReconcileDue() {
   std::vector<Key> ready;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto now = SteadyClock::now();
     for (auto it = due_.begin(); it != due_.end();) {
       if (it->second <= now) {
@@ -270,7 +270,7 @@ int ReconcileLoop::ReconcileDue() {
       if (f->second >= 3) RecordCondition(key, "ReconcileError", "", "");
       failures_.erase(f);
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stats_.reconciles++;
     if (!result.ok()) {
       stats_.errors++;
@@ -294,12 +294,12 @@ int ReconcileLoop::ReconcileDue() {
 void ReconcileLoop::WatchStore() {
   int64_t known;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     known = store_version_;
   }
   while (true) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stopping_) return;
     }
     // RequestStop wakes this wait; the bound is a backstop.
@@ -307,17 +307,17 @@ void ReconcileLoop::WatchStore() {
     if (version <= known) continue;
     known = version;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       store_version_ = std::max(store_version_, version);
     }
-    cv_.notify_all();
+    changed_.SignalAll();
   }
 }
 
 void ReconcileLoop::Run() {
   while (true) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stopping_) return;
       enqueued_ = false;
     }
@@ -329,11 +329,12 @@ void ReconcileLoop::Run() {
     ReconcileDue();
     // Sleep until the next due key, a store change, an Enqueue, or Stop. While the change feed
     // fails, store changes do not wake the loop before error_backoff.
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto wake = next_resync_;
     for (const auto& [key, when] : due_) wake = std::min(wake, when);
     if (!feed_ok) wake = std::min(wake, SteadyClock::now() + options_.error_backoff);
-    cv_.wait_until(lock, wake, [&] {
+    changed_.WaitUntil(mu_, wake, [&] {
+      mu_.AssertHeld();
       return stopping_ || enqueued_ || (feed_ok && store_version_ > seen_version_);
     });
   }

@@ -31,16 +31,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -126,15 +125,15 @@ class ReconcileLoop {
   const Options options_;
   std::map<std::string, Mapper> mappers_;  // set before Start
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  // Keys due at a time (steady clock). GUARDED_BY(mu_)
-  std::map<Key, std::chrono::steady_clock::time_point> due_;
-  bool stopping_ = false;      // GUARDED_BY(mu_)
-  bool enqueued_ = false;      // GUARDED_BY(mu_): Enqueue ran since the loop last looked
-  int64_t store_version_ = 0;  // GUARDED_BY(mu_): the latest version the watcher saw
-  int64_t seen_version_ = 0;   // only touched by the loop thread (or RunOnce)
-  Stats stats_;                // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar changed_;  // due_, stopping_, enqueued_ or store_version_ changed
+  // Keys due at a time (steady clock).
+  std::map<Key, std::chrono::steady_clock::time_point> due_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool enqueued_ GUARDED_BY(mu_) = false;      // Enqueue ran since the loop last looked
+  int64_t store_version_ GUARDED_BY(mu_) = 0;  // the latest version the watcher saw
+  int64_t seen_version_ = 0;                   // only touched by the loop thread (or RunOnce)
+  Stats stats_ GUARDED_BY(mu_);
   // Loop thread only: consecutive failures per object (for backoff), and the objects the schema
   // refuses with the message last recorded on them.
   std::map<Key, int> failures_;

@@ -5,10 +5,10 @@
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "core/schema.h"
+#include "core/thread_annotations.h"
 
 namespace skiff {
 namespace {
@@ -105,15 +105,15 @@ TEST_F(ReconcileLoopTest, StartReconcilesEverythingAlreadyStoredAndStopJoins) {
 }
 
 TEST_F(ReconcileLoopTest, AStartedLoopReconcilesEnqueuedKeysAndNewChanges) {
-  std::mutex mu;
+  Mutex mu;
   std::vector<std::string> calls;
   ReconcileLoop loop("t", *store_, "widgets", [&](const std::string& ns, const std::string& n) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     calls.push_back(ns + "/" + n);
     return Result<std::optional<milliseconds>>(std::optional<milliseconds>());
   });
   auto count = [&] {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     return calls.size();
   };
   loop.Start();
@@ -122,7 +122,7 @@ TEST_F(ReconcileLoopTest, AStartedLoopReconcilesEnqueuedKeysAndNewChanges) {
   ASSERT_TRUE(store_->Create("widgets", Object("Widget", "new")).ok());
   for (int i = 0; i < 500 && count() < 2; ++i) std::this_thread::sleep_for(milliseconds(10));
   loop.Stop();
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(&mu);
   EXPECT_EQ(calls, (std::vector<std::string>{"ns/poked", "ns/new"}));
 }
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
 #include <sstream>
@@ -66,9 +68,11 @@ Json ResolvePlainScalar(const std::string& s) {
   if (std::regex_match(s, kOct)) return ParseRadix(s.substr(2), 8, s);
   if (std::regex_match(s, kHex)) return ParseRadix(s.substr(2), 16, s);
   if (std::regex_match(s, kFloat)) return ParseFinite(s);
-  if (s == ".inf" || s == "+.inf" || s == ".Inf") return std::numeric_limits<double>::infinity();
-  if (s == "-.inf" || s == "-.Inf") return -std::numeric_limits<double>::infinity();
-  if (s == ".nan" || s == ".NaN") return std::numeric_limits<double>::quiet_NaN();
+  // JSON has no infinities or NaN (they would be written out as null): refused, as Kubernetes'
+  // YAML-to-JSON conversion refuses them.
+  static const std::regex kNonFinite("[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+  if (std::regex_match(s, kNonFinite))
+    throw DocumentError("number not representable in JSON: " + s);
   return s;
 }
 
@@ -175,7 +179,61 @@ void SplitApiVersion(const std::string& api_version, std::string* group, std::st
   }
 }
 
+namespace {
+
+// YAML is read as UTF-8 text (Kubernetes reads nothing else): invalid UTF-8, and control
+// characters YAML does not allow (all below U+0020 except tab, LF and CR, and DEL), are refused
+// with where they are. Found by fuzzing: a NUL byte made yaml-cpp read the text as UTF-16 (another
+// document than the one sent) or loop for seconds, and invalid UTF-8 reached strings that the
+// JSON writer then threw on.
+Status CheckYamlText(const std::string& text, const std::string& source) {
+  const auto bad = [&](size_t at, const char* what) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[at]));
+    return InvalidArgument(source + ": " + what + " (byte " + byte + " at offset " +
+                           std::to_string(at) + ")");
+  };
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+        return bad(i, "a control character is not allowed in YAML");
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: its length from the lead byte, the shortest form only, no
+    // surrogates, nothing past U+10FFFF.
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return bad(i, "not UTF-8");
+    }
+    if (i + len > text.size()) return bad(i, "not UTF-8");
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xC0) != 0x80) return bad(i, "not UTF-8");
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return bad(i, "not UTF-8");
+    }
+    i += len;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std::string& source) {
+  if (Status text_ok = CheckYamlText(text, source); !text_ok.ok()) return text_ok;
   std::vector<Json> docs;
   try {
     for (const YAML::Node& node : YAML::LoadAll(text)) {
@@ -281,6 +339,36 @@ std::string Trim(const std::string& s) {
   size_t e = s.find_last_not_of(" \t");
   return s.substr(b, e - b + 1);
 }
+
+bool LabelChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
+}
+
+bool Alnum(char c) { return LabelChar(c) && c != '-' && c != '_' && c != '.'; }
+
+// A label value: empty, or at most 63 of [A-Za-z0-9-_.] starting and ending alphanumeric.
+bool ValidLabelValue(const std::string& v) {
+  if (v.empty()) return true;
+  if (v.size() > 63 || !Alnum(v.front()) || !Alnum(v.back())) return false;
+  return std::all_of(v.begin(), v.end(), LabelChar);
+}
+
+// A label key: [prefix/]name, a DNS-subdomain prefix of at most 253 and a name as a value but
+// not empty.
+bool ValidLabelKey(const std::string& k) {
+  size_t slash = k.find('/');
+  std::string name = slash == std::string::npos ? k : k.substr(slash + 1);
+  if (name.empty() || !ValidLabelValue(name)) return false;
+  if (slash == std::string::npos) return true;
+  std::string prefix = k.substr(0, slash);
+  if (prefix.empty() || prefix.size() > 253 || !Alnum(prefix.front()) || !Alnum(prefix.back())) {
+    return false;
+  }
+  return std::all_of(prefix.begin(), prefix.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
 }  // namespace
 
 Result<LabelSelector> LabelSelector::Parse(const std::string& text) {
@@ -292,6 +380,9 @@ Result<LabelSelector> LabelSelector::Parse(const std::string& text) {
   for (char c : text) {
     if (c == '(') depth++;
     if (c == ')') depth--;
+    if (depth < 0 || depth > 1) {
+      return InvalidArgument("label selector \"" + text + "\": unbalanced parentheses");
+    }
     if (c == ',' && depth == 0) {
       parts.push_back(cur);
       cur.clear();
@@ -299,6 +390,7 @@ Result<LabelSelector> LabelSelector::Parse(const std::string& text) {
       cur += c;
     }
   }
+  if (depth != 0) return InvalidArgument("label selector \"" + text + "\": unbalanced parentheses");
   if (!Trim(cur).empty() || !parts.empty()) parts.push_back(cur);
   static const std::regex kSet("\\s*([^\\s!=]+)\\s+(in|notin)\\s*\\(([^)]*)\\)\\s*");
   for (const std::string& raw : parts) {
@@ -328,8 +420,11 @@ Result<LabelSelector> LabelSelector::Parse(const std::string& text) {
       term.op = Term::kExists;
       term.key = p;
     }
-    if (term.key.empty() || term.key.find_first_of(" ()!=") != std::string::npos) {
-      return InvalidArgument("label selector \"" + text + "\": bad term \"" + p + "\"");
+    if (!ValidLabelKey(term.key) ||
+        !std::all_of(term.values.begin(), term.values.end(), ValidLabelValue)) {
+      return InvalidArgument("label selector \"" + text + "\": bad term \"" + p +
+                             "\" (keys are [prefix/]name, names and values at most 63 of "
+                             "[A-Za-z0-9-_.] starting and ending with a letter or digit)");
     }
     sel.terms_.push_back(std::move(term));
   }

@@ -59,6 +59,13 @@ TEST(ParseYamlDocuments, NumbersOutOfRangeAreErrorsNotExceptions) {
   ASSERT_TRUE(big.ok());
   EXPECT_TRUE((*big)["a"].is_number_float());
   EXPECT_EQ(ParseJsonOrYaml("a: +5", "n.yaml").value()["a"], 5);
+  // JSON has no infinities or NaN: refused instead of being written back as null.
+  for (const char* text : {"a: .inf", "a: -.Inf", "a: .nan"}) {
+    auto r = ParseJsonOrYaml(text, "n.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("not representable in JSON"), std::string::npos);
+  }
+  EXPECT_EQ(ParseJsonOrYaml("a: '.inf'", "n.yaml").value()["a"], ".inf");
 }
 
 TEST(ParseJson, RefusesDeepDocumentsHugeNumbersAndMalformedText) {
@@ -100,6 +107,38 @@ TEST(LabelSelector, SupportsEqualityAndSetTerms) {
   EXPECT_FALSE(sel->Matches({{"app", "web"}, {"tier", "a"}, {"legacy", "1"}}));
   EXPECT_FALSE(sel->Matches({{"app", "web"}, {"tier", "a"}, {"env", "prod"}}));
   EXPECT_FALSE(LabelSelector::Parse("a=b,,c").ok());
+  EXPECT_TRUE(LabelSelector::Parse("skiff.dev/run-name=r1,x in ()").ok());
+}
+
+TEST(ParseYamlDocuments, ReadsOnlyUtf8TextWithoutControlCharacters) {
+  // Found by fuzzing: a NUL byte made the YAML reader take the text as UTF-16 (another document
+  // than the one sent) or loop for seconds; invalid UTF-8 reached strings the JSON writer threw on.
+  for (const std::string& text :
+       {std::string("a: b\0c", 6), std::string("\x02\0se: x", 7), std::string("a: \xff\xfe"),
+        std::string("a: \xc3"), std::string("a: \xed\xa0\x80"), std::string("a: \x1b[31m"),
+        std::string("a: \x7f")}) {
+    auto r = ParseYamlDocuments(text, "bad.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("bad.yaml: "), std::string::npos);
+    EXPECT_NE(r.status().message().find(" at offset "), std::string::npos) << r.status().message();
+  }
+  auto ok =
+      ParseJsonOrYaml("a: \"h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80\"\nb:\tc\r\n", "ok.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)["a"], "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80");
+  EXPECT_TRUE(ParseJsonOrYaml("{\"a\": \"\\u0000\"}", "escaped.json").ok())
+      << "an escaped NUL in a JSON string is text";
+}
+
+TEST(LabelSelector, RefusesWhatIsNoLabelKeyOrValue) {
+  // Found by fuzzing: a stray ')' once split terms differently in "S" and in "S,S".
+  for (const char* text : {"a in (x)), b", "a in ((x))", "a in (x", "a=b)", "k\x01=v", "a=b c",
+                           "a=-x", "/a=b", "Bad.Prefix/a=b", "a=b\xc3"}) {
+    EXPECT_FALSE(LabelSelector::Parse(text).ok()) << text;
+  }
+  std::string long_value(64, 'v');
+  EXPECT_FALSE(LabelSelector::Parse("a=" + long_value).ok());
+  EXPECT_TRUE(LabelSelector::Parse("a=" + long_value.substr(1)).ok());
 }
 
 TEST(ValidateName, RefusesUppercaseAndEmpty) {
@@ -132,6 +171,10 @@ TEST(Rfc3339, FormatsAndParsesUtc) {
   ASSERT_TRUE(ParseRfc3339("2026-11-23T16:04:05.5+01:00", &t));
   EXPECT_EQ(FormatRfc3339(t), "2026-11-23T15:04:05Z");
   EXPECT_FALSE(ParseRfc3339("yesterday", &t));
+  // Found by fuzzing: years a TimePoint cannot hold overflowed the conversion.
+  EXPECT_FALSE(ParseRfc3339("1012-01-01T00:00:00Z", &t));
+  EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:59Z", &t));
+  EXPECT_TRUE(ParseRfc3339("1970-01-01T00:00:00Z", &t));
 }
 
 TEST(Ids, UuidsAreWellFormedAndDistinct) {
@@ -159,6 +202,43 @@ TEST(Quantity, ParsesCpuAndMemorySuffixes) {
   auto bad = ParseMemoryBytes("lots", "spec.resources.limits.memory");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("spec.resources.limits.memory"), std::string::npos);
+}
+
+TEST(Quantity, FollowsKubernetesGrammar) {
+  EXPECT_EQ(*ParseCpuMillis(".5", "cpu"), 500);
+  EXPECT_EQ(*ParseCpuMillis("5.", "cpu"), 5000);
+  EXPECT_EQ(*ParseCpuMillis("+1", "cpu"), 1000);
+  EXPECT_EQ(*ParseCpuMillis("1e-3", "cpu"), 1);
+  EXPECT_EQ(*ParseCpuMillis("1E3", "cpu"), 1000000);
+  EXPECT_EQ(*ParseMemoryBytes("1E", "mem"), 1000000000000000000);  // E alone is exa
+  EXPECT_EQ(*ParseMemoryBytes("1.5Ki", "mem"), 1536);
+  EXPECT_EQ(*ParseMemoryBytes("0.0000001", "mem"), 1);
+  EXPECT_EQ(*ParseMemoryBytes("1.1e1", "mem"), 11);  // read as one number: not 11.000000000000002
+  EXPECT_EQ(*ParseMemoryBytes("0.000e99", "mem"), 0);
+  for (const char* text : {"", "m", "1x", "1 Gi", "1e", "1e3Mi", "1e1.5", "--1", ".", "1ki", "Gi",
+                           "0x10", "1e+", "inf", "nan"}) {
+    EXPECT_FALSE(ParseMemoryBytes(text, "mem").ok()) << text;
+  }
+}
+
+TEST(Quantity, ValuesOutOfRangeAreErrorsNotExceptionsOrOverflow) {
+  // Once a 500 (std::stod threw on "1e400") and an int64 overflow for values past 2^63.
+  for (const char* text : {"1e400", "1e19", "9.3e18", "10Ei", "1e300"}) {
+    auto r = ParseMemoryBytes(text, "spec.resources.limits.memory");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("spec.resources.limits.memory: is too large"),
+              std::string::npos)
+        << r.status().ToString();
+  }
+  EXPECT_FALSE(ParseCpuMillis("9.3e15", "cpu").ok());  // 9.3e18 millicores
+  EXPECT_FALSE(ParseCpuMillis(1e300, "cpu").ok());
+  EXPECT_FALSE(ParseCpuMillis("-1", "cpu").ok());
+  EXPECT_TRUE(ParseCpuMillis("1e-400", "cpu").ok());  // underflows to 0
+  EXPECT_EQ(*ParseMemoryBytes("1e18", "mem"), 1000000000000000000);
+  // A number of 100,000 digits is refused as too large, not a stack overflow in a regex.
+  std::string long_number(100000, '9');
+  EXPECT_FALSE(ParseMemoryBytes(long_number, "mem").ok());
+  EXPECT_FALSE(ParseMemoryBytes("1e99999999999", "mem").ok());
 }
 
 }  // namespace

@@ -69,7 +69,8 @@ std::string Join(const std::string& path, const std::string& field) {
 }
 
 std::string Short(const Json& v) {
-  std::string s = v.dump();
+  // Invalid UTF-8 is replaced rather than thrown on: messages never fail to print.
+  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (s.size() > 64) s = s.substr(0, 61) + "...";
   return s;
 }
@@ -461,18 +462,18 @@ const Json& ObjectMetaOpenApi() {
   return *meta;
 }
 
-Json KindOpenApi(Json fields, std::vector<std::string> required) {
+Json KindOpenApi(Json fields, const std::vector<std::string>& required) {
   Json properties = {{"apiVersion", {{"type", "string"}}},
                      {"kind", {{"type", "string"}}},
                      {"metadata", ObjectMetaOpenApi()}};
   for (auto it = fields.begin(); it != fields.end(); ++it) properties[it.key()] = it.value();
   Json out = {{"type", "object"}, {"properties", properties}};
-  if (!required.empty()) out["required"] = std::move(required);
+  if (!required.empty()) out["required"] = required;
   return out;
 }
 
-std::shared_ptr<const Schema> KindSchema(Json fields, std::vector<std::string> required) {
-  auto schema = Schema::FromOpenApi(KindOpenApi(std::move(fields), std::move(required)));
+std::shared_ptr<const Schema> KindSchema(Json fields, const std::vector<std::string>& required) {
+  auto schema = Schema::FromOpenApi(KindOpenApi(std::move(fields), required));
   if (!schema.ok()) {
     std::fprintf(stderr, "skiff: a kind's schema does not compile: %s\n",
                  schema.status().ToString().c_str());

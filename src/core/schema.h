@@ -70,11 +70,12 @@ class Schema {
 const Json& ObjectMetaOpenApi();
 // Wraps the schemas of a kind's top-level fields into the schema of a whole object:
 // {apiVersion, kind, metadata, <fields>}. `fields` is an object of OpenAPI schemas.
-Json KindOpenApi(Json fields, std::vector<std::string> required = {});
+Json KindOpenApi(Json fields, const std::vector<std::string>& required = {});
 // Compiles a kind's schema written in its module. A schema that does not compile is a
 // programming error (each module's kinds test compiles its schemas): it aborts with the message.
 // `required` names top-level fields the kind cannot do without ("spec").
-std::shared_ptr<const Schema> KindSchema(Json fields, std::vector<std::string> required = {});
+std::shared_ptr<const Schema> KindSchema(Json fields,
+                                         const std::vector<std::string>& required = {});
 
 // Builders for the OpenAPI documents kinds declare, so a schema reads like the type it describes:
 //   Object({{"enabled", Boolean()}, {"maxConcurrency", Integer(1)}}, {"trigger"})
@@ -103,9 +104,9 @@ inline Json Map(Json values) {
 }
 inline Json StringMap() { return Map(String()); }
 // An object with these fields; others are pruned (and refused by strict callers).
-inline Json Object(Json properties, std::vector<std::string> required = {}) {
+inline Json Object(Json properties, const std::vector<std::string>& required = {}) {
   Json o = {{"type", "object"}, {"properties", std::move(properties)}};
-  if (!required.empty()) o["required"] = std::move(required);
+  if (!required.empty()) o["required"] = required;
   return o;
 }
 // An object whose known fields are typed and whose other fields are kept as they are.

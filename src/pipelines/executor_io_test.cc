@@ -11,7 +11,6 @@ namespace {
 
 using testing::InvocationFor;
 using testing::LoadTestIr;
-using testing::ReadText;
 using testing::TempDir;
 using testing::WriteText;
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -134,8 +135,8 @@ bool IsMetadataOnlyArtifact(const Artifact& a) {
 
 }  // namespace
 
-Launcher::Launcher(LauncherOptions options, Backend& backend, TaskCache* cache, Clock& clock)
-    : options_(std::move(options)), backend_(backend), cache_(cache), clock_(clock) {}
+Launcher::Launcher(LauncherOptions options, Backend& backend, TaskCache* cache)
+    : options_(std::move(options)), backend_(backend), cache_(cache) {}
 
 std::string Launcher::PipelineRoot(const TaskInvocation& inv) const {
   if (!inv.pipeline_root.empty()) return inv.pipeline_root;
@@ -198,14 +199,14 @@ Status Launcher::Start(const TaskInvocation& inv) {
   const std::string& id = inv.workload_id;
   if (id.empty()) return InvalidArgument("task " + inv.task_path + ": empty workload id");
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = tasks_.find(id);
     if (it != tasks_.end() && it->second.done) return Status::Ok();
   }
   if (VolumeOp op = VolumeOpOf(inv.executor_spec); op != VolumeOp::kNone) {
     // Done here and now, as the KFP driver does; never cached (the claim may be gone since).
     TaskOutcome outcome = RunVolumeOp(op, inv, VolumesRoot());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     tasks_[id].done = std::move(outcome);
     return Status::Ok();
   }
@@ -214,7 +215,7 @@ Status Launcher::Start(const TaskInvocation& inv) {
   if (hit) {
     hit->state = TaskOutcome::State::kCached;
     hit->warnings = warnings;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     tasks_[id].done = std::move(*hit);
     return Status::Ok();
   }
@@ -225,7 +226,7 @@ Status Launcher::Start(const TaskInvocation& inv) {
   }
   ASSIGN_OR_RETURN(WorkloadSpec spec, BuildWorkload(inv, &warnings));
   RETURN_IF_ERROR(backend_.Launch(spec).WithContext("task " + inv.task_path));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   tasks_[id].warnings = std::move(warnings);
   return Status::Ok();
 }
@@ -337,8 +338,9 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
     const Json& r = container["resources"];
     auto cpu_of = [&](const char* str_key, const char* num_key) -> Result<int64_t> {
       if (r.contains(str_key)) return ParseCpuMillis(r[str_key], where + " resources." + str_key);
+      // Cores as a number: checked (not negative, not past int64) as a quantity is.
       if (r.contains(num_key) && r[num_key].is_number()) {
-        return static_cast<int64_t>(r[num_key].get<double>() * 1000.0 + 0.5);
+        return ParseCpuMillis(r[num_key], where + " resources." + num_key);
       }
       return int64_t{0};
     };
@@ -347,7 +349,8 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
         return ParseMemoryBytes(r[str_key], where + " resources." + str_key);
       }
       if (r.contains(num_key) && r[num_key].is_number()) {  // the SDK stores GB as a double
-        return static_cast<int64_t>(r[num_key].get<double>() * 1e9 + 0.5);
+        return ParseMemoryBytes(std::round(r[num_key].get<double>() * 1e9),
+                                where + " resources." + num_key);
       }
       return int64_t{0};
     };
@@ -522,7 +525,7 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
 }
 
 std::optional<TaskOutcome> Launcher::Finish(const std::string& id, TaskOutcome outcome) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   TaskState& st = tasks_[id];
   outcome.warnings.insert(outcome.warnings.begin(), st.warnings.begin(), st.warnings.end());
   st.done = std::move(outcome);
@@ -545,7 +548,7 @@ Result<std::optional<TaskOutcome>> Launcher::Poll(const TaskInvocation& inv) {
   const std::string& id = inv.workload_id;
   bool cancelled = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = tasks_.find(id);
     if (it != tasks_.end()) {
       if (it->second.done) return it->second.done;
@@ -602,7 +605,7 @@ Result<std::optional<TaskOutcome>> Launcher::Poll(const TaskInvocation& inv) {
 Status Launcher::Cancel(const TaskInvocation& inv) {
   const std::string& id = inv.workload_id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     TaskState& st = tasks_[id];
     if (st.done) return Status::Ok();
     st.cancelled = true;
@@ -616,7 +619,7 @@ Status Launcher::Cancel(const TaskInvocation& inv) {
 
 Result<std::string> Launcher::Logs(const TaskInvocation& inv) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = tasks_.find(inv.workload_id);
     if (it != tasks_.end() && it->second.done &&
         it->second.done->state == TaskOutcome::State::kCached) {

@@ -6,7 +6,7 @@
 // then, once the workload ends, reading the outputs back and recording them in the cache.
 //
 //   LauncherOptions options{.artifacts_root = home + "/artifacts", .work_dir = home + "/tasks"};
-//   Launcher launcher(options, backend, &cache, clock);
+//   Launcher launcher(options, backend, &cache);
 //   RETURN_IF_ERROR(launcher.Start(invocation));      // idempotent; re-adopts after a restart
 //   ASSIGN_OR_RETURN(auto outcome, launcher.Poll(invocation));  // nullopt while running
 //
@@ -18,14 +18,13 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/clock.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "pipelines/cache.h"
 #include "pipelines/executor_io.h"
 #include "pipelines/task.h"
@@ -55,8 +54,8 @@ struct LauncherOptions {
 
 class Launcher : public TaskRunner {
  public:
-  // `cache` may be null (no caching). The backend, cache and clock must outlive the launcher.
-  Launcher(LauncherOptions options, Backend& backend, TaskCache* cache, Clock& clock);
+  // `cache` may be null (no caching). The backend and cache must outlive the launcher.
+  Launcher(LauncherOptions options, Backend& backend, TaskCache* cache);
 
   Status Start(const TaskInvocation& invocation) override;
   Result<std::optional<TaskOutcome>> Poll(const TaskInvocation& invocation) override;
@@ -96,9 +95,8 @@ class Launcher : public TaskRunner {
   const LauncherOptions options_;
   Backend& backend_;
   TaskCache* const cache_;
-  Clock& clock_;
-  std::mutex mu_;
-  std::map<std::string, TaskState> tasks_;  // GUARDED_BY(mu_), keyed by workload id
+  Mutex mu_;
+  std::map<std::string, TaskState> tasks_ GUARDED_BY(mu_);  // keyed by workload id
 };
 
 }  // namespace skiff::pipelines

@@ -54,7 +54,7 @@ class LauncherTest : public ::testing::Test {
     options.artifacts_root = dir_.path() + "/artifacts";
     options.work_dir = dir_.path() + "/work";
     options.resolve_config = std::move(resolver);
-    return std::make_unique<Launcher>(options, backend_, &cache_, clock_);
+    return std::make_unique<Launcher>(options, backend_, &cache_);
   }
   TaskInvocation AddNumbers(int a, int b) {
     return InvocationFor(LoadTestIr("add_numbers.yaml"), "comp-add-numbers", {{"a", a}, {"b", b}},
@@ -220,7 +220,7 @@ TEST_F(LauncherTest, ATaskWithMetricsOutputsIsACacheHitTheSecondTimeWithItsMetri
   LauncherOptions options;
   options.artifacts_root = dir_.path() + "/artifacts";
   options.work_dir = dir_.path() + "/work";
-  Launcher launcher(options, backend_, &cache, clock_);
+  Launcher launcher(options, backend_, &cache);
   const Json ir = LoadTestIr("metrics_visualization_v2.yaml");
   auto run = [&](const std::string& component, const std::string& run_id, const Json& reported) {
     TaskInvocation inv = InvocationFor(ir, component, {}, dir_.path() + "/artifacts");
@@ -549,11 +549,10 @@ class SubprocessBackend : public Backend {
 // which the launcher strips so the rest runs directly.
 TEST(LauncherRealProcessTest, AShellComponentFromTheCorpusRunsAndItsOutputIsReadBack) {
   TempDir dir;
-  FakeClock clock;
   SubprocessBackend backend(dir.path());
   LauncherOptions options{.artifacts_root = dir.path() + "/artifacts",
                           .work_dir = dir.path() + "/w"};
-  Launcher launcher(options, backend, nullptr, clock);
+  Launcher launcher(options, backend, nullptr);
   Json ir = LoadTestIr("producer_consumer_param_pipeline.yaml");
   TaskInvocation inv = InvocationFor(ir, "comp-producer", {{"input_text", "Hello world"}},
                                      dir.path() + "/artifacts");

@@ -239,7 +239,7 @@ class RunPlugin : public Controller {
  public:
   explicit RunPlugin(const ControllerContext& ctx)
       : cache_(ctx.store),
-        launcher_(LauncherOptionsFor(ctx), ctx.backend, &cache_, ctx.clock),
+        launcher_(LauncherOptionsFor(ctx), ctx.backend, &cache_),
         controller_(ctx.store, launcher_, ctx.clock, RunOptionsFor(ctx)) {}
 
   std::string StoreType() const override { return kPipelineRunType; }

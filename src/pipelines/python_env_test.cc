@@ -69,16 +69,11 @@ TEST(PlanPythonEnvTest, RecognisesKfp18StyleAndDeduplicatesTheUserFallback) {
   ASSERT_TRUE(plan.recognised);
   EXPECT_EQ(plan.packages, (std::vector<std::string>{"kfp==1.8.0"}));
 
-  std::vector<std::string> cmd = {
-      "sh",
-      "-c",
+  const std::string install =
       "(PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location "
       "'pyarrow==0.17.1' || PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet "
-      "--no-warn-script-location 'pyarrow==0.17.1' --user) && \"$0\" \"$@\"",
-      "python3",
-      "-u",
-      "-c",
-      "print(1)"};
+      "--no-warn-script-location 'pyarrow==0.17.1' --user) && \"$0\" \"$@\"";
+  std::vector<std::string> cmd = {"sh", "-c", install, "python3", "-u", "-c", "print(1)"};
   PythonEnvPlan v1 = PlanPythonEnv(cmd, {"--data", "x"});
   ASSERT_TRUE(v1.recognised);
   EXPECT_EQ(v1.packages, (std::vector<std::string>{"pyarrow==0.17.1"}));

@@ -65,7 +65,8 @@ TEST(VolumeOpsTest, CreateWithASuffixMakesAStableNameAndItsFolder) {
 TEST(VolumeOpsTest, CreateRefusesBadInputsNamingTheTask) {
   TempDir root;
   auto fails = [&](std::map<std::string, Json> params, const std::string& why) {
-    TaskOutcome out = RunVolumeOp(VolumeOp::kCreate, Op("argostub/createpvc", params), root.path());
+    TaskOutcome out =
+        RunVolumeOp(VolumeOp::kCreate, Op("argostub/createpvc", std::move(params)), root.path());
     EXPECT_EQ(out.state, TaskOutcome::State::kFailed) << why;
     EXPECT_NE(out.message.find("root.createpvc"), std::string::npos) << out.message;
     EXPECT_NE(out.message.find(why), std::string::npos) << out.message;

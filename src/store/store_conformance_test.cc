@@ -283,7 +283,7 @@ TEST_P(StoreConformanceTest, ChangeFeedFiltersByTypeAndNamespaceAndHonoursTheLim
   MustCreate("ns2", "b");                                                               // 3
   MustCreate("ns1", "c");                                                               // 4
 
-  auto versions = [&](ChangeFilter filter, int64_t after, size_t limit) {
+  auto versions = [&](const ChangeFilter& filter, int64_t after, size_t limit) {
     std::vector<int64_t> out;
     Result<std::vector<WatchEvent>> events = store_->ReadChanges(filter, after, limit);
     EXPECT_TRUE(events.ok()) << events.status().ToString();

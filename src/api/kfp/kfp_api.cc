@@ -191,7 +191,7 @@ Json TaskDetails(const Json& run, const std::string& run_id) {
   };
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
     const Json& t = *it;
-    const std::string path = it.key();
+    const std::string& path = it.key();
     Json d = {{"run_id", run_id},
               {"task_id", id_of(path)},
               {"display_name", path == "root" ? std::string("root") : StrOr(t, "name", path)},
@@ -355,7 +355,7 @@ Status KfpApi::Check(const HttpRequest& req, const std::string& ns, Verb verb) {
 }
 
 std::optional<std::string> KfpApi::KnownNamespace(const std::string& type, const std::string& id) {
-  std::lock_guard<std::mutex> lock(namespaces_mu_);
+  MutexLock lock(&namespaces_mu_);
   auto it = namespaces_.find(type + "/" + id);
   if (it == namespaces_.end()) return std::nullopt;
   return it->second;
@@ -371,13 +371,13 @@ Result<Json> KfpApi::FindById(const HttpRequest& req, const std::string& type,
       return obj;
     }
     if (obj.status().code() != StatusCode::kNotFound) return obj.status();
-    std::lock_guard<std::mutex> lock(namespaces_mu_);
+    MutexLock lock(&namespaces_mu_);
     namespaces_.erase(type + "/" + id);  // deleted since: look everywhere
   }
   ASSIGN_OR_RETURN(ListResult all, store_.List(type, "", ListOptions{}));
   Json* found = nullptr;
   {
-    std::lock_guard<std::mutex> lock(namespaces_mu_);
+    MutexLock lock(&namespaces_mu_);
     if (namespaces_.size() + all.items.size() > kMaxKnownNamespaces) namespaces_.clear();
     for (Json& obj : all.items) {
       // The first in (namespace, name) order wins, as the list's own order does.

@@ -26,7 +26,6 @@
 
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -37,6 +36,7 @@
 #include "core/clock.h"
 #include "core/resource.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -132,8 +132,8 @@ class KfpApi {
   // right until the object is deleted (then Get says NotFound and the hint is dropped). Bounded:
   // cleared when it would pass kMaxKnownNamespaces entries.
   static constexpr size_t kMaxKnownNamespaces = 100'000;
-  std::mutex namespaces_mu_;
-  std::unordered_map<std::string, std::string> namespaces_;  // GUARDED_BY(namespaces_mu_)
+  Mutex namespaces_mu_;
+  std::unordered_map<std::string, std::string> namespaces_ GUARDED_BY(namespaces_mu_);
 };
 
 // Wraps a KfpApi method as a Handler: 200 with the result, or the KFP error shape.

@@ -862,7 +862,7 @@ std::set<std::string> RegisteredKfpRoutes() {
   Authorizer authz(*store);
   KfpApi api(*store, authz, clock);
   std::set<std::string> routes;
-  RegisterKfpApi(api, [&](const std::string& method, const std::string& pattern, Handler) {
+  RegisterKfpApi(api, [&](const std::string& method, const std::string& pattern, const Handler&) {
     EXPECT_TRUE(routes.insert(method + " " + pattern).second) << "twice: " << method << pattern;
   });
   return routes;

@@ -265,7 +265,7 @@ Result<KfpListQuery> KfpListQuery::FromRequest(const std::string& filter,
   KfpListQuery q;
   ASSIGN_OR_RETURN(q.predicates, ParseKfpFilter(filter));
   if (!sort_by.empty()) {
-    std::string s = sort_by;
+    const std::string& s = sort_by;
     size_t sp = s.find(' ');
     q.sort_key = s.substr(0, sp);
     if (sp != std::string::npos) {

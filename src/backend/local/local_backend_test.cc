@@ -10,13 +10,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "backend/local/proc.h"
 #include "backend/local/spawn.h"
 #include "backend/local/workload_record.h"
+#include "core/thread_annotations.h"
 
 namespace skiff {
 namespace {
@@ -121,11 +121,11 @@ TEST_F(LocalBackendTest, SucceedingCommandReportsExitCodeZeroAndItsLogs) {
 
 TEST_F(LocalBackendTest, TheListenerHearsOfAWorkloadStartingAndFinishingWithItsLabels) {
   auto b = Make(Opts());
-  std::mutex mu;
+  Mutex mu;
   std::vector<std::string> heard;
   std::string run_label;
   b->SetListener([&](const std::string& id, const std::map<std::string, std::string>& labels) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     heard.push_back(id);
     if (auto it = labels.find("run"); it != labels.end()) run_label = it->second;
   });
@@ -135,10 +135,10 @@ TEST_F(LocalBackendTest, TheListenerHearsOfAWorkloadStartingAndFinishingWithItsL
   EXPECT_EQ(WaitFinished(*b, "default/told").phase, WorkloadPhase::kSucceeded);
   // The end is told after the turn that saw it; wait for that call.
   EXPECT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     return heard.size() >= 2;
   }));
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(&mu);
   for (const std::string& id : heard) EXPECT_EQ(id, "default/told");
   EXPECT_EQ(run_label, "r1");
 }

@@ -62,7 +62,7 @@ PythonEnvCache::PythonEnvCache(std::string cache_dir, std::string python, std::s
       shim_path_(std::move(shim_path)) {}
 
 std::string PythonEnvCache::Key(std::vector<std::string> packages,
-                                std::vector<std::string> index_urls) {
+                                const std::vector<std::string>& index_urls) {
   std::sort(packages.begin(), packages.end());
   std::string text = "packages:";
   for (const std::string& p : packages) text += p + "\n";

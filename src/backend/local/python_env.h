@@ -34,7 +34,8 @@ class PythonEnvCache {
   PythonEnvCache(std::string cache_dir, std::string python, std::string shim_path = "");
 
   // The key Ensure() uses for these inputs (order-insensitive).
-  static std::string Key(std::vector<std::string> packages, std::vector<std::string> index_urls);
+  static std::string Key(std::vector<std::string> packages,
+                         const std::vector<std::string>& index_urls);
 
   // Returns the env directory, making it first when needed. Blocks while it is made.
   Result<std::string> Ensure(const std::vector<std::string>& packages,

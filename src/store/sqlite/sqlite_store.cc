@@ -341,7 +341,7 @@ Result<ListResult> SqliteStore::List(const std::string& type, const std::string&
   store_internal::ListCollector collector(std::move(selector), options.limit);
   MutexLock lock(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN"));  // one snapshot for the counter and the rows
-  auto finish = [&](Status status) REQUIRES(mu_) -> Status {
+  auto finish = [&](const Status& status) REQUIRES(mu_) -> Status {
     Status end = Exec(status.ok() ? "COMMIT" : "ROLLBACK");
     return status.ok() ? end : status;
   };

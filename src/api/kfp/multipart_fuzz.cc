@@ -1,0 +1,41 @@
+// Fuzz target: the multipart/form-data reader of pipeline uploads (api/kfp/kfp_api.h,
+// MultipartField).
+//
+// The input is a Content-Type header value, a newline, then the request body. For any input,
+// MultipartField returns the part's content or an error; it never crashes, throws or hangs. What
+// it returns is a piece of the body.
+//
+//   build/fuzz/multipart_fuzz -dict=src/api/kfp/fuzz_corpus/multipart.dict \
+//       build/fuzz/multipart/corpus src/api/kfp/fuzz_corpus/multipart
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "api/kfp/kfp_api.h"
+
+namespace {
+
+void Check(bool ok, const char* what, const std::string& detail = "") {
+  if (ok) return;
+  std::fprintf(stderr, "multipart_fuzz: %s\n%s\n", what, detail.c_str());
+  std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  const size_t newline = input.find('\n');
+  if (newline == std::string::npos) return 0;
+  const std::string content_type = input.substr(0, newline);
+  const std::string body = input.substr(newline + 1);
+  std::string filename;
+  skiff::Result<std::string> file =
+      skiff::MultipartField(content_type, body, "uploadfile", &filename);
+  if (!file.ok()) return 0;
+  Check(body.find(*file) != std::string::npos, "the part returned is not in the body", *file);
+  Check(filename.size() <= body.size(), "the file name is longer than the body", filename);
+  return 0;
+}

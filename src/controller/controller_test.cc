@@ -1,0 +1,195 @@
+#include "controller/controller.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "backend/fake_backend.h"
+#include "core/schema.h"
+
+namespace skiff {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A controller of "widgets.example.dev" that records what it reconciles; a workload belongs to
+// it when its labels name a widget.
+class WidgetController : public Controller {
+ public:
+  explicit WidgetController(std::vector<std::string>* calls) : calls_(calls) {}
+  std::string StoreType() const override { return "widgets.example.dev"; }
+  std::vector<Watch> Watches() const override {
+    return {{"gadgets.example.dev", [](const WatchEvent& ev) -> std::optional<Key> {
+               return Key{ev.namespace_, "from-" + MetaName(ev.object)};
+             }}};
+  }
+  std::optional<Key> KeyForWorkload(
+      const std::map<std::string, std::string>& labels) const override {
+    auto it = labels.find("widget");
+    if (it == labels.end()) return std::nullopt;
+    return Key{"ns", it->second};
+  }
+  Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
+                                                const std::string& name) override {
+    calls_->push_back(ns + "/" + name);
+    return std::optional<milliseconds>();
+  }
+
+ private:
+  std::vector<std::string>* calls_;
+};
+
+ResourceType WidgetKind() {
+  ResourceType t;
+  t.group = "example.dev";
+  t.version = "v1";
+  t.kind = "Widget";
+  t.plural = "widgets";
+  t.schema = KindSchema({{"spec", openapi::Object({{"size", openapi::Integer(1)}})}}, {"spec"});
+  return t;
+}
+
+Json Widget(const std::string& name, Json spec) {
+  return {{"apiVersion", "example.dev/v1"},
+          {"kind", "Widget"},
+          {"metadata", {{"name", name}, {"namespace", "ns"}}},
+          {"spec", std::move(spec)}};
+}
+
+class ControllerManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("controller-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    store_ = OpenStore("sqlite://" + (dir_ / "t.db").string(), clock_).value();
+    types_.Add(WidgetKind());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  ControllerContext Context() {
+    return ControllerContext{*store_, backend_, clock_, dir_.string(), nullptr, {}};
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  FakeBackend backend_{clock_};
+  std::unique_ptr<Store> store_;
+  TypeRegistry types_;
+  std::vector<std::string> calls_;
+};
+
+TEST(ModuleRegistry, KeepsControllersInRegistrationOrderAndReplacesByName) {
+  TypeRegistry types;
+  ModuleRegistry modules(types);
+  auto factory = [](int n) -> ControllerFactory {
+    return [n](const ControllerContext&) -> Result<std::unique_ptr<Controller>> {
+      return Internal("factory " + std::to_string(n));
+    };
+  };
+  modules.AddController("b", factory(1));
+  modules.AddController("a", factory(2));
+  modules.AddController("b", factory(3));  // replaces the first "b", keeps its place
+  ASSERT_EQ(modules.controllers().size(), 2u);
+  EXPECT_EQ(modules.controllers()[0].first, "b");
+  EXPECT_EQ(modules.controllers()[1].first, "a");
+  FakeClock clock;
+  FakeBackend backend(clock);
+  auto store = OpenStore("sqlite://:memory:", clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ControllerContext ctx{**store, backend, clock, "", nullptr, {}};
+  EXPECT_EQ(modules.controllers()[0].second(ctx).status().message(), "factory 3");
+  modules.types().Add(WidgetKind());
+  EXPECT_NE(types.Lookup("widgets"), nullptr) << "types() is the registry it was given";
+}
+
+TEST(ControllerContext, IntSettingFallsBackWhenAbsentOrNotANumber) {
+  FakeClock clock;
+  FakeBackend backend(clock);
+  auto store = OpenStore("sqlite://:memory:", clock);
+  ASSERT_TRUE(store.ok());
+  ControllerContext ctx{
+      **store, backend, clock,
+      "",      nullptr, {{"a", "250"}, {"b", "25x"}, {"c", ""}, {"d", "99999999999999999999"}}};
+  EXPECT_EQ(ctx.IntSetting("a", 7), 250);
+  EXPECT_EQ(ctx.IntSetting("b", 7), 7);
+  EXPECT_EQ(ctx.IntSetting("c", 7), 7);
+  EXPECT_EQ(ctx.IntSetting("d", 7), 7);
+  EXPECT_EQ(ctx.IntSetting("absent", 7), 7);
+}
+
+TEST_F(ControllerManagerTest, AddAllNamesTheControllerWhoseFactoryFailed) {
+  ModuleRegistry modules(types_);
+  modules.AddController(
+      "widgets", [this](const ControllerContext&) -> Result<std::unique_ptr<Controller>> {
+        return std::unique_ptr<Controller>(std::make_unique<WidgetController>(&calls_));
+      });
+  modules.AddController("broken",
+                        [](const ControllerContext&) -> Result<std::unique_ptr<Controller>> {
+                          return InvalidArgument("no backend for it");
+                        });
+  ControllerManager manager(*store_, types_);
+  Status s = manager.AddAll(modules, Context());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("starting controller broken"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("no backend for it"), std::string::npos);
+  EXPECT_NE(manager.Loop("widgets"), nullptr) << "the controllers before it were added";
+  EXPECT_EQ(manager.Loop("broken"), nullptr);
+}
+
+TEST_F(ControllerManagerTest, ALoopChecksObjectsAgainstItsKindsSchemaAndSkipsInvalidOnes) {
+  ControllerManager manager(*store_, types_);
+  manager.Add("widgets", std::make_unique<WidgetController>(&calls_));
+  ASSERT_TRUE(store_->Create("widgets.example.dev", Widget("good", {{"size", 2}})).ok());
+  // Written around the API edge: a size of the wrong type.
+  ASSERT_TRUE(store_->Create("widgets.example.dev", Widget("bad", {{"size", "big"}})).ok());
+  ReconcileLoop* loop = manager.Loop("widgets");
+  ASSERT_NE(loop, nullptr);
+  loop->RunOnce();
+  EXPECT_EQ(calls_, (std::vector<std::string>{"ns/good"}));
+  auto stats = manager.Stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].name, "widgets");
+  EXPECT_EQ(stats[0].loop.invalid, 1);
+  EXPECT_EQ(stats[0].loop.reconciles, 1);
+  auto bad = store_->Get("widgets.example.dev", "ns", "bad");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_NE((*bad)["status"].dump().find("spec.size"), std::string::npos) << bad->dump();
+}
+
+TEST_F(ControllerManagerTest, RoutesWatchedTypesAndWorkloadEventsToTheirOwner) {
+  ControllerManager manager(*store_, types_);
+  manager.Add("widgets", std::make_unique<WidgetController>(&calls_));
+  ReconcileLoop* loop = manager.Loop("widgets");
+  loop->RunOnce();
+  ASSERT_TRUE(calls_.empty());
+  Json gadget = {{"apiVersion", "example.dev/v1"},
+                 {"kind", "Gadget"},
+                 {"metadata", {{"name", "g"}, {"namespace", "ns"}}}};
+  ASSERT_TRUE(store_->Create("gadgets.example.dev", gadget).ok());
+  manager.OnWorkloadChange({{"widget", "w1"}});
+  manager.OnWorkloadChange({{"other", "x"}});  // nobody's: ignored
+  loop->RunOnce();
+  std::sort(calls_.begin(), calls_.end());
+  EXPECT_EQ(calls_, (std::vector<std::string>{"ns/from-g", "ns/w1"}));
+}
+
+TEST_F(ControllerManagerTest, StartsAndStopsEveryLoopAndStopIsIdempotent) {
+  ControllerManager manager(*store_, types_);
+  manager.Add("widgets", std::make_unique<WidgetController>(&calls_));
+  ASSERT_TRUE(store_->Create("widgets.example.dev", Widget("w", {{"size", 1}})).ok());
+  manager.Start();
+  manager.Start();  // once is enough
+  for (int i = 0; i < 500 && manager.Stats()[0].loop.reconciles < 1; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  manager.Stop();
+  manager.Stop();
+  EXPECT_EQ(manager.Stats()[0].loop.reconciles, 1);
+  EXPECT_EQ(calls_, (std::vector<std::string>{"ns/w"}));
+}
+
+}  // namespace
+}  // namespace skiff
