@@ -11,6 +11,10 @@
 # reproduce: `build/fuzz/NAME_fuzz build/fuzz/NAME/crash-...`; to fuzz longer:
 # `build/fuzz/NAME_fuzz -max_total_time=600 build/fuzz/NAME/corpus src/.../fuzz_corpus/NAME`.
 set(SKIFF_FUZZ_SECONDS 20 CACHE STRING "How long each fuzz_* ctest fuzzes")
+# A fixed seed: from the same corpus (a fresh build directory has only the committed seeds) a run
+# tries the same inputs in the same order, so what a longer run found clean stays clean, and a
+# crash repeats.
+set(SKIFF_FUZZ_SEED 1 CACHE STRING "libFuzzer -seed of the fuzz_* ctests")
 
 file(GLOB_RECURSE fuzz_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/*_fuzz.cc)
 add_custom_target(skiff_fuzzers)
@@ -34,8 +38,8 @@ foreach(source IN LISTS fuzz_sources)
 
   set(work ${PROJECT_BINARY_DIR}/fuzz/${name})
   file(MAKE_DIRECTORY ${work}/corpus)
-  set(flags -max_total_time=${SKIFF_FUZZ_SECONDS} -timeout=10 -rss_limit_mb=2048
-            -print_final_stats=1 -artifact_prefix=${work}/)
+  set(flags -max_total_time=${SKIFF_FUZZ_SECONDS} -seed=${SKIFF_FUZZ_SEED} -timeout=10
+            -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=${work}/)
   if(EXISTS ${dir}/fuzz_corpus/${name}.dict)
     list(APPEND flags -dict=${dir}/fuzz_corpus/${name}.dict)
   endif()

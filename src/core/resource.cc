@@ -1,6 +1,8 @@
 #include "core/resource.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/mark.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,9 +13,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace skiff {
 namespace {
@@ -76,31 +81,162 @@ Json ResolvePlainScalar(const std::string& s) {
   return s;
 }
 
-Json YamlToJson(const YAML::Node& node, int depth = 1) {
-  if (depth > kMaxDepth) {
-    throw DocumentError("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+// Builds JSON documents from the YAML parser's events. Used instead of YAML::LoadAll, which
+// (yaml-cpp 0.7) loops for ever, growing, on some malformed input such as a flow mapping followed
+// by a comma (found by fuzzing): a document whose root is a null at the same place as the
+// previous one's ends the stream as malformed. Aliases are copies of what their anchor holds; the
+// values they add are counted, so that an alias bomb ("billion laughs") is refused instead of
+// filling memory. Plain scalars are resolved as YAML 1.2's core schema does (ResolvePlainScalar);
+// quoted ones, and those with an explicit tag, are strings. Map keys must be scalars.
+class JsonBuilder : public YAML::EventHandler {
+ public:
+  explicit JsonBuilder(size_t max_values) : max_values_(max_values) {}
+
+  // The documents read so far; a document that is empty or null is left out.
+  std::vector<Json>& documents() { return docs_; }
+  // True when the last document's root was a null at the same place as the one before it.
+  bool stuck() const { return stuck_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {
+    stack_.clear();
+    root_ = Json();
+    root_set_ = false;
   }
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      // Quoted scalars carry the non-specific tag "!" and are always strings.
-      if (node.Tag() == "?") return ResolvePlainScalar(node.Scalar());
-      return node.Scalar();
-    case YAML::NodeType::Sequence: {
-      Json arr = Json::array();
-      for (const auto& item : node) arr.push_back(YamlToJson(item, depth + 1));
-      return arr;
+  void OnDocumentEnd() override {
+    if (root_set_ && !root_.is_null()) docs_.push_back(std::move(root_));
+  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (stack_.empty()) {
+      stuck_ = last_null_root_ && last_null_root_->pos == mark.pos;
+      last_null_root_ = mark;
     }
-    case YAML::NodeType::Map: {
-      Json obj = Json::object();
-      for (const auto& kv : node)
-        obj[kv.first.as<std::string>()] = YamlToJson(kv.second, depth + 1);
-      return obj;
+    Add(nullptr, anchor, 1);
+  }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) throw DocumentError("an alias to an unknown anchor");
+    Add(it->second.value, YAML::NullAnchor, it->second.size);
+  }
+  void OnScalar(const YAML::Mark&, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (ExpectingKey()) {
+      stack_.back().key = value;
+      stack_.back().has_key = true;
+      if (anchor != YAML::NullAnchor) anchors_[anchor] = {value, 1};
+      return;
+    }
+    // Quoted scalars carry the non-specific tag "!" and are always strings.
+    Add(tag == "?" ? ResolvePlainScalar(value) : Json(value), anchor, 1);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(Json::array(), anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(Json::object(), anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct Frame {
+    Json value;  // the array or object being filled
+    YAML::anchor_t anchor = YAML::NullAnchor;
+    size_t values = 1;  // how many values it holds, itself included
+    std::string key;    // objects: the key whose value comes next
+    bool has_key = false;
+  };
+  struct Anchored {
+    Json value;
+    size_t size = 1;
+  };
+
+  bool ExpectingKey() const {
+    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().has_key;
+  }
+
+  void Count(size_t n) {
+    total_ += n;
+    if (total_ > max_values_) {
+      throw DocumentError("more than " + std::to_string(max_values_) +
+                          " values (aliases included)");
     }
   }
-  return nullptr;
+
+  void Open(Json container, YAML::anchor_t anchor) {
+    if (ExpectingKey()) throw DocumentError("a mapping key must be a scalar");
+    if (static_cast<int>(stack_.size()) + 1 > kMaxDepth) {
+      throw DocumentError("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    Count(1);
+    stack_.push_back({std::move(container), anchor});
+  }
+
+  void Close() {
+    Frame done = std::move(stack_.back());
+    stack_.pop_back();
+    Place(std::move(done.value), done.anchor, done.values);
+  }
+
+  void Add(Json value, YAML::anchor_t anchor, size_t size) {
+    if (ExpectingKey()) {  // an alias (or a null) as a key: its scalar's text, as YAML has it
+      if (value.is_null() || value.is_structured()) {
+        throw DocumentError("a mapping key must be a scalar");
+      }
+      stack_.back().key = value.is_string() ? value.get<std::string>() : value.dump();
+      stack_.back().has_key = true;
+      return;
+    }
+    Count(size);
+    Place(std::move(value), anchor, size);
+  }
+
+  // Puts a finished value where it belongs: the next item, the value of the pending key, or the
+  // document's root.
+  void Place(Json value, YAML::anchor_t anchor, size_t size) {
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = {value, size};
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      root_set_ = true;
+      return;
+    }
+    Frame& parent = stack_.back();
+    parent.values += size;
+    if (parent.value.is_array()) {
+      parent.value.push_back(std::move(value));
+    } else {
+      parent.value[parent.key] = std::move(value);
+      parent.has_key = false;
+    }
+  }
+
+  const size_t max_values_;
+  size_t total_ = 0;
+  std::vector<Frame> stack_;
+  Json root_;
+  bool root_set_ = false;
+  std::map<YAML::anchor_t, Anchored> anchors_;
+  std::vector<Json> docs_;
+  std::optional<YAML::Mark> last_null_root_;
+  bool stuck_ = false;
+};
+
+// Whether `s` written as a plain scalar reads back as the same string: not when a YAML reader
+// would take it for another type (5, true, null, .inf), and not when it holds control characters
+// or begins or ends with white space, which plain scalars lose, and not when it begins like a
+// document marker (found by fuzzing: "a\r" came back as "a", "..." as no document).
+bool PlainReadsBack(const std::string& s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ') return false;
+  if (s.rfind("---", 0) == 0 || s.rfind("...", 0) == 0) return false;  // document markers
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) return false;
+  }
+  try {
+    return ResolvePlainScalar(s).is_string();
+  } catch (const DocumentError&) {  // .inf, .nan: not JSON numbers, but not strings either
+    return false;
+  }
 }
 
 void EmitJson(YAML::Emitter& out, const Json& v) {
@@ -120,12 +256,10 @@ void EmitJson(YAML::Emitter& out, const Json& v) {
       break;
     case Json::value_t::string: {
       const auto& s = v.get_ref<const std::string&>();
-      // Quote strings a YAML reader would otherwise take for another type.
-      Json resolved = ResolvePlainScalar(s);
-      if (!resolved.is_string()) {
-        out << YAML::DoubleQuoted << s;
-      } else {
+      if (PlainReadsBack(s)) {
         out << s;
+      } else {
+        out << YAML::DoubleQuoted << s;
       }
       break;
     }
@@ -234,11 +368,13 @@ Status CheckYamlText(const std::string& text, const std::string& source) {
 
 Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std::string& source) {
   if (Status text_ok = CheckYamlText(text, source); !text_ok.ok()) return text_ok;
-  std::vector<Json> docs;
+  // Every value takes at least two bytes of text, so only aliases can pass this.
+  JsonBuilder builder(text.size() / 2 + 1000);
   try {
-    for (const YAML::Node& node : YAML::LoadAll(text)) {
-      if (node.IsNull() || !node.IsDefined()) continue;
-      docs.push_back(YamlToJson(node));
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    while (parser.HandleNextDocument(builder)) {
+      if (builder.stuck()) throw DocumentError("malformed YAML (the parser made no progress)");
     }
   } catch (const YAML::DeepRecursion& e) {  // the parser's own guard, far past kMaxDepth
     return InvalidArgument(source + ": nested deeper than " + std::to_string(kMaxDepth) +
@@ -253,7 +389,7 @@ Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std:
   } catch (const DocumentError& e) {
     return InvalidArgument(source + ": " + e.what());
   }
-  return docs;
+  return std::move(builder.documents());
 }
 
 Result<Json> ParseJson(const std::string& text, const std::string& source) {

@@ -130,6 +130,54 @@ TEST(ParseYamlDocuments, ReadsOnlyUtf8TextWithoutControlCharacters) {
       << "an escaped NUL in a JSON string is text";
 }
 
+TEST(ToYaml, WritesStringsThatReadBackTheSame) {
+  // Found by fuzzing: "a\r" was written plain and read back as "a".
+  for (const char* s :
+       {"a\r", " a", "a ",   "\t",  "a\nb", ".inf", "-.Inf", ".nan", "5",     "true", "null",
+        "~",   "",   "x: y", "- z", "#c",   "'q'",  "\"d\"", "...",  "--- x", "..a"}) {
+    Json doc = {{"k", s}};
+    auto back = ParseJsonOrYaml(ToYaml(doc), "back.yaml");
+    ASSERT_TRUE(back.ok()) << s << ": " << back.status().ToString();
+    EXPECT_EQ(*back, doc) << ToYaml(doc);
+  }
+}
+
+TEST(ParseYamlDocuments, MalformedInputThatHungTheYamlLibraryIsAnError) {
+  // Found by fuzzing: yaml-cpp's LoadAll looped for ever, growing, on these.
+  for (const char* text : {"{\"schemum\": 0},apiVersi \"apo", ",", "[a], b"}) {
+    EXPECT_FALSE(ParseYamlDocuments(text, "bad.yaml").ok()) << text;
+  }
+}
+
+TEST(ParseYamlDocuments, AliasesAreCopiesAndAnAliasBombIsRefused) {
+  auto docs = ParseYamlDocuments("a: &x {k: 1}\nb: *x\nc: &n 5\nd: *n\n*n : e\n", "a.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  EXPECT_EQ((*docs)[0],
+            (Json{{"a", {{"k", 1}}}, {"b", {{"k", 1}}}, {"c", 5}, {"d", 5}, {"5", "e"}}));
+  std::string bomb = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    std::string prev = "*l" + std::to_string(i - 1);
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + prev;
+    for (int k = 0; k < 9; ++k) bomb += ", " + prev;
+    bomb += "]\n";
+  }
+  auto r = ParseYamlDocuments(bomb, "bomb.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("values (aliases included)"), std::string::npos)
+      << r.status().message();
+}
+
+TEST(ParseYamlDocuments, SkipsEmptyDocumentsAndRefusesKeysThatAreNoScalars) {
+  auto docs = ParseYamlDocuments("a: 1\n---\n---\n~\n---\nb: 2\n", "m.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  EXPECT_EQ(*docs, (std::vector<Json>{{{"a", 1}}, {{"b", 2}}}));
+  EXPECT_FALSE(ParseYamlDocuments("? [a]\n: 1\n", "k.yaml").ok());
+  EXPECT_FALSE(ParseYamlDocuments("? {a: b}\n: 1\n", "k.yaml").ok());
+  auto quoted = ParseJsonOrYaml("'1': \"2\"\nn: 2\nt: !!str 3\n", "q.yaml");
+  ASSERT_TRUE(quoted.ok());
+  EXPECT_EQ(*quoted, (Json{{"1", "2"}, {"n", 2}, {"t", "3"}}));
+}
+
 TEST(LabelSelector, RefusesWhatIsNoLabelKeyOrValue) {
   // Found by fuzzing: a stray ')' once split terms differently in "S" and in "S,S".
   for (const char* text : {"a in (x)), b", "a in ((x))", "a in (x", "a=b)", "k\x01=v", "a=b c",

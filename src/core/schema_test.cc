@@ -131,6 +131,11 @@ TEST(Schema, FromOpenApiNamesWhatItCannotCompile) {
            {{{"type", "object"}, {"properties", 5}}, "properties"},
            {{{"nullable", "yes"}}, "nullable"},
            {{{"maxLength", -1}}, "maxLength"},
+           // Found by fuzzing: a default its own schema refuses.
+           {{{"type", "object"},
+             {"properties", {{"a", {{"type", "integer"}, {"minimum", 5}, {"default", 0}}}}}},
+            "properties.a.default"},
+           {{{"type", "string"}, {"enum", {"x"}}, {"default", "y"}}, "default"},
            {Json::array(), ""}}) {
     auto schema = Schema::FromOpenApi(doc);
     ASSERT_FALSE(schema.ok()) << doc.dump();
