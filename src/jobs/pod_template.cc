@@ -143,6 +143,19 @@ Status ValidateContainer(const Json& c, const std::string& field) {
 
 std::string PodName(const Json& pod) { return MetaName(pod); }
 
+// A persistentVolumeClaim's claimName becomes a folder of the profile's volumes: it must be a
+// name (no '/', no "..": "../../" once mounted SKIFF_HOME itself, "../team-a/x" another
+// profile's volume).
+Status CheckClaimName(const Json& volume, const std::string& field) {
+  if (!volume.contains("persistentVolumeClaim")) return Status::Ok();
+  const Json& claim = volume["persistentVolumeClaim"];
+  if (!claim.is_object() || !claim.value("claimName", Json()).is_string()) {
+    return InvalidArgument(field + ".persistentVolumeClaim.claimName: required string");
+  }
+  return ValidateName(claim["claimName"].get<std::string>(),
+                      field + ".persistentVolumeClaim.claimName");
+}
+
 }  // namespace
 
 Status ValidatePodTemplate(const Json& tmpl, const std::string& field) {
@@ -174,6 +187,7 @@ Status ValidatePodTemplate(const Json& tmpl, const std::string& field) {
       if (!v.is_object() || !v.value("name", Json()).is_string()) {
         return InvalidArgument(vf + ".name: required string");
       }
+      RETURN_IF_ERROR(CheckClaimName(v, vf));
     }
   }
   return Status::Ok();
@@ -193,8 +207,11 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
       if (v.contains("hostPath")) {
         vol.host_path = v["hostPath"].value("path", "");
       } else if (v.contains("persistentVolumeClaim")) {
+        // Checked again here: an object stored before the check must not escape either.
+        RETURN_IF_ERROR(CheckClaimName(v, PodName(pod) + ": volume " + vol.name));
+        RETURN_IF_ERROR(ValidateName(ns, PodName(pod) + ": namespace"));
         vol.host_path = env.volumes_dir + "/" + ns + "/" +
-                        v["persistentVolumeClaim"].value("claimName", vol.name);
+                        v["persistentVolumeClaim"]["claimName"].get<std::string>();
       }
       w.volumes.push_back(std::move(vol));
     }
