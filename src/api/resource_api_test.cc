@@ -411,6 +411,26 @@ TEST_F(ResourceApiTest, GenerateNameMakesAUniqueName) {
   EXPECT_EQ(name.size(), 8u);
 }
 
+TEST_F(ResourceApiTest, ALongGenerateNameIsCutSoThatTheObjectCanBeUsedByName) {
+  // Once a 250-character generateName made a 255-character name that GET, PUT and DELETE
+  // refused: an object nobody could delete.
+  Json job = Job("");
+  job["metadata"].erase("name");
+  job["metadata"]["generateName"] = std::string(249, 'a') + "-";
+  HttpResult r = Call("POST", kJobs, job.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  std::string name = MetaName(Body(r));
+  EXPECT_EQ(name.size(), 63u);
+  EXPECT_EQ(name.rfind(std::string(58, 'a'), 0), 0u);
+  std::string path = std::string(kJobs) + "/" + name;
+  EXPECT_EQ(Call("GET", path).status, 200);
+  EXPECT_EQ(Call("DELETE", path).status, 200);
+  job["metadata"]["generateName"] = std::string(253, 'a');
+  r = Call("POST", kJobs, job.dump());
+  EXPECT_EQ(r.status, 400) << "past a name's own limit";
+  EXPECT_EQ(Body(r)["details"]["field"], "metadata.generateName");
+}
+
 TEST_F(ResourceApiTest, MissingOrBadTokenIs401) {
   HttpResult r = Call("GET", kJobs, "", "");
   EXPECT_EQ(r.status, 401);

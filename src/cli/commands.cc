@@ -30,9 +30,7 @@ Result<ApiClient> Connect(const GlobalFlags& g) {
 }
 
 Result<const ResourceType*> ResolveKind(const std::string& kind) {
-  const ResourceType* t = TypeRegistry::Global().Lookup(kind);
-  if (!t) return InvalidArgument("unknown resource type \"" + kind + "\"");
-  return t;
+  return TypeRegistry::Global().Resolve(kind);
 }
 
 // The type of a document from its apiVersion/kind; an unknown one gets a guessed plural so the

@@ -51,7 +51,7 @@ std::string RandomHex(size_t bytes) {
 std::string GenerateName(const std::string& prefix) {
   static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";  // as Kubernetes: no vowels
   auto b = RandomBytes(5);
-  std::string out = prefix;
+  std::string out = prefix.substr(0, kMaxGenerateNamePrefix);
   for (unsigned char c : b) out += kAlphabet[c % 27];
   return out;
 }

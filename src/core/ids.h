@@ -7,6 +7,7 @@
 // Thread-safe (randomness comes from the OS via OpenSSL).
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "core/status.h"
@@ -16,7 +17,10 @@ namespace skiff {
 std::string NewUuid();
 // `bytes` random bytes, hex-encoded.
 std::string RandomHex(size_t bytes);
-// prefix + 5 random lowercase alphanumerics, as Kubernetes does for generateName.
+// prefix + 5 random lowercase alphanumerics, as Kubernetes does for generateName: a longer
+// prefix is cut to kMaxGenerateNamePrefix, so that every generated name fits 63 characters (and
+// an object can always be read, replaced and deleted by its name).
+inline constexpr size_t kMaxGenerateNamePrefix = 58;
 std::string GenerateName(const std::string& prefix);
 std::string Sha256Hex(const std::string& data);
 // A UUID-shaped id derived from `seed` (its SHA-256): the same seed gives the same id, so ids of

@@ -595,14 +595,33 @@ bool LabelSelector::Matches(const std::map<std::string, std::string>& labels) co
 
 // --- TypeRegistry ---
 
-void TypeRegistry::Add(ResourceType type) {
+Status TypeRegistry::TryAdd(ResourceType type) {
+  ResourceType* same = nullptr;
   for (ResourceType& t : types_) {
-    if (t.StoreType() == type.StoreType()) {
-      t = std::move(type);
-      return;
+    const bool same_plural = t.StoreType() == type.StoreType();
+    const bool same_kind = t.ApiVersion() == type.ApiVersion() && t.kind == type.kind;
+    if (same_plural && same_kind) {
+      same = &t;
+    } else if (same_plural || same_kind) {
+      return AlreadyExists("kind " + type.ApiVersion() + " " + type.kind + " (" + type.StoreType() +
+                           ") collides with the registered kind " + t.ApiVersion() + " " + t.kind +
+                           " (" + t.StoreType() + ")");
     }
   }
-  types_.push_back(std::move(type));
+  if (same != nullptr) {
+    *same = std::move(type);
+  } else {
+    types_.push_back(std::move(type));
+  }
+  return Status::Ok();
+}
+
+void TypeRegistry::Add(ResourceType type) {
+  Status added = TryAdd(std::move(type));
+  if (!added.ok()) {
+    std::fprintf(stderr, "registering kinds: %s\n", added.message().c_str());
+    std::abort();
+  }
 }
 
 const ResourceType* TypeRegistry::ByKind(const std::string& api_version,
@@ -621,20 +640,39 @@ const ResourceType* TypeRegistry::ByPlural(const std::string& group,
   return nullptr;
 }
 
-const ResourceType* TypeRegistry::Lookup(const std::string& name) const {
+Result<const ResourceType*> TypeRegistry::Resolve(const std::string& name) const {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return std::tolower(c); });
+  std::vector<const ResourceType*> matches;
   for (const auto& t : types_) {
     std::string kind_lower = t.kind;
     std::transform(kind_lower.begin(), kind_lower.end(), kind_lower.begin(),
                    [](unsigned char c) { return std::tolower(c); });
-    if (lower == kind_lower || lower == t.plural || lower == t.StoreType()) return &t;
-    for (const auto& s : t.short_names) {
-      if (lower == s) return &t;
+    const std::string dot_group = t.group.empty() ? "" : "." + t.group;
+    // Qualified names name one type: take it even when an unqualified name would be ambiguous.
+    if (!dot_group.empty() && (lower == t.plural + dot_group || lower == kind_lower + dot_group)) {
+      return &t;
     }
+    bool named = lower == kind_lower || lower == t.plural;
+    for (const auto& s : t.short_names) named = named || lower == s;
+    if (named) matches.push_back(&t);
   }
-  return nullptr;
+  if (matches.empty()) return NotFound("unknown resource type \"" + name + "\"");
+  if (matches.size() > 1) {
+    std::string candidates;
+    for (const ResourceType* t : matches) {
+      candidates += (candidates.empty() ? "" : ", ") + t->StoreType();
+    }
+    return InvalidArgument("resource type \"" + name +
+                           "\" is ambiguous: qualify it with its group (" + candidates + ")");
+  }
+  return matches.front();
+}
+
+const ResourceType* TypeRegistry::Lookup(const std::string& name) const {
+  Result<const ResourceType*> t = Resolve(name);
+  return t.ok() ? *t : nullptr;
 }
 
 TypeRegistry& TypeRegistry::Global() {

@@ -119,12 +119,20 @@ class TypeRegistry {
   // (cli/modules.cc) before any thread starts.
   static TypeRegistry& Global();
 
-  // Adds a kind, or replaces the kind with the same StoreType() (registering twice is harmless).
-  // Pointers handed out stay valid.
+  // Adds a kind, or replaces the registration of the same kind (registering twice is harmless).
+  // AlreadyExists when another kind has its group and plural (the store would file both under one
+  // type) or its apiVersion and kind already has another plural. Pointers handed out stay valid.
+  Status TryAdd(ResourceType type);
+  // TryAdd for a module's own kinds at startup: a collision is a programming error, and aborts
+  // with TryAdd's message.
   void Add(ResourceType type);
   const ResourceType* ByKind(const std::string& api_version, const std::string& kind) const;
   const ResourceType* ByPlural(const std::string& group, const std::string& plural) const;
-  // Resolves what a CLI user types: "job", "jobs", "Job", "jobs.batch", a short name.
+  // Resolves what a CLI user types, as kubectl does: "job", "jobs", "Job", a short name, or
+  // qualified by group: "jobs.batch", "job.batch". A name two groups share resolves only when
+  // qualified: InvalidArgument naming the candidates; NotFound when nothing matches.
+  Result<const ResourceType*> Resolve(const std::string& name) const;
+  // Resolve's type, or null when it has none (unknown or ambiguous).
   const ResourceType* Lookup(const std::string& name) const;
   const std::deque<ResourceType>& All() const { return types_; }
 

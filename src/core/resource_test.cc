@@ -304,3 +304,64 @@ TEST(Base64, RoundTripsAndRefusesGarbage) {
 
 }  // namespace
 }  // namespace skiff
+
+namespace skiff {
+namespace {
+
+ResourceType Kind(const std::string& group, const std::string& kind, const std::string& plural,
+                  std::vector<std::string> short_names = {}) {
+  ResourceType t;
+  t.group = group;
+  t.version = "v1";
+  t.kind = kind;
+  t.plural = plural;
+  t.short_names = std::move(short_names);
+  return t;
+}
+
+TEST(TypeRegistry, RefusesASecondKindWithTheSameGroupAndPluralOrKind) {
+  TypeRegistry types;
+  ASSERT_TRUE(types.TryAdd(Kind("kubeflow.org", "Experiment", "experiments")).ok());
+  EXPECT_TRUE(types.TryAdd(Kind("kubeflow.org", "Experiment", "experiments", {"exp"})).ok())
+      << "the same kind again replaces its registration";
+  EXPECT_EQ(types.All().size(), 1u);
+  EXPECT_EQ(types.All().front().short_names, (std::vector<std::string>{"exp"}));
+  Status plural = types.TryAdd(Kind("kubeflow.org", "Trial", "experiments"));
+  EXPECT_EQ(plural.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(plural.message().find("experiments.kubeflow.org"), std::string::npos)
+      << plural.message();
+  EXPECT_EQ(types.TryAdd(Kind("kubeflow.org", "Experiment", "exps")).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(types.All().size(), 1u);
+  EXPECT_DEATH(types.Add(Kind("kubeflow.org", "Trial", "experiments")), "collides");
+}
+
+TEST(TypeRegistry, ResolvesANameTwoGroupsShareOnlyWhenQualified) {
+  TypeRegistry types;
+  types.Add(Kind("pipelines.kubeflow.org", "Experiment", "experiments", {"kfpexperiment"}));
+  types.Add(Kind("kubeflow.org", "Experiment", "experiments"));
+  types.Add(Kind("batch", "Job", "jobs"));
+  types.Add(Kind("", "Pod", "pods", {"po"}));
+  for (const char* name : {"experiments", "experiment", "Experiment"}) {
+    auto r = types.Resolve(name);
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(
+        r.status().message().find("experiments.pipelines.kubeflow.org, experiments.kubeflow.org"),
+        std::string::npos)
+        << r.status().message();
+    EXPECT_EQ(types.Lookup(name), nullptr);
+  }
+  EXPECT_EQ((*types.Resolve("experiments.kubeflow.org"))->group, "kubeflow.org");
+  EXPECT_EQ((*types.Resolve("experiment.kubeflow.org"))->group, "kubeflow.org");
+  EXPECT_EQ((*types.Resolve("experiments.pipelines.kubeflow.org"))->group,
+            "pipelines.kubeflow.org");
+  EXPECT_EQ((*types.Resolve("kfpexperiment"))->group, "pipelines.kubeflow.org");
+  EXPECT_EQ((*types.Resolve("JOB"))->kind, "Job");
+  EXPECT_EQ((*types.Resolve("jobs.batch"))->kind, "Job");
+  EXPECT_EQ((*types.Resolve("po"))->kind, "Pod");
+  EXPECT_EQ(types.Resolve("gadgets").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace skiff
