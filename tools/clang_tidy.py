@@ -18,6 +18,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,14 @@ def header_deps(build_dir):
                 path = os.path.normpath(os.path.join(build_dir, path))
             deps[current].append(path)
     return deps
+
+
+def object_of(args):
+    """The object file a compile command writes (its -o), as ninja's deps name it."""
+    for i, arg in enumerate(args[:-1]):
+        if arg == "-o":
+            return args[i + 1]
+    return ""
 
 
 def file_digest(path, cache):
@@ -90,8 +99,8 @@ def main():
             continue
         if path in jobs:  # a file in two targets: one check is enough
             continue
-        output = entry.get("output", "")
         command = entry.get("command", " ".join(entry.get("arguments", [])))
+        output = entry.get("output") or object_of(entry.get("arguments") or shlex.split(command))
         h = hashlib.sha256()
         h.update(config.encode())
         h.update(version.encode())

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <regex>
+#include <set>
+#include <string>
 
 #include "api/api_server.h"
 #include "core/ids.h"
@@ -102,6 +104,34 @@ HttpHeaders WarningHeaders(const std::vector<std::string>& warnings) {
     value += (value.empty() ? "" : ", ") + std::string("299 - ") + Quoted(w);
   }
   return {{"warning", value}};
+}
+
+}  // namespace
+
+namespace {
+
+// Kubernetes' rule for Secrets and ConfigMaps marked `immutable: true`: from then on only their
+// metadata may change (or they are deleted), so that what workloads read stays what it was.
+// Compared after admission (defaults applied), field by field, metadata and status aside.
+Status CheckImmutable(const Json& existing, const Json& obj) {
+  if (!existing.is_object() || existing.value("immutable", Json(false)) != Json(true)) {
+    return Status::Ok();
+  }
+  std::set<std::string> fields;
+  for (const Json* o : {&existing, &obj}) {
+    for (auto it = o->begin(); it != o->end(); ++it) fields.insert(it.key());
+  }
+  for (const std::string& field : fields) {
+    if (field == "metadata" || field == "status" || field == "apiVersion" || field == "kind") {
+      continue;
+    }
+    if (existing.value(field, Json()) != obj.value(field, Json())) {
+      std::string message = field + ": field is immutable when `immutable` is set";
+      return Invalid(MetaName(existing) + " is invalid: " + message,
+                     {{field, message, "FieldValueForbidden"}});
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -538,6 +568,7 @@ Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
   }
   std::vector<std::string> warnings;
   RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/false, /*status_only=*/false, &warnings));
+  RETURN_IF_ERROR(CheckImmutable(existing, obj));
   ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
   AfterWrite(t, updated);
   r.SendJson(200, updated, WarningHeaders(warnings));
@@ -604,6 +635,7 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
     }
     std::vector<std::string> warnings;
     RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/false, status_only, &warnings));
+    if (!status_only) RETURN_IF_ERROR(CheckImmutable(existing, obj));
     auto updated = store_.Update(t.store_type, obj);
     if (updated.ok()) {
       AfterWrite(t, *updated);

@@ -411,6 +411,49 @@ TEST_F(ResourceApiTest, GenerateNameMakesAUniqueName) {
   EXPECT_EQ(name.size(), 8u);
 }
 
+TEST_F(ResourceApiTest, AnImmutableSecretOrConfigMapChangesOnlyItsMetadata) {
+  const std::string secrets = "/api/v1/namespaces/team-a/secrets";
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "s"}}},
+                 {"stringData", {{"k", "v"}}},
+                 {"immutable", true}};
+  ASSERT_EQ(Call("POST", secrets, secret.dump()).status, 201);
+  const HttpHeaders merge = {{"Content-Type", "application/merge-patch+json"}};
+  for (const Json& patch : {Json{{"stringData", {{"k", "changed"}}}}, Json{{"stringData", nullptr}},
+                            Json{{"immutable", false}}, Json{{"stringData", {{"new", "x"}}}}}) {
+    HttpResult r = Call("PATCH", secrets + "/s", patch.dump(), "admin", merge);
+    EXPECT_EQ(r.status, 422) << patch.dump() << " " << r.body;
+    EXPECT_EQ(Body(r)["details"]["causes"][0]["reason"], "FieldValueForbidden") << r.body;
+  }
+  secret["stringData"]["k"] = "changed";
+  EXPECT_EQ(Call("PUT", secrets + "/s", secret.dump()).status, 422);
+  HttpResult labelled = Call("PATCH", secrets + "/s",
+                             Json{{"metadata", {{"labels", {{"a", "b"}}}}}}.dump(), "admin", merge);
+  EXPECT_EQ(labelled.status, 200) << labelled.body;
+  HttpResult same =
+      Call("PATCH", secrets + "/s", Json{{"stringData", {{"k", "v"}}}}.dump(), "admin", merge);
+  EXPECT_EQ(same.status, 200) << "the same value again is no change: " << same.body;
+  EXPECT_EQ(Call("DELETE", secrets + "/s").status, 200);
+
+  const std::string config_maps = "/api/v1/namespaces/team-a/configmaps";
+  Json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata", {{"name", "c"}}},
+             {"data", {{"k", "v"}}}};
+  ASSERT_EQ(Call("POST", config_maps, cm.dump()).status, 201);
+  EXPECT_EQ(
+      Call("PATCH", config_maps + "/c", Json{{"data", {{"k", "w"}}}}.dump(), "admin", merge).status,
+      200)
+      << "not immutable: changes are fine";
+  EXPECT_EQ(
+      Call("PATCH", config_maps + "/c", Json{{"immutable", true}}.dump(), "admin", merge).status,
+      200);
+  EXPECT_EQ(
+      Call("PATCH", config_maps + "/c", Json{{"data", {{"k", "x"}}}}.dump(), "admin", merge).status,
+      422);
+}
+
 TEST_F(ResourceApiTest, ALongGenerateNameIsCutSoThatTheObjectCanBeUsedByName) {
   // Once a 250-character generateName made a 255-character name that GET, PUT and DELETE
   // refused: an object nobody could delete.

@@ -244,7 +244,13 @@ void EmitJson(YAML::Emitter& out, const Json& v) {
     case Json::value_t::object:
       out << YAML::BeginMap;
       for (auto it = v.begin(); it != v.end(); ++it) {
-        out << YAML::Key << it.key() << YAML::Value;
+        out << YAML::Key;
+        if (PlainReadsBack(it.key())) {
+          out << it.key();
+        } else {  // found by fuzzing: a key "--- x" written plain began a new document
+          out << YAML::DoubleQuoted << it.key();
+        }
+        out << YAML::Value;
         EmitJson(out, it.value());
       }
       out << YAML::EndMap;

@@ -135,7 +135,7 @@ TEST(ToYaml, WritesStringsThatReadBackTheSame) {
   for (const char* s :
        {"a\r", " a", "a ",   "\t",  "a\nb", ".inf", "-.Inf", ".nan", "5",     "true", "null",
         "~",   "",   "x: y", "- z", "#c",   "'q'",  "\"d\"", "...",  "--- x", "..a"}) {
-    Json doc = {{"k", s}};
+    Json doc = {{"k", s}, {s, "v"}};
     auto back = ParseJsonOrYaml(ToYaml(doc), "back.yaml");
     ASSERT_TRUE(back.ok()) << s << ": " << back.status().ToString();
     EXPECT_EQ(*back, doc) << ToYaml(doc);

@@ -177,7 +177,8 @@ def test_every_registered_kind_declares_its_fields(skiff):
 def test_wrong_types_through_status_and_patches_are_refused(skiff):
     """Every field of every kind that can be created from its schema alone, the wrong type, sent
     three more ways: a merge patch of the object, a JSON patch of it, and a merge patch of its
-    /status (status fields); each is refused naming the field, and the object is unchanged."""
+    /status (status fields); each is refused naming the field, and the object is unchanged.
+    (JSON patch is answered 415 for now; once it is implemented, this holds it to the schema.)"""
     crds = skiff.http("GET", CRDS).json()["items"]
     made = creatable(skiff, crds, "target")
     assert len(made) >= 5, [c["metadata"]["name"] for c, _ in made]
