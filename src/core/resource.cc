@@ -88,6 +88,8 @@ Json ResolvePlainScalar(const std::string& s) {
 // values they add are counted, so that an alias bomb ("billion laughs") is refused instead of
 // filling memory. Plain scalars are resolved as YAML 1.2's core schema does (ResolvePlainScalar);
 // quoted ones, and those with an explicit tag, are strings. Map keys must be scalars.
+Status CheckYamlText(const std::string& text, const std::string& source, bool allow_controls);
+
 class JsonBuilder : public YAML::EventHandler {
  public:
   explicit JsonBuilder(size_t max_values) : max_values_(max_values) {}
@@ -119,6 +121,11 @@ class JsonBuilder : public YAML::EventHandler {
   }
   void OnScalar(const YAML::Mark&, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
+    // yaml-cpp turns the escapes \N and \_ into single Latin-1 bytes, which are no UTF-8 (found
+    // by fuzzing): refused, as any string that is not UTF-8 once its escapes are read.
+    if (Status utf8 = CheckYamlText(value, "a string", /*allow_controls=*/true); !utf8.ok()) {
+      throw DocumentError(utf8.message() + "; write \\u0085 or \\u00a0 for \\N or \\_");
+    }
     if (ExpectingKey()) {
       stack_.back().key = value;
       stack_.back().has_key = true;
@@ -239,17 +246,42 @@ bool PlainReadsBack(const std::string& s) {
   }
 }
 
+// Whether `s` holds a character a YAML reader may take for a line break or drop even inside
+// quotes: C1 controls (NEL, U+0085, among them), U+2028, U+2029 and U+FEFF. Such strings are
+// written with every non-ASCII character escaped (found by fuzzing: "\N", a NEL, came back as a
+// line break).
+bool HasBreakLikeCharacter(const std::string& s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto d = static_cast<unsigned char>(s[i + 1]);
+    if (c == 0xC2 && d >= 0x80 && d <= 0x9F) return true;
+    if (i + 2 < s.size()) {
+      const auto e = static_cast<unsigned char>(s[i + 2]);
+      if (c == 0xE2 && d == 0x80 && (e == 0xA8 || e == 0xA9)) return true;
+      if (c == 0xEF && d == 0xBB && e == 0xBF) return true;
+    }
+  }
+  return false;
+}
+
+// Writes a string (a value or a key) so that it reads back as itself.
+void EmitString(YAML::Emitter& out, const std::string& s) {
+  if (HasBreakLikeCharacter(s)) {
+    out << YAML::EscapeNonAscii << YAML::DoubleQuoted << s << YAML::EmitNonAscii;
+  } else if (PlainReadsBack(s)) {
+    out << s;
+  } else {
+    out << YAML::DoubleQuoted << s;
+  }
+}
+
 void EmitJson(YAML::Emitter& out, const Json& v) {
   switch (v.type()) {
     case Json::value_t::object:
       out << YAML::BeginMap;
       for (auto it = v.begin(); it != v.end(); ++it) {
         out << YAML::Key;
-        if (PlainReadsBack(it.key())) {
-          out << it.key();
-        } else {  // found by fuzzing: a key "--- x" written plain began a new document
-          out << YAML::DoubleQuoted << it.key();
-        }
+        EmitString(out, it.key());  // found by fuzzing: a key "--- x" began a new document
         out << YAML::Value;
         EmitJson(out, it.value());
       }
@@ -261,12 +293,7 @@ void EmitJson(YAML::Emitter& out, const Json& v) {
       out << YAML::EndSeq;
       break;
     case Json::value_t::string: {
-      const auto& s = v.get_ref<const std::string&>();
-      if (PlainReadsBack(s)) {
-        out << s;
-      } else {
-        out << YAML::DoubleQuoted << s;
-      }
+      EmitString(out, v.get_ref<const std::string&>());
       break;
     }
     case Json::value_t::boolean:
@@ -326,7 +353,7 @@ namespace {
 // with where they are. Found by fuzzing: a NUL byte made yaml-cpp read the text as UTF-16 (another
 // document than the one sent) or loop for seconds, and invalid UTF-8 reached strings that the
 // JSON writer then threw on.
-Status CheckYamlText(const std::string& text, const std::string& source) {
+Status CheckYamlText(const std::string& text, const std::string& source, bool allow_controls) {
   const auto bad = [&](size_t at, const char* what) {
     char byte[8];
     std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[at]));
@@ -336,7 +363,7 @@ Status CheckYamlText(const std::string& text, const std::string& source) {
   for (size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
-      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+      if (!allow_controls && ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)) {
         return bad(i, "a control character is not allowed in YAML");
       }
       ++i;
@@ -373,7 +400,9 @@ Status CheckYamlText(const std::string& text, const std::string& source) {
 }  // namespace
 
 Result<std::vector<Json>> ParseYamlDocuments(const std::string& text, const std::string& source) {
-  if (Status text_ok = CheckYamlText(text, source); !text_ok.ok()) return text_ok;
+  if (Status text_ok = CheckYamlText(text, source, /*allow_controls=*/false); !text_ok.ok()) {
+    return text_ok;
+  }
   // Every value takes at least two bytes of text, so only aliases can pass this.
   JsonBuilder builder(text.size() / 2 + 1000);
   try {

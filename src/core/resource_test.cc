@@ -131,15 +131,47 @@ TEST(ParseYamlDocuments, ReadsOnlyUtf8TextWithoutControlCharacters) {
 }
 
 TEST(ToYaml, WritesStringsThatReadBackTheSame) {
-  // Found by fuzzing: "a\r" was written plain and read back as "a".
-  for (const char* s :
-       {"a\r", " a", "a ",   "\t",  "a\nb", ".inf", "-.Inf", ".nan", "5",     "true", "null",
-        "~",   "",   "x: y", "- z", "#c",   "'q'",  "\"d\"", "...",  "--- x", "..a"}) {
+  // Found by fuzzing: "a\r" was written plain and read back as "a", a NEL ("\N") as a break.
+  for (const char* s : {"a\r",
+                        " a",
+                        "a ",
+                        "\t",
+                        "a\nb",
+                        ".inf",
+                        "-.Inf",
+                        ".nan",
+                        "5",
+                        "true",
+                        "null",
+                        "~",
+                        "",
+                        "x: y",
+                        "- z",
+                        "#c",
+                        "'q'",
+                        "\"d\"",
+                        "...",
+                        "--- x",
+                        "..a",
+                        "a\xc2\x85-b",
+                        "\xc2\x85",
+                        "x\xe2\x80\xa8y",
+                        "\xef\xbb\xbfz",
+                        "caf\xc3\xa9 \xe2\x9c\x93"}) {
     Json doc = {{"k", s}, {s, "v"}};
     auto back = ParseJsonOrYaml(ToYaml(doc), "back.yaml");
     ASSERT_TRUE(back.ok()) << s << ": " << back.status().ToString();
     EXPECT_EQ(*back, doc) << ToYaml(doc);
   }
+}
+
+TEST(ParseYamlDocuments, EscapesThatYieldNoUtf8AreErrors) {
+  // Found by fuzzing: yaml-cpp reads "\N" and "\_" as single Latin-1 bytes.
+  EXPECT_FALSE(ParseYamlDocuments("a: \"x\\Ny\"", "n.yaml").ok());
+  EXPECT_FALSE(ParseYamlDocuments("a: \"x\\_y\"", "n.yaml").ok());
+  auto ok = ParseJsonOrYaml("a: \"x\\u0085\\ty\\x41\"", "n.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)["a"], "x\xc2\x85\tyA");
 }
 
 TEST(ParseYamlDocuments, MalformedInputThatHungTheYamlLibraryIsAnError) {
