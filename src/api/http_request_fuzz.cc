@@ -16,14 +16,9 @@
 #include <string>
 
 #include "api/http_server.h"
+#include "core/testing/fuzz_check.h"
 
 namespace {
-
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "http_request_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
 
 const skiff::Router& Routes() {
   static const skiff::Router* router = [] {
@@ -53,22 +48,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.body_limit = 8192;
   skiff::Result<skiff::HttpRequest> req = skiff::ParseHttpRequest(bytes, options);
   if (!req.ok()) return 0;
-  Check(req->body.size() <= options.body_limit, "a body over the limit was read");
-  Check(req->target.compare(0, req->path.size(), req->path) == 0 &&
-            (req->path.size() == req->target.size() || req->target[req->path.size()] == '?'),
-        "the path is not the target before '?'", req->target);
+  skiff::FuzzCheck("http_request_fuzz", req->body.size() <= options.body_limit,
+                   "a body over the limit was read");
+  skiff::FuzzCheck(
+      "http_request_fuzz",
+      req->target.compare(0, req->path.size(), req->path) == 0 &&
+          (req->path.size() == req->target.size() || req->target[req->path.size()] == '?'),
+      "the path is not the target before '?'", req->target);
   (void)req->Header("content-type");
   (void)req->Query("watch");
 
   skiff::Router::Match match = Routes().Find(req->method, req->path);
   if (match.route == nullptr) return 0;
-  Check(match.allowed_methods.empty(), "a match with allowed methods");
-  Check(match.route->method == req->method, "a route of another method", req->method);
+  skiff::FuzzCheck("http_request_fuzz", match.allowed_methods.empty(),
+                   "a match with allowed methods");
+  skiff::FuzzCheck("http_request_fuzz", match.route->method == req->method,
+                   "a route of another method", req->method);
   size_t params = 0;
   for (const std::string& segment : match.route->segments) {
     if (segment.size() > 2 && segment.front() == '{' && segment.back() == '}') params++;
   }
-  Check(match.params.size() == params, "a match without a value for each {param}",
-        match.route->pattern + " " + req->path);
+  skiff::FuzzCheck("http_request_fuzz", match.params.size() == params,
+                   "a match without a value for each {param}",
+                   match.route->pattern + " " + req->path);
   return 0;
 }

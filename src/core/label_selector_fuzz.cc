@@ -17,31 +17,7 @@
 #include <string>
 
 #include "core/resource.h"
-
-namespace {
-
-// `s` with bytes outside printable ASCII as \xNN, so that a NUL does not cut the report short.
-std::string Printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "label_selector_fuzz: %s\n%s\n", what, Printable(detail).c_str());
-  std::abort();
-}
-
-}  // namespace
+#include "core/testing/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
@@ -61,13 +37,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!selector.ok()) return 0;
   const bool matches = selector->Matches(labels);
   if (selector->empty()) {
-    Check(matches, "an empty selector refused labels", selector_text);
+    skiff::FuzzCheck("label_selector_fuzz", matches, "an empty selector refused labels",
+                     selector_text);
   } else {
     skiff::Result<skiff::LabelSelector> twice =
         skiff::LabelSelector::Parse(selector_text + "," + selector_text);
-    Check(twice.ok(), "S parses but S,S does not",
-          selector_text + "\n" + (twice.ok() ? "" : twice.status().ToString()));
-    Check(twice->Matches(labels) == matches, "S,S and S match different labels", selector_text);
+    skiff::FuzzCheck("label_selector_fuzz", twice.ok(), "S parses but S,S does not",
+                     selector_text + "\n" + (twice.ok() ? "" : twice.status().ToString()));
+    skiff::FuzzCheck("label_selector_fuzz", twice->Matches(labels) == matches,
+                     "S,S and S match different labels", selector_text);
   }
   (void)selector->Matches({});
   return 0;

@@ -1,8 +1,9 @@
 #include "core/quantity.h"
 
-#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <string_view>
 
 namespace skiff {
@@ -88,22 +89,12 @@ Result<double> ParseQuantity(const Json& value, const std::string& field, double
     } else if (!suffix.empty()) {
       return invalid(not_quantity);
     }
-    // Mantissa and exponent are read together, so that "1.1e1" is exactly what 11 is.
+    // Mantissa and exponent are read together, so that "1.1e1" is exactly what 11 is. The text
+    // is only digits, a point and an exponent by now; past a double's range strtod gives
+    // HUGE_VAL (refused below) or a value next to 0 (harmless).
     std::string text(digits);
     if (exponent != 0) text += "e" + std::to_string(exponent);
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec == std::errc::result_out_of_range) {
-      // Past a double's range: too small reads as 0 (harmless), too large is refused below.
-      const size_t point = std::min(digits.find('.'), digits.size());
-      const size_t first = digits.find_first_not_of("-0.");
-      const long magnitude = first == std::string_view::npos ? -1000
-                             : first < point                 ? static_cast<long>(point - first)
-                                                             : -static_cast<long>(first - point);
-      number = magnitude + exponent > 0 ? HUGE_VAL : 0;
-    } else if (ec != std::errc() || end != text.data() + text.size()) {
-      return invalid(not_quantity);
-    }
-    number *= scale;
+    number = std::strtod(text.c_str(), nullptr) * scale;
   } else {
     return invalid("must be a quantity string such as \"500m\" or \"1Gi\"");
   }

@@ -13,34 +13,27 @@
 #include <string>
 
 #include "core/quantity.h"
-
-namespace {
-
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "quantity_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
-
-}  // namespace
+#include "core/testing/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const skiff::Json as_string = text;
   skiff::Result<int64_t> cpu = skiff::ParseCpuMillis(as_string, "cpu");
   skiff::Result<int64_t> memory = skiff::ParseMemoryBytes(as_string, "memory");
-  if (cpu.ok()) Check(*cpu >= 0, "negative millicores", text);
-  if (memory.ok()) Check(*memory >= 0, "negative bytes", text);
+  if (cpu.ok()) skiff::FuzzCheck("quantity_fuzz", *cpu >= 0, "negative millicores", text);
+  if (memory.ok()) skiff::FuzzCheck("quantity_fuzz", *memory >= 0, "negative bytes", text);
 
   skiff::Json number = skiff::Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (number.is_number()) {
     skiff::Result<int64_t> cpu_n = skiff::ParseCpuMillis(number, "cpu");
     skiff::Result<int64_t> memory_n = skiff::ParseMemoryBytes(number, "memory");
-    if (cpu_n.ok()) Check(*cpu_n >= 0, "negative millicores", text);
-    if (memory_n.ok()) Check(*memory_n >= 0, "negative bytes", text);
-    if (cpu.ok() && cpu_n.ok()) Check(*cpu == *cpu_n, "string and number differ (cpu)", text);
+    if (cpu_n.ok()) skiff::FuzzCheck("quantity_fuzz", *cpu_n >= 0, "negative millicores", text);
+    if (memory_n.ok()) skiff::FuzzCheck("quantity_fuzz", *memory_n >= 0, "negative bytes", text);
+    if (cpu.ok() && cpu_n.ok())
+      skiff::FuzzCheck("quantity_fuzz", *cpu == *cpu_n, "string and number differ (cpu)", text);
     if (memory.ok() && memory_n.ok()) {
-      Check(*memory == *memory_n, "string and number differ (memory)", text);
+      skiff::FuzzCheck("quantity_fuzz", *memory == *memory_n, "string and number differ (memory)",
+                       text);
     }
   }
   return 0;

@@ -122,8 +122,11 @@ class JsonBuilder : public YAML::EventHandler {
   void OnScalar(const YAML::Mark&, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     // yaml-cpp turns the escapes \N and \_ into single Latin-1 bytes, which are no UTF-8 (found
-    // by fuzzing): refused, as any string that is not UTF-8 once its escapes are read.
-    if (Status utf8 = CheckYamlText(value, "a string", /*allow_controls=*/true); !utf8.ok()) {
+    // by fuzzing): refused, as any string that is not UTF-8 once its escapes are read. Plain
+    // scalars have no escapes: their text was checked with the document's.
+    if (Status utf8 =
+            tag == "?" ? Status::Ok() : CheckYamlText(value, "a string", /*allow_controls=*/true);
+        !utf8.ok()) {
       throw DocumentError(utf8.message() + "; write \\u0085 or \\u00a0 for \\N or \\_");
     }
     if (ExpectingKey()) {

@@ -18,15 +18,9 @@
 #include <vector>
 
 #include "core/resource.h"
+#include "core/testing/fuzz_check.h"
 
 namespace {
-
-// Stops the run when an invariant does not hold; libFuzzer keeps the input as a crash file.
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "resource_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
 
 // The JSON text of `doc` with invalid UTF-8 replaced (the store refuses such strings with an
 // error; here they only need to compare).
@@ -40,8 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   skiff::Result<std::vector<skiff::Json>> docs = skiff::ParseYamlDocuments(text, "fuzz.yaml");
   skiff::Result<skiff::Json> one = skiff::ParseJsonOrYaml(text, "fuzz.yaml");
-  Check(one.ok() == (docs.ok() && docs->size() == 1),
-        "ParseJsonOrYaml and ParseYamlDocuments disagree", one.ok() ? "" : one.status().ToString());
+  skiff::FuzzCheck("resource_fuzz", one.ok() == (docs.ok() && docs->size() == 1),
+                   "ParseJsonOrYaml and ParseYamlDocuments disagree",
+                   one.ok() ? "" : one.status().ToString());
   if (!docs.ok()) return 0;
 
   skiff::Json merged = skiff::Json::object();
@@ -49,10 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string json = Text(doc);
     const std::string yaml = skiff::ToYaml(doc);
     skiff::Result<skiff::Json> again = skiff::ParseJsonOrYaml(yaml, "fuzz.yaml written back");
-    Check(again.ok(), "ToYaml wrote YAML that does not read back",
-          yaml + "\n" + (again.ok() ? "" : again.status().ToString()));
-    Check(Text(*again) == json, "ToYaml then ParseJsonOrYaml changed the document",
-          json + "\nbecame\n" + Text(*again));
+    skiff::FuzzCheck("resource_fuzz", again.ok(), "ToYaml wrote YAML that does not read back",
+                     yaml + "\n" + (again.ok() ? "" : again.status().ToString()));
+    skiff::FuzzCheck("resource_fuzz", Text(*again) == json,
+                     "ToYaml then ParseJsonOrYaml changed the document",
+                     json + "\nbecame\n" + Text(*again));
     skiff::MergePatch(merged, doc);
     (void)skiff::MetaName(doc);
     (void)skiff::MetaResourceVersion(doc);

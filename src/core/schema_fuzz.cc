@@ -18,16 +18,11 @@
 
 #include "core/resource.h"
 #include "core/schema.h"
+#include "core/testing/fuzz_check.h"
 
 namespace {
 
 using skiff::Json;
-
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "schema_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
 
 std::string Text(const Json& doc) {
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -67,8 +62,8 @@ const skiff::Schema& FixedSchema() {
                        {"mode"});
     auto compiled = skiff::Schema::FromOpenApi(skiff::KindOpenApi(
         {{"spec", spec}, {"status", OpenObject({{"phase", String()}})}}, {"spec"}));
-    Check(compiled.ok(), "the fixed schema does not compile",
-          compiled.ok() ? "" : compiled.status().ToString());
+    skiff::FuzzCheck("schema_fuzz", compiled.ok(), "the fixed schema does not compile",
+                     compiled.ok() ? "" : compiled.status().ToString());
     return new skiff::Schema(*compiled);
   }();
   return *schema;
@@ -92,22 +87,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const std::string before = Text(value);
   skiff::SchemaReport checked = schema.Check(value);
-  Check(Text(value) == before, "Check changed its value");
+  skiff::FuzzCheck("schema_fuzz", Text(value) == before, "Check changed its value");
   skiff::SchemaReport validated = schema.Validate(value);
-  Check(checked.errors.empty() || !validated.errors.empty(),
-        "Check found errors that Validate did not", before);
+  skiff::FuzzCheck("schema_fuzz", checked.errors.empty() || !validated.errors.empty(),
+                   "Check found errors that Validate did not", before);
   (void)validated.ToStatus("fuzzed");
   if (!validated.errors.empty()) return 0;
 
   const std::string after = Text(value);
   skiff::SchemaReport again = schema.Check(value);
-  Check(again.errors.empty(), "a value Validate accepted fails Check",
-        after + "\n" + again.ToStatus("it").ToString());
-  Check(again.unknown.empty(), "a value Validate pruned still has unknown fields",
-        after + "\n" + (again.unknown.empty() ? "" : again.unknown.front()));
+  skiff::FuzzCheck("schema_fuzz", again.errors.empty(), "a value Validate accepted fails Check",
+                   after + "\n" + again.ToStatus("it").ToString());
+  skiff::FuzzCheck("schema_fuzz", again.unknown.empty(),
+                   "a value Validate pruned still has unknown fields",
+                   after + "\n" + (again.unknown.empty() ? "" : again.unknown.front()));
   Json twice = value;
   skiff::SchemaReport second = schema.Validate(twice);
-  Check(second.errors.empty() && Text(twice) == after, "a second Validate changed the value",
-        after + "\nbecame\n" + Text(twice));
+  skiff::FuzzCheck("schema_fuzz", second.errors.empty() && Text(twice) == after,
+                   "a second Validate changed the value", after + "\nbecame\n" + Text(twice));
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "core/testing/fuzz_check.h"
 #include "pipelines/ir.h"
 
 namespace {
@@ -27,25 +28,20 @@ using skiff::pipelines::PipelineSpec;
 // More than the parser's own limit on DAG nesting (64): passing it means the limit failed.
 constexpr int kMaxDepth = 100;
 
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "ir_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
-
 // Checks `component` and what it reaches; returns how deep its DAGs nest (0 for a container).
 // Each component is checked once (`height`); one met again while its own check is in progress
 // contains itself.
 int CheckComponent(const PipelineSpec& spec, const ComponentSpec& component,
                    std::map<const ComponentSpec*, int>& height) {
   if (auto it = height.find(&component); it != height.end()) {
-    Check(it->second >= 0, "a component contains itself", component.name);
+    skiff::FuzzCheck("ir_fuzz", it->second >= 0, "a component contains itself", component.name);
     return it->second;
   }
   height[&component] = -1;  // in progress
   if (!component.dag) {
-    Check(spec.Executor(component.executor_label) != nullptr, "a component's executor is missing",
-          component.name + " -> " + component.executor_label);
+    skiff::FuzzCheck("ir_fuzz", spec.Executor(component.executor_label) != nullptr,
+                     "a component's executor is missing",
+                     component.name + " -> " + component.executor_label);
     return height[&component] = 0;
   }
   // Kahn's algorithm over the DAG: every task must be placed.
@@ -53,8 +49,9 @@ int CheckComponent(const PipelineSpec& spec, const ComponentSpec& component,
   for (const auto& [key, task] : component.dag->tasks) {
     std::set<std::string>& upstream = waits_for[key];
     for (const std::string& up : task.Upstream()) {
-      Check(component.dag->tasks.count(up) == 1, "a task waits for a task not in its DAG",
-            component.name + "." + key + " -> " + up);
+      skiff::FuzzCheck("ir_fuzz", component.dag->tasks.count(up) == 1,
+                       "a task waits for a task not in its DAG",
+                       component.name + "." + key + " -> " + up);
       upstream.insert(up);
     }
   }
@@ -71,16 +68,18 @@ int CheckComponent(const PipelineSpec& spec, const ComponentSpec& component,
       }
     }
   }
-  Check(done.size() == waits_for.size(), "a DAG's tasks cannot be ordered", component.name);
+  skiff::FuzzCheck("ir_fuzz", done.size() == waits_for.size(), "a DAG's tasks cannot be ordered",
+                   component.name);
 
   int deepest = 0;
   for (const auto& [key, task] : component.dag->tasks) {
     const ComponentSpec* ref = spec.Component(task.component);
-    Check(ref != nullptr, "a task's componentRef is missing",
-          component.name + "." + key + " -> " + task.component);
+    skiff::FuzzCheck("ir_fuzz", ref != nullptr, "a task's componentRef is missing",
+                     component.name + "." + key + " -> " + task.component);
     deepest = std::max(deepest, CheckComponent(spec, *ref, height));
   }
-  Check(deepest + 1 <= kMaxDepth, "DAGs nest deeper than the parser allows", component.name);
+  skiff::FuzzCheck("ir_fuzz", deepest + 1 <= kMaxDepth, "DAGs nest deeper than the parser allows",
+                   component.name);
   return height[&component] = deepest + 1;
 }
 

@@ -18,16 +18,11 @@
 #include <vector>
 
 #include "api/kfp/kfp_list.h"
+#include "core/testing/fuzz_check.h"
 
 namespace {
 
 using skiff::Json;
-
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "kfp_filter_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
 
 // Twenty runs (more than std::sort's insertion-sort threshold) whose fields hold every JSON type,
 // so that sorting compares strings, numbers, timestamps, booleans, nulls and objects with each
@@ -77,17 +72,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   skiff::KfpPage page = query->Apply(objects, "created_at");
   if (query->page_size > 0) {
-    Check(page.items.size() <= static_cast<size_t>(query->page_size), "a page holds too many");
+    skiff::FuzzCheck("kfp_filter_fuzz", page.items.size() <= static_cast<size_t>(query->page_size),
+                     "a page holds too many");
   }
-  Check(page.total_size >= 0 && static_cast<size_t>(page.total_size) <= objects.size(),
-        "total_size counts more objects than were listed");
+  skiff::FuzzCheck("kfp_filter_fuzz",
+                   page.total_size >= 0 && static_cast<size_t>(page.total_size) <= objects.size(),
+                   "total_size counts more objects than were listed");
   for (const Json& item : page.items) {
-    Check(skiff::KfpFilterMatches(query->predicates, item), "a listed object fails the filter",
-          item.dump());
+    skiff::FuzzCheck("kfp_filter_fuzz", skiff::KfpFilterMatches(query->predicates, item),
+                     "a listed object fails the filter", item.dump());
   }
   if (!page.next_page_token.empty()) {
-    Check(skiff::KfpListQuery::FromRequest(filter, sort_by, page_size, page.next_page_token).ok(),
-          "the next_page_token is refused", page.next_page_token);
+    skiff::FuzzCheck(
+        "kfp_filter_fuzz",
+        skiff::KfpListQuery::FromRequest(filter, sort_by, page_size, page.next_page_token).ok(),
+        "the next_page_token is refused", page.next_page_token);
   }
   return 0;
 }

@@ -14,16 +14,7 @@
 #include <string>
 
 #include "api/kfp/kfp_api.h"
-
-namespace {
-
-void Check(bool ok, const char* what, const std::string& detail = "") {
-  if (ok) return;
-  std::fprintf(stderr, "multipart_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
-
-}  // namespace
+#include "core/testing/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
@@ -35,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   skiff::Result<std::string> file =
       skiff::MultipartField(content_type, body, "uploadfile", &filename);
   if (!file.ok()) return 0;
-  Check(body.find(*file) != std::string::npos, "the part returned is not in the body", *file);
-  Check(filename.size() <= body.size(), "the file name is longer than the body", filename);
+  skiff::FuzzCheck("multipart_fuzz", body.find(*file) != std::string::npos,
+                   "the part returned is not in the body", *file);
+  skiff::FuzzCheck("multipart_fuzz", filename.size() <= body.size(),
+                   "the file name is longer than the body", filename);
   return 0;
 }
