@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/api_server.h"
+#include "core/admission.h"
 #include "core/ids.h"
 #include "core/resource.h"
 #include "core/schema.h"
@@ -74,7 +75,7 @@ struct ResourceApi::Target {
   std::string ns;    // "" for cluster-scoped kinds or a list across namespaces
   std::string name;  // "" for collections
   Principal principal;
-  std::string field_validation;  // "Strict", "Warn" (default) or "Ignore"
+  FieldValidation field_validation = FieldValidation::kWarn;
 };
 
 ResourceApi::ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, Clock& clock,
@@ -82,17 +83,6 @@ ResourceApi::ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, 
     : store_(store), authn_(authn), authz_(authz), clock_(clock), types_(types) {}
 
 namespace {
-
-// A rule's InvalidArgument("spec.parallelism: must be >= 0") as a 422 naming its field.
-Status AsInvalid(const Status& st, const std::string& what) {
-  if (st.ok() || st.code() != StatusCode::kInvalidArgument) return st;
-  static const std::regex kField(
-      R"(^([A-Za-z][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z0-9_/-]+(\[[0-9]+\])?)*): )");
-  std::smatch m;
-  std::string field = std::regex_search(st.message(), m, kField) ? m[1].str() : "";
-  return Invalid(what + " is invalid: " + st.message(),
-                 {{field, st.message(), "FieldValueInvalid"}});
-}
 
 std::string Quoted(const std::string& s) { return Json(s).dump(); }
 
@@ -107,56 +97,6 @@ HttpHeaders WarningHeaders(const std::vector<std::string>& warnings) {
 }
 
 }  // namespace
-
-namespace {
-
-// Kubernetes' rule for Secrets and ConfigMaps marked `immutable: true`: from then on only their
-// metadata may change (or they are deleted), so that what workloads read stays what it was.
-// Compared after admission (defaults applied), field by field, metadata and status aside.
-Status CheckImmutable(const Json& existing, const Json& obj) {
-  if (!existing.is_object() || existing.value("immutable", Json(false)) != Json(true)) {
-    return Status::Ok();
-  }
-  std::set<std::string> fields;
-  for (const Json* o : {&existing, &obj}) {
-    for (auto it = o->begin(); it != o->end(); ++it) fields.insert(it.key());
-  }
-  for (const std::string& field : fields) {
-    if (field == "metadata" || field == "status" || field == "apiVersion" || field == "kind") {
-      continue;
-    }
-    if (existing.value(field, Json()) != obj.value(field, Json())) {
-      std::string message = field + ": field is immutable when `immutable` is set";
-      return Invalid(MetaName(existing) + " is invalid: " + message,
-                     {{field, message, "FieldValueForbidden"}});
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status ResourceApi::Admit(const Target& t, Json& obj, bool is_create, bool status_only,
-                          std::vector<std::string>* warnings) {
-  const std::string what = t.type->kind + " " + Quote(MetaName(obj));
-  if (t.type->schema) {
-    SchemaReport report = t.type->schema->Validate(obj);
-    if (t.field_validation == "Strict") {
-      for (const std::string& field : report.unknown) {
-        report.errors.push_back({field, "field not declared in schema", "FieldValueUnknown"});
-      }
-    } else if (t.field_validation != "Ignore") {
-      for (const std::string& field : report.unknown) {
-        warnings->push_back("unknown field " + Quoted(field));
-      }
-    }
-    RETURN_IF_ERROR(report.ToStatus(what));
-  }
-  if (!status_only && t.type->validate) {
-    RETURN_IF_ERROR(AsInvalid(t.type->validate(obj, is_create), what));
-  }
-  return Status::Ok();
-}
 
 namespace {
 
@@ -272,13 +212,7 @@ Result<ResourceApi::Target> ResourceApi::Resolve(const HttpRequest& req, bool cl
     RETURN_IF_ERROR(ValidateName(t.name, "metadata.name"));
   }
   t.principal = req.principal;
-  t.field_validation = req.Query("fieldValidation");
-  if (t.field_validation.empty()) t.field_validation = "Warn";
-  if (t.field_validation != "Strict" && t.field_validation != "Warn" &&
-      t.field_validation != "Ignore") {
-    return InvalidArgument("fieldValidation: " + Quote(t.field_validation) +
-                           " is not one of Strict, Warn, Ignore");
-  }
+  ASSIGN_OR_RETURN(t.field_validation, ParseFieldValidation(req.Query("fieldValidation")));
   return t;
 }
 
@@ -354,13 +288,14 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
   }
 }
 
-// --- identity checks shared by create/replace ---
+// --- the URL names the object ---
 
 namespace {
 
-// Fills apiVersion/kind/namespace/name from the URL when absent and rejects mismatches.
-Status CheckIdentity(Json& obj, const ResourceType& type, const std::string& ns,
-                     const std::string& url_name) {
+// Fills apiVersion, kind, namespace and name from the URL when the body leaves them out, and
+// refuses a body that names another object. The rest of identity is Admit's (core/admission.h).
+Status MatchUrl(Json& obj, const ResourceType& type, const std::string& ns,
+                const std::string& url_name) {
   for (auto [field, want] : {std::pair<const char*, std::string>{"apiVersion", type.ApiVersion()},
                              std::pair<const char*, std::string>{"kind", type.kind}}) {
     if (!obj.contains(field) || obj[field].is_null()) {
@@ -374,50 +309,34 @@ Status CheckIdentity(Json& obj, const ResourceType& type, const std::string& ns,
     return InvalidArgument("metadata: must be an object");
   }
   Json& meta = Metadata(obj);
-  if (meta.contains("namespace") && !meta["namespace"].is_null() &&
-      !meta["namespace"].is_string()) {
-    return InvalidArgument("metadata.namespace: must be a string");
-  }
-  std::string body_ns = meta.value("namespace", Json("")).is_string()
-                            ? meta.value("namespace", std::string())
-                            : std::string();
+  auto text = [&meta](const char* field) {
+    return meta.value(field, Json("")).is_string() ? meta.value(field, std::string())
+                                                   : std::string();
+  };
   if (type.namespaced) {
+    std::string body_ns = text("namespace");
+    if (meta.contains("namespace") && !meta["namespace"].is_null() &&
+        !meta["namespace"].is_string()) {
+      return InvalidArgument("metadata.namespace: must be a string");
+    }
     if (body_ns.empty()) {
       meta["namespace"] = ns;
     } else if (body_ns != ns) {
       return InvalidArgument("metadata.namespace: " + Quote(body_ns) +
                              " does not match the namespace in the URL " + Quote(ns));
     }
-  } else if (!body_ns.empty()) {
-    return InvalidArgument("metadata.namespace: must be empty: " + type.kind +
-                           " is cluster-scoped");
-  } else {
-    meta.erase("namespace");
-  }
-  if (meta.contains("name") && !meta["name"].is_null() && !meta["name"].is_string()) {
-    return InvalidArgument("metadata.name: must be a string");
   }
   if (!url_name.empty()) {
-    std::string body_name =
-        meta.contains("name") && meta["name"].is_string() ? meta["name"].get<std::string>() : "";
+    if (meta.contains("name") && !meta["name"].is_null() && !meta["name"].is_string()) {
+      return InvalidArgument("metadata.name: must be a string");
+    }
+    std::string body_name = text("name");
     if (body_name.empty()) {
       meta["name"] = url_name;
     } else if (body_name != url_name) {
       return InvalidArgument("metadata.name: " + Quote(body_name) +
                              " does not match the name in the URL " + Quote(url_name));
     }
-  }
-  if (meta.contains("labels") && !meta["labels"].is_null()) {
-    if (!meta["labels"].is_object()) return InvalidArgument("metadata.labels: must be an object");
-    for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
-      if (!it.value().is_string()) {
-        return InvalidArgument("metadata.labels." + it.key() + ": must be a string");
-      }
-    }
-  }
-  if (meta.contains("resourceVersion") && !meta["resourceVersion"].is_null() &&
-      !meta["resourceVersion"].is_string()) {
-    return InvalidArgument("metadata.resourceVersion: must be a string");
   }
   return Status::Ok();
 }
@@ -521,31 +440,19 @@ Status ResourceApi::Get(const Target& t, HttpResponder& r) {
 }
 
 Status ResourceApi::Create(const Target& t, Json obj, HttpResponder& r) {
-  RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, ""));
-  Json& meta = obj["metadata"];
-  std::string generate = meta.value("generateName", Json("")).is_string()
-                             ? meta.value("generateName", std::string())
-                             : std::string();
-  std::string name =
-      meta.contains("name") && meta["name"].is_string() ? meta["name"].get<std::string>() : "";
-  if (name.empty() && !generate.empty()) {
-    RETURN_IF_ERROR(ValidateName(generate + "x", "metadata.generateName"));
-  } else {
-    RETURN_IF_ERROR(ValidateName(name, "metadata.name"));
-  }
-  // Set by the server, never by the client.
-  for (const char* field :
-       {"resourceVersion", "uid", "creationTimestamp", "generation", "deletionTimestamp"}) {
-    meta.erase(field);
-  }
-  obj.erase("status");
+  RETURN_IF_ERROR(MatchUrl(obj, *t.type, t.ns, ""));
+  const bool generated = !obj["metadata"].contains("name") || obj["metadata"]["name"] == Json("") ||
+                         obj["metadata"]["name"].is_null();
   std::vector<std::string> warnings;
-  RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/true, /*status_only=*/false, &warnings));
-  Result<Json> created = Internal("not attempted");
-  for (int attempt = 0; attempt < (name.empty() ? 5 : 1); ++attempt) {
-    if (name.empty()) obj["metadata"]["name"] = GenerateName(generate);
+  Admission how{.op = WriteOp::kCreate, .field_validation = t.field_validation};
+  RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  Result<Json> created = store_.Create(t.store_type, obj);
+  // A generated name that is taken: another suffix (five tries, as the API server does).
+  for (int attempt = 1;
+       generated && attempt < 5 && created.status().code() == StatusCode::kAlreadyExists;
+       ++attempt) {
+    obj["metadata"]["name"] = GenerateName(obj["metadata"].value("generateName", ""));
     created = store_.Create(t.store_type, obj);
-    if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) break;
   }
   if (!created.ok()) return created.status();
   AfterWrite(t, *created);
@@ -554,21 +461,12 @@ Status ResourceApi::Create(const Target& t, Json obj, HttpResponder& r) {
 }
 
 Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
-  RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, t.name));
+  RETURN_IF_ERROR(MatchUrl(obj, *t.type, t.ns, t.name));
   ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
-  // The status belongs to controllers: a user's PUT keeps what is stored (see /status).
-  if (existing.contains("status")) {
-    obj["status"] = existing["status"];
-  } else {
-    obj.erase("status");
-  }
-  Json& meta = obj["metadata"];
-  for (const char* field : {"uid", "creationTimestamp", "generation"}) {
-    if (existing["metadata"].contains(field)) meta[field] = existing["metadata"][field];
-  }
   std::vector<std::string> warnings;
-  RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/false, /*status_only=*/false, &warnings));
-  RETURN_IF_ERROR(CheckImmutable(existing, obj));
+  Admission how{
+      .op = WriteOp::kUpdate, .stored = &existing, .field_validation = t.field_validation};
+  RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
   ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
   AfterWrite(t, updated);
   r.SendJson(200, updated, WarningHeaders(warnings));
@@ -576,20 +474,13 @@ Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
 }
 
 Status ResourceApi::ReplaceStatus(const Target& t, Json obj, HttpResponder& r) {
-  RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, t.name));
+  RETURN_IF_ERROR(MatchUrl(obj, *t.type, t.ns, t.name));
   ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
-  if (obj.contains("status")) {
-    existing["status"] = obj["status"];
-  } else {
-    existing.erase("status");
-  }
-  std::string rv = obj["metadata"].value("resourceVersion", Json("")).is_string()
-                       ? obj["metadata"].value("resourceVersion", std::string())
-                       : std::string();
-  existing["metadata"]["resourceVersion"] = rv;
   std::vector<std::string> warnings;
-  RETURN_IF_ERROR(Admit(t, existing, /*is_create=*/false, /*status_only=*/true, &warnings));
-  ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(existing)));
+  Admission how{
+      .op = WriteOp::kUpdateStatus, .stored = &existing, .field_validation = t.field_validation};
+  RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
   r.SendJson(200, updated, WarningHeaders(warnings));
   return Status::Ok();
 }
@@ -616,26 +507,12 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
     if (MetaName(obj) != t.name || MetaNamespace(obj) != t.ns) {
       return InvalidArgument("metadata.name: a patch may not change the name or namespace");
     }
-    RETURN_IF_ERROR(CheckIdentity(obj, *t.type, t.ns, t.name));
-    if (status_only) {
-      Json next = existing;
-      if (obj.contains("status")) next["status"] = obj["status"];
-      next["metadata"]["resourceVersion"] = obj["metadata"].value("resourceVersion", "");
-      obj = std::move(next);
-    } else {
-      if (existing.contains("status")) {
-        obj["status"] = existing["status"];
-      } else {
-        obj.erase("status");
-      }
-      for (const char* field : {"uid", "creationTimestamp", "generation"}) {
-        if (existing["metadata"].contains(field))
-          obj["metadata"][field] = existing["metadata"][field];
-      }
-    }
+    RETURN_IF_ERROR(MatchUrl(obj, *t.type, t.ns, t.name));
     std::vector<std::string> warnings;
-    RETURN_IF_ERROR(Admit(t, obj, /*is_create=*/false, status_only, &warnings));
-    if (!status_only) RETURN_IF_ERROR(CheckImmutable(existing, obj));
+    Admission how{.op = status_only ? WriteOp::kUpdateStatus : WriteOp::kUpdate,
+                  .stored = &existing,
+                  .field_validation = t.field_validation};
+    RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
     auto updated = store_.Update(t.store_type, obj);
     if (updated.ok()) {
       AfterWrite(t, *updated);

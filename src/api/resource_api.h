@@ -14,12 +14,12 @@
 //   ResourceApi api(store, authn, authz, clock);   // the kinds of TypeRegistry::Global()
 //   api.AddRoutes(router);
 //
-// Every write (create, replace, patch, and /status) is admitted by the kind's registration:
-// its schema (types, required fields, enums, ranges, defaults; a null means absent) and then its
-// rules (ResourceType::validate). What they refuse is a 422 Invalid Status naming every offending
-// field in details.causes. Fields the schema does not know are pruned and reported in a
-// `Warning` header, or refused with ?fieldValidation=Strict (Ignore: pruned silently), as
-// Kubernetes does.
+// Every write (create, replace, patch, and /status) passes Admit (core/admission.h), the one
+// admission path every writer shares: identity, the platform's metadata fields, the kind's schema
+// (types, required fields, enums, ranges, defaults; a null means absent) and its rules. What they
+// refuse is a 422 Invalid Status naming every offending field in details.causes. Fields the
+// schema does not know are pruned and reported in a `Warning` header, or refused with
+// ?fieldValidation=Strict (Ignore: pruned silently), as Kubernetes does.
 //
 // Every handler expects req.principal to be set (ApiServer authenticates first) and asks the
 // Authorizer with the namespace from the URL before touching the store, so a user without a role
@@ -69,10 +69,6 @@ class ResourceApi {
   Status Delete(const Target& t, const HttpRequest& req, HttpResponder& r);
   void MintToken(const HttpRequest& req, HttpResponder& r);
 
-  // Checks `obj` against its kind (schema, then rules; `status_only`: the schema alone, as
-  // controllers' rules are about the spec). Unknown fields go to *warnings (or are refused).
-  Status Admit(const Target& t, Json& obj, bool is_create, bool status_only,
-               std::vector<std::string>* warnings);
   void AfterWrite(const Target& t, const Json& obj);
 
   Store& store_;

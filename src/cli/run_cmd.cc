@@ -13,6 +13,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/platform.h"
+#include "core/admission.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "pipelines/ir.h"
@@ -209,8 +210,13 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
     InitLogging("", "warn");
     auto platform = Platform::Create({SkiffHome(), "", 10000});
     if (!platform.ok()) return Fail(platform.status());
+    // The same admission as a run created through the API (core/admission.h).
+    const ResourceType* type = TypeRegistry::Global().ByStoreType(pipelines::kPipelineRunType);
+    if (type == nullptr) return Fail(Internal("the PipelineRun kind is not registered"));
     Json validated = run;
-    if (Status st = pipelines::ValidatePipelineRun(validated, true); !st.ok()) return Fail(st);
+    if (Status st = Admit(*type, {.op = WriteOp::kCreate}, validated, nullptr); !st.ok()) {
+      return Fail(st);
+    }
     auto created = (*platform)->store().Create(pipelines::kPipelineRunType, validated);
     if (!created.ok()) return Fail(created.status());
     (*platform)->Start();

@@ -49,6 +49,9 @@ struct ControllerContext {
       read_config;
   // Settings by name (e.g. "job-backoff-ms"), from the command line; absent means default.
   std::map<std::string, std::string> settings;
+  // The kinds served: a controller that writes objects of another kind admits them with their
+  // registration (core/admission.h).
+  const TypeRegistry* types = &TypeRegistry::Global();
 
   // The setting `name` as a number, `dflt` when absent or not a number.
   int64_t IntSetting(const std::string& name, int64_t dflt) const;

@@ -1,9 +1,36 @@
 // The core group's kinds that belong to no controller: Secret and ConfigMap. Their values are
 // read by the Job controller (env valueFrom) and the pipeline launcher (kfp-kubernetes).
+#include <set>
+
 #include "core/resource.h"
 #include "core/schema.h"
 
 namespace skiff {
+namespace {
+
+// Kubernetes' rule for Secrets and ConfigMaps marked `immutable: true`: from then on only their
+// metadata may change (or they are deleted), so that what workloads read stays what it was.
+// Compared after admission (defaults applied), field by field, metadata and status aside.
+Status CheckImmutable(const Json& stored, const Json& obj) {
+  if (stored.value("immutable", Json(false)) != Json(true)) return Status::Ok();
+  std::set<std::string> fields;
+  for (const Json* o : {&stored, &obj}) {
+    for (auto it = o->begin(); it != o->end(); ++it) fields.insert(it.key());
+  }
+  for (const std::string& field : fields) {
+    if (field == "metadata" || field == "status" || field == "apiVersion" || field == "kind") {
+      continue;
+    }
+    if (stored.value(field, Json()) != obj.value(field, Json())) {
+      std::string message = field + ": field is immutable when `immutable` is set";
+      return Invalid(MetaName(stored) + " is invalid: " + message,
+                     {{field, message, "FieldValueForbidden"}});
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 void RegisterCoreKinds(TypeRegistry& registry) {
   using namespace openapi;
@@ -25,6 +52,7 @@ void RegisterCoreKinds(TypeRegistry& registry) {
                        }
                        return std::to_string(n);
                      }}};
+  secret.validate_update = &CheckImmutable;
   registry.Add(std::move(secret));
 
   ResourceType config_map{"", "v1", "ConfigMap", "configmaps", true, {"cm", "configmap"}};
@@ -37,6 +65,7 @@ void RegisterCoreKinds(TypeRegistry& registry) {
                            }
                            return std::to_string(n);
                          }}};
+  config_map.validate_update = &CheckImmutable;
   registry.Add(std::move(config_map));
 }
 

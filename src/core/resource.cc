@@ -678,6 +678,13 @@ const ResourceType* TypeRegistry::ByPlural(const std::string& group,
   return nullptr;
 }
 
+const ResourceType* TypeRegistry::ByStoreType(const std::string& store_type) const {
+  for (const auto& t : types_) {
+    if (t.StoreType() == store_type) return &t;
+  }
+  return nullptr;
+}
+
 Result<const ResourceType*> TypeRegistry::Resolve(const std::string& name) const {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(),

@@ -98,6 +98,9 @@ struct ResourceType {
   // Rules beyond the schema (cross-field checks, defaults that depend on other fields), run at
   // the API edge after the schema. An error names the field ("spec.parallelism: ...").
   std::function<Status(Json& obj, bool is_create)> validate;
+  // Rules about a change (fields that may not change once set), run on update after `validate`,
+  // seeing the object as stored. An error names the field.
+  std::function<Status(const Json& stored, const Json& obj)> validate_update;
   // `skiff get` columns between NAME and AGE.
   std::vector<PrinterColumn> columns;
   // `skiff describe` body after the common header; `related` are the objects selected by
@@ -128,6 +131,8 @@ class TypeRegistry {
   void Add(ResourceType type);
   const ResourceType* ByKind(const std::string& api_version, const std::string& kind) const;
   const ResourceType* ByPlural(const std::string& group, const std::string& plural) const;
+  // The kind the store files under `store_type` ("jobs.batch"), or null.
+  const ResourceType* ByStoreType(const std::string& store_type) const;
   // Resolves what a CLI user types, as kubectl does: "job", "jobs", "Job", a short name, or
   // qualified by group: "jobs.batch", "job.batch". A name two groups share resolves only when
   // qualified: InvalidArgument naming the candidates; NotFound when nothing matches.

@@ -1,6 +1,7 @@
 // The pipelines module's kinds (PipelineRun, RecurringRun, Experiment, Pipeline, PipelineVersion,
 // TaskCache: schemas, rules, printer columns, describe) and its two controllers' registration.
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -127,6 +128,8 @@ ResourceType PipelineRunKind() {
                                       {"parameters", Map(Any())},
                                       {"enableCaching", Boolean()},
                                       {"cancelRequested", Boolean()},
+                                      // Retries asked for (run_retry.h); status.retries: done.
+                                      {"retries", Integer(0)},
                                       {"pipelineRoot", String()},
                                       {"experimentId", String()},
                                       {"recurringRunId", String()},
@@ -165,10 +168,19 @@ ResourceType PipelineRunKind() {
   return run;
 }
 
+// A trigger that parses, and a pipeline and parameters that every fired run would be admitted
+// with: a schedule that can only make refused runs is refused at once.
 Status ValidateRecurringRun(Json& rr, bool) {
-  const Json& trigger = At(rr, {"spec", "trigger"});
-  RETURN_IF_ERROR(Schedule::FromTrigger(trigger).status().WithContext("spec"));
-  return Status::Ok();
+  const Json& spec = At(rr, {"spec"});
+  RETURN_IF_ERROR(Schedule::FromTrigger(At(spec, {"trigger"})).status().WithContext("spec"));
+  std::map<std::string, Json> params;
+  const Json& parameters = At(spec, {"parameters"});
+  if (parameters.is_object()) {
+    for (auto it = parameters.begin(); it != parameters.end(); ++it) params[it.key()] = *it;
+  }
+  Json probe = MakePipelineRun(MetaNamespace(rr), "probe", At(spec, {"pipelineSpec"}),
+                               At(spec, {"platformSpec"}), params, true);
+  return ValidatePipelineRun(probe, true);
 }
 
 ResourceType RecurringRunKind() {
@@ -192,6 +204,8 @@ ResourceType RecurringRunKind() {
                   {"status", OpenObject({{"lastScheduledAt", String()},
                                          {"nextScheduledAt", String()},
                                          {"enabledAt", String()},
+                                         {"observedEnabled", Boolean()},
+                                         {"updatedAt", String()},
                                          {"firedRuns", Integer(0)},
                                          {"message", String()},
                                          {"conditions", Conditions()}})}},
@@ -296,7 +310,8 @@ class RunPlugin : public Controller {
 // The recurring run controller as a plug-in: it wakes when one of its fired runs changes.
 class RecurringRunPlugin : public Controller {
  public:
-  explicit RecurringRunPlugin(const ControllerContext& ctx) : controller_(ctx.store, ctx.clock) {}
+  explicit RecurringRunPlugin(const ControllerContext& ctx)
+      : controller_(ctx.store, ctx.clock, {.types = ctx.types}) {}
 
   std::string StoreType() const override { return kRecurringRunType; }
   std::vector<Watch> Watches() const override {

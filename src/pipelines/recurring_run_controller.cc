@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/admission.h"
 #include "core/log.h"
 #include "pipelines/run_controller.h"
 
@@ -353,6 +354,10 @@ Status RecurringRunController::Fire(const Json& rr, TimePoint scheduled) {
                           "pipelineRoot", "description"}) {
     if (spec.contains(key)) rs[key] = spec[key];
   }
+  const TypeRegistry& types = options_.types != nullptr ? *options_.types : TypeRegistry::Global();
+  const ResourceType* type = types.ByStoreType(kPipelineRunType);
+  if (type == nullptr) return Internal("the PipelineRun kind is not registered");
+  RETURN_IF_ERROR(Admit(*type, {.op = WriteOp::kCreate}, run, nullptr));
   auto created = store_.Create(kPipelineRunType, run);
   if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
     return created.status().WithContext("firing recurring run " + ns + "/" + name);
@@ -377,6 +382,14 @@ Result<std::optional<milliseconds>> RecurringRunController::Reconcile(const std:
   if (!status.is_object()) status = Json::object();
   const Json before = status;
   const Json& spec = rr["spec"];
+  // A flip of spec.enabled, by whichever API: times that pass while disabled are not caught up.
+  const bool enabled = spec.value("enabled", true);
+  if (status.contains("observedEnabled") && status["observedEnabled"].is_boolean() &&
+      status["observedEnabled"].get<bool>() != enabled) {
+    status["updatedAt"] = FormatRfc3339(clock_.Now());
+    if (enabled) status["enabledAt"] = FormatRfc3339(clock_.Now());
+  }
+  status["observedEnabled"] = enabled;
   auto write_status = [&]() -> Status {
     if (status == before) return Status::Ok();
     auto updated = store_.Update(kRecurringRunType, rr);
@@ -399,7 +412,7 @@ Result<std::optional<milliseconds>> RecurringRunController::Reconcile(const std:
       schedule->start = created + schedule->interval;
     }
   }
-  if (!spec.value("enabled", true)) {
+  if (!enabled) {
     status.erase("nextScheduledAt");
     RETURN_IF_ERROR(write_status());
     return std::optional<milliseconds>();
@@ -449,7 +462,14 @@ Result<std::optional<milliseconds>> RecurringRunController::Reconcile(const std:
     RETURN_IF_ERROR(write_status());
     return std::optional<milliseconds>(options_.busy_poll);
   }
-  RETURN_IF_ERROR(Fire(rr, *next));
+  if (Status fired = Fire(rr, *next); fired.code() == StatusCode::kInvalid) {
+    // The run this recurring run makes is refused: nothing fires until its spec changes.
+    status["message"] = "the run for " + FormatRfc3339(*next) + " is refused: " + fired.message();
+    RETURN_IF_ERROR(write_status());
+    return std::optional<milliseconds>();
+  } else if (!fired.ok()) {
+    return fired;
+  }
   status["lastScheduledAt"] = FormatRfc3339(*next);
   status["firedRuns"] = status.value("firedRuns", 0) + 1;
   status["message"] = "";

@@ -15,6 +15,13 @@
 //   status:
 //     lastScheduledAt: RFC 3339   # schedule time of the last fired run: restarts resume from it
 //     nextScheduledAt, firedRuns, message
+//     observedEnabled, enabledAt, updatedAt   # the controller's record of spec.enabled flips
+//
+// Whoever flips spec.enabled (the KFP API's :enable, a PUT or PATCH through the generic API),
+// the controller notices the flip and records when: schedule times that passed while the
+// recurring run was disabled are not caught up. Each fired run passes the same admission as a
+// run a user creates (core/admission.h); a run refused there is reported in status.message and
+// nothing fires until the spec changes.
 //
 // Each fired run is named "<recurring run name>-<unix seconds of its schedule time>", so a crash
 // between creating the run and recording status cannot fire it twice: the re-create finds it.
@@ -79,6 +86,8 @@ struct Schedule {
 struct RecurringRunControllerOptions {
   // How often to look again while max_concurrency holds back a due run.
   std::chrono::milliseconds busy_poll{std::chrono::seconds(1)};
+  // The kinds whose admission every fired run passes (null: TypeRegistry::Global()).
+  const TypeRegistry* types = nullptr;
 };
 
 class RecurringRunController {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "pipelines/run_retry.h"
 
 namespace skiff::pipelines {
 namespace {
@@ -147,10 +148,16 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
   // run's tasks): a hash walk now and after. A collision only delays a progress write; a change
   // of state is always written.
   const size_t before_hash = std::hash<Json>{}(status);
-  const std::string state = status.value("state", "");
+  std::string state = status.value("state", "");
   if (Finished(state)) {
     runs_.erase(key);
-    return std::optional<milliseconds>();
+    // A retry asked for through the spec (run_retry.h) restarts a failed or cancelled run.
+    if ((state != "FAILED" && state != "CANCELED") || !RetryRequested(run)) {
+      return std::optional<milliseconds>();
+    }
+    RETURN_IF_ERROR(ResetRunForRetry(run));
+    LogInfo("pipeline run retried",
+            {{"run", key}, {"retries", std::to_string(status.value("retries", 0))}});
   }
   RunCache& cache = runs_[key];
   if (cache.uid != MetaUid(run)) cache = RunCache{.uid = MetaUid(run)};  // a new run, same name

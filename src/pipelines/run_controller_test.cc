@@ -111,6 +111,33 @@ TEST_F(RunControllerTest, AChangeMadeByAnotherWriterIsReadAndWhatWasNotStoredIsR
   EXPECT_EQ(runner_.StartedPaths().size(), 2u) << "nothing new started after the terminate";
 }
 
+TEST_F(RunControllerTest, ARetryAskedForInTheSpecReRunsOnlyWhatFailed) {
+  MakeController({.min_persist_interval = milliseconds(0), .persist_cost_factor = 0});
+  CreateRun();
+  Reconcile();
+  runner_.Succeed("root.print-text");
+  Reconcile();
+  runner_.Fail("root.print-text-2");
+  Reconcile();
+  ASSERT_EQ(Stored()["status"]["state"], "FAILED");
+  Reconcile();
+  EXPECT_EQ(Stored()["status"]["state"], "FAILED") << "a finished run stays as it is";
+  Json run = Stored();
+  run["spec"]["retries"] = 1;  // what the KFP API's :retry writes; any writer of the spec may
+  ASSERT_TRUE(store_->Update(kPipelineRunType, run).ok());
+  Reconcile();
+  Json stored = Stored();
+  EXPECT_EQ(stored["status"]["state"], "RUNNING") << stored["status"].dump();
+  EXPECT_EQ(stored["status"]["retries"], 1);
+  EXPECT_EQ(StoredTaskState("root.print-text"), kSucceeded) << "kept from the first attempt";
+  runner_.Succeed("root.print-text-2");
+  Reconcile();
+  runner_.Succeed("root.print-text-3");
+  Reconcile();
+  EXPECT_EQ(Stored()["status"]["state"], "SUCCEEDED");
+  EXPECT_EQ(runner_.StartedPaths().size(), 4u) << "print-text ran once, print-text-2 twice";
+}
+
 TEST_F(RunControllerTest, ARunThatIsGoneIsForgotten) {
   MakeController({});
   CreateRun();

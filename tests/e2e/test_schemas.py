@@ -12,6 +12,18 @@ MAX_FIELDS_PER_KIND = 400
 # Metadata the client does not choose: checked against the URL or set by the server.
 SERVER_SET = {"name", "namespace", "resourceVersion", "uid", "creationTimestamp", "generation",
               "deletionTimestamp"}
+# The smallest pipeline: one container task, and an integer parameter `n`.
+TINY_IR = {
+    "pipelineInfo": {"name": "tiny"},
+    "schemaVersion": "2.1.0", "sdkVersion": "kfp-2.14.3",
+    "root": {"dag": {"tasks": {"echo": {"taskInfo": {"name": "echo"},
+                                        "componentRef": {"name": "comp-echo"}}}},
+             "inputDefinitions": {"parameters": {"n": {"parameterType": "NUMBER_INTEGER",
+                                                       "defaultValue": 1}}}},
+    "components": {"comp-echo": {"executorLabel": "exec-echo"}},
+    "deploymentSpec": {"executors": {"exec-echo": {"container": {
+        "image": "alpine", "command": ["echo", "hi"]}}}},
+}
 
 
 def wrong_values(schema):
@@ -301,7 +313,7 @@ def test_a_forged_status_is_refused(skiff):
     assert skiff.http("POST", "/api/v1/namespaces/default/secrets", json=secret).status_code == 201
     rr = {"apiVersion": "pipelines.kubeflow.org/v2beta1", "kind": "RecurringRun",
           "metadata": {"name": "nightly"},
-          "spec": {"pipelineSpec": {}, "trigger": {"intervalSecond": 3600}, "enabled": False}}
+          "spec": {"pipelineSpec": TINY_IR, "trigger": {"intervalSecond": 3600}, "enabled": False}}
     url = "/apis/pipelines.kubeflow.org/v2beta1/namespaces/default/recurringruns"
     assert skiff.http("POST", url, json=rr).status_code == 201
     for status in ({"firedRuns": "x"}, {"conditions": "x"}, {"lastScheduledAt": 5}):
@@ -316,7 +328,7 @@ def test_recurring_run_enabled_yes_is_a_422_naming_the_field(skiff):
 kind: RecurringRun
 metadata: {name: rr}
 spec:
-  pipelineSpec: {}
+  pipelineSpec: """ + json.dumps(TINY_IR) + """
   trigger: {intervalSecond: 60}
   enabled: "yes"
 """
@@ -337,7 +349,7 @@ def test_an_object_stored_before_its_schema_is_reported_and_the_server_stays_up(
     url = "/apis/pipelines.kubeflow.org/v2beta1/namespaces/default/recurringruns"
     rr = {"apiVersion": "pipelines.kubeflow.org/v2beta1", "kind": "RecurringRun",
           "metadata": {"name": "old"},
-          "spec": {"pipelineSpec": {}, "trigger": {"intervalSecond": 60}, "enabled": False}}
+          "spec": {"pipelineSpec": TINY_IR, "trigger": {"intervalSecond": 60}, "enabled": False}}
     assert skiff.http("POST", url, json=rr).status_code == 201
     skiff.stop()
     # Written straight to the store, as an older Skiff without the schema would have kept it.
@@ -376,3 +388,42 @@ def test_an_object_stored_before_its_schema_is_reported_and_the_server_stays_up(
     fixed = skiff.http("PATCH", url + "/old", json={"spec": {"enabled": False, "noCatchup": False}},
                        headers={"Content-Type": "application/merge-patch+json"})
     assert fixed.status_code == 200, fixed.text
+
+
+def test_every_writer_admits_a_pipeline_run_the_same_way(skiff, tmp_path):
+    """A parameter of the wrong type, written by each writer of PipelineRuns: the generic API and
+    the KFP API answer 422 naming it, `skiff run --local` refuses it (and a name that is no name),
+    and a RecurringRun that would fire such runs is refused when it is created. (A run the
+    RecurringRun controller fires passes the same admission: see kfp_api_test.cc.)"""
+    ns_url = "/apis/pipelines.kubeflow.org/v2beta1/namespaces/default"
+    run = {"apiVersion": "pipelines.kubeflow.org/v2beta1", "kind": "PipelineRun",
+           "metadata": {"name": "bad"},
+           "spec": {"pipelineSpec": TINY_IR, "parameters": {"n": "seven"}}}
+    r = skiff.http("POST", ns_url + "/pipelineruns", json=run)
+    assert r.status_code == 422, r.text
+    assert "parameter 'n'" in r.json()["message"], r.text
+
+    r = skiff.http("POST", "/apis/v2beta1/runs",
+                   json={"display_name": "bad", "pipeline_spec": TINY_IR,
+                         "runtime_config": {"parameters": {"n": "seven"}}})
+    assert r.status_code == 422, r.text
+    assert "parameter 'n'" in r.json()["message"], r.text
+
+    rr = {"apiVersion": "pipelines.kubeflow.org/v2beta1", "kind": "RecurringRun",
+          "metadata": {"name": "bad"},
+          "spec": {"pipelineSpec": TINY_IR, "parameters": {"n": "seven"},
+                   "trigger": {"intervalSecond": 60}}}
+    r = skiff.http("POST", ns_url + "/recurringruns", json=rr)
+    assert r.status_code == 422, r.text
+    assert "parameter 'n'" in r.json()["message"], r.text
+
+    ir = tmp_path / "tiny.json"
+    ir.write_text(json.dumps(TINY_IR))
+    res = skiff.cli("run", str(ir), "--local", "-p", "n=seven", check=False)
+    assert res.returncode != 0
+    assert "parameter 'n'" in res.stderr, res.stderr
+    # A name that is no name reaches the store only through admission: refused there.
+    res = skiff.cli("run", str(ir), "--local", "--name", "../evil", check=False)
+    assert res.returncode != 0
+    assert "metadata.name" in res.stderr and "not a valid name" in res.stderr, res.stderr
+    assert skiff.http("GET", ns_url + "/pipelineruns").json()["items"] == []

@@ -9,13 +9,14 @@
 
 #include "api/kfp/kfp_list.h"
 #include "api/kfp/kfp_openapi_json.h"
-#include "api/kfp/kfp_run_retry.h"
+#include "core/admission.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/resource.h"
 #include "pipelines/ir.h"
 #include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
+#include "pipelines/run_retry.h"
 
 namespace skiff {
 namespace {
@@ -342,7 +343,22 @@ KfpApi::KfpApi(Store& store, Authorizer& authorizer, Clock& clock, KfpApiOptions
       authorizer_(authorizer),
       clock_(clock),
       options_(std::move(options)),
+      types_(options_.types != nullptr ? *options_.types : TypeRegistry::Global()),
       run_index_(store, kPipelineRunType, &RunSummaryToApi) {}
+
+Result<Json> KfpApi::CreateObject(const std::string& store_type, Json obj) {
+  const ResourceType* type = types_.ByStoreType(store_type);
+  if (type == nullptr) return Internal("no kind is registered for " + store_type);
+  RETURN_IF_ERROR(Admit(*type, {.op = WriteOp::kCreate}, obj, nullptr));
+  return store_.Create(store_type, std::move(obj));
+}
+
+Result<Json> KfpApi::UpdateObject(const std::string& store_type, const Json& stored, Json obj) {
+  const ResourceType* type = types_.ByStoreType(store_type);
+  if (type == nullptr) return Internal("no kind is registered for " + store_type);
+  RETURN_IF_ERROR(Admit(*type, {.op = WriteOp::kUpdate, .stored = &stored}, obj, nullptr));
+  return store_.Update(store_type, std::move(obj));
+}
 
 std::string KfpApi::NamespaceOf(const HttpRequest& req, const Json* body) const {
   std::string ns = req.Query("namespace");
@@ -401,7 +417,7 @@ Result<Json> KfpApi::Healthz(const HttpRequest&) {
 
 // ---- experiments ----
 
-Json KfpApi::ExperimentToApi(const Json& obj) {
+Json KfpApi::ExperimentToApi(const Json& obj, const std::string& last_run_created_at) {
   const Json& spec = ObjectAt(obj, "spec");
   return {{"experiment_id", MetaName(obj)},
           {"display_name", StrOr(spec, "displayName", MetaName(obj))},
@@ -409,7 +425,7 @@ Json KfpApi::ExperimentToApi(const Json& obj) {
           {"created_at", CreatedAt(obj)},
           {"namespace", MetaNamespace(obj)},
           {"storage_state", StrOr(spec, "storageState", "AVAILABLE")},
-          {"last_run_created_at", StrOr(ObjectAt(obj, "status"), "lastRunCreatedAt", kEpoch)}};
+          {"last_run_created_at", last_run_created_at.empty() ? kEpoch : last_run_created_at}};
 }
 
 Result<Json> KfpApi::CreateExperiment(const HttpRequest& req) {
@@ -428,8 +444,20 @@ Result<Json> KfpApi::CreateExperiment(const HttpRequest& req) {
   obj["spec"] = {{"displayName", display},
                  {"description", Str(body, "description")},
                  {"storageState", "AVAILABLE"}};
-  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpExperimentType, obj));
+  ASSIGN_OR_RETURN(Json created, CreateObject(kKfpExperimentType, obj));
   return ExperimentToApi(created);
+}
+
+Result<std::map<std::string, std::string>> KfpApi::LastRunCreatedAt(const std::string& ns) {
+  ASSIGN_OR_RETURN(std::vector<KfpRunIndex::Summary> runs, run_index_.Summaries(ns));
+  std::map<std::string, std::string> last;
+  for (const KfpRunIndex::Summary& run : runs) {
+    const std::string experiment = run->value("experiment_id", "");
+    if (experiment.empty()) continue;
+    std::string& at = last[experiment];
+    at = std::max(at, run->value("created_at", std::string()));  // RFC 3339 UTC sorts as text
+  }
+  return last;
 }
 
 Result<Json> KfpApi::ListExperiments(const HttpRequest& req) {
@@ -439,8 +467,9 @@ Result<Json> KfpApi::ListExperiments(const HttpRequest& req) {
                    KfpListQuery::FromRequest(req.Query("filter"), req.Query("sort_by"),
                                              req.Query("page_size"), req.Query("page_token")));
   ASSIGN_OR_RETURN(Json items, ListIn(kKfpExperimentType, ns));
+  ASSIGN_OR_RETURN(auto last_runs, LastRunCreatedAt(ns));
   std::vector<Json> api;
-  for (const Json& e : items) api.push_back(ExperimentToApi(e));
+  for (const Json& e : items) api.push_back(ExperimentToApi(e, last_runs[MetaName(e)]));
   KfpPage page = q.Apply(std::move(api), "created_at");
   Json out = {{"total_size", page.total_size}, {"experiments", page.items}};
   if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
@@ -450,7 +479,8 @@ Result<Json> KfpApi::ListExperiments(const HttpRequest& req) {
 Result<Json> KfpApi::GetExperiment(const HttpRequest& req) {
   ASSIGN_OR_RETURN(Json e, FindById(req, kKfpExperimentType, req.Param("experiment_id"),
                                     "experiment", Verb::kGet));
-  return ExperimentToApi(e);
+  ASSIGN_OR_RETURN(auto last_runs, LastRunCreatedAt(MetaNamespace(e)));
+  return ExperimentToApi(e, last_runs[MetaName(e)]);
 }
 
 Result<Json> KfpApi::DeleteExperiment(const HttpRequest& req) {
@@ -465,12 +495,14 @@ Result<Json> KfpApi::ExperimentAction(const HttpRequest& req) {
   if (action != "archive" && action != "unarchive") {
     return NotFound("unknown experiment action '" + action + "' (archive, unarchive)");
   }
-  ASSIGN_OR_RETURN(Json e, FindById(req, kKfpExperimentType, id, "experiment", Verb::kUpdate));
+  ASSIGN_OR_RETURN(const Json stored,
+                   FindById(req, kKfpExperimentType, id, "experiment", Verb::kUpdate));
   const std::string state = action == "archive" ? "ARCHIVED" : "AVAILABLE";
+  Json e = stored;
   if (!e["spec"].is_object()) e["spec"] = Json::object();
   e["spec"]["storageState"] = state;
   e["metadata"].erase("resourceVersion");
-  RETURN_IF_ERROR(store_.Update(kKfpExperimentType, e).status());
+  RETURN_IF_ERROR(UpdateObject(kKfpExperimentType, stored, e).status());
   if (action == "archive") {
     // As KFP does: archiving an experiment archives its runs.
     ASSIGN_OR_RETURN(Json runs, ListIn(kPipelineRunType, MetaNamespace(e)));
@@ -538,7 +570,7 @@ Result<Json> KfpApi::StorePipelineVersion(const std::string& ns, const std::stri
                  {"codeSourceUrl", code_source_url},
                  {"pipelineSpec", docs[0]}};
   if (docs.size() > 1) obj["spec"]["platformSpec"] = docs[1];
-  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpPipelineVersionType, obj));
+  ASSIGN_OR_RETURN(Json created, CreateObject(kKfpPipelineVersionType, obj));
   return PipelineVersionToApi(created, true);
 }
 
@@ -592,7 +624,7 @@ Result<Json> KfpApi::UploadPipeline(const HttpRequest& req) {
   }
   Json obj = NewObject("Pipeline", ns, NewUuid());
   obj["spec"] = {{"displayName", name}, {"description", req.Query("description")}};
-  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpPipelineType, obj));
+  ASSIGN_OR_RETURN(Json created, CreateObject(kKfpPipelineType, obj));
   auto version = StorePipelineVersion(ns, MetaName(created), name, req.Query("description"), docs,
                                       req.Query("code_source_url"));
   if (!version.ok()) {
@@ -634,7 +666,7 @@ Result<Json> KfpApi::CreatePipeline(const HttpRequest& req) {
   }
   Json obj = NewObject("Pipeline", ns, NewUuid());
   obj["spec"] = {{"displayName", name}, {"description", Str(body, "description")}};
-  ASSIGN_OR_RETURN(Json created, store_.Create(kKfpPipelineType, obj));
+  ASSIGN_OR_RETURN(Json created, CreateObject(kKfpPipelineType, obj));
   return PipelineToApi(created);
 }
 
@@ -782,6 +814,11 @@ Json RunSummaryToApi(const Json& run) {
   const Json& status = ObjectAt(run, "status");
   const std::string id = MetaName(run);
   const std::string created = StrOr(status, "createdAt", CreatedAt(run));
+  std::string state = StrOr(status, "state", "PENDING");
+  // A retry asked for and not yet begun by the run controller: the run is pending again.
+  const bool retrying =
+      (state == "FAILED" || state == "CANCELED") && pipelines::RetryRequested(run);
+  if (retrying) state = "PENDING";
   Json out = {{"run_id", id},
               {"display_name", StrOr(spec, "displayName", id)},
               {"experiment_id", StrOr(spec, "experimentId", "")},
@@ -793,8 +830,8 @@ Json RunSummaryToApi(const Json& run) {
               {"service_account", StrOr(spec, "serviceAccount", "")},
               {"created_at", created},
               {"scheduled_at", StrOr(spec, "scheduledAt", created)},
-              {"finished_at", StrOr(status, "finishedAt", kEpoch)},
-              {"state", StrOr(status, "state", "PENDING")},
+              {"finished_at", retrying ? kEpoch : StrOr(status, "finishedAt", kEpoch)},
+              {"state", state},
               {"state_history", Json::array()},
               {"namespace", MetaNamespace(run)}};
   if (spec.contains("recurringRunId")) out["recurring_run_id"] = spec["recurringRunId"];
@@ -804,7 +841,7 @@ Json RunSummaryToApi(const Json& run) {
         {"pipeline_version_id", StrOr(*ref, "pipelineVersionId", "")}};
     out["pipeline_version_id"] = StrOr(*ref, "pipelineVersionId", "");
   }
-  if (StrOr(status, "state", "") == "FAILED") {
+  if (state == "FAILED") {
     out["error"] = {
         {"code", 2}, {"message", StrOr(status, "message", "")}, {"details", Json::array()}};
   }
@@ -922,18 +959,7 @@ Result<Json> KfpApi::CreateRun(const HttpRequest& req) {
         {"pipelineId", Str(*ref, "pipeline_id", "pipelineId")},
         {"pipelineVersionId", Str(*ref, "pipeline_version_id", "pipelineVersionId")}};
   }
-  if (Status valid = pipelines::ValidatePipelineRun(run, true); !valid.ok()) {
-    return InvalidArgument(valid.message());
-  }
-  ASSIGN_OR_RETURN(Json created, store_.Create(kPipelineRunType, run));
-  if (!experiment_id.empty()) {
-    auto exp = store_.Get(kKfpExperimentType, ns, experiment_id);
-    if (exp.ok()) {
-      (*exp)["status"]["lastRunCreatedAt"] = CreatedAt(created);
-      auto ignored = store_.Update(kKfpExperimentType, *exp);
-      (void)ignored;
-    }
-  }
+  ASSIGN_OR_RETURN(Json created, CreateObject(kPipelineRunType, run));
   return RunToApi(created);
 }
 
@@ -999,9 +1025,10 @@ Result<Json> KfpApi::DeleteRun(const HttpRequest& req) {
 Result<Json> KfpApi::UpdateRun(const HttpRequest& req, const std::string& id,
                                const std::function<Status(Json&)>& mutate) {
   for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(Json run, FindById(req, kPipelineRunType, id, "run", Verb::kUpdate));
+    ASSIGN_OR_RETURN(const Json stored, FindById(req, kPipelineRunType, id, "run", Verb::kUpdate));
+    Json run = stored;
     RETURN_IF_ERROR(mutate(run));
-    auto updated = store_.Update(kPipelineRunType, run);
+    auto updated = UpdateObject(kPipelineRunType, stored, run);
     if (updated.ok()) return std::move(updated).value();
     if (updated.status().code() != StatusCode::kConflict || attempt >= 20) {
       return updated.status();
@@ -1022,7 +1049,20 @@ Result<Json> KfpApi::RunAction(const HttpRequest& req) {
       return Status::Ok();
     };
   } else if (action == "retry") {
-    mutate = [](Json& r) { return ResetRunForRetry(r); };
+    // Asked for through the spec; the run controller resets the run (pipelines/run_retry.h).
+    mutate = [](Json& r) {
+      const Json& status = ObjectAt(r, "status");
+      const std::string state = StrOr(status, "state", "");
+      if (state != "FAILED" && state != "CANCELED") {
+        return FailedPrecondition("only a FAILED or CANCELED run can be retried; this one is " +
+                                  (state.empty() ? std::string("PENDING") : state));
+      }
+      if (pipelines::RetryRequested(r)) return Status::Ok();  // asked already, not yet begun
+      const Json& done = status.value("retries", Json(0));
+      r["spec"]["retries"] = (done.is_number_integer() ? done.get<int64_t>() : 0) + 1;
+      r["spec"]["cancelRequested"] = false;
+      return Status::Ok();
+    };
   } else if (action == "archive" || action == "unarchive") {
     const std::string state = action == "archive" ? "ARCHIVED" : "AVAILABLE";
     mutate = [state](Json& r) {
@@ -1229,11 +1269,6 @@ Result<Json> KfpApi::CreateRecurringRun(const HttpRequest& req) {
     }
     pipeline_root = Str(*rc, "pipeline_root", "pipelineRoot");
   }
-  // Validate the spec and parameters now, as a run would, so a bad schedule fails at creation.
-  Json probe = pipelines::MakePipelineRun(ns, "probe", pipeline_spec, platform_spec, params, true);
-  if (Status valid = pipelines::ValidatePipelineRun(probe, true); !valid.ok()) {
-    return InvalidArgument(valid.message());
-  }
   Json obj = NewObject("RecurringRun", ns, NewUuid());
   Json& spec = obj["spec"];
   spec = {{"displayName", display},
@@ -1253,7 +1288,7 @@ Result<Json> KfpApi::CreateRecurringRun(const HttpRequest& req) {
         {"pipelineId", Str(*ref, "pipeline_id", "pipelineId")},
         {"pipelineVersionId", Str(*ref, "pipeline_version_id", "pipelineVersionId")}};
   }
-  ASSIGN_OR_RETURN(Json created, store_.Create(kRecurringRunType, obj));
+  ASSIGN_OR_RETURN(Json created, CreateObject(kRecurringRunType, obj));
   return RecurringRunToApi(created);
 }
 
@@ -1304,17 +1339,15 @@ Result<Json> KfpApi::RecurringRunAction(const HttpRequest& req) {
   if (action != "enable" && action != "disable") {
     return NotFound("unknown recurring run action '" + action + "' (enable, disable)");
   }
+  // Only the spec changes: the recurring run controller notices the flip (and does not catch up
+  // the times that passed while disabled), as it does for a flip through the generic API.
   for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(Json rr, FindById(req, kRecurringRunType, id, "recurring run", Verb::kUpdate));
-    const bool enable = action == "enable";
-    const bool was_enabled = BoolOr(ObjectAt(rr, "spec"), "enabled", true);
+    ASSIGN_OR_RETURN(const Json stored,
+                     FindById(req, kRecurringRunType, id, "recurring run", Verb::kUpdate));
+    Json rr = stored;
     if (!rr["spec"].is_object()) rr["spec"] = Json::object();
-    rr["spec"]["enabled"] = enable;
-    if (!rr.contains("status") || !rr["status"].is_object()) rr["status"] = Json::object();
-    rr["status"]["updatedAt"] = FormatRfc3339(clock_.Now());
-    // Times that pass while disabled are not caught up after enabling.
-    if (enable && !was_enabled) rr["status"]["enabledAt"] = FormatRfc3339(clock_.Now());
-    auto updated = store_.Update(kRecurringRunType, rr);
+    rr["spec"]["enabled"] = action == "enable";
+    auto updated = UpdateObject(kRecurringRunType, stored, rr);
     if (updated.ok()) return Json::object();
     if (updated.status().code() != StatusCode::kConflict || attempt >= 20) return updated.status();
   }

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -50,7 +51,8 @@ struct KfpApiOptions {
   std::string default_namespace = "default";
   size_t max_upload_bytes = 32 * 1024 * 1024;  // larger pipeline packages get 413
   size_t max_artifact_read_bytes = 16 * 1024 * 1024;
-  std::string artifacts_root;  // where file:// artifact URIs may point (empty: anywhere)
+  std::string artifacts_root;           // where file:// artifact URIs may point (empty: anywhere)
+  const TypeRegistry* types = nullptr;  // the kinds whose rules admit writes (null: Global())
 };
 
 class KfpApi {
@@ -95,7 +97,8 @@ class KfpApi {
   Result<Json> RecurringRunAction(const HttpRequest& req);  // {id}:enable | {id}:disable
 
   // Converters from stored objects to the API's JSON shapes.
-  static Json ExperimentToApi(const Json& obj);
+  // `last_run_created_at`: the newest of its runs' creation times ("" when it has none).
+  static Json ExperimentToApi(const Json& obj, const std::string& last_run_created_at = "");
   static Json PipelineToApi(const Json& obj);
   static Json PipelineVersionToApi(const Json& obj, bool with_spec);
   static Json RunToApi(const Json& run);
@@ -118,6 +121,14 @@ class KfpApi {
                      Json* pipeline_spec, Json* platform_spec);
   Result<Json> UpdateRun(const HttpRequest& req, const std::string& id,
                          const std::function<Status(Json&)>& mutate);
+  // Every write goes through Admit (core/admission.h), as the generic API's writes do: a run,
+  // pipeline or schedule this API makes is held to the same schema and rules as one a user
+  // writes. `stored` is the object as read; `obj` keeps its resourceVersion as a precondition.
+  Result<Json> CreateObject(const std::string& store_type, Json obj);
+  Result<Json> UpdateObject(const std::string& store_type, const Json& stored, Json obj);
+
+  // Experiment id -> the creation time of its newest run, for the runs in `ns`.
+  Result<std::map<std::string, std::string>> LastRunCreatedAt(const std::string& ns);
 
   // The namespace `id` of `type` was last seen in, if any.
   std::optional<std::string> KnownNamespace(const std::string& type, const std::string& id);
@@ -126,6 +137,7 @@ class KfpApi {
   Authorizer& authorizer_;
   Clock& clock_;
   const KfpApiOptions options_;
+  const TypeRegistry& types_;
   KfpRunIndex run_index_;  // list_runs summaries of every PipelineRun
 
   // "<type>/<id>" -> namespace. Ids are UUIDs and objects never change namespace, so a hint stays

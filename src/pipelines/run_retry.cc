@@ -1,10 +1,12 @@
-#include "api/kfp/kfp_run_retry.h"
+#include "pipelines/run_retry.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
-namespace skiff {
+namespace skiff::pipelines {
 namespace {
 
 bool Kept(const std::string& state) { return state == "SUCCEEDED" || state == "CACHED"; }
@@ -44,7 +46,18 @@ bool Reset(Json& tasks, const std::string& path, std::set<std::string>& dropped)
   return true;
 }
 
+int64_t IntField(const Json& obj, const char* field) {
+  if (!obj.is_object()) return 0;
+  auto it = obj.find(field);
+  return it != obj.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
 }  // namespace
+
+bool RetryRequested(const Json& run) {
+  return IntField(run.value("spec", Json()), "retries") >
+         IntField(run.value("status", Json()), "retries");
+}
 
 Status ResetRunForRetry(Json& run) {
   if (!run.contains("status") || !run["status"].is_object()) {
@@ -56,11 +69,10 @@ Status ResetRunForRetry(Json& run) {
     return FailedPrecondition("only a FAILED or CANCELED run can be retried; this one is " +
                               (state.empty() ? std::string("PENDING") : state));
   }
-  run["spec"]["cancelRequested"] = false;
   status["state"] = "PENDING";
   status.erase("finishedAt");
   status["message"] = "";
-  status["retries"] = status.value("retries", 0) + 1;
+  status["retries"] = std::max(IntField(run["spec"], "retries"), IntField(status, "retries") + 1);
   if (!status.contains("engine") || !status["engine"].is_object() ||
       !status["engine"].contains("tasks") || !status["engine"]["tasks"].is_object() ||
       !status["engine"]["tasks"].contains("root")) {
@@ -83,4 +95,4 @@ Status ResetRunForRetry(Json& run) {
   return Status::Ok();
 }
 
-}  // namespace skiff
+}  // namespace skiff::pipelines

@@ -1,0 +1,180 @@
+#include "core/admission.h"
+
+#include <regex>
+#include <utility>
+
+#include "core/ids.h"
+#include "core/schema.h"
+
+namespace skiff {
+namespace {
+
+std::string Quote(const std::string& s) { return Json(s).dump(); }
+
+// The store's own metadata: what a writer sends there is replaced.
+constexpr const char* kSystemFields[] = {"uid", "creationTimestamp", "generation",
+                                         "deletionTimestamp"};
+
+// A string field of metadata, or "" when absent or null; InvalidArgument when another type.
+Result<std::string> MetaText(const Json& meta, const char* field) {
+  auto it = meta.find(field);
+  if (it == meta.end() || it->is_null()) return std::string();
+  if (!it->is_string())
+    return InvalidArgument(std::string("metadata.") + field + ": must be a string");
+  return it->get<std::string>();
+}
+
+Status CheckIdentity(const ResourceType& type, Json& obj) {
+  if (!obj.is_object()) {
+    return InvalidArgument(std::string("expected an object, got ") + obj.type_name());
+  }
+  for (auto [field, want] : {std::pair<const char*, std::string>{"apiVersion", type.ApiVersion()},
+                             std::pair<const char*, std::string>{"kind", type.kind}}) {
+    if (!obj.contains(field) || obj[field].is_null()) {
+      obj[field] = want;
+    } else if (!obj[field].is_string() || obj[field].get<std::string>() != want) {
+      return InvalidArgument(std::string(field) + ": " + obj[field].dump() + " is not " +
+                             Quote(want));
+    }
+  }
+  if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = Json::object();
+  if (!obj["metadata"].is_object()) return InvalidArgument("metadata: must be an object");
+  Json& meta = obj["metadata"];
+  ASSIGN_OR_RETURN(std::string ns, MetaText(meta, "namespace"));
+  if (type.namespaced) {
+    RETURN_IF_ERROR(ValidateName(ns, "metadata.namespace"));
+  } else if (!ns.empty()) {
+    return InvalidArgument("metadata.namespace: must be empty: " + type.kind +
+                           " is cluster-scoped");
+  } else {
+    meta.erase("namespace");
+  }
+  RETURN_IF_ERROR(MetaText(meta, "name").status());
+  RETURN_IF_ERROR(MetaText(meta, "generateName").status());
+  RETURN_IF_ERROR(MetaText(meta, "resourceVersion").status());
+  return Status::Ok();
+}
+
+// On create: the name, or one made from generateName.
+Status NameNewObject(Json& meta) {
+  std::string name = meta.value("name", Json("")).is_string() ? meta.value("name", "") : "";
+  std::string prefix =
+      meta.value("generateName", Json("")).is_string() ? meta.value("generateName", "") : "";
+  if (name.empty() && !prefix.empty()) {
+    // The prefix must be a name once a suffix follows it.
+    RETURN_IF_ERROR(ValidateName(prefix + "x", "metadata.generateName"));
+    meta["name"] = GenerateName(prefix);
+    return Status::Ok();
+  }
+  return ValidateName(name, "metadata.name");
+}
+
+// The stored object's name and namespace are the object's identity: an update keeps them.
+Status SameObject(const Json& stored, const Json& obj) {
+  if (MetaName(obj) != MetaName(stored) || MetaNamespace(obj) != MetaNamespace(stored)) {
+    return InvalidArgument("metadata.name: " + Quote(MetaName(obj)) +
+                           " is not the object being updated, " + Quote(MetaName(stored)));
+  }
+  return Status::Ok();
+}
+
+Status CheckSchema(const ResourceType& type, const Admission& how, Json& obj,
+                   const std::string& what, std::vector<std::string>* warnings) {
+  if (!type.schema) return Status::Ok();
+  SchemaReport report = type.schema->Validate(obj);
+  for (const std::string& field : report.unknown) {
+    switch (how.field_validation) {
+      case FieldValidation::kStrict:
+        report.errors.push_back({field, "field not declared in schema", "FieldValueUnknown"});
+        break;
+      case FieldValidation::kWarn:
+        if (warnings != nullptr) warnings->push_back("unknown field " + Quote(field));
+        break;
+      case FieldValidation::kIgnore:
+        break;
+    }
+  }
+  return report.ToStatus(what);
+}
+
+}  // namespace
+
+Result<FieldValidation> ParseFieldValidation(const std::string& text) {
+  if (text.empty() || text == "Warn") return FieldValidation::kWarn;
+  if (text == "Strict") return FieldValidation::kStrict;
+  if (text == "Ignore") return FieldValidation::kIgnore;
+  return InvalidArgument("fieldValidation: " + Quote(text) + " is not one of Strict, Warn, Ignore");
+}
+
+Status AsInvalid(const Status& st, const std::string& what) {
+  if (st.ok() || st.code() != StatusCode::kInvalidArgument) return st;
+  static const std::regex kField(
+      R"(^([A-Za-z][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z0-9_/-]+(\[[0-9]+\])?)*): )");
+  std::smatch m;
+  std::string field = std::regex_search(st.message(), m, kField) ? m[1].str() : "";
+  return Invalid(what + " is invalid: " + st.message(),
+                 {{field, st.message(), "FieldValueInvalid"}});
+}
+
+Status Admit(const ResourceType& type, const Admission& how, Json& obj,
+             std::vector<std::string>* warnings) {
+  if (how.op != WriteOp::kCreate && (how.stored == nullptr || !how.stored->is_object())) {
+    return Internal("admission of an update without the stored object");
+  }
+  RETURN_IF_ERROR(CheckIdentity(type, obj));
+  Json& meta = obj["metadata"];
+  switch (how.op) {
+    case WriteOp::kCreate:
+      RETURN_IF_ERROR(NameNewObject(meta));
+      for (const char* field : kSystemFields) meta.erase(field);
+      meta.erase("resourceVersion");
+      obj.erase("status");
+      break;
+    case WriteOp::kUpdate: {
+      const Json& stored = *how.stored;
+      RETURN_IF_ERROR(SameObject(stored, obj));
+      const Json& stored_meta = stored["metadata"];
+      for (const char* field : kSystemFields) {
+        if (stored_meta.contains(field)) {
+          meta[field] = stored_meta[field];
+        } else {
+          meta.erase(field);
+        }
+      }
+      if (stored.contains("status")) {
+        obj["status"] = stored["status"];
+      } else {
+        obj.erase("status");
+      }
+      break;
+    }
+    case WriteOp::kUpdateStatus: {
+      RETURN_IF_ERROR(SameObject(*how.stored, obj));
+      Json next = *how.stored;
+      if (obj.contains("status")) {
+        next["status"] = std::move(obj["status"]);
+      } else {
+        next.erase("status");
+      }
+      if (meta.contains("resourceVersion")) {
+        next["metadata"]["resourceVersion"] = meta["resourceVersion"];
+      } else {
+        next["metadata"].erase("resourceVersion");
+      }
+      obj = std::move(next);
+      break;
+    }
+  }
+  const std::string what = type.kind + " " + Quote(MetaName(obj));
+  RETURN_IF_ERROR(CheckSchema(type, how, obj, what, warnings));
+  if (how.op == WriteOp::kUpdateStatus) return Status::Ok();  // rules are about the spec
+  if (type.validate) {
+    RETURN_IF_ERROR(AsInvalid(type.validate(obj, how.op == WriteOp::kCreate), what));
+  }
+  if (how.op == WriteOp::kUpdate && type.validate_update) {
+    RETURN_IF_ERROR(AsInvalid(type.validate_update(*how.stored, obj), what));
+  }
+  return Status::Ok();
+}
+
+}  // namespace skiff

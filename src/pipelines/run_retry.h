@@ -1,0 +1,26 @@
+// Retrying a failed PipelineRun in place. A retry is asked for through the spec: whoever asks
+// (the KFP API's runs/{id}:retry, or a PUT or PATCH through the generic API) raises
+// spec.retries above status.retries, and the RunController, which alone writes the run's
+// status, resets the run when it sees that on a FAILED or CANCELED run: the stored engine status
+// keeps every task that SUCCEEDED (or was CACHED), drops the failed, skipped and cancelled ones
+// (with everything under them) and sets the DAGs above them running again, so the controller
+// resumes the run and re-runs only what did not succeed.
+//
+//   if (RetryRequested(run)) RETURN_IF_ERROR(ResetRunForRetry(run));   // in the RunController
+//
+// Free functions; thread-compatible.
+#pragma once
+
+#include "core/resource.h"
+#include "core/status.h"
+
+namespace skiff::pipelines {
+
+// Whether spec.retries asks for more retries than status.retries has seen done.
+bool RetryRequested(const Json& run);
+
+// Resets a FAILED or CANCELED run for its retry, recording status.retries = spec.retries
+// (FailedPrecondition for a run in another state).
+Status ResetRunForRetry(Json& run);
+
+}  // namespace skiff::pipelines
