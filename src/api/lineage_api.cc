@@ -117,9 +117,8 @@ void LineageIndex::AddRun(const Json& run) {
             art.type = Text(*a, "schemaTitle");
             art.schema_version = Text(*a, "schemaVersion");
           }
-          LineageTaskRef ref{run_name, e.task, e.state, in.key(), e.start_time};
-          art.consumers.insert(
-              std::upper_bound(art.consumers.begin(), art.consumers.end(), ref, Earlier), ref);
+          art.consumers.push_back({run_name, e.task, e.state, in.key(), e.start_time});
+          unsorted_.insert(uri);
         }
       }
     }
@@ -135,13 +134,12 @@ void LineageIndex::AddOutput(const std::string& uri, const Json& artifact,
   const bool replaces =
       !cached && (!art.producer || art.producer->state == "CACHED" || Earlier(by, *art.producer));
   if (!replaces) {
-    art.reused_by.insert(std::upper_bound(art.reused_by.begin(), art.reused_by.end(), by, Earlier),
-                         by);
+    art.reused_by.push_back(by);
+    unsorted_.insert(uri);
     if (art.producer) return;
   } else if (art.producer) {
-    art.reused_by.insert(
-        std::upper_bound(art.reused_by.begin(), art.reused_by.end(), *art.producer, Earlier),
-        *art.producer);
+    art.reused_by.push_back(*art.producer);
+    unsorted_.insert(uri);
   }
   // The producer's (or, until one is seen, the first reuser's) view of the artifact.
   if (replaces || art.reused_by.size() == 1) {
@@ -155,7 +153,18 @@ void LineageIndex::AddOutput(const std::string& uri, const Json& artifact,
   if (replaces) art.producer = by;
 }
 
+void LineageIndex::SortPending() const {
+  for (const std::string& uri : unsorted_) {
+    LineageArtifact& art = artifacts_[uri];
+    // Stable: refs that compare equal keep the order they were added in.
+    std::stable_sort(art.consumers.begin(), art.consumers.end(), Earlier);
+    std::stable_sort(art.reused_by.begin(), art.reused_by.end(), Earlier);
+  }
+  unsorted_.clear();
+}
+
 std::vector<const LineageArtifact*> LineageIndex::Artifacts() const {
+  SortPending();
   std::vector<const LineageArtifact*> out;
   for (const auto& [uri, a] : artifacts_) out.push_back(&a);
   std::stable_sort(out.begin(), out.end(), [](const LineageArtifact* a, const LineageArtifact* b) {
@@ -165,6 +174,7 @@ std::vector<const LineageArtifact*> LineageIndex::Artifacts() const {
 }
 
 const LineageArtifact* LineageIndex::Find(const std::string& uri) const {
+  SortPending();
   auto it = artifacts_.find(uri);
   return it == artifacts_.end() ? nullptr : &it->second;
 }

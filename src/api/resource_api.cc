@@ -390,7 +390,10 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
       return InvalidArgument("timeoutSeconds: " + Quote(timeout) +
                              " is not a non-negative integer");
     }
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    // Past a year is as good as none, and adding more could overflow the clock's count.
+    constexpr int64_t kMaxWatchSeconds = 365LL * 24 * 3600;
+    deadline = std::chrono::steady_clock::now() +
+               std::chrono::seconds(std::min(seconds, kMaxWatchSeconds));
   }
   auto event_line = [](const char* type, const Json& object) {
     return Json{{"type", type}, {"object", object}}.dump(-1, ' ', false,
@@ -487,10 +490,21 @@ Status ResourceApi::ReplaceStatus(const Target& t, Json obj, HttpResponder& r) {
 
 Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_only,
                           HttpResponder& r) {
+  // Merge patch (RFC 7386) is the one patch applied; the others are refused as Kubernetes refuses
+  // a patch type a kind has no strategy for, rather than applied as a merge patch (a strategic
+  // merge patch's $patch directives would be stored as data).
   std::string type = ContentType(req);
+  std::string unsupported;
   if (type == "application/json-patch+json") {
-    Json status = StatusJson(InvalidArgument(
-        "JSON patch (RFC 6902) is not supported: send application/merge-patch+json"));
+    unsupported = "JSON patch (RFC 6902)";
+  } else if (type == "application/strategic-merge-patch+json") {
+    unsupported = "strategic merge patch";
+  } else if (type == "application/apply-patch+yaml" || type == "application/apply-patch+json") {
+    unsupported = "server-side apply";
+  }
+  if (!unsupported.empty()) {
+    Json status = StatusJson(InvalidArgument(unsupported + " is not supported for " + t.store_type +
+                                             ": send application/merge-patch+json"));
     status["code"] = 415;
     status["reason"] = "UnsupportedMediaType";
     r.SendJson(415, status);

@@ -202,6 +202,16 @@ TEST_F(ResourceApiTest, MergePatchChangesOnlyWhatItNames) {
   r = Call("PATCH", std::string(kJobs) + "/pi", R"([{"op":"remove","path":"/spec"}])", "admin",
            {{"Content-Type", "application/json-patch+json"}});
   EXPECT_EQ(r.status, 415);
+  // A strategic merge patch is not taken for a merge patch: its directives would become data.
+  const std::string before = Body(Call("GET", std::string(kJobs) + "/pi"))["spec"].dump();
+  for (const char* type :
+       {"application/strategic-merge-patch+json", "application/apply-patch+yaml"}) {
+    r = Call("PATCH", std::string(kJobs) + "/pi",
+             R"({"spec":{"$patch":"replace","parallelism":7}})", "admin", {{"Content-Type", type}});
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_EQ(Body(r)["reason"], "UnsupportedMediaType");
+  }
+  EXPECT_EQ(Body(Call("GET", std::string(kJobs) + "/pi"))["spec"].dump(), before);
   r = Call("PATCH", std::string(kJobs) + "/nope", R"({"spec":{}})", "admin",
            {{"Content-Type", "application/merge-patch+json"}});
   EXPECT_EQ(r.status, 404);
@@ -263,6 +273,35 @@ TEST_F(ResourceApiTest, WatchWithoutAVersionStartsWithTheCurrentObjects) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["type"], "ADDED");
   EXPECT_EQ(MetaName(events[0]["object"]), "existing");
+}
+
+TEST_F(ResourceApiTest, AWatchTimeoutOfAnySizeIsServedAndAZeroOneEndsAtOnce) {
+  ASSERT_EQ(Call("POST", kJobs, Job("existing").dump()).status, 201);
+  HttpClient watch_client(server_->url());
+  for (const char* timeout : {"9223372036854775807", "31536000000"}) {
+    std::vector<Json> events;
+    auto res = watch_client.StreamLines(std::string(kJobs) + "?watch=1&timeoutSeconds=" + timeout,
+                                        {{"Authorization", "Bearer " + admin_token_}},
+                                        [&](std::string_view line) {
+                                          events.push_back(Json::parse(line));
+                                          return false;
+                                        });
+    ASSERT_TRUE(res.ok()) << timeout;
+    EXPECT_EQ(res->status, 200) << timeout;
+    EXPECT_EQ(events.size(), 1u) << timeout;
+  }
+  std::vector<Json> events;
+  auto res = watch_client.StreamLines(std::string(kJobs) + "?watch=1&timeoutSeconds=0",
+                                      {{"Authorization", "Bearer " + admin_token_}},
+                                      [&](std::string_view line) {
+                                        events.push_back(Json::parse(line));
+                                        return true;
+                                      });
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(events.size(), 1u) << "the current objects, then the end";
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "?watch=1&timeoutSeconds=-1").status, 400);
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "?watch=1&timeoutSeconds=99999999999999999999").status,
+            400);
 }
 
 TEST_F(ResourceApiTest, DeepDocumentsAndHugeNumbersAre400AndStoreNothing) {

@@ -41,11 +41,13 @@ void RegisterAuthKinds(TypeRegistry& registry) {
 
   // A Kubeflow Profile: its name is a namespace; the owner holds the admin role there.
   ResourceType profile{"kubeflow.org", "v1", "Profile", "profiles", false, {"profile"}};
-  profile.schema = KindSchema(
-      {{"spec", OpenObject({{"owner", OpenObject({{"kind", String()}, {"name", String()}})},
-                            {"resourceQuotaSpec", Any()},
-                            {"plugins", Array(Any())}})},
-       {"status", OpenObject({{"conditions", Conditions()}})}});
+  profile.schema = KindSchema({{"spec", Object({{"owner", Object({{"kind", String()},
+                                                                  {"name", String()},
+                                                                  {"apiGroup", String()},
+                                                                  {"namespace", String()}})},
+                                                {"resourceQuotaSpec", Any()},
+                                                {"plugins", Array(Any())}})},
+                               {"status", OpenObject({{"conditions", Conditions()}})}});
   profile.columns = {{"OWNER", [](const Json& o, auto) { return SpecString(o, "owner", "name"); }}};
   registry.Add(std::move(profile));
 

@@ -71,7 +71,9 @@ void ReconcileLoop::EnqueueAll() {
   std::vector<Key> keys;
   for (const Json& obj : list->items) {
     Key key{MetaNamespace(obj), MetaName(obj)};
-    if (CheckObject(key, obj)) keys.push_back(std::move(key));
+    if (!CheckObject(key, obj)) continue;
+    checked_[key] = MetaResourceVersion(obj);
+    keys.push_back(std::move(key));
   }
   MutexLock lock(&mu_);
   auto now = SteadyClock::now();
@@ -85,6 +87,10 @@ ReconcileLoop::Stats ReconcileLoop::GetStats() const {
 
 bool ReconcileLoop::CheckObject(const Key& key, const Json& obj) {
   if (!options_.schema) return true;
+  {
+    MutexLock lock(&mu_);
+    stats_.schema_checks++;
+  }
   SchemaReport report = options_.schema->Check(obj);
   if (report.errors.empty()) {
     if (invalid_.erase(key)) {
@@ -171,13 +177,23 @@ Result<std::optional<std::chrono::milliseconds>> ReconcileLoop::ReconcileOne(con
   *skipped = false;
   if (options_.schema) {
     // Whatever reached the store (an old object, a direct write, a status written elsewhere) is
-    // checked before the controller reads it.
-    auto obj = store_.Get(store_type_, key.first, key.second);
-    if (obj.ok() && !CheckObject(key, *obj)) {
-      *skipped = true;
-      return std::optional<std::chrono::milliseconds>();
+    // checked before the controller reads it, once per version.
+    auto version = store_.GetResourceVersion(store_type_, key.first, key.second);
+    auto seen = checked_.find(key);
+    if (!version.ok() || seen == checked_.end() || seen->second != *version) {
+      auto obj = store_.Get(store_type_, key.first, key.second);
+      if (obj.ok() && !CheckObject(key, *obj)) {
+        checked_.erase(key);
+        *skipped = true;
+        return std::optional<std::chrono::milliseconds>();
+      }
+      if (obj.ok()) {
+        checked_[key] = MetaResourceVersion(*obj);
+      } else {
+        invalid_.erase(key);
+        checked_.erase(key);
+      }
     }
-    if (!obj.ok()) invalid_.erase(key);
   }
   std::string message;
   try {

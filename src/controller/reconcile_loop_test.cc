@@ -206,5 +206,30 @@ TEST_F(ReconcileLoopTest, AnObjectItsSchemaRefusesIsReportedAndNotReconciledUnti
   EXPECT_EQ(loop.GetStats().invalid, 0);
 }
 
+TEST_F(ReconcileLoopTest, AnObjectIsCheckedAgainstItsSchemaOncePerVersion) {
+  int calls = 0;
+  ReconcileLoop::Options options;
+  options.kind = "Widget";
+  options.schema = KindSchema({{"spec", openapi::Object({{"enabled", openapi::Boolean()}})}});
+  ReconcileLoop loop(
+      "t", *store_, "widgets",
+      [&](const std::string&, const std::string&) -> Result<std::optional<milliseconds>> {
+        ++calls;
+        return std::optional<milliseconds>(milliseconds(0));  // wake again at once
+      },
+      options);
+  ASSERT_TRUE(store_->Create("widgets", Object("Widget", "a")).ok());
+  for (int i = 0; i < 3; ++i) loop.RunOnce();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(loop.GetStats().schema_checks, 1) << "an unchanged object is not re-read";
+  Json changed = store_->Get("widgets", "ns", "a").value();
+  changed["spec"]["enabled"] = "yes";
+  ASSERT_TRUE(store_->Update("widgets", changed).ok());
+  loop.RunOnce();
+  loop.RunOnce();
+  EXPECT_EQ(calls, 3) << "the new version is refused";
+  EXPECT_EQ(loop.GetStats().invalid, 1);
+}
+
 }  // namespace
 }  // namespace skiff

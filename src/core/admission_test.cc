@@ -82,7 +82,8 @@ TEST(Admit, GenerateNameLeavesRoomForItsSuffixAndBadNamesAre400) {
   EXPECT_EQ(name.size(), kMaxGenerateNamePrefix + 5) << name;
   EXPECT_TRUE(ValidateName(name, "name").ok());
 
-  for (Json bad_name : {Json("../x"), Json("UPPER"), Json(""), Json(std::string(254, 'a'))}) {
+  for (const Json& bad_name :
+       {Json("../x"), Json("UPPER"), Json(""), Json(std::string(254, 'a'))}) {
     Json o = NewWidget();
     o["metadata"]["name"] = bad_name;
     EXPECT_EQ(Admit(Widget(), {}, o, nullptr).code(), StatusCode::kInvalidArgument) << bad_name;

@@ -82,16 +82,22 @@ std::string DescribeJob(const Json& job, const std::vector<Json>& pods, TimePoin
 ResourceType JobKind() {
   using namespace openapi;
   ResourceType job{"batch", "v1", "Job", "jobs", true, {"job"}};
-  job.schema = KindSchema({{"spec", OpenObject({{"parallelism", Int32(0)},
-                                                {"completions", Int32(0)},
-                                                {"backoffLimit", Int32(0)},
-                                                {"activeDeadlineSeconds", Integer(1)},
-                                                {"ttlSecondsAfterFinished", Int32(0)},
-                                                {"suspend", Boolean()},
-                                                {"completionMode", Enum({"NonIndexed", "Indexed"})},
-                                                {"selector", Any()},
-                                                {"manualSelector", Boolean()},
-                                                {"template", PodTemplateOpenApi()}})},
+  // Closed, as Kubernetes' Job is: the fields the local backend has no use for are kept as written.
+  Json spec = Object({{"parallelism", Int32(0)},
+                      {"completions", Int32(0)},
+                      {"backoffLimit", Int32(0)},
+                      {"activeDeadlineSeconds", Integer(1)},
+                      {"ttlSecondsAfterFinished", Int32(0)},
+                      {"suspend", Boolean()},
+                      {"completionMode", Enum({"NonIndexed", "Indexed"})},
+                      {"selector", Any()},
+                      {"manualSelector", Boolean()},
+                      {"template", PodTemplateOpenApi()}});
+  for (const char* kept : {"podFailurePolicy", "successPolicy", "backoffLimitPerIndex",
+                           "maxFailedIndexes", "podReplacementPolicy", "managedBy"}) {
+    spec["properties"][kept] = Any();
+  }
+  job.schema = KindSchema({{"spec", spec},
                            {"status", OpenObject({{"conditions", Conditions()},
                                                   {"startTime", String()},
                                                   {"completionTime", String()},

@@ -5,50 +5,125 @@
 
 namespace skiff::jobs {
 
+// Kubernetes' Pod spec, closed: every field Kubernetes has is declared, so that an unknown one is
+// pruned with a warning (or refused with ?fieldValidation=Strict) at any depth, as the API server
+// does for its built-in kinds. Fields the local backend acts on are typed; the others are kept
+// as written (Any), for `kubectl get -o yaml` and for the Kubernetes backend.
 const Json& PodSpecOpenApi() {
   using namespace openapi;
   static const Json* spec = [] {
-    const Json key_ref =
-        OpenObject({{"name", String()}, {"key", String()}, {"optional", Boolean()}});
-    const Json env = OpenObject(
-        {{"name", String()},
-         {"value", String()},
-         {"valueFrom", OpenObject({{"secretKeyRef", key_ref},
-                                   {"configMapKeyRef", key_ref},
-                                   {"fieldRef", OpenObject({{"fieldPath", String()}})}})}});
+    // Fields kept as written, each of any JSON value.
+    auto kept = [](Json properties, std::initializer_list<const char*> names) {
+      for (const char* name : names) properties[name] = Any();
+      return Object(std::move(properties));
+    };
+    const Json key_ref = Object({{"name", String()}, {"key", String()}, {"optional", Boolean()}});
+    const Json env =
+        Object({{"name", String()},
+                {"value", String()},
+                {"valueFrom",
+                 kept({{"secretKeyRef", key_ref},
+                       {"configMapKeyRef", key_ref},
+                       {"fieldRef", Object({{"apiVersion", String()}, {"fieldPath", String()}})}},
+                      {"resourceFieldRef"})}});
     const Json quantities = Map(IntOrString());
-    const Json container =
-        OpenObject({{"name", String()},
-                    {"image", String()},
-                    {"imagePullPolicy", String()},
-                    {"command", Array(String())},
-                    {"args", Array(String())},
-                    {"workingDir", String()},
-                    {"env", Array(env)},
-                    {"envFrom", Array(Any())},
-                    {"resources", OpenObject({{"requests", quantities}, {"limits", quantities}})},
-                    {"ports", Array(OpenObject({{"name", String()},
-                                                {"containerPort", Int32(0)},
-                                                {"protocol", String()},
-                                                {"hostPort", Int32(0)}}))},
-                    {"volumeMounts", Array(OpenObject({{"name", String()},
-                                                       {"mountPath", String()},
-                                                       {"subPath", String()},
-                                                       {"readOnly", Boolean()}}))}});
-    const Json volume = OpenObject(
+    const Json container = kept(
         {{"name", String()},
-         {"hostPath", OpenObject({{"path", String()}, {"type", String()}})},
-         {"persistentVolumeClaim", OpenObject({{"claimName", String()}, {"readOnly", Boolean()}})},
-         {"emptyDir", OpenObject({{"medium", String()}, {"sizeLimit", IntOrString()}})},
-         {"secret", OpenObject({{"secretName", String()}})},
-         {"configMap", OpenObject({{"name", String()}})}});
-    return new Json(OpenObject({{"containers", Array(container)},
-                                {"initContainers", Array(container)},
-                                {"volumes", Array(volume)},
-                                {"restartPolicy", Enum({"Always", "OnFailure", "Never"})},
-                                {"nodeSelector", StringMap()},
-                                {"serviceAccountName", String()},
-                                {"terminationGracePeriodSeconds", Integer(0)}}));
+         {"image", String()},
+         {"imagePullPolicy", String()},
+         {"command", Array(String())},
+         {"args", Array(String())},
+         {"workingDir", String()},
+         {"env", Array(env)},
+         {"envFrom", Array(Any())},
+         {"resources", kept({{"requests", quantities}, {"limits", quantities}}, {"claims"})},
+         {"ports", Array(Object({{"name", String()},
+                                 {"containerPort", Int32(0)},
+                                 {"protocol", String()},
+                                 {"hostPort", Int32(0)},
+                                 {"hostIP", String()}}))},
+         {"volumeMounts", Array(kept({{"name", String()},
+                                      {"mountPath", String()},
+                                      {"subPath", String()},
+                                      {"readOnly", Boolean()}},
+                                     {"recursiveReadOnly", "mountPropagation", "subPathExpr"}))}},
+        {"resizePolicy", "restartPolicy", "volumeDevices", "livenessProbe", "readinessProbe",
+         "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
+         "securityContext", "stdin", "stdinOnce", "tty"});
+    const Json volume =
+        kept({{"name", String()},
+              {"hostPath", Object({{"path", String()}, {"type", String()}})},
+              {"persistentVolumeClaim", Object({{"claimName", String()}, {"readOnly", Boolean()}})},
+              {"emptyDir", Object({{"medium", String()}, {"sizeLimit", IntOrString()}})},
+              {"secret",
+               kept({{"secretName", String()}, {"optional", Boolean()}}, {"items", "defaultMode"})},
+              {"configMap",
+               kept({{"name", String()}, {"optional", Boolean()}}, {"items", "defaultMode"})}},
+             {"gcePersistentDisk",
+              "awsElasticBlockStore",
+              "gitRepo",
+              "nfs",
+              "iscsi",
+              "glusterfs",
+              "rbd",
+              "flexVolume",
+              "cinder",
+              "cephfs",
+              "flocker",
+              "downwardAPI",
+              "fc",
+              "azureFile",
+              "vsphereVolume",
+              "quobyte",
+              "azureDisk",
+              "photonPersistentDisk",
+              "projected",
+              "portworxVolume",
+              "scaleIO",
+              "storageos",
+              "csi",
+              "ephemeral",
+              "image"});
+    return new Json(kept({{"containers", Array(container)},
+                          {"initContainers", Array(container)},
+                          {"volumes", Array(volume)},
+                          {"restartPolicy", Enum({"Always", "OnFailure", "Never"})},
+                          {"nodeSelector", StringMap()},
+                          {"serviceAccountName", String()},
+                          {"serviceAccount", String()},
+                          {"terminationGracePeriodSeconds", Integer(0)},
+                          {"activeDeadlineSeconds", Integer(1)}},
+                         {"ephemeralContainers",
+                          "dnsPolicy",
+                          "automountServiceAccountToken",
+                          "nodeName",
+                          "hostNetwork",
+                          "hostPID",
+                          "hostIPC",
+                          "shareProcessNamespace",
+                          "securityContext",
+                          "imagePullSecrets",
+                          "hostname",
+                          "subdomain",
+                          "affinity",
+                          "schedulerName",
+                          "tolerations",
+                          "hostAliases",
+                          "priorityClassName",
+                          "priority",
+                          "dnsConfig",
+                          "readinessGates",
+                          "runtimeClassName",
+                          "enableServiceLinks",
+                          "preemptionPolicy",
+                          "overhead",
+                          "topologySpreadConstraints",
+                          "setHostnameAsFQDN",
+                          "os",
+                          "hostUsers",
+                          "schedulingGates",
+                          "resourceClaims",
+                          "resources"}));
   }();
   return *spec;
 }

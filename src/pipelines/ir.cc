@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/quantity.h"
 #include "core/resource.h"
 
 namespace skiff::pipelines {
@@ -18,6 +19,7 @@ class Ctx {
   Status Error(const std::string& field, const std::string& what) const {
     return InvalidArgument(source_ + ": " + field + ": " + what);
   }
+  const std::string& source() const { return source_; }
 
  private:
   std::string source_;
@@ -484,6 +486,36 @@ Result<ComponentSpec> ParseComponent(const Ctx& ctx, const std::string& name, co
   return out;
 }
 
+// A container's resources: quantities that parse (the SDK's strings such as "500m" or "4Gi",
+// and its numbers: cores, and memory in GB), so that a run is refused at admission rather than
+// failing its task at start. A string holding a placeholder ({{$.inputs...}}, resources set from
+// a pipeline parameter) is checked when the launcher resolves it.
+Status CheckResources(const Ctx& ctx, const Json& container, const std::string& path) {
+  ASSIGN_OR_RETURN(const Json* r,
+                   Child(ctx, container, path, "resources", Json::value_t::object, false));
+  if (r == nullptr) return Status::Ok();
+  const std::string where = path + ".resources";
+  for (const char* key : {"resourceCpuLimit", "resourceCpuRequest", "cpuLimit", "cpuRequest"}) {
+    if (!r->contains(key)) continue;
+    const Json& v = (*r)[key];
+    if (v.is_string() && v.get_ref<const std::string&>().find("{{") != std::string::npos) continue;
+    Result<int64_t> cpu = ParseCpuMillis(v, where + "." + key);
+    if (!cpu.ok()) return InvalidArgument(ctx.source() + ": " + cpu.status().message());
+  }
+  for (const char* key :
+       {"resourceMemoryLimit", "resourceMemoryRequest", "memoryLimit", "memoryRequest"}) {
+    if (!r->contains(key)) continue;
+    const Json& v = (*r)[key];
+    if (v.is_string() && v.get_ref<const std::string&>().find("{{") != std::string::npos) continue;
+    // Numbers are gigabytes (as the SDK writes them); strings are quantities.
+    Json bytes = v;
+    if (v.is_number()) bytes = v.get<double>() * 1e9;
+    Result<int64_t> memory = ParseMemoryBytes(bytes, where + "." + key);
+    if (!memory.ok()) return InvalidArgument(ctx.source() + ": " + memory.status().message());
+  }
+  return Status::Ok();
+}
+
 Result<ExecutorSpec> ParseExecutor(const Ctx& ctx, const std::string& label, const Json& e,
                                    const std::string& path) {
   ExecutorSpec out;
@@ -500,6 +532,7 @@ Result<ExecutorSpec> ParseExecutor(const Ctx& ctx, const std::string& label, con
                        Child(ctx, *c, path + ".container", list, Json::value_t::array, false));
       (void)v;
     }
+    RETURN_IF_ERROR(CheckResources(ctx, *c, path + ".container"));
   } else if (e.contains("importer")) {
     out.kind = ExecutorSpec::Kind::kImporter;
     std::string ip = path + ".importer";

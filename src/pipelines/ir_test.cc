@@ -49,6 +49,31 @@ TEST(IrTest, UnknownExecutorTypeIsNamed) {
             "container or importer)");
 }
 
+TEST(IrTest, ResourceQuantitiesThatDoNotParseAreRefusedNamingTheField) {
+  const std::string container = "{container: {image: python:3.11, command: [echo]}}";
+  auto with_resources = [&](const std::string& resources) {
+    return ParsePipelineSpec(
+        Replace(kMinimal, container,
+                "{container: {image: python:3.11, command: [echo], resources: " + resources + "}}"),
+        "p.yaml");
+  };
+  for (const char* bad :
+       {"{resourceCpuLimit: '1e400'}", "{resourceMemoryLimit: 12Qi}", "{cpuLimit: -1}",
+        "{memoryLimit: 1.0e300}", "{resourceCpuRequest: [1]}", "{resourceMemoryRequest: '-5Gi'}"}) {
+    Result<PipelineSpec> spec = with_resources(bad);
+    ASSERT_FALSE(spec.ok()) << bad;
+    EXPECT_NE(spec.status().message().find("deploymentSpec.executors.exec-a.container.resources."),
+              std::string::npos)
+        << spec.status().message();
+  }
+  for (const char* good :
+       {"{resourceCpuLimit: 500m, resourceMemoryLimit: 4Gi}", "{cpuLimit: 2, memoryLimit: 0.5}",
+        "{resourceCpuLimit: \"{{$.inputs.parameters['pipelinechannel--cpu']}}\"}"}) {
+    Result<PipelineSpec> spec = with_resources(good);
+    EXPECT_TRUE(spec.ok()) << good << ": " << spec.status().ToString();
+  }
+}
+
 TEST(IrTest, MissingComponentAndExecutorAreNamed) {
   Result<PipelineSpec> spec = ParsePipelineSpec(Replace(kMinimal, "componentRef: {name: comp-a}",
                                                         "componentRef: {name: "

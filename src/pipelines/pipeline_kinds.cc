@@ -97,15 +97,16 @@ std::string DescribeRun(const Json& run, const std::vector<Json>&, TimePoint) {
 
 using namespace openapi;
 
-// What every KFP object's spec may say about itself.
+// What every KFP object's spec may say about itself. Specs are closed: a field no writer of
+// this kind sets is pruned with a warning, or refused with ?fieldValidation=Strict.
 Json Described(Json properties) {
   properties["displayName"] = String();
   properties["description"] = String();
-  return OpenObject(std::move(properties));
+  return Object(std::move(properties));
 }
 
 Json VersionReference() {
-  return OpenObject({{"pipelineId", String()}, {"pipelineVersionId", String()}});
+  return Object({{"pipelineId", String()}, {"pipelineVersionId", String()}});
 }
 
 ResourceType PipelineRunKind() {
@@ -118,6 +119,14 @@ ResourceType PipelineRunKind() {
                   {"message", String()},
                   {"attempt", Integer(0)},
                   {"attempt_start_time", String()},
+                  {"workload_id", String()},
+                  {"retry_at", String()},
+                  {"start_time", String()},
+                  {"finish_time", String()},
+                  {"children", Array(String())},
+                  {"items", Array(Any())},
+                  {"iteration_count", Integer(0)},
+                  {"iteration_index", Integer(0)},
                   {"inputs", OpenObject({{"parameters", Map(Any())}})},
                   {"outputs", OpenObject({{"parameters", Map(Any())}, {"artifacts", Map(Any())}})},
                   {"attempts", Array(Any())},
@@ -185,31 +194,30 @@ Status ValidateRecurringRun(Json& rr, bool) {
 
 ResourceType RecurringRunKind() {
   ResourceType rr{kGroup, kVersion, "RecurringRun", "recurringruns", true, {"recurringrun"}};
-  rr.schema =
-      KindSchema({{"spec", Described({{"pipelineSpec", Any()},
-                                      {"platformSpec", Any()},
-                                      {"parameters", Map(Any())},
-                                      {"pipelineRoot", String()},
-                                      {"experimentId", String()},
-                                      {"serviceAccount", String()},
-                                      {"enableCaching", Boolean()},
-                                      {"pipelineVersionReference", VersionReference()},
-                                      {"trigger", OpenObject({{"cron", String()},
-                                                              {"intervalSecond", IntOrString()},
-                                                              {"startTime", String()},
-                                                              {"endTime", String()}})},
-                                      {"maxConcurrency", Integer(1)},
-                                      {"noCatchup", Boolean()},
-                                      {"enabled", Boolean()}})},
-                  {"status", OpenObject({{"lastScheduledAt", String()},
-                                         {"nextScheduledAt", String()},
-                                         {"enabledAt", String()},
-                                         {"observedEnabled", Boolean()},
-                                         {"updatedAt", String()},
-                                         {"firedRuns", Integer(0)},
-                                         {"message", String()},
-                                         {"conditions", Conditions()}})}},
-                 {"spec"});
+  rr.schema = KindSchema({{"spec", Described({{"pipelineSpec", Any()},
+                                              {"platformSpec", Any()},
+                                              {"parameters", Map(Any())},
+                                              {"pipelineRoot", String()},
+                                              {"experimentId", String()},
+                                              {"serviceAccount", String()},
+                                              {"enableCaching", Boolean()},
+                                              {"pipelineVersionReference", VersionReference()},
+                                              {"trigger", Object({{"cron", String()},
+                                                                  {"intervalSecond", IntOrString()},
+                                                                  {"startTime", String()},
+                                                                  {"endTime", String()}})},
+                                              {"maxConcurrency", Integer(1)},
+                                              {"noCatchup", Boolean()},
+                                              {"enabled", Boolean()}})},
+                          {"status", OpenObject({{"lastScheduledAt", String()},
+                                                 {"nextScheduledAt", String()},
+                                                 {"enabledAt", String()},
+                                                 {"observedEnabled", Boolean()},
+                                                 {"updatedAt", String()},
+                                                 {"firedRuns", Integer(0)},
+                                                 {"message", String()},
+                                                 {"conditions", Conditions()}})}},
+                         {"spec"});
   // A trigger is required and checked (cron syntax, a positive interval) by this rule.
   rr.validate = &ValidateRecurringRun;
   rr.columns = {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/text.h"
 #include "pipelines/run_retry.h"
 
 namespace skiff::pipelines {
@@ -53,18 +54,22 @@ Json MakePipelineRun(const std::string& ns, const std::string& name, const Json&
 }
 
 Result<std::string> FindTaskWorkload(const Json& run, const std::string& task) {
-  const Json tasks = run.value("status", Json::object())
-                         .value("engine", Json::object())
-                         .value("tasks", Json::object());
+  // Read without trusting the stored status's shape (it may predate its schema).
+  const Json& tasks = At(run, {"status", "engine", "tasks"});
+  if (!tasks.is_object()) return NotFound("run " + MetaName(run) + " has no tasks yet");
+  auto workload = [](const Json& node) {
+    const Json& id = At(node, {"workload_id"});
+    return id.is_string() ? id.get<std::string>() : std::string();
+  };
   std::vector<std::string> matches;
   std::string known;
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
-    if (!it.value().contains("workload_id")) continue;
+    if (workload(it.value()).empty()) continue;
     known += (known.empty() ? "" : ", ") + it.key();
-    if (it.key() == task) return it.value()["workload_id"].get<std::string>();
-    if (it.value().value("name", "") == task) matches.push_back(it.key());
+    if (it.key() == task) return workload(it.value());
+    if (TextAt(it.value(), {"name"}) == task) matches.push_back(it.key());
   }
-  if (matches.size() == 1) return tasks[matches[0]]["workload_id"].get<std::string>();
+  if (matches.size() == 1) return workload(tasks[matches[0]]);
   if (matches.size() > 1) {
     std::string list;
     for (const auto& m : matches) list += (list.empty() ? "" : ", ") + m;

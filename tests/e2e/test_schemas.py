@@ -427,3 +427,38 @@ def test_every_writer_admits_a_pipeline_run_the_same_way(skiff, tmp_path):
     assert res.returncode != 0
     assert "metadata.name" in res.stderr and "not a valid name" in res.stderr, res.stderr
     assert skiff.http("GET", ns_url + "/pipelineruns").json()["items"] == []
+
+
+def test_strict_field_validation_refuses_unknown_fields_at_every_depth(skiff):
+    """?fieldValidation=Strict refuses an unknown field wherever it is, naming it; the default
+    prunes it with a Warning header. A field Kubernetes has and Skiff does not act on is kept."""
+    jobs = "/apis/batch/v1/namespaces/default/jobs"
+    runs = "/apis/pipelines.kubeflow.org/v2beta1/namespaces/default/pipelineruns"
+
+    def job(name, container_extra):
+        container = {"name": "c", "image": "busybox", "command": ["true"], **container_extra}
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+                "spec": {"template": {"spec": {"containers": [container],
+                                               "restartPolicy": "Never",
+                                               "tolerations": [{"key": "gpu"}]}}}}
+
+    def run(name, spec_extra):
+        return {"apiVersion": "pipelines.kubeflow.org/v2beta1", "kind": "PipelineRun",
+                "metadata": {"name": name}, "spec": {"pipelineSpec": TINY_IR, **spec_extra}}
+
+    cases = [(jobs, job, {"bogus": 1}, "spec.template.spec.containers[0].bogus"),
+             (jobs, job, {"resources": {"limits": {"cpu": "1"}, "bogus": 1}},
+              "spec.template.spec.containers[0].resources.bogus"),
+             (runs, run, {"bogus": 1}, "spec.bogus"),
+             (runs, run, {"pipelineVersionReference": {"bogus": "x"}},
+              "spec.pipelineVersionReference.bogus")]
+    for i, (url, make, extra, field) in enumerate(cases):
+        r = skiff.http("POST", url + "?fieldValidation=Strict", json=make(f"strict-{i}", extra))
+        assert r.status_code == 422, (field, r.text)
+        assert [c["field"] for c in r.json()["details"]["causes"]] == [field], r.text
+        r = skiff.http("POST", url, json=make(f"warned-{i}", extra))
+        assert r.status_code == 201, (field, r.text)
+        assert field in r.headers.get("Warning", ""), (field, r.headers)
+        assert "bogus" not in json.dumps(r.json()["spec"]), r.text
+    kept = skiff.http("GET", jobs + "/warned-0").json()
+    assert kept["spec"]["template"]["spec"]["tolerations"] == [{"key": "gpu"}]
