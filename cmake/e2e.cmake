@@ -10,6 +10,6 @@ foreach(test_file IN LISTS e2e_tests)
            COMMAND ${SKIFF_PYTHON} -m pytest -q -x ${test_file}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/e2e)
   set_tests_properties(e2e_${test_name} PROPERTIES
-    ENVIRONMENT "SKIFF_BINARY=$<TARGET_FILE:skiff>;SKIFF_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    ENVIRONMENT "SKIFF_BINARY=$<TARGET_FILE:skiff>;SKIFF_WIDGETS_BINARY=$<TARGET_FILE:skiff-with-widgets>;SKIFF_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     TIMEOUT ${SKIFF_E2E_TEST_TIMEOUT} LABELS e2e)
 endforeach()

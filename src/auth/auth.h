@@ -16,7 +16,8 @@
 // - rolebindings.skiff.dev (namespaced): spec {user, role: admin|edit|view}.
 //
 // Roles in a namespace: admin (every verb, including role bindings), edit (every verb on
-// everything but role bindings), view (get/list/watch). A cluster admin may do everything.
+// everything but role bindings), view (get/list/watch, not Secrets or role bindings). A cluster
+// admin may do everything.
 // Cluster-scoped kinds need cluster admin, except that users may create tokens for themselves and
 // get the profiles they have a role in. Denials never reveal whether an object exists.
 //

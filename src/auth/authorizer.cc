@@ -65,7 +65,9 @@ bool RoleAllows(Role role, Verb verb, const std::string& store_type) {
     case Role::kEdit:
       return store_type != kRoleBindingType;
     case Role::kView:
-      return store_type != kRoleBindingType && IsReadVerb(verb);
+      // As Kubernetes' view role: not Secrets (reading one is holding its credentials, more than
+      // viewing) and not who holds which role.
+      return store_type != kRoleBindingType && store_type != "secrets" && IsReadVerb(verb);
     case Role::kNone:
       return false;
   }

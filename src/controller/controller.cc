@@ -32,7 +32,7 @@ void ModuleRegistry::AddController(const std::string& name, ControllerFactory fa
 }
 
 ControllerManager::ControllerManager(Store& store, const TypeRegistry& types)
-    : store_(store), types_(types) {}
+    : store_(store), types_(types), feed_(store) {}
 
 ControllerManager::~ControllerManager() { Stop(); }
 
@@ -65,11 +65,20 @@ void ControllerManager::Add(const std::string& name, std::unique_ptr<Controller>
 void ControllerManager::Start() {
   if (started_) return;
   started_ = true;
-  for (Entry& e : entries_) e.loop->Start();
+  // The feed starts from before every loop's list: a change in between is delivered as well,
+  // and a loop skips what its list already saw.
+  const int64_t from = store_.CurrentVersion();
+  for (Entry& e : entries_) {
+    ReconcileLoop* loop = e.loop.get();
+    feed_.Subscribe([loop](const std::vector<WatchEvent>& batch) { loop->Deliver(batch); });
+  }
+  for (Entry& e : entries_) e.loop->Start(/*fed=*/true);
+  feed_.Start(from);
 }
 
 void ControllerManager::Stop() {
   for (Entry& e : entries_) e.loop->RequestStop();
+  feed_.Stop();
   for (Entry& e : entries_) e.loop->Stop();
 }
 

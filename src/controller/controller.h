@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "controller/change_feed.h"
 #include "controller/reconcile_loop.h"
 #include "core/clock.h"
 #include "core/resource.h"
@@ -119,7 +120,8 @@ class ControllerManager {
   Status AddAll(const ModuleRegistry& modules, const ControllerContext& context);
   void Add(const std::string& name, std::unique_ptr<Controller> controller);
 
-  // Starts every loop (each a thread of its own); Stop ends them all, in parallel.
+  // Starts every loop (each a thread of its own) and the one ChangeFeed that reads the store's
+  // changes for all of them; Stop ends them all, in parallel.
   void Start();
   void Stop();
   // A backend workload changed: wakes the controller that owns it (a Backend listener).
@@ -132,6 +134,8 @@ class ControllerManager {
   std::vector<ControllerStats> Stats() const;
   // The loop of controller `name`, or null (tests).
   ReconcileLoop* Loop(const std::string& name);
+  // Batches of changes read from the store for all loops together (tests, /metrics).
+  int64_t FeedBatches() const { return feed_.batches_read(); }
 
  private:
   struct Entry {
@@ -142,6 +146,7 @@ class ControllerManager {
   Store& store_;
   const TypeRegistry& types_;
   std::vector<Entry> entries_;  // fixed once Start ran
+  ChangeFeed feed_;
   bool started_ = false;
 };
 

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "backend/fake_backend.h"
 #include "core/schema.h"
@@ -30,6 +32,21 @@ class WidgetController : public Controller {
     if (it == labels.end()) return std::nullopt;
     return Key{"ns", it->second};
   }
+  Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
+                                                const std::string& name) override {
+    calls_->push_back(ns + "/" + name);
+    return std::optional<milliseconds>();
+  }
+
+ private:
+  std::vector<std::string>* calls_;
+};
+
+// A controller of "gadgets.example.dev" that records what it reconciles.
+class GadgetController : public Controller {
+ public:
+  explicit GadgetController(std::vector<std::string>* calls) : calls_(calls) {}
+  std::string StoreType() const override { return "gadgets.example.dev"; }
   Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
                                                 const std::string& name) override {
     calls_->push_back(ns + "/" + name);
@@ -189,6 +206,30 @@ TEST_F(ControllerManagerTest, StartsAndStopsEveryLoopAndStopIsIdempotent) {
   manager.Stop();
   EXPECT_EQ(manager.Stats()[0].loop.reconciles, 1);
   EXPECT_EQ(calls_, (std::vector<std::string>{"ns/w"}));
+}
+
+TEST_F(ControllerManagerTest, OneChangeFeedServesEveryLoop) {
+  std::vector<std::string> gadget_calls;
+  ControllerManager manager(*store_, types_);
+  manager.Add("widgets", std::make_unique<WidgetController>(&calls_));
+  manager.Add("gadgets", std::make_unique<GadgetController>(&gadget_calls));
+  manager.Start();
+  // Written after the start: only the shared feed can tell the loops (they watch nothing).
+  ASSERT_TRUE(store_->Create("widgets.example.dev", Widget("w", {{"size", 1}})).ok());
+  Json gadget = {{"apiVersion", "example.dev/v1"},
+                 {"kind", "Gadget"},
+                 {"metadata", {{"name", "g"}, {"namespace", "ns"}}}};
+  ASSERT_TRUE(store_->Create("gadgets.example.dev", gadget).ok());
+  auto reconciles = [&](size_t i) { return manager.Stats()[i].loop.reconciles; };
+  for (int i = 0; i < 500 && (reconciles(0) < 2 || reconciles(1) < 1); ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  manager.Stop();
+  std::sort(calls_.begin(), calls_.end());
+  EXPECT_EQ(calls_, (std::vector<std::string>{"ns/from-g", "ns/w"}))
+      << "its own kind, and the gadget its mapper names";
+  EXPECT_EQ(gadget_calls, (std::vector<std::string>{"ns/g"}));
+  EXPECT_GE(manager.FeedBatches(), 1);
 }
 
 }  // namespace

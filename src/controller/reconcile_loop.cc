@@ -24,7 +24,8 @@ void ReconcileLoop::AlsoWatch(std::string store_type, Mapper mapper) {
   mappers_[std::move(store_type)] = std::move(mapper);
 }
 
-void ReconcileLoop::Start() {
+void ReconcileLoop::Start(bool fed) {
+  fed_ = fed;
   seen_version_ = store_.CurrentVersion();
   listed_ = true;
   EnqueueAll();
@@ -32,9 +33,19 @@ void ReconcileLoop::Start() {
   {
     MutexLock lock(&mu_);
     store_version_ = seen_version_;
+    listed_version_ = seen_version_;
   }
   thread_ = std::thread([this] { Run(); });
-  watcher_ = std::thread([this] { WatchStore(); });
+  if (!fed_) watcher_ = std::thread([this] { WatchStore(); });
+}
+
+void ReconcileLoop::Deliver(const std::vector<WatchEvent>& batch) {
+  {
+    MutexLock lock(&mu_);
+    if (!ApplyChangesLocked(batch, listed_version_)) return;
+    enqueued_ = true;
+  }
+  changed_.SignalAll();
 }
 
 void ReconcileLoop::RequestStop() {
@@ -157,7 +168,10 @@ void ReconcileLoop::RecordCondition(const Key& key, const std::string& type,
       }
     }
     auto updated = store_.Update(store_type_, std::move(o));
-    if (updated.ok()) own_writes_[key] = MetaResourceVersion(*updated);
+    if (updated.ok()) {
+      MutexLock lock(&mu_);
+      own_writes_[key] = MetaResourceVersion(*updated);
+    }
     if (!updated.ok() && updated.status().code() != StatusCode::kConflict &&
         updated.status().code() != StatusCode::kNotFound) {
       LogWarn("recording a condition failed", {{"controller", name_},
@@ -224,24 +238,37 @@ bool ReconcileLoop::ReadNewChanges() {
       return false;
     }
     if (changes->empty()) return true;
-    MutexLock lock(&mu_);
-    auto now = SteadyClock::now();
-    for (const WatchEvent& ev : *changes) {
-      seen_version_ = ev.resource_version;
-      if (ev.store_type == store_type_) {
-        Key key{ev.namespace_, ev.name};
-        if (auto own = own_writes_.find(key); own != own_writes_.end()) {
-          const bool mine = own->second == ev.resource_version;
-          own_writes_.erase(own);
-          if (mine) continue;
-        }
-        due_[std::move(key)] = now;
-      } else if (auto it = mappers_.find(ev.store_type); it != mappers_.end()) {
-        if (auto key = it->second(ev)) due_[*key] = now;
-      }
+    seen_version_ = changes->back().resource_version;
+    {
+      MutexLock lock(&mu_);
+      ApplyChangesLocked(*changes, 0);
     }
     if (changes->size() < 500) return true;
   }
+}
+
+bool ReconcileLoop::ApplyChangesLocked(const std::vector<WatchEvent>& batch, int64_t through) {
+  auto now = SteadyClock::now();
+  bool any = false;
+  for (const WatchEvent& ev : batch) {
+    if (ev.resource_version <= through) continue;
+    if (ev.store_type == store_type_) {
+      Key key{ev.namespace_, ev.name};
+      if (auto own = own_writes_.find(key); own != own_writes_.end()) {
+        const bool mine = own->second == ev.resource_version;
+        own_writes_.erase(own);
+        if (mine) continue;
+      }
+      due_[std::move(key)] = now;
+      any = true;
+    } else if (auto it = mappers_.find(ev.store_type); it != mappers_.end()) {
+      if (auto key = it->second(ev)) {
+        due_[*key] = now;
+        any = true;
+      }
+    }
+  }
+  return any;
 }
 
 int ReconcileLoop::RunOnce() {
@@ -341,7 +368,7 @@ void ReconcileLoop::Run() {
       EnqueueAll();
       next_resync_ = SteadyClock::now() + options_.resync_period;
     }
-    bool feed_ok = ReadNewChanges();
+    bool feed_ok = fed_ || ReadNewChanges();
     ReconcileDue();
     // Sleep until the next due key, a store change, an Enqueue, or Stop. While the change feed
     // fails, store changes do not wake the loop before error_backoff.
@@ -351,7 +378,7 @@ void ReconcileLoop::Run() {
     if (!feed_ok) wake = std::min(wake, SteadyClock::now() + options_.error_backoff);
     changed_.WaitUntil(mu_, wake, [&] {
       mu_.AssertHeld();
-      return stopping_ || enqueued_ || (feed_ok && store_version_ > seen_version_);
+      return stopping_ || enqueued_ || (!fed_ && feed_ok && store_version_ > seen_version_);
     });
   }
 }

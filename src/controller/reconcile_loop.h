@@ -17,16 +17,16 @@
 // Nothing a reconcile does stops the loop: an exception that escapes it is caught, and like an
 // error it is recorded on the object (a `ReconcileError` condition in status.conditions, with
 // the message), counted (Stats) and retried with exponential backoff per object (error_backoff
-// doubling up to max_backoff; a success resets it). With a schema (the kind's), every object
-// listed at start and at each resync is checked first: one the schema refuses (stored before the
-// schema existed, or written around the API) is not reconciled; it gets an `Invalid` condition
-// naming each offending field, and is looked at again when it changes. (Changes are not
-// re-checked as they come, which would cost a read each: the API edge checks every write, and
-// the resync catches what got around it.)
+// doubling up to max_backoff; a success resets it). With a schema (the kind's), every object is
+// checked before it is reconciled, once per resourceVersion (an unchanged object is not read
+// again): one the schema refuses (stored before the schema existed, or written around the API)
+// is not reconciled; it gets an `Invalid` condition naming each offending field, and is looked
+// at again when it changes.
 //
 // Two threads: the loop, which sleeps on its condition variable until a key is due, a key is
 // enqueued or the store changed; and a store watcher, which blocks in Store::WaitForChange and
-// wakes the loop when the version moves.
+// wakes the loop when the version moves. Loops a ControllerManager runs share one ChangeFeed
+// instead (Start(/*fed=*/true), Deliver): one thread each, one reader of the feed for all.
 // Thread-safe: Start/Stop/Enqueue may be called from any thread.
 #pragma once
 
@@ -84,7 +84,13 @@ class ReconcileLoop {
   // Also watch `store_type` and reconcile what `mapper` maps its changes to.
   void AlsoWatch(std::string store_type, Mapper mapper);
 
-  void Start();
+  // Starts the loop's thread. Unless `fed`, a second thread watches the store and the loop reads
+  // the change feed itself; with `fed`, changes come through Deliver (the ControllerManager's
+  // ChangeFeed, one reader shared by every loop).
+  void Start(bool fed = false);
+  // A batch of changes (metadata only) read by a shared ChangeFeed: the changed objects of this
+  // loop's type, and the owners its mappers name, become due. Any thread.
+  void Deliver(const std::vector<WatchEvent>& batch);
   // Asks the threads to end without waiting for them (Stop several loops in parallel: the store
   // watcher notices within its 100 ms wait).
   void RequestStop();
@@ -104,6 +110,9 @@ class ReconcileLoop {
   void EnqueueAll();
   // False when the change feed could not be read.
   bool ReadNewChanges();
+  // Makes the objects `batch` names due (skipping changes at or before `through`, already
+  // listed, and the loop's own condition writes); whether any became due.
+  bool ApplyChangesLocked(const std::vector<WatchEvent>& batch, int64_t through) REQUIRES(mu_);
   // Runs every key that is due; returns how many.
   int ReconcileDue();
   // Runs fn_ for `key` (unless the schema refuses the object), turning an exception into an
@@ -131,9 +140,11 @@ class ReconcileLoop {
   // Keys due at a time (steady clock).
   std::map<Key, std::chrono::steady_clock::time_point> due_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
-  bool enqueued_ GUARDED_BY(mu_) = false;      // Enqueue ran since the loop last looked
-  int64_t store_version_ GUARDED_BY(mu_) = 0;  // the latest version the watcher saw
-  int64_t seen_version_ = 0;                   // only touched by the loop thread (or RunOnce)
+  bool enqueued_ GUARDED_BY(mu_) = false;       // Enqueue ran since the loop last looked
+  int64_t store_version_ GUARDED_BY(mu_) = 0;   // the latest version the watcher saw
+  int64_t seen_version_ = 0;                    // only touched by the loop thread (or RunOnce)
+  bool fed_ = false;                            // set by Start, before the threads
+  int64_t listed_version_ GUARDED_BY(mu_) = 0;  // the store version EnqueueAll listed at Start
   Stats stats_ GUARDED_BY(mu_);
   // Loop thread only: consecutive failures per object (for backoff), and the objects the schema
   // refuses with the message last recorded on them.
@@ -141,7 +152,7 @@ class ReconcileLoop {
   std::map<Key, std::string> invalid_;
   // The version of each object's last write by this loop itself (a condition): its change event
   // is no reason to reconcile again, so a backoff is not cut short by the loop's own report.
-  std::map<Key, int64_t> own_writes_;  // loop thread only
+  std::map<Key, int64_t> own_writes_ GUARDED_BY(mu_);
   // The resourceVersion each object last passed its schema at: an unchanged object is not read
   // and checked again before its next reconcile (a 1,000-task run re-parsed at every wake-up
   // cost more than the reconcile). Loop thread only.

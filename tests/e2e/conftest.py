@@ -19,7 +19,8 @@ ENV_CACHE = os.environ.get("SKIFF_ENV_CACHE") or os.path.join(
 class Skiff:
     """One `skiff up` process and a CLI bound to its SKIFF_HOME."""
 
-    def __init__(self, home, extra_args=()):
+    def __init__(self, home, extra_args=(), binary=None):
+        self.binary = binary or BINARY
         self.home = str(home)
         self.extra_args = list(extra_args)
         self.proc = None
@@ -43,7 +44,7 @@ class Skiff:
             os.unlink(server_file)
         self.log = open(os.path.join(self.home, "server.log"), "ab")
         self.proc = subprocess.Popen(
-            [BINARY, "up", "--port", "0", "--job-backoff-ms", "300", *self.extra_args],
+            [self.binary, "up", "--port", "0", "--job-backoff-ms", "300", *self.extra_args],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -84,7 +85,7 @@ class Skiff:
         self.proc.wait()
 
     def cli(self, *args, token=None, input=None, check=True, timeout=120):
-        cmd = [BINARY]
+        cmd = [self.binary]
         if token:
             cmd += ["--token", token]
         cmd += list(args)
