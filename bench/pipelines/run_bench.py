@@ -143,6 +143,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10- and 100-task sizes only")
     ap.add_argument("--repeat", type=int, default=3,
                     help="Skiff runs per pipeline; the median one is reported")
+    ap.add_argument("--baseline",
+                    help="an older skiff binary: run alternately with --skiff, run for run, on "
+                         "every pipeline (an A/B on one machine), reported in a second table")
+    ap.add_argument("--skip-kfp-local", action="store_true",
+                    help="Skiff only (with --baseline: the A/B alone)")
     args = ap.parse_args()
     skiff = os.path.abspath(args.skiff)
     os.makedirs(args.out, exist_ok=True)
@@ -164,20 +169,42 @@ def main():
     shell_cost = direct_shell_cost()
     print(f"direct `sh -c true` from Python: {shell_cost * 1e3:.2f} ms", flush=True)
 
+    baseline = os.path.abspath(args.baseline) if args.baseline else None
+    if baseline:
+        # Its own env cache: another version may lay out its cached environments differently.
+        base_cache = os.path.join(args.out, "envs-baseline")
+        os.makedirs(base_cache, exist_ok=True)
+        warm = skiff_run(baseline, files[("pychain", 10)], base_cache, args.skiff_timeout)
+        print(f"baseline warm-up (untimed): {warm['wall']:.1f}s ok={warm['ok']}", flush=True)
+
     results = {"cpus": os.cpu_count(), "direct_sh_true_ms": shell_cost * 1e3, "skiff": {},
-               "kfp_local": {}}
-    # Skiff's runs are short, so each is repeated and the run with the median wall time is
-    # reported (the walls of all of them are kept): one run is at the mercy of the machine.
-    for kind, n in plan:
-        runs = [skiff_run(skiff, files[(kind, n)], env_cache, args.skiff_timeout)
-                for _ in range(args.repeat)]
+               "kfp_local": {}, "baseline": {}}
+
+    def median_run(runs):
         runs.sort(key=lambda r: (not r["ok"], r["wall"]))
         r = dict(runs[len(runs) // 2] if all(x["ok"] for x in runs) else runs[-1])
         r["walls"] = sorted(x["wall"] for x in runs)
-        results["skiff"][f"{kind}_{n}"] = r
+        return r
+
+    # Skiff's runs are short, so each is repeated and the run with the median wall time is
+    # reported (the walls of all of them are kept): one run is at the mercy of the machine. With
+    # a baseline, its runs alternate with Skiff's, so both see the same machine.
+    for kind, n in plan:
+        runs, base_runs = [], []
+        for _ in range(args.repeat):
+            runs.append(skiff_run(skiff, files[(kind, n)], env_cache, args.skiff_timeout))
+            if baseline:
+                base_runs.append(skiff_run(baseline, files[(kind, n)], base_cache,
+                                           args.skiff_timeout))
+        results["skiff"][f"{kind}_{n}"] = r = median_run(runs)
         print(f"skiff {kind}_{n}: {json.dumps(r)}", flush=True)
+        if baseline:
+            results["baseline"][f"{kind}_{n}"] = b = median_run(base_runs)
+            print(f"baseline {kind}_{n}: {json.dumps(b)}", flush=True)
 
     for kind, n in plan:
+        if args.skip_kfp_local:
+            break
         if kind == "shell_dag":
             continue  # kfp.local cannot run container components without docker: see pydag_N
         if n > args.kfp_local_max_tasks:
@@ -198,6 +225,26 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print_table(results)
+    if baseline:
+        print_ab_table(results)
+
+
+def overhead_ms(r, n):
+    return (r["wall"] - r.get("critical_path_own", 0)) / n * 1e3
+
+
+def print_ab_table(results):
+    print("\n| pipeline | baseline wall s | skiff wall s | skiff / baseline |"
+          " overhead/task ms (baseline, skiff) | hop gap median ms (baseline, skiff) |")
+    print("|---|---|---|---|---|---|")
+    for key, r in results["skiff"].items():
+        b = results["baseline"].get(key)
+        if not b:
+            continue
+        n = int(key.rsplit("_", 1)[1])
+        print(f"| {key} | {b['wall']:.2f} | {r['wall']:.2f} | {r['wall'] / b['wall']:.2f} | "
+              f"{overhead_ms(b, n):.1f}, {overhead_ms(r, n):.1f} | "
+              f"{b.get('hop_gap_median_ms', 0):.0f}, {r.get('hop_gap_median_ms', 0):.0f} |")
 
 
 def print_table(results):

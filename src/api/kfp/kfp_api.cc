@@ -380,10 +380,19 @@ std::optional<std::string> KfpApi::KnownNamespace(const std::string& type, const
 Result<Json> KfpApi::FindById(const HttpRequest& req, const std::string& type,
                               const std::string& id, const std::string& what, Verb verb) {
   if (id.empty()) return InvalidArgument(what + " id: required");
+  const Status not_found = NotFound(what + " '" + id + "' not found");
+  // No oracle: to a caller who may not even read in the object's namespace, the object is not
+  // there (404, the answer for an unknown id), as the generic API answers; one who may read it
+  // but not do `verb` learns they may not (403).
+  auto allowed = [&](const std::string& ns) -> Status {
+    Status st = Check(req, ns, verb);
+    if (st.ok() || (verb != Verb::kGet && Check(req, ns, Verb::kGet).ok())) return st;
+    return not_found;
+  };
   if (std::optional<std::string> ns = KnownNamespace(type, id)) {
     Result<Json> obj = store_.Get(type, *ns, id);
     if (obj.ok()) {
-      RETURN_IF_ERROR(Check(req, *ns, verb));
+      RETURN_IF_ERROR(allowed(*ns));
       return obj;
     }
     if (obj.status().code() != StatusCode::kNotFound) return obj.status();
@@ -401,8 +410,8 @@ Result<Json> KfpApi::FindById(const HttpRequest& req, const std::string& type,
       if (found == nullptr && MetaName(obj) == id) found = &obj;
     }
   }
-  if (found == nullptr) return NotFound(what + " '" + id + "' not found");
-  RETURN_IF_ERROR(Check(req, MetaNamespace(*found), verb));
+  if (found == nullptr) return not_found;
+  RETURN_IF_ERROR(allowed(MetaNamespace(*found)));
   return std::move(*found);
 }
 
