@@ -9,6 +9,7 @@
 #include "api/api_server.h"
 #include "core/admission.h"
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/resource.h"
 #include "core/schema.h"
 
@@ -256,6 +257,18 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
   access.cluster_scoped = !t.type->namespaced;
   Status allowed = authz_.Check(t.principal, access);
   if (!allowed.ok()) return SendStatusError(r, allowed);
+  // A status is written by its kind's controller: one a user wrote could point at another
+  // tenant's workload or artifact. Users read it; a cluster admin may write it (an escape hatch,
+  // each use logged).
+  if (op == Op::kStatus && (verb == Verb::kUpdate || verb == Verb::kPatch)) {
+    if (!t.principal.is_admin) {
+      return SendStatusError(
+          r, PermissionDenied("user " + Quote(t.principal.user) + " may not write the status of " +
+                              t.store_type + ": it is written by its controller"));
+    }
+    LogWarn("status written by a cluster admin",
+            {{"user", t.principal.user}, {"object", t.store_type + " " + t.ns + "/" + t.name}});
+  }
   if (has_body && !body.ok()) return SendStatusError(r, body.status());
 
   Status st;

@@ -562,6 +562,30 @@ TEST_F(ResourceApiTest, UserWithoutARoleIsRefusedEveryVerbWithoutLearningAnythin
   EXPECT_EQ(Call("GET", base + "/secret-job").status, 200);
 }
 
+TEST_F(ResourceApiTest, OnlyAClusterAdminWritesAStatusEvenInTheirOwnProfile) {
+  Json profile = {{"apiVersion", "kubeflow.org/v1"},
+                  {"kind", "Profile"},
+                  {"metadata", {{"name", "team-bob"}}},
+                  {"spec", {{"owner", {{"kind", "User"}, {"name", "bob"}}}}}};
+  ASSERT_EQ(Call("POST", "/apis/kubeflow.org/v1/profiles", profile.dump()).status, 201);
+  const std::string mine = "/apis/batch/v1/namespaces/team-bob/jobs/mine";
+  ASSERT_EQ(
+      Call("POST", "/apis/batch/v1/namespaces/team-bob/jobs", Job("mine").dump(), "bob").status,
+      201);
+  Json forged = Body(Call("GET", mine, "", "bob"));
+  forged["status"] = {{"succeeded", 1}};
+  HttpResult put = Call("PUT", mine + "/status", forged.dump(), "bob");
+  EXPECT_EQ(put.status, 403) << put.body;
+  EXPECT_NE(put.body.find("written by its controller"), std::string::npos) << put.body;
+  EXPECT_EQ(Call("PATCH", mine + "/status", R"({"status":{"succeeded":1}})", "bob",
+                 {{"Content-Type", "application/merge-patch+json"}})
+                .status,
+            403);
+  EXPECT_EQ(Call("GET", mine + "/status", "", "bob").status, 200) << "reading it is fine";
+  EXPECT_FALSE(Body(Call("GET", mine)).value("status", Json::object()).contains("succeeded"));
+  EXPECT_EQ(Call("PUT", mine + "/status", forged.dump()).status, 200) << "the admin's hatch";
+}
+
 TEST_F(ResourceApiTest, ProfileOwnerAndRoleBindingsGrantAccess) {
   Json profile = {{"apiVersion", "kubeflow.org/v1"},
                   {"kind", "Profile"},

@@ -2,9 +2,11 @@
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "store/postgres/postgres_store.h"
 
@@ -35,6 +37,33 @@ TEST_F(OpenStoreTest, SqliteUrlAndBarePathOpenTheSameDatabase) {
   Result<std::unique_ptr<Store>> bare = OpenStore(path, clock_);
   ASSERT_TRUE(bare.ok()) << bare.status().ToString();
   EXPECT_TRUE((*bare)->Get("things", "default", "a").ok());
+}
+
+TEST_F(OpenStoreTest, AnEmptyOrForeignSqliteFileIsRefusedAndLeftAsItIs) {
+  const std::string empty = (dir_ / "empty.db").string();
+  { std::ofstream touch(empty); }
+  Result<std::unique_ptr<Store>> store = OpenStore(empty, clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("exists but is empty"), std::string::npos);
+  EXPECT_EQ(fs::file_size(empty), 0u) << "nothing written into it";
+
+  const std::string foreign = (dir_ / "foreign.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(foreign.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE songs (title TEXT)", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  store = OpenStore(foreign, clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("not Skiff's"), std::string::npos)
+      << store.status().ToString();
+
+  const std::string fresh = (dir_ / "fresh.db").string();
+  EXPECT_TRUE(OpenStore(fresh, clock_).ok()) << "a file that does not exist is a new store";
+  EXPECT_TRUE(OpenStore(fresh, clock_).ok()) << "and opens again";
 }
 
 TEST_F(OpenStoreTest, AnUnknownSchemeIsRejectedByName) {

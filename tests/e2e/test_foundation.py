@@ -219,3 +219,21 @@ def test_sigterm_stops_cleanly_and_leaves_no_process(skiff, tmp_path):
     assert not os.path.exists(os.path.join(skiff.home, "server.json"))
     time.sleep(0.2)
     assert subprocess.run(["pgrep", "-f", "skiff-e2e-long-sleeper"], capture_output=True).returncode != 0
+
+
+def test_a_truncated_store_is_refused_not_taken_for_a_new_installation(skiff):
+    token = skiff.token
+    skiff.stop()
+    db = os.path.join(skiff.home, "skiff.db")
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.unlink(db + suffix)
+    open(db, "w").close()  # truncated to 0 bytes
+    try:
+        skiff.start(timeout=20)
+        raise AssertionError("skiff up started on an empty store")
+    except RuntimeError as e:
+        assert "exists but is empty" in str(e), str(e)
+    assert os.path.getsize(db) == 0, "nothing was written into it"
+    with open(os.path.join(skiff.home, "admin-token")) as f:
+        assert f.read().strip() == token, "no new admin token was minted"

@@ -91,6 +91,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
                          ": " + ec.message());
     }
   }
+  // A store file that exists but is empty was truncated, not created: opening it as a new
+  // installation would look like losing every object (and mint a new admin token).
+  std::error_code size_error;
+  if (path != ":memory:" && std::filesystem::exists(path, size_error) &&
+      std::filesystem::file_size(path, size_error) == 0 && !size_error) {
+    return FailedPrecondition("sqlite store " + path +
+                              " exists but is empty (truncated?): restore it from a backup, or "
+                              "remove it to start a new installation");
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {
@@ -155,6 +164,15 @@ Status SqliteStore::Migrate() {
     Statement current(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
     if (!current.Step()) return Error("reading schema version");
     int64_t have = current.Int(0);
+    if (have == 0) {
+      // Never migrated: a new file has no tables of its own; another program's database has.
+      Statement others(db_, "SELECT COUNT(*) FROM sqlite_master WHERE name != 'schema_migrations'");
+      if (!others.Step()) return Error("reading the tables");
+      if (others.Int(0) > 0) {
+        return FailedPrecondition("sqlite store " + path_ +
+                                  " is a database that is not Skiff's: refusing to add to it");
+      }
+    }
     if (have > kSchemaVersion) {
       return FailedPrecondition("sqlite store " + path_ + ": database schema version " +
                                 std::to_string(have) + " is newer than this binary supports (" +
