@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "controller/controller.h"
 
 namespace skiff {
 
@@ -29,10 +30,12 @@ int RunCli(int argc, char** argv) {
   up_cmd->add_option("--store", up.store_url, "store URL: sqlite path or postgresql://...");
   up_cmd->add_option("--log-level", up.log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
-  up_cmd
-      ->add_option("--job-backoff-ms", up.job_backoff_ms,
-                   "base delay before a failed Job pod is retried (Kubernetes: 10000)")
-      ->capture_default_str();
+  // One flag per setting the modules registered (--job-backoff-ms, ...).
+  for (const ModuleSetting& setting : ModuleRegistry::Global().settings()) {
+    auto* option = up_cmd->add_option("--" + setting.name, up.settings[setting.name], setting.help)
+                       ->default_str(setting.default_value);
+    if (setting.integer) option->check(CLI::Number);
+  }
 
   app.add_subcommand("config", "print the server URL and token location the CLI uses");
 

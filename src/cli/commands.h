@@ -2,6 +2,7 @@
 // Each returns the process exit code and prints errors as "error: <what>" on stderr.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ struct UpOptions {
   std::string home;
   std::string store_url;  // "" = sqlite under home
   std::string log_level = "info";
-  int job_backoff_ms = 10000;
+  // The modules' settings (ModuleRegistry::AddSetting) given on the command line; "" = not given.
+  std::map<std::string, std::string> settings;
 };
 int CmdUp(const UpOptions& options);
 

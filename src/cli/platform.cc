@@ -69,7 +69,10 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
       p->home_,
       [self](const std::string& kind, const std::string& ns, const std::string& name,
              const std::string& key) { return self->ReadConfigValue(kind, ns, name, key); },
-      {{"job-backoff-ms", std::to_string(options.job_backoff_ms)}}};
+      {}};
+  for (const auto& [name, value] : options.settings) {
+    if (!value.empty()) context.settings[name] = value;
+  }
   p->controllers_ = std::make_unique<ControllerManager>(*p->store_, TypeRegistry::Global());
   RETURN_IF_ERROR(p->controllers_->AddAll(ModuleRegistry::Global(), context));
   p->backend_->SetListener(

@@ -10,6 +10,7 @@
 // Thread-safe after Start (each part documents its own rules).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -22,7 +23,8 @@ namespace skiff::cli {
 struct PlatformOptions {
   std::string home;
   std::string store_url;  // "" = sqlite under home
-  int job_backoff_ms = 10000;
+  // The modules' settings by name (ControllerContext::settings); "" values are left out.
+  std::map<std::string, std::string> settings;
 };
 
 class Platform {

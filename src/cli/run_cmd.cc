@@ -208,7 +208,7 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
   } else {
     std::printf("no server found: running in this process (SKIFF_HOME=%s)\n", SkiffHome().c_str());
     InitLogging("", "warn");
-    auto platform = Platform::Create({SkiffHome(), "", 10000});
+    auto platform = Platform::Create({SkiffHome(), "", {}});
     if (!platform.ok()) return Fail(platform.status());
     // The same admission as a run created through the API (core/admission.h).
     const ResourceType* type = TypeRegistry::Global().ByStoreType(pipelines::kPipelineRunType);

@@ -74,7 +74,7 @@ int CmdUp(const UpOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Clock& clock = SystemClock::Instance();
-  auto platform = Platform::Create({home, options.store_url, options.job_backoff_ms});
+  auto platform = Platform::Create({home, options.store_url, options.settings});
   if (!platform.ok()) return Fail("starting the platform", platform.status());
   Platform& p = **platform;
 

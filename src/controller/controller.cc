@@ -31,6 +31,16 @@ void ModuleRegistry::AddController(const std::string& name, ControllerFactory fa
   controllers_.emplace_back(name, std::move(factory));
 }
 
+void ModuleRegistry::AddSetting(ModuleSetting setting) {
+  for (ModuleSetting& s : settings_) {
+    if (s.name == setting.name) {
+      s = std::move(setting);
+      return;
+    }
+  }
+  settings_.push_back(std::move(setting));
+}
+
 ControllerManager::ControllerManager(Store& store, const TypeRegistry& types)
     : store_(store), types_(types), feed_(store) {}
 

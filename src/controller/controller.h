@@ -48,7 +48,8 @@ struct ControllerContext {
   std::function<Result<std::string>(const std::string& type, const std::string& ns,
                                     const std::string& name, const std::string& key)>
       read_config;
-  // Settings by name (e.g. "job-backoff-ms"), from the command line; absent means default.
+  // Settings by name (ModuleRegistry::AddSetting, e.g. "job-backoff-ms"), from the command line;
+  // absent means default.
   std::map<std::string, std::string> settings;
   // The kinds served: a controller that writes objects of another kind admits them with their
   // registration (core/admission.h).
@@ -90,7 +91,16 @@ class Controller {
 using ControllerFactory =
     std::function<Result<std::unique_ptr<Controller>>(const ControllerContext& context)>;
 
-// What modules register: kinds (into a TypeRegistry) and controllers (by name).
+// A setting a module takes from the command line: `skiff up --NAME VALUE` (the CLI offers one
+// flag per registered setting); its controllers read it with ControllerContext::IntSetting.
+struct ModuleSetting {
+  std::string name;           // "job-backoff-ms"
+  std::string help;           // the flag's help line
+  std::string default_value;  // shown in --help; absent from the context when not given
+  bool integer = false;       // the CLI refuses a value that is not an integer
+};
+
+// What modules register: kinds (into a TypeRegistry), controllers (by name) and settings.
 class ModuleRegistry {
  public:
   explicit ModuleRegistry(TypeRegistry& types) : types_(types) {}
@@ -103,10 +113,14 @@ class ModuleRegistry {
   const std::vector<std::pair<std::string, ControllerFactory>>& controllers() const {
     return controllers_;
   }
+  // Registering a setting name again replaces it.
+  void AddSetting(ModuleSetting setting);
+  const std::vector<ModuleSetting>& settings() const { return settings_; }
 
  private:
   TypeRegistry& types_;
   std::vector<std::pair<std::string, ControllerFactory>> controllers_;
+  std::vector<ModuleSetting> settings_;
 };
 
 class ControllerManager {

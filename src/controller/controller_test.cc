@@ -122,6 +122,19 @@ TEST(ModuleRegistry, KeepsControllersInRegistrationOrderAndReplacesByName) {
   EXPECT_NE(types.Lookup("widgets"), nullptr) << "types() is the registry it was given";
 }
 
+TEST(ModuleRegistry, KeepsSettingsInRegistrationOrderAndReplacesByName) {
+  TypeRegistry types;
+  ModuleRegistry modules(types);
+  modules.AddSetting({"b-ms", "first b", "1", true});
+  modules.AddSetting({"a", "an a", "x"});
+  modules.AddSetting({"b-ms", "second b", "2", true});
+  ASSERT_EQ(modules.settings().size(), 2u);
+  EXPECT_EQ(modules.settings()[0].name, "b-ms");
+  EXPECT_EQ(modules.settings()[0].help, "second b");
+  EXPECT_EQ(modules.settings()[1].name, "a");
+  EXPECT_FALSE(modules.settings()[1].integer);
+}
+
 TEST(ControllerContext, IntSettingFallsBackWhenAbsentOrNotANumber) {
   FakeClock clock;
   FakeBackend backend(clock);

@@ -201,6 +201,9 @@ class JobPlugin : public Controller {
 void Register(ModuleRegistry& modules) {
   modules.types().Add(JobKind());
   modules.types().Add(PodKind());
+  modules.AddSetting({"job-backoff-ms",
+                      "base delay before a failed Job pod is retried (Kubernetes: 10000)", "10000",
+                      /*integer=*/true});
   modules.AddController("jobs",
                         [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
                           return std::unique_ptr<Controller>(std::make_unique<JobPlugin>(ctx));
