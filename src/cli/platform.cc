@@ -73,6 +73,7 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   for (const auto& [name, value] : options.settings) {
     if (!value.empty()) context.settings[name] = value;
   }
+  context.metrics = &p->controller_metrics_;
   p->controllers_ = std::make_unique<ControllerManager>(*p->store_, TypeRegistry::Global());
   RETURN_IF_ERROR(p->controllers_->AddAll(ModuleRegistry::Global(), context));
   p->backend_->SetListener(

@@ -38,6 +38,8 @@ class Platform {
   Store& store() { return *store_; }
   LocalBackend& backend() { return *backend_; }
   ControllerManager& controllers() { return *controllers_; }
+  // What the controllers recorded (ControllerContext::metrics), for /metrics.
+  ControllerMetrics& controller_metrics() { return controller_metrics_; }
   const std::string& store_url() const { return store_url_; }
   const std::string& home() const { return home_; }
   // Reads key `key` of a Secret/ConfigMap ("secrets"/"configmaps") from the store.
@@ -51,6 +53,7 @@ class Platform {
   std::string store_url_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<LocalBackend> backend_;
+  ControllerMetrics controller_metrics_;
   std::unique_ptr<ControllerManager> controllers_;
 };
 

@@ -135,6 +135,18 @@ int CmdUp(const UpOptions& options) {
     }
   });
 
+  // What the controllers record themselves (ControllerContext::metrics).
+  api.metrics().AddCollectHook([&api, &p] {
+    for (const ControllerMetrics::Series& s : p.controller_metrics().Snapshot()) {
+      if (s.counter) {
+        prometheus::Counter& c = api.metrics().CounterFamily(s.name, s.help).Add(s.labels);
+        if (s.value > c.Value()) c.Increment(s.value - c.Value());
+      } else {
+        api.metrics().GaugeFamily(s.name, s.help).Add(s.labels).Set(s.value);
+      }
+    }
+  });
+
   Status started = api.Start();
   if (!started.ok()) return Fail("starting the API server", started);
   p.Start();

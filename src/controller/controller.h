@@ -30,6 +30,7 @@
 
 #include "backend/backend.h"
 #include "controller/change_feed.h"
+#include "controller/controller_metrics.h"
 #include "controller/reconcile_loop.h"
 #include "core/clock.h"
 #include "core/resource.h"
@@ -54,6 +55,8 @@ struct ControllerContext {
   // The kinds served: a controller that writes objects of another kind admits them with their
   // registration (core/admission.h).
   const TypeRegistry* types = &TypeRegistry::Global();
+  // Where the controller records its own counters and gauges (exported by `skiff up`).
+  ControllerMetrics* metrics = &ControllerMetrics::Unexported();
 
   // The setting `name` as a number, `dflt` when absent or not a number.
   int64_t IntSetting(const std::string& name, int64_t dflt) const;

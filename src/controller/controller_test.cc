@@ -135,6 +135,24 @@ TEST(ModuleRegistry, KeepsSettingsInRegistrationOrderAndReplacesByName) {
   EXPECT_FALSE(modules.settings()[1].integer);
 }
 
+TEST(ControllerMetrics, CountersAddGaugesSetAndANameKeepsItsFirstType) {
+  ControllerMetrics metrics;
+  metrics.Add("skiff_x_total", "x", {{"result", "ok"}}, 1);
+  metrics.Add("skiff_x_total", "x", {{"result", "ok"}}, 2);
+  metrics.Add("skiff_x_total", "x", {{"result", "ok"}}, -5);  // a counter never goes down
+  metrics.Set("skiff_y", "y", {}, 4);
+  metrics.Set("skiff_y", "y", {}, 3);
+  metrics.Set("skiff_x_total", "x as a gauge", {{"result", "bad"}}, 9);  // refused: a counter
+  auto series = metrics.Snapshot();
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[0].name, "skiff_x_total");
+  EXPECT_TRUE(series[0].counter);
+  EXPECT_EQ(series[0].value, 3);
+  EXPECT_EQ(series[1].name, "skiff_y");
+  EXPECT_FALSE(series[1].counter);
+  EXPECT_EQ(series[1].value, 3);
+}
+
 TEST(ControllerContext, IntSettingFallsBackWhenAbsentOrNotANumber) {
   FakeClock clock;
   FakeBackend backend(clock);

@@ -319,7 +319,7 @@ class RunPlugin : public Controller {
 class RecurringRunPlugin : public Controller {
  public:
   explicit RecurringRunPlugin(const ControllerContext& ctx)
-      : controller_(ctx.store, ctx.clock, {.types = ctx.types}) {}
+      : controller_(ctx.store, ctx.clock, {.types = ctx.types, .metrics = ctx.metrics}) {}
 
   std::string StoreType() const override { return kRecurringRunType; }
   std::vector<Watch> Watches() const override {

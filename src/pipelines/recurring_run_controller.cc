@@ -462,7 +462,13 @@ Result<std::optional<milliseconds>> RecurringRunController::Reconcile(const std:
     RETURN_IF_ERROR(write_status());
     return std::optional<milliseconds>(options_.busy_poll);
   }
-  if (Status fired = Fire(rr, *next); fired.code() == StatusCode::kInvalid) {
+  Status fired = Fire(rr, *next);
+  if (options_.metrics != nullptr && (fired.ok() || fired.code() == StatusCode::kInvalid)) {
+    options_.metrics->Add("skiff_recurring_run_fires_total",
+                          "Schedule times that came due: runs fired, or refused by admission",
+                          {{"result", fired.ok() ? "fired" : "refused"}}, 1);
+  }
+  if (fired.code() == StatusCode::kInvalid) {
     // The run this recurring run makes is refused: nothing fires until its spec changes.
     status["message"] = "the run for " + FormatRfc3339(*next) + " is refused: " + fired.message();
     RETURN_IF_ERROR(write_status());

@@ -42,6 +42,7 @@
 #include <string>
 #include <utility>
 
+#include "controller/controller_metrics.h"
 #include "core/clock.h"
 #include "core/resource.h"
 #include "core/status.h"
@@ -88,6 +89,8 @@ struct RecurringRunControllerOptions {
   std::chrono::milliseconds busy_poll{std::chrono::seconds(1)};
   // The kinds whose admission every fired run passes (null: TypeRegistry::Global()).
   const TypeRegistry* types = nullptr;
+  // skiff_recurring_run_fires_total{result="fired"|"refused"} (null: not recorded).
+  ControllerMetrics* metrics = nullptr;
 };
 
 class RecurringRunController {

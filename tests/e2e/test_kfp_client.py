@@ -164,6 +164,9 @@ def test_terminate_retry_and_recurring_runs(skiff, tmp_path):
         runs = client.list_runs(experiment_id=exp.experiment_id, page_size=100).runs or []
         return [x for x in runs if x.recurring_run_id == rr_id]
     skiff.wait_for(fired, timeout=120, what="a run fired by the recurring run")
+    # Counted by the controller itself (ControllerContext::metrics), exported at /metrics.
+    metrics = skiff.http("GET", "/metrics").text
+    assert 'skiff_recurring_run_fires_total{result="fired"}' in metrics, metrics[-2000:]
     client.disable_recurring_run(rr_id)
     assert client.get_recurring_run(rr_id).status == "DISABLED"
     client.delete_recurring_run(rr_id)
