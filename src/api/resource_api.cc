@@ -422,6 +422,20 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
     after = list.resource_version;
     initial = std::move(list.items);
   }
+  if (!AcquireWatch(t.principal.user)) {
+    Json status =
+        StatusJson(ResourceExhausted("too many open watches: user " + Quote(t.principal.user) +
+                                     " or the server is at its limit; close one, or retry later"));
+    status["code"] = 429;
+    status["reason"] = "TooManyRequests";
+    r.SendJson(429, status, {{"retry-after", "5"}});
+    return Status::Ok();
+  }
+  struct Release {
+    ResourceApi* api;
+    std::string user;
+    ~Release() { api->ReleaseWatch(user); }
+  } release{this, t.principal.user};
   if (!r.StartStream(200, {{"content-type", "application/json"}})) return Status::Ok();
   for (const Json& obj : initial) {
     if (!r.Write(event_line("ADDED", obj))) return Status::Ok();
@@ -447,6 +461,25 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
   }
   r.End();
   return Status::Ok();
+}
+
+bool ResourceApi::AcquireWatch(const std::string& user) {
+  MutexLock lock(&watch_mu_);
+  int& mine = watches_by_user_[user];
+  if (mine >= watch_limit_per_user_ || watches_total_ >= watch_limit_total_) {
+    if (mine == 0) watches_by_user_.erase(user);
+    return false;
+  }
+  ++mine;
+  ++watches_total_;
+  return true;
+}
+
+void ResourceApi::ReleaseWatch(const std::string& user) {
+  MutexLock lock(&watch_mu_);
+  auto it = watches_by_user_.find(user);
+  if (it != watches_by_user_.end() && --it->second <= 0) watches_by_user_.erase(it);
+  --watches_total_;
 }
 
 Status ResourceApi::Get(const Target& t, HttpResponder& r) {

@@ -38,6 +38,7 @@
 #include "auth/auth.h"
 #include "core/clock.h"
 #include "core/resource.h"
+#include "core/thread_annotations.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -51,6 +52,14 @@ class ResourceApi {
 
   // How often an idle watch checks whether its client or the server went away.
   void set_watch_poll(std::chrono::milliseconds poll) { watch_poll_ = poll; }
+  // Open watches allowed to one user and to everyone together (each holds a handler thread of
+  // the HTTP server, 512 by default): one more is a 429 with Retry-After, so that no one user's
+  // watches can make the server answer 503 to everybody.
+  void set_watch_limits(int per_user, int total) {
+    MutexLock lock(&watch_mu_);
+    watch_limit_per_user_ = per_user;
+    watch_limit_total_ = total;
+  }
 
  private:
   struct Target;
@@ -78,6 +87,15 @@ class ResourceApi {
   Clock& clock_;
   const TypeRegistry& types_;
   std::chrono::milliseconds watch_poll_{250};
+
+  // Takes a watch slot for `user` (false: a limit is reached); ReleaseWatch gives it back.
+  bool AcquireWatch(const std::string& user);
+  void ReleaseWatch(const std::string& user);
+  Mutex watch_mu_;
+  std::map<std::string, int> watches_by_user_ GUARDED_BY(watch_mu_);
+  int watches_total_ GUARDED_BY(watch_mu_) = 0;
+  int watch_limit_per_user_ GUARDED_BY(watch_mu_) = 32;
+  int watch_limit_total_ GUARDED_BY(watch_mu_) = 256;
 };
 
 // Parses a request body as JSON (when declared or looking like JSON) or YAML; it must be one

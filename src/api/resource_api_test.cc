@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -657,6 +658,48 @@ TEST_F(ResourceApiTest, HealthzIsOpenAndMetricsCountRequests) {
   EXPECT_NE(r.body.find("skiff_store_operations_total{op=\"create\",result=\"ok\"}"),
             std::string::npos)
       << r.body;
+}
+
+TEST_F(ResourceApiTest, AUserPastTheirWatchLimitGets429AndOthersAreServed) {
+  server_->resources().set_watch_limits(/*per_user=*/1, /*total=*/10);
+  ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
+  Mutex mu;
+  CondVar cv;
+  bool streaming = false;
+  std::atomic<bool> done{false};
+  Result<HttpResult> held = Internal("not run");
+  std::thread watcher([&] {
+    HttpClient watch_client(server_->url());
+    held = watch_client.StreamLines(std::string(kJobs) + "?watch=true",
+                                    {{"Authorization", "Bearer " + admin_token_}},
+                                    [&](std::string_view) {
+                                      MutexLock lock(&mu);
+                                      streaming = true;
+                                      cv.SignalAll();
+                                      return !done.load();  // held until the test is done
+                                    });
+  });
+  {
+    MutexLock lock(&mu);
+    cv.Wait(mu, [&] { return streaming; });
+  }
+  HttpResult second = Call("GET", std::string(kJobs) + "?watch=true");
+  EXPECT_EQ(second.status, 429) << second.body;
+  EXPECT_EQ(second.Header("retry-after"), "5");
+  EXPECT_EQ(Body(second)["reason"], "TooManyRequests");
+  EXPECT_EQ(Call("GET", kJobs).status, 200) << "other requests are served";
+  done = true;
+  ASSERT_EQ(Call("POST", kJobs, Job("wake").dump()).status, 201);  // an event: the client leaves
+  watcher.join();
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_EQ(held->status, 200);
+  // The server notices the closed watch within its poll and frees the slot.
+  int status = 0;
+  for (int i = 0; i < 200 && status != 200; ++i) {
+    status = Call("GET", std::string(kJobs) + "?watch=true&timeoutSeconds=0").status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(status, 200) << "the slot is free again once the watch ended";
 }
 
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
