@@ -19,6 +19,9 @@ constexpr const char* kKindLoop = "LOOP";
 constexpr const char* kKindIteration = "ITERATION";
 constexpr const char* kKindContainer = "CONTAINER";
 constexpr const char* kKindImporter = "IMPORTER";
+// Iterations one ParallelFor may run: past it the loop task fails, naming the limit (each
+// iteration is a DAG of tasks in the run's status).
+constexpr size_t kMaxLoopIterations = 10'000;
 
 bool Succeeded(const std::string& state) { return state == kSucceeded || state == kCached; }
 
@@ -437,6 +440,13 @@ class Reconciler {
     }
     if (!items.is_array()) {
       Finish(node, kFailed, "loop items are not a list: " + items.dump());
+      MarkFailing();
+      return true;
+    }
+    if (items.size() > kMaxLoopIterations) {
+      Finish(node, kFailed,
+             "the loop has " + std::to_string(items.size()) + " items; at most " +
+                 std::to_string(kMaxLoopIterations) + " iterations are run");
       MarkFailing();
       return true;
     }

@@ -234,6 +234,19 @@ TEST_F(EngineTest, ParallelForOverAPipelineParameterRespectsParallelismLimit) {
   EXPECT_EQ(State("root.for-loop-8.iteration-2"), "(absent)");
 }
 
+TEST_F(EngineTest, ALoopOfMoreItemsThanTheLimitFailsNamingIt) {
+  Load("pipeline_with_parallelfor_parallelism.yaml");
+  Json many = Json::array();
+  for (int i = 0; i < 10'001; ++i) many.push_back(i);
+  ctx_.parameters = {{"loop_parameter", many}};
+  Step();
+  EXPECT_EQ(State("root.for-loop-1"), kFailed);
+  EXPECT_EQ(State("root.for-loop-1.iteration-0"), "(absent)") << "no iteration started";
+  EXPECT_NE(status_["tasks"]["root.for-loop-1"].value("message", "").find("at most 10000"),
+            std::string::npos)
+      << status_["tasks"]["root.for-loop-1"].dump().substr(0, 300);
+}
+
 TEST_F(EngineTest, ParallelForOverAnUpstreamListOfDicts) {
   Load("pipeline_with_parallelfor_parallelism.yaml");
   ctx_.parameters = {{"loop_parameter", Json::array()}};

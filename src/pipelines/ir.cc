@@ -594,6 +594,11 @@ Status CheckReferences(const Ctx& ctx, const PipelineSpec& spec, const Component
 // than any real pipeline and keeps the engine's expansion and this check's recursion bounded.
 constexpr size_t kMaxDagDepth = 64;
 
+// How many tasks one run may have, its DAG components expanded (a loop's body counted once; its
+// iterations are bounded by kMaxLoopIterations in the engine). The largest real pipelines have
+// hundreds; a 100,000-task IR (12 MB) took the server to 2 GB before this limit.
+constexpr size_t kMaxPipelineTasks = 10'000;
+
 // Refuses a component whose DAG contains the component itself, directly or through other
 // components (the engine would expand it forever), and DAGs nested deeper than kMaxDagDepth.
 // Components are told apart by address: "root" may also be the name of an entry in components.
@@ -627,6 +632,22 @@ class ComponentGraphCheck {
     return below + 1;
   }
 
+  // The tasks a run of `comp` has once its DAG components are expanded (each loop iteration
+  // counted once), saturating past kMaxPipelineTasks. Call after Height: no cycles are left.
+  size_t ExpandedTasks(const ComponentSpec& comp) {
+    if (!comp.dag) return 0;
+    if (auto it = tasks_.find(&comp); it != tasks_.end()) return it->second;
+    size_t n = 0;
+    for (const auto& [key, task] : comp.dag->tasks) {
+      const ComponentSpec* c = spec_.Component(task.component);
+      n += 1 + (c == nullptr ? 0 : ExpandedTasks(*c));
+      if (n > kMaxPipelineTasks) break;
+    }
+    n = std::min(n, kMaxPipelineTasks + 1);
+    tasks_[&comp] = n;
+    return n;
+  }
+
  private:
   Status TooDeep(const std::string& path) const {
     return ctx_.Error(path, "DAGs nest more than " + std::to_string(kMaxDagDepth) +
@@ -638,6 +659,7 @@ class ComponentGraphCheck {
   const PipelineSpec& spec_;
   std::vector<const ComponentSpec*> active_;  // the DAG components being expanded, outermost first
   std::map<const ComponentSpec*, size_t> height_;
+  std::map<const ComponentSpec*, size_t> tasks_;
 };
 
 // The producer tasks that kfp-kubernetes settings read outputs of ({"taskOutputParameter":
@@ -826,6 +848,11 @@ Result<PipelineSpec> PipelineSpecFromDocuments(const std::vector<Json>& docs,
   RETURN_IF_ERROR(graph.Height(spec.root, "root").status());
   for (const auto& [name, comp] : spec.components) {
     RETURN_IF_ERROR(graph.Height(comp, "components." + name).status());
+  }
+  if (size_t tasks = graph.ExpandedTasks(spec.root); tasks > kMaxPipelineTasks) {
+    return ctx.Error("root.dag.tasks", "the pipeline has more than " +
+                                           std::to_string(kMaxPipelineTasks) +
+                                           " tasks once its sub-DAGs are expanded (the limit)");
   }
   // Importer components need their runtime URI parameter among their inputs.
   for (const auto& [name, comp] : spec.components) {

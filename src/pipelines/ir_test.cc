@@ -74,6 +74,32 @@ TEST(IrTest, ResourceQuantitiesThatDoNotParseAreRefusedNamingTheField) {
   }
 }
 
+TEST(IrTest, APipelineOfMoreThanTenThousandTasksIsRefusedNamingTheLimit) {
+  // A DAG component of 200 tasks, used by 60 tasks of the root: 60 * (1 + 200) tasks in a run.
+  Json doc = ParseYamlDocuments(kMinimal, "p.yaml").value()[0];
+  Json inner = Json::object();
+  for (int i = 0; i < 200; ++i) {
+    inner["t" + std::to_string(i)] = {{"componentRef", {{"name", "comp-a"}}},
+                                      {"taskInfo", {{"name", "t" + std::to_string(i)}}}};
+  }
+  doc["components"]["comp-inner"] = {{"dag", {{"tasks", inner}}}};
+  Json root = Json::object();
+  for (int i = 0; i < 60; ++i) {
+    root["s" + std::to_string(i)] = {{"componentRef", {{"name", "comp-inner"}}},
+                                     {"taskInfo", {{"name", "s" + std::to_string(i)}}}};
+  }
+  doc["root"]["dag"]["tasks"] = root;
+  Result<PipelineSpec> spec = ParsePipelineSpec(doc.dump(), "big.json");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("more than 10000 tasks"), std::string::npos)
+      << spec.status().message();
+  // 40 of them (8,040 tasks) are a pipeline like any other.
+  Json smaller = Json::object();
+  for (int i = 0; i < 40; ++i) smaller["s" + std::to_string(i)] = root["s" + std::to_string(i)];
+  doc["root"]["dag"]["tasks"] = smaller;
+  EXPECT_TRUE(ParsePipelineSpec(doc.dump(), "big.json").ok());
+}
+
 TEST(IrTest, MissingComponentAndExecutorAreNamed) {
   Result<PipelineSpec> spec = ParsePipelineSpec(Replace(kMinimal, "componentRef: {name: comp-a}",
                                                         "componentRef: {name: "
