@@ -28,6 +28,45 @@ Json Job(const std::string& name, const std::map<std::string, std::string>& labe
 
 // A real ApiServer on port 0 over a SQLite store in a temp dir, with an admin token and a user
 // "bob" who has no role anywhere.
+// A watch held open on a thread of its own, until the server ends it, or Leave() was called and
+// one more event arrives.
+class HeldWatch {
+ public:
+  HeldWatch(const std::string& url, const std::string& path, const std::string& token)
+      : thread_([this, url, path, token] {
+          HttpClient client(url);
+          result_ = client.StreamLines(path, {{"Authorization", "Bearer " + token}},
+                                       [this](std::string_view) {
+                                         MutexLock lock(&mu_);
+                                         streaming_ = true;
+                                         cv_.SignalAll();
+                                         return !leave_.load();
+                                       });
+        }) {}
+  ~HeldWatch() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Returns once the first event arrived.
+  void WaitStreaming() {
+    MutexLock lock(&mu_);
+    cv_.Wait(mu_, [&] { return streaming_; });
+  }
+  void Leave() { leave_ = true; }
+  Result<HttpResult> Join() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool streaming_ = false;
+  std::atomic<bool> leave_{false};
+  Result<HttpResult> result_ = Internal("not run");
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
 class ResourceApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -663,36 +702,18 @@ TEST_F(ResourceApiTest, HealthzIsOpenAndMetricsCountRequests) {
 TEST_F(ResourceApiTest, AUserPastTheirWatchLimitGets429AndOthersAreServed) {
   server_->resources().set_watch_limits(/*per_user=*/1, /*total=*/10);
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
-  Mutex mu;
-  CondVar cv;
-  bool streaming = false;
-  std::atomic<bool> done{false};
-  Result<HttpResult> held = Internal("not run");
-  std::thread watcher([&] {
-    HttpClient watch_client(server_->url());
-    held = watch_client.StreamLines(std::string(kJobs) + "?watch=true",
-                                    {{"Authorization", "Bearer " + admin_token_}},
-                                    [&](std::string_view) {
-                                      MutexLock lock(&mu);
-                                      streaming = true;
-                                      cv.SignalAll();
-                                      return !done.load();  // held until the test is done
-                                    });
-  });
-  {
-    MutexLock lock(&mu);
-    cv.Wait(mu, [&] { return streaming; });
-  }
+  HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);
+  held.WaitStreaming();
   HttpResult second = Call("GET", std::string(kJobs) + "?watch=true");
   EXPECT_EQ(second.status, 429) << second.body;
   EXPECT_EQ(second.Header("retry-after"), "5");
   EXPECT_EQ(Body(second)["reason"], "TooManyRequests");
   EXPECT_EQ(Call("GET", kJobs).status, 200) << "other requests are served";
-  done = true;
+  held.Leave();
   ASSERT_EQ(Call("POST", kJobs, Job("wake").dump()).status, 201);  // an event: the client leaves
-  watcher.join();
-  ASSERT_TRUE(held.ok()) << held.status().ToString();
-  EXPECT_EQ(held->status, 200);
+  Result<HttpResult> ended = held.Join();
+  ASSERT_TRUE(ended.ok()) << ended.status().ToString();
+  EXPECT_EQ(ended->status, 200);
   // The server notices the closed watch within its poll and frees the slot.
   int status = 0;
   for (int i = 0; i < 200 && status != 200; ++i) {
@@ -704,27 +725,10 @@ TEST_F(ResourceApiTest, AUserPastTheirWatchLimitGets429AndOthersAreServed) {
 
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
-  Mutex mu;
-  CondVar cv;
-  bool streaming = false;
-  Result<HttpResult> res = Internal("not run");
-  std::thread watcher([&] {
-    HttpClient watch_client(server_->url());
-    res = watch_client.StreamLines(std::string(kJobs) + "?watch=true",
-                                   {{"Authorization", "Bearer " + admin_token_}},
-                                   [&](std::string_view) {
-                                     MutexLock lock(&mu);
-                                     streaming = true;
-                                     cv.SignalAll();
-                                     return true;
-                                   });
-  });
-  {
-    MutexLock lock(&mu);
-    cv.Wait(mu, [&] { return streaming; });
-  }
+  HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);
+  held.WaitStreaming();
   server_->Shutdown();
-  watcher.join();
+  Result<HttpResult> res = held.Join();
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   EXPECT_EQ(res->status, 200);
 }

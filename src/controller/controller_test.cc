@@ -15,12 +15,29 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A controller of "widgets.example.dev" that records what it reconciles; a workload belongs to
-// it when its labels name a widget.
-class WidgetController : public Controller {
+// A controller of `store_type` that records what it reconciles.
+class RecordingController : public Controller {
  public:
-  explicit WidgetController(std::vector<std::string>* calls) : calls_(calls) {}
-  std::string StoreType() const override { return "widgets.example.dev"; }
+  RecordingController(std::string store_type, std::vector<std::string>* calls)
+      : store_type_(std::move(store_type)), calls_(calls) {}
+  std::string StoreType() const override { return store_type_; }
+  Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
+                                                const std::string& name) override {
+    calls_->push_back(ns + "/" + name);
+    return std::optional<milliseconds>();
+  }
+
+ private:
+  std::string store_type_;
+  std::vector<std::string>* calls_;
+};
+
+// Widgets: woken by gadgets (the gadget "g" wakes the widget "from-g"); a workload belongs to a
+// widget when its labels name it.
+class WidgetController : public RecordingController {
+ public:
+  explicit WidgetController(std::vector<std::string>* calls)
+      : RecordingController("widgets.example.dev", calls) {}
   std::vector<Watch> Watches() const override {
     return {{"gadgets.example.dev", [](const WatchEvent& ev) -> std::optional<Key> {
                return Key{ev.namespace_, "from-" + MetaName(ev.object)};
@@ -32,29 +49,6 @@ class WidgetController : public Controller {
     if (it == labels.end()) return std::nullopt;
     return Key{"ns", it->second};
   }
-  Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
-                                                const std::string& name) override {
-    calls_->push_back(ns + "/" + name);
-    return std::optional<milliseconds>();
-  }
-
- private:
-  std::vector<std::string>* calls_;
-};
-
-// A controller of "gadgets.example.dev" that records what it reconciles.
-class GadgetController : public Controller {
- public:
-  explicit GadgetController(std::vector<std::string>* calls) : calls_(calls) {}
-  std::string StoreType() const override { return "gadgets.example.dev"; }
-  Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
-                                                const std::string& name) override {
-    calls_->push_back(ns + "/" + name);
-    return std::optional<milliseconds>();
-  }
-
- private:
-  std::vector<std::string>* calls_;
 };
 
 ResourceType WidgetKind() {
@@ -243,7 +237,8 @@ TEST_F(ControllerManagerTest, OneChangeFeedServesEveryLoop) {
   std::vector<std::string> gadget_calls;
   ControllerManager manager(*store_, types_);
   manager.Add("widgets", std::make_unique<WidgetController>(&calls_));
-  manager.Add("gadgets", std::make_unique<GadgetController>(&gadget_calls));
+  manager.Add("gadgets",
+              std::make_unique<RecordingController>("gadgets.example.dev", &gadget_calls));
   manager.Start();
   // Written after the start: only the shared feed can tell the loops (they watch nothing).
   ASSERT_TRUE(store_->Create("widgets.example.dev", Widget("w", {{"size", 1}})).ok());

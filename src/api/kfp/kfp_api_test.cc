@@ -537,7 +537,7 @@ TEST_F(KfpApiServerTest, AUserWithoutARoleIsRefusedEveryOperationAndLearnsNothin
       {"POST", "/apis/v2beta1/runs/:terminate"},      {"DELETE", "/apis/v2beta1/runs/"}};
   for (const auto& [method, pattern] : by_id) {
     const std::string id = pattern.find("experiments") != std::string::npos ? eid : rid;
-    auto at = [&](const std::string& which) {
+    auto at = [&pattern = pattern](const std::string& which) {
       std::string path = pattern;
       size_t colon = path.find(':');
       if (colon == std::string::npos) return path + which;
