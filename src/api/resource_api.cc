@@ -87,6 +87,15 @@ namespace {
 
 std::string Quoted(const std::string& s) { return Json(s).dump(); }
 
+// A Kubernetes Status for an HTTP code that no StatusCode maps to (415, 429).
+void SendRefusal(HttpResponder& r, int code, const char* reason, const std::string& message,
+                 HttpHeaders headers = {}) {
+  Json status = StatusJson(InvalidArgument(message));
+  status["code"] = code;
+  status["reason"] = reason;
+  r.SendJson(code, status, std::move(headers));
+}
+
 HttpHeaders WarningHeaders(const std::vector<std::string>& warnings) {
   if (warnings.empty()) return {};
   // RFC 7234 warn-code 299 ("miscellaneous persistent warning"), several joined by ", ".
@@ -413,6 +422,19 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
                                                          Json::error_handler_t::replace) +
            "\n";
   };
+  // The slot first: a refused watch costs no list.
+  if (!AcquireWatch(t.principal.user)) {
+    SendRefusal(r, 429, "TooManyRequests",
+                "too many open watches: user " + Quote(t.principal.user) +
+                    " or the server is at its limit; close one, or retry later",
+                {{"retry-after", "5"}});
+    return Status::Ok();
+  }
+  struct Release {
+    ResourceApi* api;
+    std::string user;
+    ~Release() { api->ReleaseWatch(user); }
+  } release{this, t.principal.user};
   // Without a version, the watch starts with the current objects, as Kubernetes does.
   std::vector<Json> initial;
   if (after == 0) {
@@ -422,20 +444,6 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
     after = list.resource_version;
     initial = std::move(list.items);
   }
-  if (!AcquireWatch(t.principal.user)) {
-    Json status =
-        StatusJson(ResourceExhausted("too many open watches: user " + Quote(t.principal.user) +
-                                     " or the server is at its limit; close one, or retry later"));
-    status["code"] = 429;
-    status["reason"] = "TooManyRequests";
-    r.SendJson(429, status, {{"retry-after", "5"}});
-    return Status::Ok();
-  }
-  struct Release {
-    ResourceApi* api;
-    std::string user;
-    ~Release() { api->ReleaseWatch(user); }
-  } release{this, t.principal.user};
   if (!r.StartStream(200, {{"content-type", "application/json"}})) return Status::Ok();
   for (const Json& obj : initial) {
     if (!r.Write(event_line("ADDED", obj))) return Status::Ok();
@@ -549,11 +557,9 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
     unsupported = "server-side apply";
   }
   if (!unsupported.empty()) {
-    Json status = StatusJson(InvalidArgument(unsupported + " is not supported for " + t.store_type +
-                                             ": send application/merge-patch+json"));
-    status["code"] = 415;
-    status["reason"] = "UnsupportedMediaType";
-    r.SendJson(415, status);
+    SendRefusal(r, 415, "UnsupportedMediaType",
+                unsupported + " is not supported for " + t.store_type +
+                    ": send application/merge-patch+json");
     return Status::Ok();
   }
   ASSIGN_OR_RETURN(Json patch, ParseRequestBody(req));

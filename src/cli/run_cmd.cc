@@ -211,10 +211,10 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
     auto platform = Platform::Create({SkiffHome(), "", {}});
     if (!platform.ok()) return Fail(platform.status());
     // The same admission as a run created through the API (core/admission.h).
-    const ResourceType* type = TypeRegistry::Global().ByStoreType(pipelines::kPipelineRunType);
-    if (type == nullptr) return Fail(Internal("the PipelineRun kind is not registered"));
     Json validated = run;
-    if (Status st = Admit(*type, {.op = WriteOp::kCreate}, validated, nullptr); !st.ok()) {
+    if (Status st = Admit(TypeRegistry::Global(), pipelines::kPipelineRunType,
+                          {.op = WriteOp::kCreate}, validated, nullptr);
+        !st.ok()) {
       return Fail(st);
     }
     auto created = (*platform)->store().Create(pipelines::kPipelineRunType, validated);

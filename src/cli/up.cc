@@ -122,25 +122,26 @@ int CmdUp(const UpOptions& options) {
   auto& invalid = api.metrics().GaugeFamily(
       "skiff_invalid_objects",
       "Objects a controller does not reconcile: their schema refuses them");
-  api.metrics().AddCollectHook([&reconciles, &failures, &invalid, &p] {
-    auto advance = [](prometheus::Counter& c, int64_t total) {
-      if (static_cast<double>(total) > c.Value())
-        c.Increment(static_cast<double>(total) - c.Value());
-    };
+  // A counter kept elsewhere, brought up to its total at each scrape.
+  auto advance = [](prometheus::Counter& c, double total) {
+    if (total > c.Value()) c.Increment(total - c.Value());
+  };
+  api.metrics().AddCollectHook([&reconciles, &failures, &invalid, &p, advance] {
     for (const auto& s : p.controllers().Stats()) {
-      advance(reconciles.Add({{"controller", s.name}}), s.loop.reconciles);
-      advance(failures.Add({{"controller", s.name}, {"kind", "error"}}), s.loop.errors);
-      advance(failures.Add({{"controller", s.name}, {"kind", "exception"}}), s.loop.exceptions);
+      advance(reconciles.Add({{"controller", s.name}}), static_cast<double>(s.loop.reconciles));
+      advance(failures.Add({{"controller", s.name}, {"kind", "error"}}),
+              static_cast<double>(s.loop.errors));
+      advance(failures.Add({{"controller", s.name}, {"kind", "exception"}}),
+              static_cast<double>(s.loop.exceptions));
       invalid.Add({{"controller", s.name}}).Set(static_cast<double>(s.loop.invalid));
     }
   });
 
   // What the controllers record themselves (ControllerContext::metrics).
-  api.metrics().AddCollectHook([&api, &p] {
+  api.metrics().AddCollectHook([&api, &p, advance] {
     for (const ControllerMetrics::Series& s : p.controller_metrics().Snapshot()) {
       if (s.counter) {
-        prometheus::Counter& c = api.metrics().CounterFamily(s.name, s.help).Add(s.labels);
-        if (s.value > c.Value()) c.Increment(s.value - c.Value());
+        advance(api.metrics().CounterFamily(s.name, s.help).Add(s.labels), s.value);
       } else {
         api.metrics().GaugeFamily(s.name, s.help).Add(s.labels).Set(s.value);
       }

@@ -177,4 +177,11 @@ Status Admit(const ResourceType& type, const Admission& how, Json& obj,
   return Status::Ok();
 }
 
+Status Admit(const TypeRegistry& types, const std::string& store_type, const Admission& how,
+             Json& obj, std::vector<std::string>* warnings) {
+  const ResourceType* type = types.ByStoreType(store_type);
+  if (type == nullptr) return Internal("no kind is registered for " + store_type);
+  return Admit(*type, how, obj, warnings);
+}
+
 }  // namespace skiff

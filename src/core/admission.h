@@ -64,6 +64,11 @@ struct Admission {
 Status Admit(const ResourceType& type, const Admission& how, Json& obj,
              std::vector<std::string>* warnings);
 
+// Admit for the kind `types` files under `store_type` ("pipelineruns.pipelines.kubeflow.org"),
+// for a writer that knows the store type; Internal when no kind is registered there.
+Status Admit(const TypeRegistry& types, const std::string& store_type, const Admission& how,
+             Json& obj, std::vector<std::string>* warnings);
+
 // A rule's InvalidArgument("spec.parallelism: must be >= 0") as a kInvalid naming its field;
 // other codes pass through. `what` names the object ("Job \"pi\"").
 Status AsInvalid(const Status& st, const std::string& what);

@@ -486,33 +486,15 @@ Result<ComponentSpec> ParseComponent(const Ctx& ctx, const std::string& name, co
   return out;
 }
 
-// A container's resources: quantities that parse (the SDK's strings such as "500m" or "4Gi",
-// and its numbers: cores, and memory in GB), so that a run is refused at admission rather than
-// failing its task at start. A string holding a placeholder ({{$.inputs...}}, resources set from
-// a pipeline parameter) is checked when the launcher resolves it.
+// A container's resources must parse (ParseContainerResources), so that a run is refused at
+// admission rather than failing its task at start; placeholders are the launcher's to check.
 Status CheckResources(const Ctx& ctx, const Json& container, const std::string& path) {
   ASSIGN_OR_RETURN(const Json* r,
                    Child(ctx, container, path, "resources", Json::value_t::object, false));
   if (r == nullptr) return Status::Ok();
-  const std::string where = path + ".resources";
-  for (const char* key : {"resourceCpuLimit", "resourceCpuRequest", "cpuLimit", "cpuRequest"}) {
-    if (!r->contains(key)) continue;
-    const Json& v = (*r)[key];
-    if (v.is_string() && v.get_ref<const std::string&>().find("{{") != std::string::npos) continue;
-    Result<int64_t> cpu = ParseCpuMillis(v, where + "." + key);
-    if (!cpu.ok()) return InvalidArgument(ctx.source() + ": " + cpu.status().message());
-  }
-  for (const char* key :
-       {"resourceMemoryLimit", "resourceMemoryRequest", "memoryLimit", "memoryRequest"}) {
-    if (!r->contains(key)) continue;
-    const Json& v = (*r)[key];
-    if (v.is_string() && v.get_ref<const std::string&>().find("{{") != std::string::npos) continue;
-    // Numbers are gigabytes (as the SDK writes them); strings are quantities.
-    Json bytes = v;
-    if (v.is_number()) bytes = v.get<double>() * 1e9;
-    Result<int64_t> memory = ParseMemoryBytes(bytes, where + "." + key);
-    if (!memory.ok()) return InvalidArgument(ctx.source() + ": " + memory.status().message());
-  }
+  Result<ContainerResources> parsed =
+      ParseContainerResources(*r, path + ".resources", /*skip_placeholders=*/true);
+  if (!parsed.ok()) return InvalidArgument(ctx.source() + ": " + parsed.status().message());
   return Status::Ok();
 }
 
@@ -865,6 +847,38 @@ Result<PipelineSpec> PipelineSpecFromDocuments(const std::vector<Json>& docs,
     }
   }
   return spec;
+}
+
+Result<ContainerResources> ParseContainerResources(const Json& resources, const std::string& where,
+                                                   bool skip_placeholders) {
+  // The quantity string under `str_key`, else the number under `num_key` (cores as they are;
+  // gigabytes, which the SDK writes as a double, in bytes).
+  auto read = [&](const char* str_key, const char* num_key, bool gigabytes,
+                  Result<int64_t> (*parse)(const Json&, const std::string&)) -> Result<int64_t> {
+    if (resources.contains(str_key)) {
+      const Json& v = resources[str_key];
+      if (skip_placeholders && v.is_string() &&
+          v.get_ref<const std::string&>().find("{{") != std::string::npos) {
+        return int64_t{0};
+      }
+      return parse(v, where + "." + str_key);
+    }
+    if (resources.contains(num_key) && resources[num_key].is_number()) {
+      const Json& n = resources[num_key];
+      return parse(gigabytes ? Json(std::round(n.get<double>() * 1e9)) : n, where + "." + num_key);
+    }
+    return int64_t{0};
+  };
+  ContainerResources out;
+  ASSIGN_OR_RETURN(out.cpu_request_millis,
+                   read("resourceCpuRequest", "cpuRequest", false, &ParseCpuMillis));
+  ASSIGN_OR_RETURN(out.cpu_limit_millis,
+                   read("resourceCpuLimit", "cpuLimit", false, &ParseCpuMillis));
+  ASSIGN_OR_RETURN(out.memory_request_bytes,
+                   read("resourceMemoryRequest", "memoryRequest", true, &ParseMemoryBytes));
+  ASSIGN_OR_RETURN(out.memory_limit_bytes,
+                   read("resourceMemoryLimit", "memoryLimit", true, &ParseMemoryBytes));
+  return out;
 }
 
 Result<PipelineSpec> ParsePipelineSpec(const std::string& text, const std::string& source) {

@@ -179,6 +179,21 @@ struct PipelineSpec {
 
 // Parses YAML (one or two documents) or JSON text. `source` names the input in errors.
 Result<PipelineSpec> ParsePipelineSpec(const std::string& text, const std::string& source);
+
+// A container executor's `resources` as the KFP SDK writes them: quantity strings
+// (resourceCpuLimit "500m", resourceMemoryLimit "4Gi", and the requests), which win over the
+// older numbers (cpuLimit in cores, memoryLimit in GB; a key of that name holding no number is
+// not read). With `skip_placeholders`, a string holding a placeholder ({{$.inputs...}}: set from a
+// pipeline parameter, resolved at launch) counts as absent. Absent values are 0; errors name
+// `where`.KEY.
+struct ContainerResources {
+  int64_t cpu_request_millis = 0;
+  int64_t cpu_limit_millis = 0;
+  int64_t memory_request_bytes = 0;
+  int64_t memory_limit_bytes = 0;
+};
+Result<ContainerResources> ParseContainerResources(const Json& resources, const std::string& where,
+                                                   bool skip_placeholders);
 // Builds the model from already-parsed documents (the first is the PipelineSpec or a wrapper;
 // an optional later one holds `platforms`).
 Result<PipelineSpec> PipelineSpecFromDocuments(const std::vector<Json>& docs,

@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,8 +9,8 @@
 #include <system_error>
 
 #include "core/ids.h"
-#include "core/quantity.h"
 #include "pipelines/executor_io.h"
+#include "pipelines/ir.h"
 #include "pipelines/placeholder.h"
 #include "pipelines/python_env.h"
 #include "pipelines/volume_ops.h"
@@ -336,30 +335,12 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
 
   if (container.contains("resources") && container["resources"].is_object()) {
     const Json& r = container["resources"];
-    auto cpu_of = [&](const char* str_key, const char* num_key) -> Result<int64_t> {
-      if (r.contains(str_key)) return ParseCpuMillis(r[str_key], where + " resources." + str_key);
-      // Cores as a number: checked (not negative, not past int64) as a quantity is.
-      if (r.contains(num_key) && r[num_key].is_number()) {
-        return ParseCpuMillis(r[num_key], where + " resources." + num_key);
-      }
-      return int64_t{0};
-    };
-    auto mem_of = [&](const char* str_key, const char* num_key) -> Result<int64_t> {
-      if (r.contains(str_key)) {
-        return ParseMemoryBytes(r[str_key], where + " resources." + str_key);
-      }
-      if (r.contains(num_key) && r[num_key].is_number()) {  // the SDK stores GB as a double
-        return ParseMemoryBytes(std::round(r[num_key].get<double>() * 1e9),
-                                where + " resources." + num_key);
-      }
-      return int64_t{0};
-    };
-    ASSIGN_OR_RETURN(int64_t cpu_request, cpu_of("resourceCpuRequest", "cpuRequest"));
-    ASSIGN_OR_RETURN(int64_t cpu_limit, cpu_of("resourceCpuLimit", "cpuLimit"));
-    ASSIGN_OR_RETURN(int64_t mem_limit, mem_of("resourceMemoryLimit", "memoryLimit"));
-    ASSIGN_OR_RETURN(int64_t mem_request, mem_of("resourceMemoryRequest", "memoryRequest"));
-    c.cpu_millis = cpu_request > 0 ? cpu_request : cpu_limit;
-    c.memory_bytes = mem_limit > 0 ? mem_limit : mem_request;
+    ASSIGN_OR_RETURN(ContainerResources parsed,
+                     ParseContainerResources(r, where + " resources", /*skip_placeholders=*/false));
+    c.cpu_millis =
+        parsed.cpu_request_millis > 0 ? parsed.cpu_request_millis : parsed.cpu_limit_millis;
+    c.memory_bytes =
+        parsed.memory_limit_bytes > 0 ? parsed.memory_limit_bytes : parsed.memory_request_bytes;
     if (r.contains("accelerator")) {
       warnings->push_back("resources.accelerator " + r["accelerator"].dump() +
                           " is ignored on this backend");

@@ -355,9 +355,7 @@ Status RecurringRunController::Fire(const Json& rr, TimePoint scheduled) {
     if (spec.contains(key)) rs[key] = spec[key];
   }
   const TypeRegistry& types = options_.types != nullptr ? *options_.types : TypeRegistry::Global();
-  const ResourceType* type = types.ByStoreType(kPipelineRunType);
-  if (type == nullptr) return Internal("the PipelineRun kind is not registered");
-  RETURN_IF_ERROR(Admit(*type, {.op = WriteOp::kCreate}, run, nullptr));
+  RETURN_IF_ERROR(Admit(types, kPipelineRunType, {.op = WriteOp::kCreate}, run, nullptr));
   auto created = store_.Create(kPipelineRunType, run);
   if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
     return created.status().WithContext("firing recurring run " + ns + "/" + name);

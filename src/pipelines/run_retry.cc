@@ -59,6 +59,22 @@ bool RetryRequested(const Json& run) {
          IntField(run.value("status", Json()), "retries");
 }
 
+Status RequestRetry(Json& run) {
+  const Json& status = run.value("status", Json());
+  const std::string state = status.is_object() && status.value("state", Json()).is_string()
+                                ? status.value("state", std::string())
+                                : std::string();
+  if (state != "FAILED" && state != "CANCELED") {
+    return FailedPrecondition("only a FAILED or CANCELED run can be retried; this one is " +
+                              (state.empty() ? std::string("PENDING") : state));
+  }
+  if (RetryRequested(run)) return Status::Ok();  // asked already, not yet begun
+  if (!run["spec"].is_object()) run["spec"] = Json::object();
+  run["spec"]["retries"] = IntField(status, "retries") + 1;
+  run["spec"]["cancelRequested"] = false;
+  return Status::Ok();
+}
+
 Status ResetRunForRetry(Json& run) {
   if (!run.contains("status") || !run["status"].is_object()) {
     return FailedPrecondition("run has not started; nothing to retry");

@@ -6,6 +6,7 @@
 // (with everything under them) and sets the DAGs above them running again, so the controller
 // resumes the run and re-runs only what did not succeed.
 //
+//   RETURN_IF_ERROR(RequestRetry(run));    // the KFP API's :retry, then it writes the spec
 //   if (RetryRequested(run)) RETURN_IF_ERROR(ResetRunForRetry(run));   // in the RunController
 //
 // Free functions; thread-compatible.
@@ -18,6 +19,12 @@ namespace skiff::pipelines {
 
 // Whether spec.retries asks for more retries than status.retries has seen done.
 bool RetryRequested(const Json& run);
+
+// Asks for one more retry of a FAILED or CANCELED run, through its spec (spec.retries, and
+// spec.cancelRequested cleared): what a writer other than the RunController does. Asking again
+// before the controller began the last one asks nothing more. FailedPrecondition for a run in
+// another state.
+Status RequestRetry(Json& run);
 
 // Resets a FAILED or CANCELED run for its retry, recording status.retries = spec.retries
 // (FailedPrecondition for a run in another state).

@@ -347,16 +347,13 @@ KfpApi::KfpApi(Store& store, Authorizer& authorizer, Clock& clock, KfpApiOptions
       run_index_(store, kPipelineRunType, &RunSummaryToApi) {}
 
 Result<Json> KfpApi::CreateObject(const std::string& store_type, Json obj) {
-  const ResourceType* type = types_.ByStoreType(store_type);
-  if (type == nullptr) return Internal("no kind is registered for " + store_type);
-  RETURN_IF_ERROR(Admit(*type, {.op = WriteOp::kCreate}, obj, nullptr));
+  RETURN_IF_ERROR(Admit(types_, store_type, {.op = WriteOp::kCreate}, obj, nullptr));
   return store_.Create(store_type, std::move(obj));
 }
 
 Result<Json> KfpApi::UpdateObject(const std::string& store_type, const Json& stored, Json obj) {
-  const ResourceType* type = types_.ByStoreType(store_type);
-  if (type == nullptr) return Internal("no kind is registered for " + store_type);
-  RETURN_IF_ERROR(Admit(*type, {.op = WriteOp::kUpdate, .stored = &stored}, obj, nullptr));
+  RETURN_IF_ERROR(
+      Admit(types_, store_type, {.op = WriteOp::kUpdate, .stored = &stored}, obj, nullptr));
   return store_.Update(store_type, std::move(obj));
 }
 
@@ -1059,19 +1056,7 @@ Result<Json> KfpApi::RunAction(const HttpRequest& req) {
     };
   } else if (action == "retry") {
     // Asked for through the spec; the run controller resets the run (pipelines/run_retry.h).
-    mutate = [](Json& r) {
-      const Json& status = ObjectAt(r, "status");
-      const std::string state = StrOr(status, "state", "");
-      if (state != "FAILED" && state != "CANCELED") {
-        return FailedPrecondition("only a FAILED or CANCELED run can be retried; this one is " +
-                                  (state.empty() ? std::string("PENDING") : state));
-      }
-      if (pipelines::RetryRequested(r)) return Status::Ok();  // asked already, not yet begun
-      const Json& done = status.value("retries", Json(0));
-      r["spec"]["retries"] = (done.is_number_integer() ? done.get<int64_t>() : 0) + 1;
-      r["spec"]["cancelRequested"] = false;
-      return Status::Ok();
-    };
+    mutate = &pipelines::RequestRetry;
   } else if (action == "archive" || action == "unarchive") {
     const std::string state = action == "archive" ? "ARCHIVED" : "AVAILABLE";
     mutate = [state](Json& r) {
