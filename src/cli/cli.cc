@@ -1,6 +1,8 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
 
 #include "cli/commands.h"
@@ -34,7 +36,19 @@ int RunCli(int argc, char** argv) {
   for (const ModuleSetting& setting : ModuleRegistry::Global().settings()) {
     auto* option = up_cmd->add_option("--" + setting.name, up.settings[setting.name], setting.help)
                        ->default_str(setting.default_value);
-    if (setting.integer) option->check(CLI::Number);
+    if (setting.integer) {
+      // What ControllerContext::IntSetting reads: a whole number, not negative.
+      option->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            int64_t n = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (ec != std::errc() || end != value.data() + value.size() || n < 0) {
+              return "not a non-negative integer: " + value;
+            }
+            return "";
+          },
+          "UINT"));
+    }
   }
 
   app.add_subcommand("config", "print the server URL and token location the CLI uses");

@@ -12,6 +12,7 @@
 #include "pipelines/launcher.h"
 #include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
+#include "pipelines/run_retry.h"
 
 namespace skiff::pipelines {
 namespace {
@@ -138,7 +139,7 @@ ResourceType PipelineRunKind() {
                                       {"enableCaching", Boolean()},
                                       {"cancelRequested", Boolean()},
                                       // Retries asked for (run_retry.h); status.retries: done.
-                                      {"retries", Integer(0)},
+                                      {"retries", Integer(0, kMaxRunRetries)},
                                       {"pipelineRoot", String()},
                                       {"experimentId", String()},
                                       {"recurringRunId", String()},
@@ -151,7 +152,7 @@ ResourceType PipelineRunKind() {
                                          {"createdAt", String()},
                                          {"startedAt", String()},
                                          {"finishedAt", String()},
-                                         {"retries", Integer(0)},
+                                         {"retries", Integer(0, kMaxRunRetries)},
                                          {"conditions", Conditions()},
                                          {"engine", OpenObject({{"state", String()},
                                                                 {"message", String()},

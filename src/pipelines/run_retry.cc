@@ -70,7 +70,12 @@ Status RequestRetry(Json& run) {
   }
   if (RetryRequested(run)) return Status::Ok();  // asked already, not yet begun
   if (!run["spec"].is_object()) run["spec"] = Json::object();
-  run["spec"]["retries"] = IntField(status, "retries") + 1;
+  const int64_t done = IntField(status, "retries");
+  if (done >= kMaxRunRetries) {
+    return FailedPrecondition("the run was retried " + std::to_string(done) +
+                              " times, the most a run may be");
+  }
+  run["spec"]["retries"] = done + 1;
   run["spec"]["cancelRequested"] = false;
   return Status::Ok();
 }
@@ -88,7 +93,9 @@ Status ResetRunForRetry(Json& run) {
   status["state"] = "PENDING";
   status.erase("finishedAt");
   status["message"] = "";
-  status["retries"] = std::max(IntField(run["spec"], "retries"), IntField(status, "retries") + 1);
+  status["retries"] = std::min(
+      kMaxRunRetries, std::max(IntField(run["spec"], "retries"),
+                               std::min(IntField(status, "retries"), kMaxRunRetries - 1) + 1));
   if (!status.contains("engine") || !status["engine"].is_object() ||
       !status["engine"].contains("tasks") || !status["engine"]["tasks"].is_object() ||
       !status["engine"]["tasks"].contains("root")) {

@@ -12,10 +12,16 @@
 // Free functions; thread-compatible.
 #pragma once
 
+#include <cstdint>
+
 #include "core/resource.h"
 #include "core/status.h"
 
 namespace skiff::pipelines {
+
+// The most retries one run may be asked for (spec.retries and status.retries are bounded by it in
+// the PipelineRun schema; a count never passes it).
+inline constexpr int64_t kMaxRunRetries = 10'000;
 
 // Whether spec.retries asks for more retries than status.retries has seen done.
 bool RetryRequested(const Json& run);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace skiff::pipelines {
 namespace {
 
@@ -46,6 +48,28 @@ TEST(ResetRunForRetryTest, RecordsTheRetriesAskedForInTheSpec) {
   EXPECT_EQ(run["status"]["retries"], 3);
   EXPECT_FALSE(RetryRequested(run));
   EXPECT_FALSE(RetryRequested(Json{{"spec", Json::object()}})) << "nothing asked";
+}
+
+TEST(RequestRetryTest, AsksThroughTheSpecOnceAndStopsAtTheLimit) {
+  Json run = {{"spec", Json::object()}, {"status", {{"state", "FAILED"}, {"retries", 2}}}};
+  ASSERT_TRUE(RequestRetry(run).ok());
+  EXPECT_EQ(run["spec"]["retries"], 3);
+  EXPECT_EQ(run["spec"]["cancelRequested"], false);
+  ASSERT_TRUE(RequestRetry(run).ok());
+  EXPECT_EQ(run["spec"]["retries"], 3) << "asked already: nothing more";
+  Json running = {{"spec", Json::object()}, {"status", {{"state", "RUNNING"}}}};
+  EXPECT_EQ(RequestRetry(running).code(), StatusCode::kFailedPrecondition);
+  Json worn = {{"spec", Json::object()},
+               {"status", {{"state", "FAILED"}, {"retries", kMaxRunRetries}}}};
+  EXPECT_EQ(RequestRetry(worn).code(), StatusCode::kFailedPrecondition);
+  // A count past the limit, stored around the schema, stays at the limit.
+  Json huge = {{"spec", {{"retries", INT64_MAX}}},
+               {"status", {{"state", "FAILED"}, {"retries", INT64_MAX}}}};
+  huge["spec"]["retries"] = INT64_MAX;
+  EXPECT_FALSE(RetryRequested(huge));
+  huge["status"]["retries"] = INT64_MAX - 1;
+  ASSERT_TRUE(ResetRunForRetry(huge).ok());
+  EXPECT_EQ(huge["status"]["retries"], kMaxRunRetries);
 }
 
 }  // namespace

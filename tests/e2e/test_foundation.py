@@ -237,3 +237,12 @@ def test_a_truncated_store_is_refused_not_taken_for_a_new_installation(skiff):
     assert os.path.getsize(db) == 0, "nothing was written into it"
     with open(os.path.join(skiff.home, "admin-token")) as f:
         assert f.read().strip() == token, "no new admin token was minted"
+
+
+def test_a_module_setting_must_be_what_its_module_reads(tmp_path):
+    from conftest import BINARY
+    for bad in ("abc", "-5", "1.5"):
+        res = subprocess.run([BINARY, "up", "--port", "0", "--home", str(tmp_path),
+                              "--job-backoff-ms", bad], capture_output=True, text=True, timeout=30)
+        assert res.returncode != 0, bad
+        assert "--job-backoff-ms: not a non-negative integer" in res.stderr, res.stderr
