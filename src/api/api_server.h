@@ -22,22 +22,15 @@
 #include <memory>
 #include <string>
 
-#include "api/http_server.h"
 #include "api/metrics.h"
 #include "api/resource_api.h"
 #include "auth/auth.h"
 #include "core/clock.h"
+#include "http/http_server.h"
+#include "http/status_json.h"
 #include "store/store.h"
 
 namespace skiff {
-
-// The Kubernetes Status object for an error: {"kind":"Status","apiVersion":"v1",
-// "status":"Failure","message","reason","code","details":{"field"?}}.
-Json StatusJson(const Status& status);
-// The Kubernetes reason for a code: "NotFound", "Forbidden", ...
-const char* StatusReason(StatusCode code);
-// Sends StatusJson(status) with the HTTP status that status.code() maps to.
-void SendStatusError(HttpResponder& responder, const Status& status);
 
 class ApiServer {
  public:

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
-#include "api/api_server.h"
+#include "http/status_json.h"
 #include "pipelines/run_controller.h"
 
 namespace skiff {

@@ -29,9 +29,9 @@
 #include <string>
 #include <vector>
 
-#include "api/http_server.h"
 #include "auth/auth.h"
 #include "core/resource.h"
+#include "http/http_server.h"
 #include "store/store.h"
 
 namespace skiff {

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "api/api_server.h"
-#include "api/http_client.h"
 #include "auth/testing/auth_testing.h"
+#include "http/http_client.h"
 #include "pipelines/run_controller.h"
 
 namespace skiff {

@@ -6,12 +6,12 @@
 #include <set>
 #include <string>
 
-#include "api/api_server.h"
 #include "core/admission.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/resource.h"
 #include "core/schema.h"
+#include "http/status_json.h"
 
 namespace skiff {
 

@@ -34,11 +34,11 @@
 #include <string>
 #include <vector>
 
-#include "api/http_server.h"
 #include "auth/auth.h"
 #include "core/clock.h"
 #include "core/resource.h"
 #include "core/thread_annotations.h"
+#include "http/http_server.h"
 #include "store/store.h"
 
 namespace skiff {

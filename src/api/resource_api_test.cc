@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "api/api_server.h"
-#include "api/http_client.h"
 #include "auth/testing/auth_testing.h"
 #include "core/schema.h"
 #include "core/thread_annotations.h"
+#include "http/http_client.h"
 
 namespace skiff {
 namespace {

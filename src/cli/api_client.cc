@@ -1,6 +1,6 @@
 #include "cli/api_client.h"
 
-#include "api/http_client.h"
+#include "http/http_client.h"
 
 namespace skiff::cli {
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "api/http_server.h"
 #include "api/lineage_api.h"
 #include "cli/api_client.h"
 #include "cli/commands.h"
+#include "http/http_server.h"
 
 namespace skiff::cli {
 namespace {

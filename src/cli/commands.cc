@@ -10,11 +10,11 @@
 #include <sstream>
 #include <thread>
 
-#include "api/http_server.h"
 #include "cli/api_client.h"
 #include "cli/printers.h"
 #include "core/clock.h"
 #include "core/text.h"
+#include "http/http_server.h"
 
 namespace skiff::cli {
 namespace {

@@ -31,13 +31,13 @@
 #include <string>
 #include <unordered_map>
 
-#include "api/http_server.h"
 #include "api/kfp/kfp_run_index.h"
 #include "auth/auth.h"
 #include "core/clock.h"
 #include "core/resource.h"
 #include "core/status.h"
 #include "core/thread_annotations.h"
+#include "http/http_server.h"
 #include "store/store.h"
 
 namespace skiff {

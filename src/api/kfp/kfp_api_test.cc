@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "api/api_server.h"
-#include "api/http_client.h"
 #include "api/kfp/kfp_list.h"
 #include "auth/testing/auth_testing.h"
 #include "controller/controller.h"
+#include "http/http_client.h"
 #include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
 

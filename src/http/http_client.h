@@ -20,8 +20,8 @@
 #include <string>
 #include <string_view>
 
-#include "api/http_server.h"
 #include "core/status.h"
+#include "http/http_server.h"
 
 namespace skiff {
 

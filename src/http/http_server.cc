@@ -1,4 +1,4 @@
-#include "api/http_server.h"
+#include "http/http_server.h"
 
 #include <algorithm>
 #include <boost/asio.hpp>

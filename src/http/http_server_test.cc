@@ -1,4 +1,4 @@
-#include "api/http_server.h"
+#include "http/http_server.h"
 
 #include <gtest/gtest.h>
 
@@ -6,8 +6,8 @@
 #include <boost/asio.hpp>
 #include <thread>
 
-#include "api/http_client.h"
 #include "core/thread_annotations.h"
+#include "http/http_client.h"
 
 namespace skiff {
 namespace {

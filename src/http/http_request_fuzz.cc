@@ -15,8 +15,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "api/http_server.h"
 #include "core/testing/fuzz_check.h"
+#include "http/http_server.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "api/http_client.h"
+#include "http/http_client.h"
 
 #include <algorithm>
 #include <boost/asio.hpp>
