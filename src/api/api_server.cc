@@ -3,7 +3,6 @@
 #include <chrono>
 #include <exception>
 
-#include "api/lineage_api.h"
 #include "core/log.h"
 
 namespace skiff {
@@ -24,7 +23,6 @@ ApiServer::ApiServer(Options options, Store& store, Authenticator& authn, Author
     r.Send(200, metrics_.Render(), {{"content-type", "text/plain; version=0.0.4"}});
   });
   resources_->AddRoutes(router_);
-  AddLineageRoutes(router_, metered_store_, authz);
 }
 
 ApiServer::~ApiServer() { Shutdown(); }

@@ -1,6 +1,6 @@
 // ApiServer: the platform's HTTP front door. Wires the HttpServer, the Router, authentication,
-// metrics, /healthz, /metrics, the generic ResourceApi and the lineage endpoints (lineage_api.h);
-// other modules add their endpoints (KFP REST, logs) with AddRoute before Start.
+// metrics, /healthz, /metrics and the generic ResourceApi; the modules' own routes (KFP REST,
+// lineage, logs: ModuleRegistry::AddRoutes) are added with AddRoute before Start.
 //
 //   ApiServer api({.port = 8080, .threads = 2}, store, authn, authz, clock);
 //   api.resources().RegisterValidator("jobs.batch", &JobController::ValidateJob);

@@ -1,4 +1,4 @@
-// Lineage across runs, from the server's lineage endpoints (api/lineage_api.h):
+// Lineage across runs, from the server's lineage endpoints (kfp/lineage_api.h):
 //   skiff get artifacts [URI] [-o json|yaml]   URI, type, producer run/task, created, consumers
 //   skiff describe artifact URI                producer, consumers, type, metadata, and the
 //                                              executions of its producer task across runs
@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "api/lineage_api.h"
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "http/http_server.h"
+#include "kfp/lineage_api.h"
 
 namespace skiff::cli {
 namespace {

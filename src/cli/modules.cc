@@ -3,6 +3,7 @@
 #include "auth/auth.h"
 #include "controller/controller.h"
 #include "jobs/job_controller.h"
+#include "kfp/kfp_module.h"
 #include "pipelines/run_controller.h"
 
 namespace skiff::cli {
@@ -13,6 +14,7 @@ void RegisterModules() {
   RegisterAuthKinds(modules.types());
   jobs::Register(modules);
   pipelines::Register(modules);
+  RegisterKfpModule(modules);
 }
 
 }  // namespace skiff::cli

@@ -6,14 +6,12 @@
 #include <cstdio>
 
 #include "api/api_server.h"
-#include "api/kfp/kfp_api.h"
 #include "auth/auth.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/platform.h"
+#include "controller/controller.h"
 #include "core/log.h"
-#include "jobs/job_controller.h"
-#include "pipelines/run_controller.h"
 #include "store/store.h"
 
 namespace skiff::cli {
@@ -22,41 +20,6 @@ namespace {
 int Fail(const std::string& what, const Status& st) {
   std::fprintf(stderr, "error: %s: %s\n", what.c_str(), st.message().c_str());
   return 1;
-}
-
-// Serves a pod's log from the backend: GET /api/v1/namespaces/{ns}/pods/{name}/log.
-void ServePodLog(Store& store, Backend& backend, Authorizer& authz, const HttpRequest& req,
-                 HttpResponder& res) {
-  const std::string ns = req.Param("namespace");
-  Status allowed =
-      authz.Check(req.principal, AccessRequest{jobs::kPodType, ns, Verb::kGet, req.Param("name")});
-  if (!allowed.ok()) return SendStatusError(res, allowed);
-  auto pod = store.Get(jobs::kPodType, ns, req.Param("name"));
-  if (!pod.ok()) return SendStatusError(res, pod.status());
-  auto logs = backend.ReadLogs(jobs::JobController::WorkloadId(*pod), req.Query("container"), 0);
-  if (!logs.ok()) {
-    if (logs.status().code() == StatusCode::kNotFound) {
-      return res.Send(200, "", {{"content-type", "text/plain; charset=utf-8"}});
-    }
-    return SendStatusError(res, logs.status());
-  }
-  res.Send(200, *logs, {{"content-type", "text/plain; charset=utf-8"}});
-}
-
-// Serves one pipeline task's log: GET .../pipelineruns/{name}/log?task=<task name or path>.
-void ServeTaskLog(Store& store, Backend& backend, Authorizer& authz, const HttpRequest& req,
-                  HttpResponder& res) {
-  const std::string ns = req.Param("namespace");
-  Status allowed = authz.Check(
-      req.principal, AccessRequest{pipelines::kPipelineRunType, ns, Verb::kGet, req.Param("name")});
-  if (!allowed.ok()) return SendStatusError(res, allowed);
-  auto run = store.Get(pipelines::kPipelineRunType, ns, req.Param("name"));
-  if (!run.ok()) return SendStatusError(res, run.status());
-  auto workload = pipelines::FindTaskWorkload(*run, req.Query("task"));
-  if (!workload.ok()) return SendStatusError(res, workload.status());
-  auto logs = backend.ReadLogs(*workload, "", 0);
-  if (!logs.ok()) return SendStatusError(res, logs.status());
-  res.Send(200, *logs, {{"content-type", "text/plain; charset=utf-8"}});
 }
 
 }  // namespace
@@ -83,25 +46,16 @@ int CmdUp(const UpOptions& options) {
 
   Authenticator authenticator(p.store(), clock);
   Authorizer authorizer(p.store());
+  std::vector<std::shared_ptr<void>> route_state;  // what the routes use: outlives `api`
   ApiServer::Options api_options;
   api_options.port = options.port;
   ApiServer api(api_options, p.store(), authenticator, authorizer, clock);
-  api.AddRoute("GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
-               [&](const HttpRequest& req, HttpResponder& res) {
-                 ServePodLog(p.store(), p.backend(), authorizer, req, res);
-               });
-  api.AddRoute(
-      "GET", "/apis/pipelines.kubeflow.org/v2beta1/namespaces/{namespace}/pipelineruns/{name}/log",
-      [&](const HttpRequest& req, HttpResponder& res) {
-        ServeTaskLog(p.store(), p.backend(), authorizer, req, res);
-      });
-  KfpApiOptions kfp_options;
-  kfp_options.artifacts_root = home + "/artifacts";
-  KfpApi kfp(p.store(), authorizer, clock, kfp_options);
-  RegisterKfpApi(kfp,
-                 [&api](const std::string& method, const std::string& pattern, Handler handler) {
-                   api.AddRoute(method, pattern, std::move(handler));
-                 });
+  // The modules' own routes (KFP's REST API, lineage, logs).
+  RouteContext routes{api.metered_store(), p.backend(), authorizer, clock, home};
+  routes.add_route = [&api](const std::string& method, const std::string& pattern,
+                            Handler handler) { api.AddRoute(method, pattern, std::move(handler)); };
+  Status routed = ModuleRegistry::Global().InstallRoutes(routes, &route_state);
+  if (!routed.ok()) return Fail("adding the modules' routes", routed);
 
   auto& workloads =
       api.metrics().GaugeFamily("skiff_workloads", "Workloads on the local backend by phase");

@@ -31,6 +31,26 @@ void ModuleRegistry::AddController(const std::string& name, ControllerFactory fa
   controllers_.emplace_back(name, std::move(factory));
 }
 
+void ModuleRegistry::AddRoutes(const std::string& name, RoutesFactory factory) {
+  for (auto& [n, f] : routes_) {
+    if (n == name) {
+      f = std::move(factory);
+      return;
+    }
+  }
+  routes_.emplace_back(name, std::move(factory));
+}
+
+Status ModuleRegistry::InstallRoutes(const RouteContext& context,
+                                     std::vector<std::shared_ptr<void>>* keep) const {
+  for (const auto& [name, factory] : routes_) {
+    Result<std::shared_ptr<void>> state = factory(context);
+    if (!state.ok()) return state.status().WithContext("adding the routes of " + name);
+    if (*state != nullptr) keep->push_back(std::move(*state));
+  }
+  return Status::Ok();
+}
+
 void ModuleRegistry::AddSetting(ModuleSetting setting) {
   for (ModuleSetting& s : settings_) {
     if (s.name == setting.name) {

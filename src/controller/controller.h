@@ -28,12 +28,14 @@
 #include <string>
 #include <vector>
 
+#include "auth/auth.h"
 #include "backend/backend.h"
 #include "controller/change_feed.h"
 #include "controller/controller_metrics.h"
 #include "controller/reconcile_loop.h"
 #include "core/clock.h"
 #include "core/resource.h"
+#include "http/http_server.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -103,7 +105,26 @@ struct ModuleSetting {
   bool integer = false;       // the CLI refuses a value that is not an integer
 };
 
-// What modules register: kinds (into a TypeRegistry), controllers (by name) and settings.
+// What a module's routes may use: the platform's parts, handed to its RoutesFactory. Routes are
+// what a module serves besides the generic resource API (KFP's REST API, a workload's log). Every
+// route added through `add_route` authenticates the bearer token before its handler runs
+// (req.principal is set); the handler asks `authorizer` what that principal may do.
+struct RouteContext {
+  Store& store;
+  Backend& backend;
+  Authorizer& authorizer;
+  Clock& clock;
+  std::string home;  // SKIFF_HOME
+  const TypeRegistry* types = &TypeRegistry::Global();
+  AddRouteFn add_route;
+};
+
+// Adds a module's routes through context.add_route and returns what their handlers use, which
+// the server keeps until it has stopped (null when the handlers need nothing but the context).
+using RoutesFactory = std::function<Result<std::shared_ptr<void>>(const RouteContext& context)>;
+
+// What modules register: kinds (into a TypeRegistry), controllers (by name), routes (by name)
+// and settings.
 class ModuleRegistry {
  public:
   explicit ModuleRegistry(TypeRegistry& types) : types_(types) {}
@@ -116,6 +137,12 @@ class ModuleRegistry {
   const std::vector<std::pair<std::string, ControllerFactory>>& controllers() const {
     return controllers_;
   }
+  // `name` names the routes in errors ("kfp"); registering a name again replaces them.
+  void AddRoutes(const std::string& name, RoutesFactory factory);
+  const std::vector<std::pair<std::string, RoutesFactory>>& routes() const { return routes_; }
+  // Adds every module's routes with `context`, in registration order; the first factory error is
+  // returned (named). What the handlers use is kept in `keep`, which must outlive the server.
+  Status InstallRoutes(const RouteContext& context, std::vector<std::shared_ptr<void>>* keep) const;
   // Registering a setting name again replaces it.
   void AddSetting(ModuleSetting setting);
   const std::vector<ModuleSetting>& settings() const { return settings_; }
@@ -123,6 +150,7 @@ class ModuleRegistry {
  private:
   TypeRegistry& types_;
   std::vector<std::pair<std::string, ControllerFactory>> controllers_;
+  std::vector<std::pair<std::string, RoutesFactory>> routes_;
   std::vector<ModuleSetting> settings_;
 };
 

@@ -92,6 +92,9 @@ class HttpResponder {
 };
 
 using Handler = std::function<void(const HttpRequest&, HttpResponder&)>;
+// Adds a route to a server: how a module hands its routes over (ModuleRegistry::AddRoutes).
+using AddRouteFn =
+    std::function<void(const std::string& method, const std::string& pattern, Handler handler)>;
 
 // Path patterns: "/apis/{group}/{version}/namespaces/{namespace}/{plural}"; a last segment
 // "{name...}" takes the rest of the path. When several patterns match, the one with literal

@@ -5,6 +5,7 @@
 #include "controller/controller.h"
 #include "core/schema.h"
 #include "core/text.h"
+#include "http/status_json.h"
 #include "jobs/job_controller.h"
 
 namespace skiff::jobs {
@@ -196,6 +197,26 @@ class JobPlugin : public Controller {
   JobController controller_;
 };
 
+// GET /api/v1/namespaces/{namespace}/pods/{name}/log[?container=NAME]: the pod's log, read from
+// the backend; empty while the pod has no workload yet (as Kubernetes answers before a container
+// started writing).
+void ServePodLog(const RouteContext& ctx, const HttpRequest& req, HttpResponder& res) {
+  const std::string ns = req.Param("namespace");
+  Status allowed = ctx.authorizer.Check(req.principal,
+                                        AccessRequest{kPodType, ns, Verb::kGet, req.Param("name")});
+  if (!allowed.ok()) return SendStatusError(res, allowed);
+  auto pod = ctx.store.Get(kPodType, ns, req.Param("name"));
+  if (!pod.ok()) return SendStatusError(res, pod.status());
+  auto logs = ctx.backend.ReadLogs(JobController::WorkloadId(*pod), req.Query("container"), 0);
+  if (!logs.ok()) {
+    if (logs.status().code() == StatusCode::kNotFound) {
+      return res.Send(200, "", {{"content-type", "text/plain; charset=utf-8"}});
+    }
+    return SendStatusError(res, logs.status());
+  }
+  res.Send(200, *logs, {{"content-type", "text/plain; charset=utf-8"}});
+}
+
 }  // namespace
 
 void Register(ModuleRegistry& modules) {
@@ -208,6 +229,12 @@ void Register(ModuleRegistry& modules) {
                         [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
                           return std::unique_ptr<Controller>(std::make_unique<JobPlugin>(ctx));
                         });
+  modules.AddRoutes("jobs", [](const RouteContext& ctx) -> Result<std::shared_ptr<void>> {
+    ctx.add_route(
+        "GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
+        [ctx](const HttpRequest& req, HttpResponder& res) { ServePodLog(ctx, req, res); });
+    return std::shared_ptr<void>();
+  });
 }
 
 }  // namespace skiff::jobs

@@ -8,6 +8,7 @@
 #include "controller/controller.h"
 #include "core/schema.h"
 #include "core/text.h"
+#include "http/status_json.h"
 #include "pipelines/cache.h"
 #include "pipelines/launcher.h"
 #include "pipelines/recurring_run_controller.h"
@@ -335,6 +336,21 @@ class RecurringRunPlugin : public Controller {
   RecurringRunController controller_;
 };
 
+// GET .../pipelineruns/{name}/log?task=<task name or path>: one task's log, read from the backend.
+void ServeTaskLog(const RouteContext& ctx, const HttpRequest& req, HttpResponder& res) {
+  const std::string ns = req.Param("namespace");
+  Status allowed = ctx.authorizer.Check(
+      req.principal, AccessRequest{kPipelineRunType, ns, Verb::kGet, req.Param("name")});
+  if (!allowed.ok()) return SendStatusError(res, allowed);
+  auto run = ctx.store.Get(kPipelineRunType, ns, req.Param("name"));
+  if (!run.ok()) return SendStatusError(res, run.status());
+  auto workload = FindTaskWorkload(*run, req.Query("task"));
+  if (!workload.ok()) return SendStatusError(res, workload.status());
+  auto logs = ctx.backend.ReadLogs(*workload, "", 0);
+  if (!logs.ok()) return SendStatusError(res, logs.status());
+  res.Send(200, *logs, {{"content-type", "text/plain; charset=utf-8"}});
+}
+
 }  // namespace
 
 void Register(ModuleRegistry& modules) {
@@ -372,6 +388,14 @@ void Register(ModuleRegistry& modules) {
       "recurringruns", [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
         return std::unique_ptr<Controller>(std::make_unique<RecurringRunPlugin>(ctx));
       });
+  modules.AddRoutes("pipelines", [](const RouteContext& ctx) -> Result<std::shared_ptr<void>> {
+    ctx.add_route(
+        "GET",
+        std::string("/apis/") + kGroup + "/" + kVersion +
+            "/namespaces/{namespace}/pipelineruns/{name}/log",
+        [ctx](const HttpRequest& req, HttpResponder& res) { ServeTaskLog(ctx, req, res); });
+    return std::shared_ptr<void>();
+  });
 }
 
 }  // namespace skiff::pipelines

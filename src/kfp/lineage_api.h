@@ -104,7 +104,8 @@ class LineageIndex {
 Json LineageArtifactJson(const LineageArtifact& artifact);
 Json LineageExecutionJson(const LineageExecution& execution);
 
-// Adds the three GET routes above to `router` (authenticated routes: req.principal is set).
-void AddLineageRoutes(Router& router, Store& store, Authorizer& authz);
+// Adds the three GET routes above through `add_route` (which must authenticate: the handlers
+// read req.principal).
+void AddLineageRoutes(const AddRouteFn& add_route, Store& store, Authorizer& authz);
 
 }  // namespace skiff

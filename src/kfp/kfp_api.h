@@ -13,9 +13,7 @@
 // answers errors in KFP's shape {"error", "code" (gRPC), "message", "details": []}.
 //
 //   KfpApi kfp(store, authorizer, clock, {.artifacts_root = home + "/artifacts"});
-//   RegisterKfpApi(kfp, [&](const std::string& m, const std::string& p, Handler h) {
-//     api_server.AddRoute(m, p, std::move(h), /*requires_auth=*/true);
-//   });
+//   RegisterKfpApi(kfp, ctx.add_route);  // as the KFP module does (kfp_module.h)
 //
 // Thread-safe: handlers run concurrently; state lives in the Store. What KfpApi keeps in memory is
 // derived from it and checked against it: where each id was last seen (its namespace), so that a
@@ -31,13 +29,13 @@
 #include <string>
 #include <unordered_map>
 
-#include "api/kfp/kfp_run_index.h"
 #include "auth/auth.h"
 #include "core/clock.h"
 #include "core/resource.h"
 #include "core/status.h"
 #include "core/thread_annotations.h"
 #include "http/http_server.h"
+#include "kfp/kfp_run_index.h"
 #include "store/store.h"
 
 namespace skiff {
@@ -160,7 +158,7 @@ Result<std::string> MultipartField(const std::string& content_type, const std::s
                                    const std::string& field, std::string* filename);
 
 // The OpenAPI (Swagger 2.0) document of every route RegisterKfpApi adds, as GET
-// /apis/v2beta1/openapi.json serves it: src/api/kfp/kfp_openapi.json, embedded at build time. An
+// /apis/v2beta1/openapi.json serves it: src/kfp/kfp_openapi.json, embedded at build time. An
 // operation served through another router pattern (the "{id}:action" paths) names that pattern
 // in "x-skiff-route". Discarded (is_discarded()) only if the embedded text is not JSON, which
 // kfp_api_test checks.
@@ -168,8 +166,6 @@ const Json& KfpOpenApiDocument();
 
 // Registers every KFP route through `add_route` (which should authenticate the bearer token and
 // set req.principal before calling the handler).
-void RegisterKfpApi(KfpApi& api,
-                    const std::function<void(const std::string& method, const std::string& pattern,
-                                             Handler handler)>& add_route);
+void RegisterKfpApi(KfpApi& api, const AddRouteFn& add_route);
 
 }  // namespace skiff

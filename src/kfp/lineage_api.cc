@@ -1,4 +1,4 @@
-#include "api/lineage_api.h"
+#include "kfp/lineage_api.h"
 
 #include <algorithm>
 #include <tuple>
@@ -239,42 +239,40 @@ Json ListOf(const char* kind, Json items) {
 
 }  // namespace
 
-void AddLineageRoutes(Router& router, Store& store, Authorizer& authz) {
+void AddLineageRoutes(const AddRouteFn& add_route, Store& store, Authorizer& authz) {
   const std::string base = std::string(kLineageApiPrefix) + "{namespace}";
-  router.Add("GET", base + "/artifacts",
-             [&store, &authz](const HttpRequest& req, HttpResponder& r) {
-               Result<LineageIndex> index = IndexFor(store, authz, req);
-               if (!index.ok()) return SendStatusError(r, index.status());
-               Json items = Json::array();
-               for (const LineageArtifact* a : index->Artifacts())
-                 items.push_back(LineageArtifactJson(*a));
-               r.SendJson(200, ListOf("ArtifactList", std::move(items)));
-             });
-  router.Add("GET", base + "/artifacts/{uri}",
-             [&store, &authz](const HttpRequest& req, HttpResponder& r) {
-               Result<LineageIndex> index = IndexFor(store, authz, req);
-               if (!index.ok()) return SendStatusError(r, index.status());
-               const LineageArtifact* a = index->Find(req.Param("uri"));
-               if (a == nullptr) {
-                 return SendStatusError(
-                     r, NotFound("artifact \"" + req.Param("uri") + "\" not found in the runs of " +
-                                 "namespace \"" + req.Param("namespace") + "\""));
-               }
-               Json out = LineageArtifactJson(*a);
-               out["apiVersion"] = kApiVersion;
-               out["kind"] = "Artifact";
-               r.SendJson(200, out);
-             });
-  router.Add("GET", base + "/executions",
-             [&store, &authz](const HttpRequest& req, HttpResponder& r) {
-               Result<LineageIndex> index = IndexFor(store, authz, req);
-               if (!index.ok()) return SendStatusError(r, index.status());
-               Json items = Json::array();
-               for (const LineageExecution& e : index->Executions(req.Query("task"))) {
-                 items.push_back(LineageExecutionJson(e));
-               }
-               r.SendJson(200, ListOf("ExecutionList", std::move(items)));
-             });
+  add_route("GET", base + "/artifacts", [&store, &authz](const HttpRequest& req, HttpResponder& r) {
+    Result<LineageIndex> index = IndexFor(store, authz, req);
+    if (!index.ok()) return SendStatusError(r, index.status());
+    Json items = Json::array();
+    for (const LineageArtifact* a : index->Artifacts()) items.push_back(LineageArtifactJson(*a));
+    r.SendJson(200, ListOf("ArtifactList", std::move(items)));
+  });
+  add_route("GET", base + "/artifacts/{uri}",
+            [&store, &authz](const HttpRequest& req, HttpResponder& r) {
+              Result<LineageIndex> index = IndexFor(store, authz, req);
+              if (!index.ok()) return SendStatusError(r, index.status());
+              const LineageArtifact* a = index->Find(req.Param("uri"));
+              if (a == nullptr) {
+                return SendStatusError(
+                    r, NotFound("artifact \"" + req.Param("uri") + "\" not found in the runs of " +
+                                "namespace \"" + req.Param("namespace") + "\""));
+              }
+              Json out = LineageArtifactJson(*a);
+              out["apiVersion"] = kApiVersion;
+              out["kind"] = "Artifact";
+              r.SendJson(200, out);
+            });
+  add_route("GET", base + "/executions",
+            [&store, &authz](const HttpRequest& req, HttpResponder& r) {
+              Result<LineageIndex> index = IndexFor(store, authz, req);
+              if (!index.ok()) return SendStatusError(r, index.status());
+              Json items = Json::array();
+              for (const LineageExecution& e : index->Executions(req.Query("task"))) {
+                items.push_back(LineageExecutionJson(e));
+              }
+              r.SendJson(200, ListOf("ExecutionList", std::move(items)));
+            });
 }
 
 }  // namespace skiff

@@ -1,20 +1,20 @@
-// Fuzz target: the multipart/form-data reader of pipeline uploads (api/kfp/kfp_api.h,
+// Fuzz target: the multipart/form-data reader of pipeline uploads (kfp/kfp_api.h,
 // MultipartField).
 //
 // The input is a Content-Type header value, a newline, then the request body. For any input,
 // MultipartField returns the part's content or an error; it never crashes, throws or hangs. What
 // it returns is a piece of the body.
 //
-//   build/fuzz/multipart_fuzz -dict=src/api/kfp/fuzz_corpus/multipart.dict \
-//       build/fuzz/multipart/corpus src/api/kfp/fuzz_corpus/multipart
+//   build/fuzz/multipart_fuzz -dict=src/kfp/fuzz_corpus/multipart.dict \
+//       build/fuzz/multipart/corpus src/kfp/fuzz_corpus/multipart
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
-#include "api/kfp/kfp_api.h"
 #include "core/testing/fuzz_check.h"
+#include "kfp/kfp_api.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);

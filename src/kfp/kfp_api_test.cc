@@ -1,4 +1,4 @@
-#include "api/kfp/kfp_api.h"
+#include "kfp/kfp_api.h"
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,12 @@
 #include <sstream>
 
 #include "api/api_server.h"
-#include "api/kfp/kfp_list.h"
 #include "auth/testing/auth_testing.h"
+#include "backend/fake_backend.h"
 #include "controller/controller.h"
 #include "http/http_client.h"
+#include "kfp/kfp_list.h"
+#include "kfp/kfp_module.h"
 #include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
 
@@ -846,7 +848,8 @@ TEST_F(KfpApiServerTest, AnIntParameterThatIsNoInt64Is422NamingTheParameter) {
   EXPECT_EQ(runs->items.size(), 2u);
 }
 
-// Through the real ApiServer and its token check, registered as `skiff up` registers it.
+// Through the real ApiServer and its token check, the module's routes installed as `skiff up`
+// installs them.
 TEST(KfpHealthzTest, AnswersWithoutATokenWhileEveryOtherCallNeedsAGoodOne) {
   TempDir dir;
   FakeClock clock;
@@ -857,10 +860,17 @@ TEST(KfpHealthzTest, AnswersWithoutATokenWhileEveryOtherCallNeedsAGoodOne) {
   ASSERT_TRUE(CreateUser(*store, "root", true).ok());
   const std::string token = MintToken(*store, clock, "root")->token;
   ApiServer server(ApiServer::Options{}, *store, authn, authz, clock);
-  KfpApi kfp(*store, authz, clock);
-  RegisterKfpApi(kfp, [&](const std::string& m, const std::string& p, Handler h) {
+  TypeRegistry types;
+  ModuleRegistry modules(types);
+  RegisterKfpModule(modules);
+  FakeBackend backend(clock);
+  RouteContext context{*store, backend, authz, clock, dir.path()};
+  context.add_route = [&](const std::string& m, const std::string& p, Handler h) {
     server.AddRoute(m, p, std::move(h));
-  });
+  };
+  std::vector<std::shared_ptr<void>> keep;
+  ASSERT_TRUE(modules.InstallRoutes(context, &keep).ok());
+  ASSERT_EQ(keep.size(), 1u);  // the module's KfpApi
   ASSERT_TRUE(server.Start().ok());
   HttpClient client(server.url());
   auto get = [&](const std::string& path, const std::string& bearer) {
@@ -908,7 +918,7 @@ std::set<std::string> PathParams(const std::string& path) {
 
 TEST(KfpOpenApiTest, DocumentsEveryRegisteredRouteAndNothingElse) {
   const Json& doc = KfpOpenApiDocument();
-  ASSERT_FALSE(doc.is_discarded()) << "src/api/kfp/kfp_openapi.json is not valid JSON";
+  ASSERT_FALSE(doc.is_discarded()) << "src/kfp/kfp_openapi.json is not valid JSON";
   EXPECT_EQ(doc["swagger"], "2.0");
   std::set<std::string> documented;
   std::set<std::string> operation_ids;

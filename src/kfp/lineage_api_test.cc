@@ -1,4 +1,4 @@
-#include "api/lineage_api.h"
+#include "kfp/lineage_api.h"
 
 #include <gtest/gtest.h>
 
@@ -139,6 +139,11 @@ class LineageApiTest : public ::testing::Test {
       ASSERT_TRUE(store_->Create(pipelines::kPipelineRunType, run).ok());
     }
     server_ = std::make_unique<ApiServer>(ApiServer::Options{}, *store_, *authn_, *authz_, clock_);
+    AddLineageRoutes(
+        [this](const std::string& method, const std::string& pattern, Handler handler) {
+          server_->AddRoute(method, pattern, std::move(handler));
+        },
+        *store_, *authz_);
     ASSERT_TRUE(server_->Start().ok());
     client_ = std::make_unique<HttpClient>(server_->url());
   }

@@ -1,4 +1,4 @@
-#include "api/kfp/kfp_run_index.h"
+#include "kfp/kfp_run_index.h"
 
 #include <set>
 

@@ -1,4 +1,4 @@
-// Fuzz target: KFP list queries (api/kfp/kfp_list.h): the `filter` JSON, `sort_by`, `page_size`
+// Fuzz target: KFP list queries (kfp/kfp_list.h): the `filter` JSON, `sort_by`, `page_size`
 // and `page_token` of every KFP list call, and the filtering, sorting and paging they drive.
 //
 // The input is lines: sort_by, page_size, page_token, filter (one line of JSON), then optionally
@@ -7,8 +7,8 @@
 // neither crashes, throws or hangs. A page holds at most page_size objects, all matching the
 // filter, and the next_page_token it returns is accepted by the next request.
 //
-//   build/fuzz/kfp_filter_fuzz -dict=src/api/kfp/fuzz_corpus/kfp_filter.dict \
-//       build/fuzz/kfp_filter/corpus src/api/kfp/fuzz_corpus/kfp_filter
+//   build/fuzz/kfp_filter_fuzz -dict=src/kfp/fuzz_corpus/kfp_filter.dict \
+//       build/fuzz/kfp_filter/corpus src/kfp/fuzz_corpus/kfp_filter
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "api/kfp/kfp_list.h"
 #include "core/testing/fuzz_check.h"
+#include "kfp/kfp_list.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "api/kfp/kfp_api.h"
+#include "kfp/kfp_api.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,12 +7,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "api/kfp/kfp_list.h"
-#include "api/kfp/kfp_openapi_json.h"
 #include "core/admission.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/resource.h"
+#include "kfp/kfp_list.h"
+#include "kfp/kfp_openapi_json.h"
 #include "pipelines/ir.h"
 #include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
@@ -1354,9 +1354,7 @@ const Json& KfpOpenApiDocument() {
   return doc;
 }
 
-void RegisterKfpApi(KfpApi& api,
-                    const std::function<void(const std::string& method, const std::string& pattern,
-                                             Handler handler)>& add_route) {
+void RegisterKfpApi(KfpApi& api, const AddRouteFn& add_route) {
   const std::string b = "/apis/v2beta1";
   auto add = [&](const char* method, const std::string& pattern, KfpApi::Method m) {
     add_route(method, b + pattern, KfpHandler(api, m));

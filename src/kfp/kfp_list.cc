@@ -1,4 +1,4 @@
-#include "api/kfp/kfp_list.h"
+#include "kfp/kfp_list.h"
 
 #include <algorithm>
 #include <cctype>
