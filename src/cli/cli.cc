@@ -82,9 +82,11 @@ int RunCli(int argc, char** argv) {
 
   std::string container;
   bool follow = false;
-  auto* logs = app.add_subcommand("logs", "print a pod's logs (or job/NAME: its latest pod's)");
+  auto* logs = app.add_subcommand("logs",
+                                  "print a pod's logs (or KIND/NAME of a Job or another kind that "
+                                  "runs pods: its latest pod's)");
   std::vector<std::string> log_targets;
-  logs->add_option("target", log_targets, "POD | job/NAME | run NAME TASK")->required();
+  logs->add_option("target", log_targets, "POD | KIND/NAME (job/pi) | run NAME TASK")->required();
   logs->add_option("-c,--container", container, "container");
   logs->add_flag("-f,--follow", follow, "keep streaming until the pod ends");
   add_ns(logs);
@@ -152,7 +154,7 @@ int RunCli(int argc, char** argv) {
       return cli::CmdRunLogs(g, log_targets[1], log_targets[2]);
     }
     if (log_targets.size() != 1) {
-      std::fprintf(stderr, "error: usage: skiff logs POD | job/NAME | run NAME TASK\n");
+      std::fprintf(stderr, "error: usage: skiff logs POD | KIND/NAME | run NAME TASK\n");
       return 2;
     }
     return cli::CmdLogs(g, log_targets[0], container, follow);

@@ -230,6 +230,31 @@ int CmdGet(const GlobalFlags& g, const std::string& kind, const std::string& nam
   return 0;
 }
 
+// The objects the kind's registration relates to `obj` (ResourceType::related_type and
+// related_selector: a Job's pods), oldest first; none when the kind relates none.
+Result<std::vector<Json>> RelatedObjects(ApiClient& api, const ResourceType& type,
+                                         const std::string& ns, const Json& obj) {
+  std::vector<Json> related;
+  const ResourceType* rt = TypeRegistry::Global().Lookup(type.related_type);
+  if (rt == nullptr) return related;
+  std::string selector = type.related_selector;
+  if (size_t at = selector.find("{uid}"); at != std::string::npos) {
+    selector.replace(at, 5, MetaUid(obj));
+  }
+  ASSIGN_OR_RETURN(Json list, api.Call("GET", ResourcePath(*rt, ns) +
+                                                  "?labelSelector=" + PercentEncode(selector)));
+  for (const Json& p : list.value("items", Json::array())) related.push_back(p);
+  // Oldest first: by creation time, then by the order they were written.
+  std::sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
+    return MetaResourceVersion(a) < MetaResourceVersion(b);
+  });
+  std::stable_sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
+    return TextAt(a, {"metadata", "creationTimestamp"}) <
+           TextAt(b, {"metadata", "creationTimestamp"});
+  });
+  return related;
+}
+
 int CmdDescribe(const GlobalFlags& g, const std::string& kind, const std::string& name) {
   auto type = ResolveKind(kind);
   if (!type.ok()) return Fail(type.status());
@@ -238,25 +263,9 @@ int CmdDescribe(const GlobalFlags& g, const std::string& kind, const std::string
   std::string ns = (*type)->namespaced ? g.namespace_ : "";
   auto obj = api->Call("GET", ResourcePath(**type, ns, name));
   if (!obj.ok()) return Fail(obj.status());
-  std::vector<Json> related;
-  if (const ResourceType* rt = TypeRegistry::Global().Lookup((*type)->related_type)) {
-    std::string selector = (*type)->related_selector;
-    if (size_t at = selector.find("{uid}"); at != std::string::npos) {
-      selector.replace(at, 5, MetaUid(*obj));
-    }
-    auto list = api->Call("GET", ResourcePath(*rt, ns) + "?labelSelector=" + selector);
-    if (!list.ok()) return Fail(list.status());
-    for (const Json& p : list->value("items", Json::array())) related.push_back(p);
-    // Oldest first: by creation time, then by the order they were written.
-    std::sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
-      return MetaResourceVersion(a) < MetaResourceVersion(b);
-    });
-    std::stable_sort(related.begin(), related.end(), [](const Json& a, const Json& b) {
-      return TextAt(a, {"metadata", "creationTimestamp"}) <
-             TextAt(b, {"metadata", "creationTimestamp"});
-    });
-  }
-  std::printf("%s", Describe(**type, *obj, related, SystemClock::Instance().Now()).c_str());
+  auto related = RelatedObjects(*api, **type, ns, *obj);
+  if (!related.ok()) return Fail(related.status());
+  std::printf("%s", Describe(**type, *obj, *related, SystemClock::Instance().Now()).c_str());
   return 0;
 }
 
@@ -298,30 +307,33 @@ int CmdDelete(const GlobalFlags& g, const std::string& kind, const std::vector<s
   return failures ? 1 : 0;
 }
 
+// The pod `skiff logs TARGET` shows: TARGET itself ("pi-x7k2q", "pod/pi-x7k2q"), or for
+// KIND/NAME of a kind that runs pods (its registration relates pods to it, as a Job's does) the
+// latest of the object's pods, as a user looking at a Job's logs wants to see.
+Result<std::string> LogsPod(ApiClient& api, const GlobalFlags& g, const std::string& target) {
+  const size_t slash = target.find('/');
+  if (slash == std::string::npos) return target;
+  ASSIGN_OR_RETURN(const ResourceType* type, ResolveKind(target.substr(0, slash)));
+  const std::string name = target.substr(slash + 1);
+  if (type->StoreType() == "pods") return name;
+  if (type->related_type != "pods") {
+    return InvalidArgument(ObjectRef(*type, name) + ": a " + type->kind +
+                           " runs no pods; skiff logs takes a pod or an object that runs pods");
+  }
+  ASSIGN_OR_RETURN(Json obj, api.Call("GET", ResourcePath(*type, g.namespace_, name)));
+  ASSIGN_OR_RETURN(std::vector<Json> pods, RelatedObjects(api, *type, g.namespace_, obj));
+  if (pods.empty()) return NotFound(ObjectRef(*type, name) + " has no pods (yet)");
+  return MetaName(pods.back());
+}
+
 int CmdLogs(const GlobalFlags& g, const std::string& target, const std::string& container,
             bool follow) {
   auto api = Connect(g);
   if (!api.ok()) return Fail(api.status());
   const ResourceType* pods = TypeRegistry::Global().Lookup("pods");
-  std::string pod = target;
-  if (target.rfind("job/", 0) == 0 || target.rfind("jobs/", 0) == 0) {
-    std::string job = target.substr(target.find('/') + 1);
-    auto list =
-        api->Call("GET", ResourcePath(*pods, g.namespace_) + "?labelSelector=job-name=" + job);
-    if (!list.ok()) return Fail(list.status());
-    std::vector<Json> items = list->value("items", Json::array());
-    if (items.empty()) return Fail(NotFound("job " + job + " has no pods (yet)"));
-    // The latest attempt, as a user looking at a Job's logs wants to see.
-    auto latest = std::max_element(items.begin(), items.end(), [](const Json& a, const Json& b) {
-      return a["metadata"].value("creationTimestamp", "") <
-                 b["metadata"].value("creationTimestamp", "") ||
-             (a["metadata"].value("creationTimestamp", "") ==
-                  b["metadata"].value("creationTimestamp", "") &&
-              MetaResourceVersion(a) < MetaResourceVersion(b));
-    });
-    pod = MetaName(*latest);
-  }
-  std::string path = ResourcePath(*pods, g.namespace_, pod) + "/log";
+  auto pod = LogsPod(*api, g, target);
+  if (!pod.ok()) return Fail(pod.status());
+  std::string path = ResourcePath(*pods, g.namespace_, *pod) + "/log";
   if (!container.empty()) path += "?container=" + container;
   size_t printed = 0;
   while (true) {
@@ -333,7 +345,7 @@ int CmdLogs(const GlobalFlags& g, const std::string& target, const std::string& 
       printed = text->size();
     }
     if (!follow) return 0;
-    auto p = api->Call("GET", ResourcePath(*pods, g.namespace_, pod));
+    auto p = api->Call("GET", ResourcePath(*pods, g.namespace_, *pod));
     if (!p.ok()) return Fail(p.status());
     std::string phase = p->value("status", Json::object()).value("phase", "Pending");
     if (phase == "Succeeded" || phase == "Failed") {

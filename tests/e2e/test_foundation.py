@@ -53,6 +53,14 @@ def test_apply_runs_a_job_to_completion_and_shows_its_logs(skiff, tmp_path):
     logs = skiff.cli("logs", "job/hello").stdout
     assert "hello-from-job skiff" in logs
     assert "to-stderr" in logs
+    # Any name of the kind works, as the kind's registration says it runs pods; its pod by name
+    # too; a kind that runs no pods is refused by name.
+    assert "hello-from-job skiff" in skiff.cli("logs", "jobs.batch/hello").stdout
+    pod = skiff.http("GET", "/api/v1/namespaces/default/pods?labelSelector=job-name%3Dhello"
+                     ).json()["items"][0]["metadata"]["name"]
+    assert "hello-from-job skiff" in skiff.cli("logs", f"pod/{pod}").stdout
+    refused = skiff.cli("logs", "configmap/hello", check=False)
+    assert refused.returncode != 0 and "runs no pods" in refused.stderr
     table = skiff.cli("get", "jobs").stdout
     assert "hello" in table and "Complete" in table and "1/1" in table
     described = skiff.cli("describe", "job", "hello").stdout
