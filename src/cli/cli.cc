@@ -35,7 +35,8 @@ int RunCli(int argc, char** argv) {
   // One flag per setting the modules registered (--job-backoff-ms, ...).
   for (const ModuleSetting& setting : ModuleRegistry::Global().settings()) {
     auto* option = up_cmd->add_option("--" + setting.name, up.settings[setting.name], setting.help)
-                       ->default_str(setting.default_value);
+                       ->default_str(setting.default_value)
+                       ->envname(setting.EnvName());
     if (setting.integer) {
       // What ControllerContext::IntSetting reads: a whole number, not negative.
       option->check(CLI::Validator(

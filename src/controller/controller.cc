@@ -1,5 +1,6 @@
 #include "controller/controller.h"
 
+#include <cctype>
 #include <charconv>
 
 #include "core/schema.h"
@@ -14,6 +15,13 @@ int64_t ControllerContext::IntSetting(const std::string& name, int64_t dflt) con
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return dflt;
   return v;
+}
+
+std::string ModuleSetting::EnvName() const {
+  std::string env = "SKIFF_";
+  for (char c : name)
+    env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return env;
 }
 
 ModuleRegistry& ModuleRegistry::Global() {

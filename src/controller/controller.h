@@ -96,13 +96,17 @@ class Controller {
 using ControllerFactory =
     std::function<Result<std::unique_ptr<Controller>>(const ControllerContext& context)>;
 
-// A setting a module takes from the command line: `skiff up --NAME VALUE` (the CLI offers one
-// flag per registered setting); its controllers read it with ControllerContext::IntSetting.
+// A setting a module takes from the command line, `skiff up --NAME VALUE`, or from the
+// environment, SKIFF_NAME (upper case, '-' as '_': SKIFF_JOB_BACKOFF_MS) when the flag is not
+// given; its controllers read it with ControllerContext::IntSetting.
 struct ModuleSetting {
   std::string name;           // "job-backoff-ms"
   std::string help;           // the flag's help line
   std::string default_value;  // shown in --help; absent from the context when not given
   bool integer = false;       // the CLI refuses a value that is not an integer
+
+  // "SKIFF_JOB_BACKOFF_MS" for "job-backoff-ms".
+  std::string EnvName() const;
 };
 
 // What a module's routes may use: the platform's parts, handed to its RoutesFactory. Routes are

@@ -129,6 +129,49 @@ TEST(ModuleRegistry, KeepsSettingsInRegistrationOrderAndReplacesByName) {
   EXPECT_FALSE(modules.settings()[1].integer);
 }
 
+TEST(ModuleRegistry, ASettingIsReadFromItsEnvironmentName) {
+  EXPECT_EQ((ModuleSetting{"job-backoff-ms", "", "", true}.EnvName()), "SKIFF_JOB_BACKOFF_MS");
+  EXPECT_EQ((ModuleSetting{"x", "", ""}.EnvName()), "SKIFF_X");
+}
+
+TEST(ModuleRegistry, InstallsRoutesInOrderKeepsTheirStateAndNamesAFailingModule) {
+  TypeRegistry types;
+  ModuleRegistry modules(types);
+  std::vector<std::string> added;
+  auto adds = [](std::string pattern, bool with_state) -> RoutesFactory {
+    return [pattern, with_state](const RouteContext& ctx) -> Result<std::shared_ptr<void>> {
+      ctx.add_route("GET", pattern, [](const HttpRequest&, HttpResponder&) {});
+      if (!with_state) return std::shared_ptr<void>();
+      return std::shared_ptr<void>(std::make_shared<int>(7));
+    };
+  };
+  modules.AddRoutes("b", adds("/first-b", false));
+  modules.AddRoutes("a", adds("/a", true));
+  modules.AddRoutes("b", adds("/b", false));  // replaces the first "b", keeps its place
+  FakeClock clock;
+  FakeBackend backend(clock);
+  auto store = OpenStore("sqlite://:memory:", clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Authorizer authz(**store);
+  RouteContext ctx{**store, backend, authz, clock, ""};
+  ctx.add_route = [&added](const std::string& method, const std::string& pattern, Handler) {
+    added.push_back(method + " " + pattern);
+  };
+  std::vector<std::shared_ptr<void>> keep;
+  ASSERT_TRUE(modules.InstallRoutes(ctx, &keep).ok());
+  EXPECT_EQ(added, (std::vector<std::string>{"GET /b", "GET /a"}));
+  ASSERT_EQ(keep.size(), 1u);
+  EXPECT_EQ(*std::static_pointer_cast<int>(keep[0]), 7);
+
+  modules.AddRoutes("broken", [](const RouteContext&) -> Result<std::shared_ptr<void>> {
+    return InvalidArgument("no artifacts folder");
+  });
+  Status st = modules.InstallRoutes(ctx, &keep);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("broken"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("no artifacts folder"), std::string::npos) << st.message();
+}
+
 TEST(ControllerMetrics, CountersAddGaugesSetAndANameKeepsItsFirstType) {
   ControllerMetrics metrics;
   metrics.Add("skiff_x_total", "x", {{"result", "ok"}}, 1);

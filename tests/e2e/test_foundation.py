@@ -249,8 +249,17 @@ def test_a_truncated_store_is_refused_not_taken_for_a_new_installation(skiff):
 
 def test_a_module_setting_must_be_what_its_module_reads(tmp_path):
     from conftest import BINARY
+    help_text = subprocess.run([BINARY, "up", "--help"], capture_output=True, text=True,
+                               timeout=30).stdout
+    assert "--job-backoff-ms" in help_text and "SKIFF_JOB_BACKOFF_MS" in help_text, help_text
     for bad in ("abc", "-5", "1.5"):
         res = subprocess.run([BINARY, "up", "--port", "0", "--home", str(tmp_path),
                               "--job-backoff-ms", bad], capture_output=True, text=True, timeout=30)
         assert res.returncode != 0, bad
         assert "--job-backoff-ms: not a non-negative integer" in res.stderr, res.stderr
+        # The same setting from the environment is checked the same way.
+        res = subprocess.run([BINARY, "up", "--port", "0", "--home", str(tmp_path)],
+                             env={**os.environ, "SKIFF_JOB_BACKOFF_MS": bad},
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode != 0, bad
+        assert "not a non-negative integer" in res.stderr, res.stderr
