@@ -68,3 +68,36 @@ def test_the_module_kind_is_served_printed_and_reconciled(skiff, tmp_path):
     assert "w4" in skiff.cli("get", "wd", "w4").stdout
     skiff.cli("delete", "widget", "w4")
     assert skiff.http("GET", URL + "/w4").status_code == 404
+
+
+def test_the_module_route_setting_and_metric_are_the_platforms(tmp_path):
+    if not os.path.exists(WIDGETS_BINARY):
+        pytest.skip(f"{WIDGETS_BINARY} is not built (cmake target skiff-with-widgets)")
+    server = Skiff(tmp_path / "home", binary=WIDGETS_BINARY,
+                   extra_args=["--widget-phase", "Shiny"])
+    os.makedirs(server.home, exist_ok=True)
+    server.start()
+    try:
+        assert "--widget-phase" in server.cli("up", "--help").stdout
+        assert server.http("POST", URL, json=widget("w1", size=9)).status_code == 201
+        assert server.wait_for(
+            lambda: server.http("GET", URL + "/w1").json().get("status", {}).get("phase")
+            == "Shiny", timeout=30, what="the widget controller, with its setting")
+
+        # The module's route: authenticated, authorized as a get of the widget, 404 by name.
+        r = server.http("GET", URL + "/w1/size")
+        assert r.status_code == 200 and r.text == "9", r.text
+        assert server.http("GET", URL + "/w1/size", token=None).status_code == 401
+        server.cli("user", "create", "mallory")
+        mallory = server.cli("token", "create", "--user", "mallory").stdout.strip()
+        r = server.http("GET", URL + "/w1/size", token=mallory)
+        assert r.status_code == 403 and r.json()["kind"] == "Status", r.text
+        assert server.http("GET", URL + "/nope/size").status_code == 404
+
+        # The controller's metric, served at /metrics.
+        metrics = server.http("GET", "/metrics").text
+        marked = [line for line in metrics.splitlines()
+                  if line.startswith("skiff_widgets_marked_total")]
+        assert marked and float(marked[0].split()[-1]) >= 1, metrics
+    finally:
+        server.stop()
