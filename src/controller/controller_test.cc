@@ -138,7 +138,7 @@ TEST(ModuleRegistry, InstallsRoutesInOrderKeepsTheirStateAndNamesAFailingModule)
   TypeRegistry types;
   ModuleRegistry modules(types);
   std::vector<std::string> added;
-  auto adds = [](std::string pattern, bool with_state) -> RoutesFactory {
+  auto adds = [](const std::string& pattern, bool with_state) -> RoutesFactory {
     return [pattern, with_state](const RouteContext& ctx) -> Result<std::shared_ptr<void>> {
       ctx.add_route("GET", pattern, [](const HttpRequest&, HttpResponder&) {});
       if (!with_state) return std::shared_ptr<void>();
@@ -154,7 +154,7 @@ TEST(ModuleRegistry, InstallsRoutesInOrderKeepsTheirStateAndNamesAFailingModule)
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   Authorizer authz(**store);
   RouteContext ctx{**store, backend, authz, clock, ""};
-  ctx.add_route = [&added](const std::string& method, const std::string& pattern, Handler) {
+  ctx.add_route = [&added](const std::string& method, const std::string& pattern, const Handler&) {
     added.push_back(method + " " + pattern);
   };
   std::vector<std::shared_ptr<void>> keep;
