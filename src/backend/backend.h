@@ -72,7 +72,13 @@ struct WorkloadSpec {
   std::map<std::string, std::string> labels;
   std::vector<ContainerSpec> containers;  // run side by side; all must succeed
   std::vector<Volume> volumes;
-  int priority = 0;  // higher is admitted first when queued
+  // Higher is admitted first when queued, and may preempt admitted work of lower priority, which
+  // is stopped and ends kFailed with reason "Preempted".
+  int priority = 0;
+  // A gang: workloads naming the same group, of group_size members, are admitted together or not
+  // at all (the replicas of a distributed training job). "" = admitted alone.
+  std::string group;
+  int group_size = 0;
 };
 
 enum class WorkloadPhase { kPending, kRunning, kSucceeded, kFailed, kUnknown };

@@ -47,19 +47,20 @@ bool IsTerminal(WorkloadPhase p) {
   return p == WorkloadPhase::kSucceeded || p == WorkloadPhase::kFailed;
 }
 
-std::string FormatCpu(int64_t millis) {
-  if (millis % 1000 == 0) return std::to_string(millis / 1000);
-  return std::to_string(millis) + "m";
-}
-
-std::string FormatMemory(int64_t bytes) {
-  const std::pair<int64_t, const char*> units[] = {
-      {int64_t{1} << 40, "Ti"}, {int64_t{1} << 30, "Gi"}, {int64_t{1} << 20, "Mi"}, {1024, "Ki"}};
-  if (bytes == 0) return "0";
-  for (const auto& [size, suffix] : units) {
-    if (bytes % size == 0) return std::to_string(bytes / size) + suffix;
+// What a workload asks of the machine's slots: the sum of its containers' cpu (100m when unset)
+// and memory, its priority, arrival and gang.
+local::Slots::Request SlotRequest(const WorkloadRecord& rec) {
+  local::Slots::Request r;
+  r.id = rec.spec.id;
+  r.priority = rec.spec.priority;
+  r.seq = rec.seq;
+  r.group = rec.spec.group;
+  r.group_size = rec.spec.group.empty() ? 1 : rec.spec.group_size;
+  for (const ContainerSpec& c : rec.spec.containers) {
+    r.cpu_millis += c.cpu_millis > 0 ? c.cpu_millis : kDefaultCpuMillis;
+    r.memory_bytes += c.memory_bytes;
   }
-  return std::to_string(bytes);
+  return r;
 }
 
 int64_t MemTotalBytes() {
@@ -92,6 +93,10 @@ Status ValidateSpec(const WorkloadSpec& spec) {
     return InvalidArgument("workload id \"" + id + "\" is not a clean relative path");
   }
   if (spec.containers.empty()) return InvalidArgument("workload " + id + " has no containers");
+  if (!spec.group.empty() && spec.group_size < 1) {
+    return InvalidArgument("workload " + id + ": group " + spec.group +
+                           " needs a group size of at least 1");
+  }
   std::map<std::string, bool> volumes;
   for (const Volume& v : spec.volumes) {
     if (v.name.empty()) return InvalidArgument("workload " + id + ": a volume has no name");
@@ -185,8 +190,20 @@ bool AliveElseReap(pid_t pid, uint64_t start_ticks) {
 // ---------------------------------------------------------------------------------------------
 // Construction and shutdown
 
+// The options with the machine's size filled in where they leave it to the machine.
+LocalBackend::Options WithMachineSize(LocalBackend::Options options) {
+  if (options.total_cpu_millis <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    options.total_cpu_millis = (n > 0 ? n : 1) * 1000;
+  }
+  if (options.total_memory_bytes <= 0) options.total_memory_bytes = MemTotalBytes();
+  return options;
+}
+
 LocalBackend::LocalBackend(Options options, Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(WithMachineSize(std::move(options))),
+      clock_(clock),
+      slots_(options_.total_cpu_millis, options_.total_memory_bytes) {}
 
 Result<std::unique_ptr<LocalBackend>> LocalBackend::Create(Options options, Clock& clock) {
   std::unique_ptr<LocalBackend> backend(new LocalBackend(std::move(options), clock));
@@ -198,11 +215,6 @@ Status LocalBackend::Init() {
   if (options_.state_dir.empty() || options_.log_dir.empty()) {
     return InvalidArgument("local backend: state_dir and log_dir are required");
   }
-  if (options_.total_cpu_millis <= 0) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    options_.total_cpu_millis = (n > 0 ? n : 1) * 1000;
-  }
-  if (options_.total_memory_bytes <= 0) options_.total_memory_bytes = MemTotalBytes();
   if (options_.env_cache_dir.empty()) {
     options_.env_cache_dir = fs::path(options_.state_dir).parent_path().string() + "/envs";
   }
@@ -337,6 +349,7 @@ void LocalBackend::Wake() {
 
 void LocalBackend::LoadRecordsLocked() {
   std::error_code ec;
+  std::vector<Workload*> queue_again;
   for (const fs::directory_entry& e : fs::directory_iterator(options_.state_dir, ec)) {
     if (e.path().extension() != ".json") continue;
     Json j = Json::parse(ReadText(e.path().string()), nullptr, /*allow_exceptions=*/false);
@@ -351,20 +364,16 @@ void LocalBackend::LoadRecordsLocked() {
     size_t n = w->rec.containers.size();
     w->adopted.assign(n, true);
     w->pidfds.assign(n, -1);
-    for (const ContainerSpec& c : w->rec.spec.containers) {
-      w->need_cpu += c.cpu_millis > 0 ? c.cpu_millis : kDefaultCpuMillis;
-      w->need_memory += c.memory_bytes;
-    }
     next_seq_ = std::max(next_seq_, w->rec.seq + 1);
     bool started = std::any_of(w->rec.containers.begin(), w->rec.containers.end(),
                                [](const ContainerRecord& c) { return c.pid > 0; });
     if (!IsTerminal(w->rec.phase) && !started) {
       w->rec.phase = WorkloadPhase::kPending;  // queued or preparing: queue again
       w->rec.message.clear();
+      queue_again.push_back(w.get());
     } else if (!IsTerminal(w->rec.phase)) {
       w->admitted = true;
-      used_cpu_ += w->need_cpu;
-      used_memory_ += w->need_memory;
+      slots_.Hold(SlotRequest(w->rec));
       for (size_t i = 0; i < n; ++i) {
         ContainerRecord& c = w->rec.containers[i];
         if (c.status.exit_code.has_value() || !c.status.reason.empty()) continue;
@@ -389,6 +398,12 @@ void LocalBackend::LoadRecordsLocked() {
     }
     std::string id = w->rec.spec.id;
     workloads_[id] = std::move(w);
+  }
+  // Queued again once every workload that holds its slots is counted.
+  for (Workload* w : queue_again) {
+    if (Status queued = slots_.Add(SlotRequest(w->rec)); !queued.ok()) {
+      FailLocked(*w, "Unschedulable", queued.message());
+    }
   }
   FlushLocked();
 }
@@ -542,43 +557,21 @@ void LocalBackend::AdmitLocked() {
       StartLocked(*w);
     }
   }
-  std::vector<Workload*> queue;
-  for (auto& [id, w] : workloads_) {
-    if (w->rec.phase == WorkloadPhase::kPending && !w->admitted) queue.push_back(w.get());
+  local::Slots::Turn turn = slots_.Schedule();
+  for (const auto& [id, why] : turn.waiting) {
+    Workload& w = *workloads_.at(id);
+    if (w.rec.message != why) {
+      w.rec.message = why;
+      PersistLocked(w);
+    }
   }
-  std::sort(queue.begin(), queue.end(), [](const Workload* a, const Workload* b) {
-    if (a->rec.spec.priority != b->rec.spec.priority) {
-      return a->rec.spec.priority > b->rec.spec.priority;
-    }
-    return a->rec.seq < b->rec.seq;
-  });
-  bool blocked = false;
-  for (Workload* w : queue) {
-    std::string needs =
-        "needs " + FormatCpu(w->need_cpu) + " cpu, " + FormatMemory(w->need_memory) + " memory";
-    if (w->need_cpu > options_.total_cpu_millis || w->need_memory > options_.total_memory_bytes) {
-      FailLocked(*w, "Unschedulable",
-                 "workload " + needs + " but this machine has only " +
-                     FormatCpu(options_.total_cpu_millis) + " cpu, " +
-                     FormatMemory(options_.total_memory_bytes) + " memory");
-      continue;
-    }
-    bool fits = w->need_cpu <= options_.total_cpu_millis - used_cpu_ &&
-                w->need_memory <= options_.total_memory_bytes - used_memory_;
-    if (blocked || !fits) {
-      blocked = true;  // no overtaking: later workloads wait behind the first that does not fit
-      std::string msg = "waiting for resources: " + needs +
-                        " (free: " + FormatCpu(options_.total_cpu_millis - used_cpu_) + " cpu, " +
-                        FormatMemory(options_.total_memory_bytes - used_memory_) + " memory)";
-      if (w->rec.message != msg) {
-        w->rec.message = msg;
-        PersistLocked(*w);
-      }
-      continue;
-    }
+  for (const std::string& id : turn.preempt) {
+    StopLocked(*workloads_.at(id), options_.shutdown_grace, "Preempted",
+               "preempted: " + turn.preempted_for + " of higher priority needs its resources");
+  }
+  for (const std::string& id : turn.admitted) {
+    Workload* w = workloads_.at(id).get();
     w->admitted = true;
-    used_cpu_ += w->need_cpu;
-    used_memory_ += w->need_memory;
     bool python =
         std::any_of(w->rec.spec.containers.begin(), w->rec.spec.containers.end(),
                     [&](const ContainerSpec& c) { return image_map_.Resolve(c.image).python; });
@@ -650,7 +643,8 @@ std::string LocalBackend::BusyMountLocked(const Workload& w) const {
 void LocalBackend::StartLocked(Workload& w) {
   if (std::string busy = BusyMountLocked(w); !busy.empty()) {
     // Back to the queue; admission tries again when a workload ends.
-    ReleaseLocked(w);
+    slots_.Requeue(w.rec.spec.id);
+    w.admitted = false;
     w.rec.message = "waiting for mount path " + busy;
     PersistLocked(w);
     return;
@@ -986,7 +980,7 @@ void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int
   } else if (lost) {
     c.status.reason = "Lost";
   } else if (w.rec.stop_requested && c.status.exit_code != 0) {
-    c.status.reason = "Stopped";
+    c.status.reason = w.rec.stop_reason.empty() ? "Stopped" : w.rec.stop_reason;
   } else {
     c.status.reason = c.status.exit_code == 0 ? "Completed" : "Error";
   }
@@ -1079,11 +1073,8 @@ void LocalBackend::FailLocked(Workload& w, const std::string& reason, const std:
 }
 
 void LocalBackend::ReleaseLocked(Workload& w) {
-  if (w.admitted) {
-    used_cpu_ -= w.need_cpu;
-    used_memory_ -= w.need_memory;
-    w.admitted = false;
-  }
+  slots_.Remove(w.rec.spec.id);
+  w.admitted = false;
   // Mount links go with the end of the last workload using them (ParallelFor iterations mount the
   // same claim at the same path), so a later workload may mount another volume there.
   for (const std::string& link : w.rec.links) {
@@ -1133,13 +1124,14 @@ Status LocalBackend::Launch(const WorkloadSpec& spec) {
     ContainerRecord cr;
     cr.status.name = c.name;
     w->rec.containers.push_back(cr);
-    w->need_cpu += c.cpu_millis > 0 ? c.cpu_millis : kDefaultCpuMillis;
-    w->need_memory += c.memory_bytes;
   }
   w->adopted.assign(spec.containers.size(), false);
   w->pidfds.assign(spec.containers.size(), -1);
   Workload& ref = *w;
   workloads_[spec.id] = std::move(w);
+  if (Status queued = slots_.Add(SlotRequest(ref.rec)); !queued.ok()) {
+    FailLocked(ref, "Unschedulable", queued.message());
+  }
   AdmitLocked();  // start now when it fits, so Observe right after sees it
   PersistLocked(ref);
   FlushLocked();  // launched means recorded
@@ -1177,28 +1169,32 @@ Status LocalBackend::Stop(const std::string& id, std::chrono::milliseconds grace
     MutexLock lock(&mu_);
     auto it = workloads_.find(id);
     if (it == workloads_.end()) return NotFound("workload " + id + " not found");
-    Workload& w = *it->second;
-    if (IsTerminal(w.rec.phase)) return Status::Ok();
-    w.rec.stop_requested = true;
-    bool running = std::any_of(w.rec.containers.begin(), w.rec.containers.end(),
-                               [](const ContainerRecord& c) { return c.status.running; });
-    if (!running) {
-      FailLocked(w, "Stopped", "stopped");
-      FlushLocked();
-      return Status::Ok();
-    }
-    w.rec.message = "stopped";
-    if (grace.count() <= 0) {
-      SignalLocked(w, SIGKILL);
-    } else {
-      SignalLocked(w, SIGTERM);
-      w.kill_deadline = SteadyClock::now() + grace;
-    }
-    PersistLocked(w);
+    StopLocked(*it->second, grace, "Stopped", "stopped");
     FlushLocked();
   }
   Wake();
   return Status::Ok();
+}
+
+void LocalBackend::StopLocked(Workload& w, std::chrono::milliseconds grace,
+                              const std::string& reason, const std::string& message) {
+  if (IsTerminal(w.rec.phase)) return;
+  w.rec.stop_requested = true;
+  w.rec.stop_reason = reason;
+  bool running = std::any_of(w.rec.containers.begin(), w.rec.containers.end(),
+                             [](const ContainerRecord& c) { return c.status.running; });
+  if (!running) {
+    FailLocked(w, reason, message);
+    return;
+  }
+  w.rec.message = message;
+  if (grace.count() <= 0) {
+    SignalLocked(w, SIGKILL);
+  } else {
+    SignalLocked(w, SIGTERM);
+    w.kill_deadline = SteadyClock::now() + grace;
+  }
+  PersistLocked(w);
 }
 
 Status LocalBackend::Remove(const std::string& id) {

@@ -9,10 +9,12 @@
 // Memory limits use a cgroup v2 child group (memory.max; an OOM kill reads back as "OOMKilled")
 // when the server's cgroup is writable and delegates `memory`, and RLIMIT_AS otherwise.
 //
-// Admission: a workload needs the sum of its containers' cpu (100m when unset) and memory; when
-// that does not fit in what is free it stays kPending "waiting for resources: needs X cpu, Y
-// memory", and queued workloads start in order of priority, then arrival (no overtaking). One
-// bigger than the whole machine fails at once. `python*` images (or as an image map says) run
+// Admission (slots.h): a workload needs the sum of its containers' cpu (100m when unset) and
+// memory; when that does not fit in what is free it stays kPending "waiting for resources: needs
+// X cpu, Y memory", and queued workloads start in order of priority, then arrival (no
+// overtaking). A gang (WorkloadSpec::group) starts all at once when all its members fit; a
+// higher priority preempts lower-priority work (stopped, reason "Preempted"). One bigger than the
+// whole machine fails at once. `python*` images (or as an image map says) run
 // with a cached virtual environment (python_env.h) made on a worker thread while the workload is
 // kPending "preparing python environment". A container that names python_preload modules and
 // runs `python3 -m MODULE ...` is forked from a warm interpreter of its environment that imported
@@ -61,6 +63,7 @@
 #include "backend/local/image_map.h"
 #include "backend/local/python_env.h"
 #include "backend/local/python_zygote.h"
+#include "backend/local/slots.h"
 #include "backend/local/workload_record.h"
 #include "core/clock.h"
 #include "core/resource.h"
@@ -117,9 +120,7 @@ class LocalBackend : public Backend {
  private:
   struct Workload {
     local::WorkloadRecord rec;
-    int64_t need_cpu = 0;
-    int64_t need_memory = 0;
-    bool admitted = false;               // holds its slots
+    bool admitted = false;               // holds its slots (slots_)
     bool preparing = false;              // waiting for its python environment
     bool env_ready = false;              // environment made; start at the next loop turn
     std::vector<std::string> venv_dirs;  // per container: its python env, "" when none
@@ -158,6 +159,10 @@ class LocalBackend : public Backend {
       REQUIRES(mu_);
   void UpdatePhaseLocked(Workload& w) REQUIRES(mu_);
   void SignalLocked(Workload& w, int sig) REQUIRES(mu_);
+  // Stops `w` (SIGTERM, SIGKILL after `grace`; at once when nothing runs): its containers end
+  // with `reason` ("Stopped", "Preempted") and the workload kFailed with `message`.
+  void StopLocked(Workload& w, std::chrono::milliseconds grace, const std::string& reason,
+                  const std::string& message) REQUIRES(mu_);
   void FailLocked(Workload& w, const std::string& reason, const std::string& message) REQUIRES(mu_);
   void ReleaseLocked(Workload& w) REQUIRES(mu_);
   // Notes that `w` changed. The next FlushLocked, which every path that changes workloads calls
@@ -207,8 +212,7 @@ class LocalBackend : public Backend {
   std::deque<std::string> env_queue_ GUARDED_BY(mu_);
   std::vector<pid_t> orphans_ GUARDED_BY(mu_);   // removed workloads' children to reap
   std::vector<int> orphan_fds_ GUARDED_BY(mu_);  // their pidfds, closed by the loop
-  int64_t used_cpu_ GUARDED_BY(mu_) = 0;
-  int64_t used_memory_ GUARDED_BY(mu_) = 0;
+  local::Slots slots_ GUARDED_BY(mu_);
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   bool shutting_down_ GUARDED_BY(mu_) = false;  // Launch refused
   bool stop_threads_ GUARDED_BY(mu_) = false;

@@ -335,6 +335,74 @@ TEST_F(LocalBackendTest, WorkloadBiggerThanTheMachineFailsAtOnce) {
   EXPECT_NE(st.message.find("only 1 cpu"), std::string::npos) << st.message;
 }
 
+TEST_F(LocalBackendTest, AGangOfThreeStartsOnlyWhenAllThreeFit) {
+  LocalBackend::Options o = Opts();
+  o.total_cpu_millis = 3000;
+  auto b = Make(o);
+  std::string gate = dir_.path() + "/gate";
+  WorkloadSpec other = OneShell("other", "while [ ! -f " + gate + " ]; do sleep 0.02; done");
+  other.containers[0].cpu_millis = 1000;
+  ASSERT_TRUE(b->Launch(other).ok());
+  auto member = [&](int i) {
+    WorkloadSpec w = OneShell("ns/train-" + std::to_string(i), "echo replica " + std::to_string(i));
+    w.containers[0].cpu_millis = 1000;
+    w.group = "ns/train";
+    w.group_size = 3;
+    return w;
+  };
+  ASSERT_TRUE(b->Launch(member(0)).ok());
+  ASSERT_TRUE(b->Launch(member(1)).ok());
+  EXPECT_EQ(b->Observe("ns/train-0")->phase, WorkloadPhase::kPending)
+      << "two replicas would fit, but the gang has three";
+  ASSERT_TRUE(b->Launch(member(2)).ok());
+  WorkloadStatus waiting = *b->Observe("ns/train-2");
+  EXPECT_EQ(waiting.phase, WorkloadPhase::kPending);
+  EXPECT_NE(waiting.message.find("group ns/train needs 3 cpu"), std::string::npos)
+      << waiting.message;
+  EXPECT_EQ(b->Observe("ns/train-0")->phase, WorkloadPhase::kPending) << "none runs alone";
+  std::ofstream(gate) << "go";
+  for (int i = 0; i < 3; ++i) {
+    WorkloadStatus st = WaitFinished(*b, "ns/train-" + std::to_string(i));
+    EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  }
+}
+
+TEST_F(LocalBackendTest, AHigherPriorityWorkloadPreemptsALowerOne) {
+  LocalBackend::Options o = Opts();
+  o.total_cpu_millis = 1000;
+  o.shutdown_grace = milliseconds(200);
+  auto b = Make(o);
+  WorkloadSpec low = OneShell("low", "sleep 60");
+  low.containers[0].cpu_millis = 800;
+  ASSERT_TRUE(b->Launch(low).ok());
+  ASSERT_TRUE(WaitFor([&] { return b->Observe("low")->phase == WorkloadPhase::kRunning; }));
+  WorkloadSpec high = OneShell("high", "echo urgent");
+  high.containers[0].cpu_millis = 800;
+  high.priority = 10;
+  ASSERT_TRUE(b->Launch(high).ok());
+  WorkloadStatus preempted = WaitFinished(*b, "low");
+  EXPECT_EQ(preempted.phase, WorkloadPhase::kFailed);
+  ASSERT_EQ(preempted.containers.size(), 1u);
+  EXPECT_EQ(preempted.containers[0].reason, "Preempted");
+  EXPECT_NE(preempted.message.find("preempted: workload high"), std::string::npos)
+      << preempted.message;
+  WorkloadStatus st = WaitFinished(*b, "high");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  EXPECT_EQ(*b->ReadLogs("high", "", 0), "urgent\n");
+
+  // Equal priority waits instead.
+  WorkloadSpec peer = OneShell("peer", "sleep 60");
+  peer.containers[0].cpu_millis = 800;
+  ASSERT_TRUE(b->Launch(peer).ok());
+  ASSERT_TRUE(WaitFor([&] { return b->Observe("peer")->phase == WorkloadPhase::kRunning; }));
+  WorkloadSpec same = OneShell("same", "true");
+  same.containers[0].cpu_millis = 800;
+  ASSERT_TRUE(b->Launch(same).ok());
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(b->Observe("peer")->phase, WorkloadPhase::kRunning);
+  EXPECT_EQ(b->Observe("same")->phase, WorkloadPhase::kPending);
+}
+
 TEST_F(LocalBackendTest, StopKillsTheWholeProcessGroupQuickly) {
   auto b = Make(Opts());
   std::string pidfile = dir_.path() + "/grandchild.pid";

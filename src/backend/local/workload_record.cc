@@ -79,7 +79,9 @@ Json SpecToJson(const WorkloadSpec& spec) {
           {"labels", spec.labels},
           {"containers", containers},
           {"volumes", volumes},
-          {"priority", spec.priority}};
+          {"priority", spec.priority},
+          {"group", spec.group},
+          {"groupSize", spec.group_size}};
 }
 
 Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
@@ -88,6 +90,8 @@ Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
     spec.id = j.at("id").get<std::string>();
     spec.labels = j.value("labels", std::map<std::string, std::string>{});
     spec.priority = j.value("priority", 0);
+    spec.group = j.value("group", "");
+    spec.group_size = j.value("groupSize", 0);
     for (const Json& c : j.at("containers")) {
       ContainerSpec cs;
       cs.name = c.at("name").get<std::string>();
@@ -143,6 +147,7 @@ Json RecordToJson(const WorkloadRecord& rec) {
           {"containers", containers},
           {"seq", rec.seq},
           {"stopRequested", rec.stop_requested},
+          {"stopReason", rec.stop_reason},
           {"links", rec.links}};
 }
 
@@ -158,6 +163,7 @@ Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) 
     rec.finished_at = TimeFromJson(j.value("finishedAt", Json()));
     rec.seq = j.value("seq", uint64_t{0});
     rec.stop_requested = j.value("stopRequested", false);
+    rec.stop_reason = j.value("stopReason", "");
     rec.links = j.value("links", std::vector<std::string>{});
     for (const Json& c : j.value("containers", Json::array())) {
       ContainerRecord cr;

@@ -37,6 +37,7 @@ struct WorkloadRecord {
   std::vector<ContainerRecord> containers;  // parallel to spec.containers
   uint64_t seq = 0;                         // arrival order, for FIFO admission
   bool stop_requested = false;
+  std::string stop_reason;  // the ended containers' reason when stopped: "Stopped", "Preempted"
   std::vector<std::string> links;  // mount symlinks this workload created
 };
 
