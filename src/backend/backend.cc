@@ -18,4 +18,16 @@ const char* WorkloadPhaseName(WorkloadPhase phase) {
   return "Unknown";
 }
 
+const char* RestartPolicyName(RestartPolicy policy) {
+  switch (policy) {
+    case RestartPolicy::kNever:
+      return "Never";
+    case RestartPolicy::kOnFailure:
+      return "OnFailure";
+    case RestartPolicy::kAlways:
+      return "Always";
+  }
+  return "Never";
+}
+
 }  // namespace skiff

@@ -67,6 +67,14 @@ struct ContainerSpec {
   std::vector<EnvVar> python_preload_env;
 };
 
+// What the backend does when a container ends (a Pod's restartPolicy): kNever leaves it ended;
+// kOnFailure starts it again when it failed, kAlways whenever it ended; each time after a backoff
+// that doubles from the backend's base (Kubernetes: 10 s, at most 5 min; back to the base after
+// a run of 10 minutes). The workload stays kRunning meanwhile; a container waiting to start again
+// reads reason "CrashLoopBackOff" with its last exit code.
+enum class RestartPolicy { kNever, kOnFailure, kAlways };
+const char* RestartPolicyName(RestartPolicy policy);  // "Never", "OnFailure", "Always"
+
 struct WorkloadSpec {
   std::string id;  // unique, stable; [a-z0-9./_-]
   std::map<std::string, std::string> labels;
@@ -79,6 +87,7 @@ struct WorkloadSpec {
   // at all (the replicas of a distributed training job). "" = admitted alone.
   std::string group;
   int group_size = 0;
+  RestartPolicy restart_policy = RestartPolicy::kNever;
 };
 
 enum class WorkloadPhase { kPending, kRunning, kSucceeded, kFailed, kUnknown };
@@ -91,6 +100,7 @@ struct ContainerStatus {
   std::string reason;            // "Completed", "Error", "OOMKilled", "StartError", ...
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
+  int restart_count = 0;  // times the restart policy started it again
 };
 
 struct WorkloadStatus {

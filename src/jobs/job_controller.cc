@@ -236,15 +236,22 @@ Result<Json> JobController::SyncPod(Json pod) {
     if (ws.started_at) st["startTime"] = FormatRfc3339(*ws.started_at);
     Json containers = Json::array();
     for (const ContainerStatus& cs : ws.containers) {
-      Json c = {{"name", cs.name}, {"ready", cs.running}, {"restartCount", 0}};
+      Json c = {{"name", cs.name}, {"ready", cs.running}, {"restartCount", cs.restart_count}};
+      auto terminated = [&cs](const std::string& reason) {
+        Json term = {{"exitCode", *cs.exit_code}, {"reason", reason}};
+        if (cs.started_at) term["startedAt"] = FormatRfc3339(*cs.started_at);
+        if (cs.finished_at) term["finishedAt"] = FormatRfc3339(*cs.finished_at);
+        return Json{{"terminated", term}};
+      };
       if (cs.running) {
         c["state"] = {{"running", Json::object()}};
         if (cs.started_at) c["state"]["running"]["startedAt"] = FormatRfc3339(*cs.started_at);
+      } else if (cs.reason == "CrashLoopBackOff") {
+        // Waiting to be started again by the restart policy; how it last ended in lastState.
+        c["state"] = {{"waiting", {{"reason", cs.reason}}}};
+        if (cs.exit_code) c["lastState"] = terminated(*cs.exit_code == 0 ? "Completed" : "Error");
       } else if (cs.exit_code) {
-        Json term = {{"exitCode", *cs.exit_code}, {"reason", cs.reason}};
-        if (cs.started_at) term["startedAt"] = FormatRfc3339(*cs.started_at);
-        if (cs.finished_at) term["finishedAt"] = FormatRfc3339(*cs.finished_at);
-        c["state"] = {{"terminated", term}};
+        c["state"] = terminated(cs.reason);
       } else {
         c["state"] = {
             {"waiting", {{"reason", cs.reason.empty() ? "ContainerCreating" : cs.reason}}}};

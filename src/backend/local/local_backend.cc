@@ -283,6 +283,7 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
     for (auto& [id, w] : workloads_) {
       if (IsTerminal(w->rec.phase)) continue;
       w->rec.stop_requested = true;
+      CancelRestartsLocked(*w, "Stopped");
       bool running = std::any_of(w->rec.containers.begin(), w->rec.containers.end(),
                                  [](const ContainerRecord& c) { return c.status.running; });
       if (running) {
@@ -364,6 +365,8 @@ void LocalBackend::LoadRecordsLocked() {
     size_t n = w->rec.containers.size();
     w->adopted.assign(n, true);
     w->pidfds.assign(n, -1);
+    w->restart_at.assign(n, std::nullopt);
+    w->crash_streak.assign(n, 0);
     next_seq_ = std::max(next_seq_, w->rec.seq + 1);
     bool started = std::any_of(w->rec.containers.begin(), w->rec.containers.end(),
                                [](const ContainerRecord& c) { return c.pid > 0; });
@@ -376,6 +379,7 @@ void LocalBackend::LoadRecordsLocked() {
       slots_.Hold(SlotRequest(w->rec));
       for (size_t i = 0; i < n; ++i) {
         ContainerRecord& c = w->rec.containers[i];
+        if (c.restarting) w->restart_at[i] = SteadyClock::now() + options_.restart_backoff;
         if (c.status.exit_code.has_value() || !c.status.reason.empty()) continue;
         if (c.pid > 0 && AliveElseReap(c.pid, c.start_ticks)) {
           c.status.running = true;
@@ -928,7 +932,7 @@ void LocalBackend::CheckChildrenLocked() {
       SignalLocked(w, SIGKILL);
       w.kill_deadline.reset();
     }
-    bool changed = false;
+    bool changed = !IsTerminal(w.rec.phase) && RestartDueLocked(w);
     for (size_t i = 0; i < w.rec.containers.size(); ++i) {
       ContainerRecord& c = w.rec.containers[i];
       if (!c.status.running) continue;
@@ -994,6 +998,10 @@ void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int
                               {"reason", c.status.reason},
                               {"exit_code", c.status.exit_code ? std::to_string(*c.status.exit_code)
                                                                : std::string("none")}});
+  if (ScheduleRestartLocked(w, i)) {
+    PersistLocked(w);
+    return;
+  }
   // One container failing fails the workload: stop the others.
   bool failed = c.status.reason != "Completed";
   if (failed && !w.rec.stop_requested) {
@@ -1013,6 +1021,70 @@ void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int
   PersistLocked(w);
 }
 
+bool LocalBackend::ScheduleRestartLocked(Workload& w, size_t index) {
+  ContainerRecord& c = w.rec.containers[index];
+  const RestartPolicy policy = w.rec.spec.restart_policy;
+  if (w.rec.stop_requested || shutting_down_ || policy == RestartPolicy::kNever ||
+      (policy == RestartPolicy::kOnFailure && c.status.reason == "Completed")) {
+    return false;
+  }
+  // Back to the base delay after a long run; doubled for each quick end in a row.
+  const bool long_run =
+      c.status.started_at && c.status.finished_at &&
+      *c.status.finished_at - *c.status.started_at >= options_.restart_backoff_reset;
+  int& streak = w.crash_streak[index];
+  streak = long_run ? 0 : streak + 1;
+  std::chrono::milliseconds delay = options_.restart_backoff;
+  for (int k = 1; k < streak && delay < options_.restart_backoff_max; ++k) delay *= 2;
+  delay = std::min(delay, options_.restart_backoff_max);
+  LogInfo("container restarts after a backoff",
+          {{"workload", w.rec.spec.id},
+           {"container", c.status.name},
+           {"reason", c.status.reason},
+           {"restart_count", std::to_string(c.status.restart_count)},
+           {"backoff_ms", std::to_string(delay.count())}});
+  c.restarting = true;
+  c.status.reason = "CrashLoopBackOff";
+  w.restart_at[index] = SteadyClock::now() + delay;
+  return true;
+}
+
+bool LocalBackend::RestartDueLocked(Workload& w) {
+  bool changed = false;
+  const auto now = SteadyClock::now();
+  for (size_t i = 0; i < w.rec.containers.size(); ++i) {
+    if (!w.restart_at[i] || now < *w.restart_at[i]) continue;
+    w.restart_at[i].reset();
+    ContainerRecord& c = w.rec.containers[i];
+    c.restarting = false;
+    c.status.restart_count += 1;
+    c.status.exit_code.reset();
+    c.status.reason.clear();
+    c.status.finished_at.reset();
+    std::vector<std::string> links;
+    Status started = StartContainerLocked(w, i, &links);
+    for (const std::string& link : links) {
+      if (std::find(w.rec.links.begin(), w.rec.links.end(), link) == w.rec.links.end()) {
+        w.rec.links.push_back(link);
+      }
+    }
+    if (!started.ok()) FailLocked(w, "StartError", started.message());
+    changed = true;
+  }
+  if (changed) PersistLocked(w);
+  return changed;
+}
+
+void LocalBackend::CancelRestartsLocked(Workload& w, const std::string& reason) {
+  for (size_t i = 0; i < w.rec.containers.size(); ++i) {
+    ContainerRecord& c = w.rec.containers[i];
+    if (!c.restarting) continue;
+    c.restarting = false;
+    c.status.reason = reason;
+    if (i < w.restart_at.size()) w.restart_at[i].reset();
+  }
+}
+
 void LocalBackend::UpdatePhaseLocked(Workload& w) {
   if (IsTerminal(w.rec.phase)) return;
   bool any_running = false;
@@ -1020,7 +1092,7 @@ void LocalBackend::UpdatePhaseLocked(Workload& w) {
   bool all_done = true;
   for (const ContainerRecord& c : w.rec.containers) {
     any_running |= c.status.running;
-    bool done = !c.status.running && !c.status.reason.empty();
+    bool done = !c.status.running && !c.status.reason.empty() && !c.restarting;
     all_done &= done;
     all_ok &= done && c.status.reason == "Completed";
   }
@@ -1047,6 +1119,7 @@ void LocalBackend::SignalLocked(Workload& w, int sig) {
 }
 
 void LocalBackend::FailLocked(Workload& w, const std::string& reason, const std::string& message) {
+  CancelRestartsLocked(w, reason);
   TimePoint now = clock_.Now();
   if (w.rec.message.empty() || reason == "StartError" || reason == "Unschedulable") {
     w.rec.message = message;
@@ -1127,6 +1200,8 @@ Status LocalBackend::Launch(const WorkloadSpec& spec) {
   }
   w->adopted.assign(spec.containers.size(), false);
   w->pidfds.assign(spec.containers.size(), -1);
+  w->restart_at.assign(spec.containers.size(), std::nullopt);
+  w->crash_streak.assign(spec.containers.size(), 0);
   Workload& ref = *w;
   workloads_[spec.id] = std::move(w);
   if (Status queued = slots_.Add(SlotRequest(ref.rec)); !queued.ok()) {
@@ -1181,6 +1256,7 @@ void LocalBackend::StopLocked(Workload& w, std::chrono::milliseconds grace,
   if (IsTerminal(w.rec.phase)) return;
   w.rec.stop_requested = true;
   w.rec.stop_reason = reason;
+  CancelRestartsLocked(w, reason);
   bool running = std::any_of(w.rec.containers.begin(), w.rec.containers.end(),
                              [](const ContainerRecord& c) { return c.status.running; });
   if (!running) {

@@ -84,8 +84,14 @@ class LocalBackend : public Backend {
     bool stop_on_shutdown = true;  // the destructor stops every workload (see above)
     std::chrono::milliseconds shutdown_grace{2000};  // used by the destructor
     std::chrono::milliseconds tick{50};              // admission / polling period
-    bool use_cgroups = true;                         // false: always RLIMIT_AS
-    std::string shim_path;  // the process shim (spawn.h); "" = skiff-shim beside the executable
+    // A container the restart policy starts again waits this long, doubled at each restart up to
+    // restart_backoff_max (Kubernetes' CrashLoopBackOff); back to the base after a run of
+    // restart_backoff_reset.
+    std::chrono::milliseconds restart_backoff{10000};
+    std::chrono::milliseconds restart_backoff_max{300000};
+    std::chrono::milliseconds restart_backoff_reset{600000};
+    bool use_cgroups = true;  // false: always RLIMIT_AS
+    std::string shim_path;    // the process shim (spawn.h); "" = skiff-shim beside the executable
     // Containers that name python_preload modules fork from a warm interpreter per environment
     // (python_zygote.h) instead of starting Python afresh.
     bool warm_python = true;
@@ -126,6 +132,9 @@ class LocalBackend : public Backend {
     std::vector<std::string> venv_dirs;  // per container: its python env, "" when none
     std::vector<bool> adopted;           // per container: not our child, watched by polling
     std::vector<int> pidfds;             // per container: -1 when none
+    // Per container: when the restart policy starts it again (set while rec.restarting).
+    std::vector<std::optional<std::chrono::steady_clock::time_point>> restart_at;
+    std::vector<int> crash_streak;  // per container: quick ends in a row (the backoff's exponent)
     std::optional<std::chrono::steady_clock::time_point> kill_deadline;
   };
 
@@ -158,6 +167,14 @@ class LocalBackend : public Backend {
   void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status)
       REQUIRES(mu_);
   void UpdatePhaseLocked(Workload& w) REQUIRES(mu_);
+  // True when container `index` of `w`, which just ended with its reason set, is to be started
+  // again (its restart policy, and no stop asked for): it is then marked restarting, after a
+  // backoff.
+  bool ScheduleRestartLocked(Workload& w, size_t index) REQUIRES(mu_);
+  // Starts the containers whose backoff is over; true when any changed.
+  bool RestartDueLocked(Workload& w) REQUIRES(mu_);
+  // A stopped workload's containers waiting to restart end with `reason` instead.
+  void CancelRestartsLocked(Workload& w, const std::string& reason) REQUIRES(mu_);
   void SignalLocked(Workload& w, int sig) REQUIRES(mu_);
   // Stops `w` (SIGTERM, SIGKILL after `grace`; at once when nothing runs): its containers end
   // with `reason` ("Stopped", "Preempted") and the workload kFailed with `message`.

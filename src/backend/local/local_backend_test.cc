@@ -403,6 +403,66 @@ TEST_F(LocalBackendTest, AHigherPriorityWorkloadPreemptsALowerOne) {
   EXPECT_EQ(b->Observe("same")->phase, WorkloadPhase::kPending);
 }
 
+TEST_F(LocalBackendTest, OnFailureRestartsAFailingContainerAfterABackoffUntilItSucceeds) {
+  LocalBackend::Options o = Opts();
+  o.restart_backoff = milliseconds(150);
+  auto b = Make(o);
+  std::string count = dir_.path() + "/attempts";
+  // Fails on its first two attempts, succeeds on the third.
+  WorkloadSpec w = OneShell("flaky", "echo attempt >> " + count + "; n=$(wc -l < " + count +
+                                         "); echo run $n; [ $n -ge 3 ]");
+  w.restart_policy = RestartPolicy::kOnFailure;
+  ASSERT_TRUE(b->Launch(w).ok());
+  // Between attempts: still running as a workload, the container waiting to start again.
+  ASSERT_TRUE(WaitFor([&] {
+    WorkloadStatus st = *b->Observe("flaky");
+    return st.containers[0].reason == "CrashLoopBackOff";
+  }));
+  WorkloadStatus backing_off = *b->Observe("flaky");
+  EXPECT_EQ(backing_off.phase, WorkloadPhase::kRunning);
+  EXPECT_EQ(backing_off.containers[0].exit_code, 1) << "the last exit code stays readable";
+  auto started = std::chrono::steady_clock::now();
+  WorkloadStatus st = WaitFinished(*b, "flaky");
+  // The second restart waits twice the first: at least 150 + 300 ms from the first failure.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(300));
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  EXPECT_EQ(st.containers[0].restart_count, 2);
+  EXPECT_EQ(st.containers[0].reason, "Completed");
+  EXPECT_EQ(*b->ReadLogs("flaky", "", 0), "run 1\nrun 2\nrun 3\n");
+}
+
+TEST_F(LocalBackendTest, AlwaysRestartsEvenASuccessAndAStopEndsIt) {
+  LocalBackend::Options o = Opts();
+  o.restart_backoff = milliseconds(20);
+  o.restart_backoff_max = milliseconds(40);
+  auto b = Make(o);
+  WorkloadSpec w = OneShell("server", "echo up");
+  w.restart_policy = RestartPolicy::kAlways;
+  ASSERT_TRUE(b->Launch(w).ok());
+  ASSERT_TRUE(WaitFor([&] { return b->Observe("server")->containers[0].restart_count >= 3; }))
+      << "the backoff is capped at 40 ms";
+  EXPECT_EQ(b->Observe("server")->phase, WorkloadPhase::kRunning) << "never done by itself";
+  ASSERT_TRUE(b->Stop("server", milliseconds(500)).ok());
+  // Ended: kFailed "Stopped" when the stop caught it running or waiting to restart, kSucceeded
+  // when its last run had ended by itself with 0 as the stop came.
+  WorkloadStatus st = WaitFinished(*b, "server", milliseconds(2000));
+  EXPECT_TRUE((st.phase == WorkloadPhase::kFailed && st.containers[0].reason == "Stopped") ||
+              (st.phase == WorkloadPhase::kSucceeded && st.containers[0].reason == "Completed"))
+      << WorkloadPhaseName(st.phase) << " " << st.containers[0].reason;
+  const int restarts = st.containers[0].restart_count;
+  std::this_thread::sleep_for(milliseconds(150));
+  EXPECT_EQ(b->Observe("server")->containers[0].restart_count, restarts) << "not after the stop";
+}
+
+TEST_F(LocalBackendTest, NeverLeavesAFailedContainerEnded) {
+  auto b = Make(Opts());
+  ASSERT_TRUE(b->Launch(OneShell("once", "exit 3")).ok());
+  WorkloadStatus st = WaitFinished(*b, "once");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_EQ(st.containers[0].restart_count, 0);
+  EXPECT_EQ(st.containers[0].exit_code, 3);
+}
+
 TEST_F(LocalBackendTest, StopKillsTheWholeProcessGroupQuickly) {
   auto b = Make(Opts());
   std::string pidfile = dir_.path() + "/grandchild.pid";
@@ -455,6 +515,28 @@ TEST_F(LocalBackendTest, NewBackendReadoptsARunningWorkloadAndSeesItFinish) {
   EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
   EXPECT_EQ(st.containers[0].exit_code, 0);
   EXPECT_EQ(*b->ReadLogs("ns/survivor", "", 0), "done\n");
+}
+
+TEST_F(LocalBackendTest, NewBackendRestartsAContainerThatWasWaitingToRestart) {
+  LocalBackend::Options o = Opts();
+  o.stop_on_shutdown = false;
+  o.restart_backoff = milliseconds(300);
+  std::string count = dir_.path() + "/attempts";
+  WorkloadSpec w =
+      OneShell("ns/flaky", "echo x >> " + count + "; [ $(wc -l < " + count + ") -ge 2 ]");
+  w.restart_policy = RestartPolicy::kOnFailure;
+  {
+    auto a = Make(o);
+    ASSERT_TRUE(a->Launch(w).ok());
+    ASSERT_TRUE(WaitFor(
+        [&] { return a->Observe("ns/flaky")->containers[0].reason == "CrashLoopBackOff"; }));
+  }
+  o.stop_on_shutdown = true;
+  auto b = Make(o);
+  EXPECT_EQ(b->Observe("ns/flaky")->phase, WorkloadPhase::kRunning);
+  WorkloadStatus st = WaitFinished(*b, "ns/flaky");
+  EXPECT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+  EXPECT_EQ(st.containers[0].restart_count, 1);
 }
 
 TEST_F(LocalBackendTest, NewBackendReportsTheExitCodeOfAWorkloadThatEndedWhileNoneWatched) {

@@ -81,7 +81,8 @@ Json SpecToJson(const WorkloadSpec& spec) {
           {"volumes", volumes},
           {"priority", spec.priority},
           {"group", spec.group},
-          {"groupSize", spec.group_size}};
+          {"groupSize", spec.group_size},
+          {"restartPolicy", RestartPolicyName(spec.restart_policy)}};
 }
 
 Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
@@ -92,6 +93,10 @@ Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
     spec.priority = j.value("priority", 0);
     spec.group = j.value("group", "");
     spec.group_size = j.value("groupSize", 0);
+    const std::string policy = j.value("restartPolicy", "Never");
+    spec.restart_policy = policy == "Always"      ? RestartPolicy::kAlways
+                          : policy == "OnFailure" ? RestartPolicy::kOnFailure
+                                                  : RestartPolicy::kNever;
     for (const Json& c : j.at("containers")) {
       ContainerSpec cs;
       cs.name = c.at("name").get<std::string>();
@@ -136,7 +141,9 @@ Json RecordToJson(const WorkloadRecord& rec) {
                           {"finishedAt", TimeToJson(c.status.finished_at)},
                           {"pid", c.pid},
                           {"startTicks", c.start_ticks},
-                          {"cgroupDir", c.cgroup_dir}});
+                          {"cgroupDir", c.cgroup_dir},
+                          {"restartCount", c.status.restart_count},
+                          {"restarting", c.restarting}});
   }
   return {{"version", 1},
           {"spec", SpecToJson(rec.spec)},
@@ -178,6 +185,8 @@ Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) 
       cr.pid = c.value("pid", 0);
       cr.start_ticks = c.value("startTicks", uint64_t{0});
       cr.cgroup_dir = c.value("cgroupDir", "");
+      cr.status.restart_count = c.value("restartCount", 0);
+      cr.restarting = c.value("restarting", false);
       rec.containers.push_back(std::move(cr));
     }
     if (rec.containers.size() != rec.spec.containers.size()) {

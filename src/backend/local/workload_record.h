@@ -26,6 +26,7 @@ struct ContainerRecord {
   pid_t pid = 0;             // the shim: also the process group id; 0 = never started
   uint64_t start_ticks = 0;  // /proc/<pid>/stat field 22 at spawn
   std::string cgroup_dir;    // "" when the memory limit is an rlimit (or none)
+  bool restarting = false;   // ended, to be started again by the restart policy
 };
 
 struct WorkloadRecord {
