@@ -42,6 +42,11 @@ struct Volume {
   std::string host_path;  // hostPath / PVC mapped to a directory; empty = emptyDir (per workload)
 };
 
+// A port the container serves. The backend reports where it can be reached
+// (WorkloadStatus::endpoints, by name; an unnamed port by its number). The local backend gives
+// each port a free port of 127.0.0.1 instead of container_port (workloads share the machine's
+// network): the container finds it in $SKIFF_PORT_<NAME> (and its first port in $PORT), which
+// its command and args may name as $(SKIFF_PORT_<NAME>), as Kubernetes expands $(VAR).
 struct ContainerPort {
   std::string name;
   int container_port = 0;
@@ -110,6 +115,8 @@ struct WorkloadStatus {
   std::vector<ContainerStatus> containers;
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
+  // Where each declared port is served, by port name: "127.0.0.1:40123" on the local backend.
+  std::map<std::string, std::string> endpoints;
 };
 
 struct ResourceUsage {

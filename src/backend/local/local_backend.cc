@@ -12,9 +12,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <tuple>
 
+#include "backend/local/container_env.h"
 #include "backend/local/proc.h"
 #include "backend/local/spawn.h"
 #include "core/ids.h"
@@ -41,6 +43,11 @@ std::string ReadText(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// A port's name: its name, or its number when unnamed.
+std::string PortName(const ContainerPort& p) {
+  return p.name.empty() ? std::to_string(p.container_port) : p.name;
 }
 
 bool IsTerminal(WorkloadPhase p) {
@@ -93,6 +100,18 @@ Status ValidateSpec(const WorkloadSpec& spec) {
     return InvalidArgument("workload id \"" + id + "\" is not a clean relative path");
   }
   if (spec.containers.empty()) return InvalidArgument("workload " + id + " has no containers");
+  std::set<std::string> ports;
+  for (const ContainerSpec& c : spec.containers) {
+    for (const ContainerPort& p : c.ports) {
+      if (p.container_port < 1 || p.container_port > 65535) {
+        return InvalidArgument("workload " + id + ": container " + c.name + ": port " +
+                               std::to_string(p.container_port) + " is not in 1-65535");
+      }
+      if (!ports.insert(PortName(p)).second) {
+        return InvalidArgument("workload " + id + ": two ports named " + PortName(p));
+      }
+    }
+  }
   if (!spec.group.empty() && spec.group_size < 1) {
     return InvalidArgument("workload " + id + ": group " + spec.group +
                            " needs a group size of at least 1");
@@ -653,6 +672,10 @@ void LocalBackend::StartLocked(Workload& w) {
     PersistLocked(w);
     return;
   }
+  if (Status ports = AllocatePortsLocked(w); !ports.ok()) {
+    FailLocked(w, "StartError", ports.message());
+    return;
+  }
   std::vector<std::string> links;
   w.rec.message.clear();
   for (size_t i = 0; i < w.rec.containers.size(); ++i) {
@@ -728,10 +751,15 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   std::string venv = index < w.venv_dirs.size() ? w.venv_dirs[index] : std::string();
   if (rule.python && venv.empty()) return Internal(where + ": python environment was not prepared");
   std::map<std::string, std::string> env = BaseEnv(rule, venv);
+  // The workload's ports (containers of a workload reach each other as a pod's do), and this
+  // container's first one as PORT.
+  for (const auto& [name, port] : w.rec.ports) env[local::PortEnvName(name)] = std::to_string(port);
+  if (!c.ports.empty()) env["PORT"] = std::to_string(w.rec.ports.at(PortName(c.ports.front())));
   for (const EnvVar& e : c.env) env[e.name] = e.value;
 
   std::vector<std::string> argv = c.command;
   argv.insert(argv.end(), c.args.begin(), c.args.end());
+  for (std::string& arg : argv) arg = local::ExpandVarRefs(arg, env);
   if (argv.empty()) {
     return InvalidArgument(where +
                            " has no command or args (the local backend cannot run an "
@@ -1222,7 +1250,34 @@ WorkloadStatus LocalBackend::StatusOfLocked(const Workload& w) const {
   st.started_at = w.rec.started_at;
   st.finished_at = w.rec.finished_at;
   for (const ContainerRecord& c : w.rec.containers) st.containers.push_back(c.status);
+  for (const auto& [name, port] : w.rec.ports) {
+    st.endpoints[name] = "127.0.0.1:" + std::to_string(port);
+  }
   return st;
+}
+
+Status LocalBackend::AllocatePortsLocked(Workload& w) {
+  std::set<int> taken;
+  for (const auto& [id, other] : workloads_) {
+    if (other.get() == &w || IsTerminal(other->rec.phase)) continue;
+    for (const auto& [name, port] : other->rec.ports) taken.insert(port);
+  }
+  for (const ContainerSpec& c : w.rec.spec.containers) {
+    for (const ContainerPort& p : c.ports) {
+      const std::string name = PortName(p);
+      if (w.rec.ports.count(name) > 0) continue;  // kept across restarts
+      // The kernel's choice, unless another workload holds it already (it was not listening
+      // yet when asked).
+      Result<int> port = local::FreeLoopbackPort();
+      for (int tries = 0; port.ok() && taken.count(*port) > 0 && tries < 16; ++tries) {
+        port = local::FreeLoopbackPort();
+      }
+      if (!port.ok()) return port.status().WithContext("port " + name);
+      taken.insert(*port);
+      w.rec.ports[name] = *port;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<WorkloadStatus> LocalBackend::Observe(const std::string& id) {

@@ -151,6 +151,9 @@ class LocalBackend : public Backend {
   // All *Locked methods require mu_.
   void AdmitLocked() REQUIRES(mu_);
   void StartLocked(Workload& w) REQUIRES(mu_);
+  // Gives each declared port of `w` that has none yet a free port of 127.0.0.1 that no other
+  // live workload has (WorkloadRecord::ports).
+  Status AllocatePortsLocked(Workload& w) REQUIRES(mu_);
   // The folder volume `name` of `w` binds: its host path, or the workload's own emptyDir folder.
   std::string VolumeHostPath(const Workload& w, const std::string& name) const;
   // A mount path of `w` that a running workload has linked to another folder ("" if none):

@@ -1,8 +1,11 @@
 #include "backend/local/local_backend.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -461,6 +464,63 @@ TEST_F(LocalBackendTest, NeverLeavesAFailedContainerEnded) {
   EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
   EXPECT_EQ(st.containers[0].restart_count, 0);
   EXPECT_EQ(st.containers[0].exit_code, 3);
+}
+
+// GET / from 127.0.0.1:`port`: the status line, or "" when nothing answers.
+std::string HttpGetStatusLine(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  std::string got;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET / HTTP/1.0\r\nHost: x\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[256];
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) got.assign(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return got.substr(0, got.find("\r\n"));
+}
+
+TEST_F(LocalBackendTest, APortIsServedAtTheEndpointTheBackendReports) {
+  auto b = Make(Opts());
+  WorkloadSpec w;
+  w.id = "ns/server";
+  w.containers.push_back({.name = "web",
+                          .image = "busybox",
+                          .command = {"python3", "-m", "http.server", "$(SKIFF_PORT_HTTP)",
+                                      "--bind", "127.0.0.1", "--directory", dir_.path()},
+                          .ports = {{"http", 8080}}});
+  w.containers.push_back(Shell("sidecar", "echo port=$PORT http=$SKIFF_PORT_HTTP; sleep 60"));
+  w.containers[1].ports = {{"", 9090}};
+  ASSERT_TRUE(b->Launch(w).ok());
+  WorkloadStatus st = *b->Observe("ns/server");
+  ASSERT_EQ(st.endpoints.size(), 2u);
+  const std::string http = st.endpoints.at("http");
+  ASSERT_EQ(http.rfind("127.0.0.1:", 0), 0u) << http;
+  const int port = std::stoi(http.substr(10));
+  EXPECT_NE(port, 8080) << "a port of its own, not the container port";
+  EXPECT_TRUE(WaitFor([&] { return HttpGetStatusLine(port).find(" 200 ") != std::string::npos; }))
+      << "the server listens where the endpoint says";
+  const int sidecar = std::stoi(st.endpoints.at("9090").substr(10));
+  EXPECT_TRUE(WaitFor([&] {
+    return *b->ReadLogs("ns/server", "sidecar", 0) ==
+           "port=" + std::to_string(sidecar) + " http=" + std::to_string(port) + "\n";
+  })) << *b->ReadLogs("ns/server", "sidecar", 0);
+  ASSERT_TRUE(b->Stop("ns/server", milliseconds(500)).ok());
+  WaitFinished(*b, "ns/server");
+
+  WorkloadSpec twice = OneShell("twice", "true");
+  twice.containers[0].ports = {{"p", 80}, {"p", 81}};
+  EXPECT_EQ(b->Launch(twice).code(), StatusCode::kInvalidArgument);
+  WorkloadSpec zero = OneShell("zero", "true");
+  zero.containers[0].ports = {{"p", 0}};
+  EXPECT_EQ(b->Launch(zero).code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(LocalBackendTest, StopKillsTheWholeProcessGroupQuickly) {

@@ -155,7 +155,8 @@ Json RecordToJson(const WorkloadRecord& rec) {
           {"seq", rec.seq},
           {"stopRequested", rec.stop_requested},
           {"stopReason", rec.stop_reason},
-          {"links", rec.links}};
+          {"links", rec.links},
+          {"ports", rec.ports}};
 }
 
 Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) {
@@ -172,6 +173,7 @@ Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) 
     rec.stop_requested = j.value("stopRequested", false);
     rec.stop_reason = j.value("stopReason", "");
     rec.links = j.value("links", std::vector<std::string>{});
+    rec.ports = j.value("ports", std::map<std::string, int>{});
     for (const Json& c : j.value("containers", Json::array())) {
       ContainerRecord cr;
       cr.status.name = c.value("name", "");

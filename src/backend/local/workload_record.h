@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,8 @@ struct WorkloadRecord {
   uint64_t seq = 0;                         // arrival order, for FIFO admission
   bool stop_requested = false;
   std::string stop_reason;  // the ended containers' reason when stopped: "Stopped", "Preempted"
-  std::vector<std::string> links;  // mount symlinks this workload created
+  std::vector<std::string> links;    // mount symlinks this workload created
+  std::map<std::string, int> ports;  // by port name: the port of 127.0.0.1 it was given
 };
 
 Json SpecToJson(const WorkloadSpec& spec);
