@@ -52,6 +52,24 @@ struct ContainerPort {
   int container_port = 0;
 };
 
+// A readiness check (a Kubernetes readinessProbe): an HTTP GET of `http_path` answered 200-399,
+// a TCP connection accepted, or `exec` exiting 0, run every `period` from `initial_delay` after
+// the container started, each within `timeout`. `success_threshold` passes in a row make the
+// container ready, `failure_threshold` failures in a row not ready. `port` is a port name or
+// number: a declared port's (ContainerPort) served endpoint, or else that port of 127.0.0.1.
+struct Probe {
+  enum class Kind { kHttpGet, kTcp, kExec };
+  Kind kind = Kind::kHttpGet;
+  std::string http_path = "/";
+  std::string port;
+  std::vector<std::string> exec;
+  std::chrono::milliseconds initial_delay{0};
+  std::chrono::milliseconds period{10000};
+  std::chrono::milliseconds timeout{1000};
+  int success_threshold = 1;
+  int failure_threshold = 3;
+};
+
 struct ContainerSpec {
   std::string name;
   std::string image;  // "python:3.11" -> local Python venv; others -> host command (see local/)
@@ -70,6 +88,8 @@ struct ContainerSpec {
   // container from, instead of starting Python afresh (the local backend's python_zygote.h).
   std::vector<std::string> python_preload;
   std::vector<EnvVar> python_preload_env;
+  // Without one, a container is ready while it runs.
+  std::optional<Probe> readiness_probe;
 };
 
 // What the backend does when a container ends (a Pod's restartPolicy): kNever leaves it ended;
@@ -106,6 +126,7 @@ struct ContainerStatus {
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> finished_at;
   int restart_count = 0;  // times the restart policy started it again
+  bool ready = false;     // running, and its readiness probe (if any) passes
 };
 
 struct WorkloadStatus {
@@ -117,6 +138,7 @@ struct WorkloadStatus {
   std::optional<TimePoint> finished_at;
   // Where each declared port is served, by port name: "127.0.0.1:40123" on the local backend.
   std::map<std::string, std::string> endpoints;
+  bool ready = false;  // kRunning with every container ready: its endpoints may take traffic
 };
 
 struct ResourceUsage {

@@ -36,6 +36,10 @@ Status FakeBackend::Launch(const WorkloadSpec& spec) {
     cs.running = running;
     if (running) cs.started_at = clock_.Now();
     entry.status.containers.push_back(cs);
+    for (const ContainerPort& p : c.ports) {
+      const std::string name = p.name.empty() ? std::to_string(p.container_port) : p.name;
+      entry.status.endpoints[name] = "127.0.0.1:" + std::to_string(next_port_++);
+    }
   }
   workloads_.emplace(spec.id, std::move(entry));
   launched_.push_back(spec);
@@ -46,14 +50,34 @@ Result<WorkloadStatus> FakeBackend::Observe(const std::string& id) {
   MutexLock lock(&mu_);
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
-  return e->status;
+  return Current(*e);
+}
+
+WorkloadStatus FakeBackend::Current(const Entry& e) {
+  WorkloadStatus st = e.status;
+  st.ready = st.phase == WorkloadPhase::kRunning;
+  for (size_t i = 0; i < st.containers.size(); ++i) {
+    ContainerStatus& cs = st.containers[i];
+    const bool probed = i < e.spec.containers.size() && e.spec.containers[i].readiness_probe;
+    cs.ready = cs.running && (!probed || e.probes_pass);
+    st.ready = st.ready && cs.ready;
+  }
+  return st;
 }
 
 std::vector<WorkloadStatus> FakeBackend::List() {
   MutexLock lock(&mu_);
   std::vector<WorkloadStatus> out;
-  for (const auto& [id, e] : workloads_) out.push_back(e.status);
+  for (const auto& [id, e] : workloads_) out.push_back(Current(e));
   return out;
+}
+
+Status FakeBackend::SetReady(const std::string& id, bool ready) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(id);
+  if (e == nullptr) return NotFound("workload " + id + " not found");
+  e->probes_pass = ready;
+  return Status::Ok();
 }
 
 Status FakeBackend::Stop(const std::string& id, std::chrono::milliseconds grace) {

@@ -1,8 +1,11 @@
 // FakeBackend: an in-memory Backend for controller tests (a test double, never used in
 // production). Launch records the spec and creates a workload in kPending or kRunning (per
 // `set_launch_phase`); the test then drives it: Finish(id, exit_code), SetPhase(...),
-// SetLogs(...), SetUsage(...), and inspects what the controller did with launched() and
-// stop_calls(). Nothing runs; time comes from the Clock passed in.
+// SetReady(...), SetLogs(...), SetUsage(...), and inspects what the controller did with
+// launched() and stop_calls(). Nothing runs; time comes from the Clock passed in. As the local
+// backend does, a running container is ready unless it has a readiness probe (then SetReady
+// decides), and each declared port is reported at an endpoint of its own ("127.0.0.1:30000",
+// "127.0.0.1:30001", ... in launch order).
 //
 //   FakeClock clock;
 //   FakeBackend backend(clock);
@@ -56,6 +59,8 @@ class FakeBackend : public Backend {
   // Logs returned by ReadLogs for `container` ("" = the first container).
   Status SetLogs(const std::string& id, const std::string& container, std::string logs);
   Status SetUsage(const std::string& id, ResourceUsage usage);
+  // What the readiness probes of `id`'s containers find (until it changes again).
+  Status SetReady(const std::string& id, bool ready);
 
   // Every spec passed to a Launch that created a workload, in order (duplicates excluded).
   std::vector<WorkloadSpec> launched() const;
@@ -70,13 +75,17 @@ class FakeBackend : public Backend {
     WorkloadStatus status;
     std::map<std::string, std::string> logs;  // container name -> text
     ResourceUsage usage;
+    bool probes_pass = false;  // SetReady
   };
 
   Entry* FindLocked(const std::string& id) REQUIRES(mu_);
+  // The status with the readiness the running containers have now.
+  static WorkloadStatus Current(const Entry& e);
 
   Clock& clock_;
   mutable Mutex mu_;
   WorkloadPhase launch_phase_ GUARDED_BY(mu_) = WorkloadPhase::kRunning;
+  int next_port_ GUARDED_BY(mu_) = 30000;
   Status launch_error_ GUARDED_BY(mu_);
   std::map<std::string, Entry> workloads_ GUARDED_BY(mu_);
   std::vector<WorkloadSpec> launched_ GUARDED_BY(mu_);

@@ -72,5 +72,27 @@ TEST(FakeBackendTest, LaunchErrorIsReturnedUntilCleared) {
   EXPECT_TRUE(backend.Launch(OneContainer("a")).ok());
 }
 
+TEST(FakeBackendTest, ReadinessAndEndpointsAreReportedAsTheLocalBackendDoes) {
+  FakeClock clock;
+  FakeBackend backend(clock);
+  WorkloadSpec w;
+  w.id = "ns/model";
+  w.containers.push_back({.name = "server", .ports = {{"http", 8080}, {"", 9000}}});
+  w.containers[0].readiness_probe = Probe{};
+  w.containers.push_back({.name = "sidecar"});
+  ASSERT_TRUE(backend.Launch(w).ok());
+  WorkloadStatus st = *backend.Observe("ns/model");
+  EXPECT_EQ(st.endpoints, (std::map<std::string, std::string>{{"http", "127.0.0.1:30000"},
+                                                              {"9000", "127.0.0.1:30001"}}));
+  EXPECT_FALSE(st.ready);
+  EXPECT_FALSE(st.containers[0].ready) << "its probe has not passed";
+  EXPECT_TRUE(st.containers[1].ready) << "no probe: ready while running";
+  ASSERT_TRUE(backend.SetReady("ns/model", true).ok());
+  EXPECT_TRUE(backend.Observe("ns/model")->ready);
+  ASSERT_TRUE(backend.Finish("ns/model", 0).ok());
+  EXPECT_FALSE(backend.Observe("ns/model")->ready) << "not running: not ready";
+  EXPECT_EQ(backend.SetReady("nope", true).code(), StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace skiff

@@ -236,7 +236,7 @@ Result<Json> JobController::SyncPod(Json pod) {
     if (ws.started_at) st["startTime"] = FormatRfc3339(*ws.started_at);
     Json containers = Json::array();
     for (const ContainerStatus& cs : ws.containers) {
-      Json c = {{"name", cs.name}, {"ready", cs.running}, {"restartCount", cs.restart_count}};
+      Json c = {{"name", cs.name}, {"ready", cs.ready}, {"restartCount", cs.restart_count}};
       auto terminated = [&cs](const std::string& reason) {
         Json term = {{"exitCode", *cs.exit_code}, {"reason", reason}};
         if (cs.started_at) term["startedAt"] = FormatRfc3339(*cs.started_at);

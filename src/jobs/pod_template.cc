@@ -27,6 +27,22 @@ const Json& PodSpecOpenApi() {
                        {"fieldRef", Object({{"apiVersion", String()}, {"fieldPath", String()}})}},
                       {"resourceFieldRef"})}});
     const Json quantities = Map(IntOrString());
+    // A probe as Kubernetes writes one; the backend runs readinessProbe (httpGet, tcpSocket,
+    // exec).
+    const Json probe = kept({{"httpGet", kept({{"path", String()},
+                                               {"port", IntOrString()},
+                                               {"host", String()},
+                                               {"scheme", Enum({"HTTP", "HTTPS"})}},
+                                              {"httpHeaders"})},
+                             {"tcpSocket", Object({{"port", IntOrString()}, {"host", String()}})},
+                             {"exec", Object({{"command", Array(String())}})},
+                             {"initialDelaySeconds", Int32(0)},
+                             {"periodSeconds", Int32(1)},
+                             {"timeoutSeconds", Int32(1)},
+                             {"successThreshold", Int32(1)},
+                             {"failureThreshold", Int32(1)},
+                             {"terminationGracePeriodSeconds", Integer(0)}},
+                            {"grpc"});
     const Json container = kept(
         {{"name", String()},
          {"image", String()},
@@ -46,10 +62,12 @@ const Json& PodSpecOpenApi() {
                                       {"mountPath", String()},
                                       {"subPath", String()},
                                       {"readOnly", Boolean()}},
-                                     {"recursiveReadOnly", "mountPropagation", "subPathExpr"}))}},
-        {"resizePolicy", "restartPolicy", "volumeDevices", "livenessProbe", "readinessProbe",
-         "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
-         "securityContext", "stdin", "stdinOnce", "tty"});
+                                     {"recursiveReadOnly", "mountPropagation", "subPathExpr"}))},
+         {"readinessProbe", probe},
+         {"livenessProbe", probe},
+         {"startupProbe", probe}},
+        {"resizePolicy", "restartPolicy", "volumeDevices", "lifecycle", "terminationMessagePath",
+         "terminationMessagePolicy", "securityContext", "stdin", "stdinOnce", "tty"});
     const Json volume =
         kept({{"name", String()},
               {"hostPath", Object({{"path", String()}, {"type", String()}})},
@@ -268,6 +286,42 @@ Status ValidatePodTemplate(const Json& tmpl, const std::string& field) {
   return Status::Ok();
 }
 
+// A Kubernetes probe as the backend runs it: httpGet, tcpSocket or exec (grpc is not run:
+// refused by name), its times in seconds, Kubernetes' defaults where absent.
+Result<Probe> ProbeFromPod(const Json& p, const std::string& field) {
+  Probe probe;
+  auto port_of = [](const Json& port) {
+    return port.is_string() ? port.get<std::string>() : std::to_string(port.get<int64_t>());
+  };
+  if (p.contains("httpGet") && p["httpGet"].is_object()) {
+    probe.kind = Probe::Kind::kHttpGet;
+    probe.http_path = p["httpGet"].value("path", "/");
+    if (!p["httpGet"].contains("port")) return InvalidArgument(field + ".httpGet.port: required");
+    probe.port = port_of(p["httpGet"]["port"]);
+  } else if (p.contains("tcpSocket") && p["tcpSocket"].is_object()) {
+    probe.kind = Probe::Kind::kTcp;
+    if (!p["tcpSocket"].contains("port")) {
+      return InvalidArgument(field + ".tcpSocket.port: required");
+    }
+    probe.port = port_of(p["tcpSocket"]["port"]);
+  } else if (p.contains("exec") && p["exec"].is_object()) {
+    probe.kind = Probe::Kind::kExec;
+    probe.exec = p["exec"].value("command", std::vector<std::string>{});
+    if (probe.exec.empty()) return InvalidArgument(field + ".exec.command: required");
+  } else {
+    return InvalidArgument(field + ": needs one of httpGet, tcpSocket or exec");
+  }
+  auto seconds = [&p](const char* key, int dflt) {
+    return std::chrono::milliseconds(int64_t{1000} * p.value(key, dflt));
+  };
+  probe.initial_delay = seconds("initialDelaySeconds", 0);
+  probe.period = seconds("periodSeconds", 10);
+  probe.timeout = seconds("timeoutSeconds", 1);
+  probe.success_threshold = p.value("successThreshold", 1);
+  probe.failure_threshold = p.value("failureThreshold", 3);
+  return probe;
+}
+
 Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_id,
                                    const PodEnvironment& env) {
   const Json& spec = pod["spec"];
@@ -348,6 +402,10 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
       for (const Json& p : c["ports"]) {
         cs.ports.push_back({p.value("name", ""), p.value("containerPort", 0)});
       }
+    }
+    if (c.contains("readinessProbe") && c["readinessProbe"].is_object()) {
+      ASSIGN_OR_RETURN(cs.readiness_probe,
+                       ProbeFromPod(c["readinessProbe"], cf + ".readinessProbe"));
     }
     if (c.contains("volumeMounts") && c["volumeMounts"].is_array()) {
       for (const Json& m : c["volumeMounts"]) {

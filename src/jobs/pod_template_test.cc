@@ -46,5 +46,44 @@ TEST(PodTemplate, AClaimIsAFolderOfItsOwnProfilesVolumes) {
   EXPECT_EQ(w->volumes[0].host_path, "/home/volumes/team-b/data.v1");
 }
 
+TEST(PodTemplate, AReadinessProbeIsRunAsKubernetesDescribesIt) {
+  Json pod = Pod({{"name", "v"}, {"emptyDir", Json::object()}});
+  Json& c = pod["spec"]["containers"][0];
+  c["ports"] = {{{"name", "http"}, {"containerPort", 8080}}};
+  c["readinessProbe"] = {{"httpGet", {{"path", "/ready"}, {"port", "http"}}},
+                         {"periodSeconds", 2},
+                         {"failureThreshold", 5}};
+  PodEnvironment env;
+  auto w = PodToWorkload(pod, "team-b/p", env);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE(w->containers[0].readiness_probe.has_value());
+  const Probe& probe = *w->containers[0].readiness_probe;
+  EXPECT_EQ(probe.kind, Probe::Kind::kHttpGet);
+  EXPECT_EQ(probe.http_path, "/ready");
+  EXPECT_EQ(probe.port, "http");
+  EXPECT_EQ(probe.period, std::chrono::seconds(2));
+  EXPECT_EQ(probe.timeout, std::chrono::seconds(1)) << "Kubernetes' default";
+  EXPECT_EQ(probe.failure_threshold, 5);
+
+  c["readinessProbe"] = {{"exec", {{"command", {"cat", "/tmp/ready"}}}}};
+  w = PodToWorkload(pod, "team-b/p", env);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->containers[0].readiness_probe->kind, Probe::Kind::kExec);
+  EXPECT_EQ(w->containers[0].readiness_probe->exec,
+            (std::vector<std::string>{"cat", "/tmp/ready"}));
+
+  c["readinessProbe"] = {{"tcpSocket", {{"port", 8080}}}};
+  w = PodToWorkload(pod, "team-b/p", env);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->containers[0].readiness_probe->port, "8080");
+
+  c["readinessProbe"] = {{"grpc", {{"port", 9000}}}};
+  w = PodToWorkload(pod, "team-b/p", env);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("spec.containers[0].readinessProbe: needs one of"),
+            std::string::npos)
+      << w.status().message();
+}
+
 }  // namespace
 }  // namespace skiff::jobs

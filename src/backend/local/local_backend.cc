@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "backend/local/container_env.h"
+#include "backend/local/probe.h"
 #include "backend/local/proc.h"
 #include "backend/local/spawn.h"
 #include "core/ids.h"
@@ -262,6 +263,7 @@ Status LocalBackend::Init() {
   }
   supervisor_ = std::thread([this] { SupervisorLoop(); });
   env_worker_ = std::thread([this] { EnvWorkerLoop(); });
+  prober_ = std::thread([this] { ProberLoop(); });
   return Status::Ok();
 }
 
@@ -279,6 +281,7 @@ LocalBackend::~LocalBackend() {
     Wake();
     if (supervisor_.joinable()) supervisor_.join();
     if (env_worker_.joinable()) env_worker_.join();
+    if (prober_.joinable()) prober_.join();
   }
   MutexLock lock(&mu_);
   zygotes_.clear();  // the interpreters end; what they started runs on
@@ -329,6 +332,7 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
   Wake();
   if (supervisor_.joinable()) supervisor_.join();
   if (env_worker_.joinable()) env_worker_.join();
+  if (prober_.joinable()) prober_.join();
 
   // Threads are gone: whatever still runs is killed and reaped here, synchronously.
   MutexLock lock(&mu_);
@@ -386,6 +390,7 @@ void LocalBackend::LoadRecordsLocked() {
     w->pidfds.assign(n, -1);
     w->restart_at.assign(n, std::nullopt);
     w->crash_streak.assign(n, 0);
+    w->probes.assign(n, {});
     next_seq_ = std::max(next_seq_, w->rec.seq + 1);
     bool started = std::any_of(w->rec.containers.begin(), w->rec.containers.end(),
                                [](const ContainerRecord& c) { return c.pid > 0; });
@@ -823,7 +828,15 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   cr.start_ticks = st ? st->start_ticks : 0;
   cr.status.name = c.name;
   cr.status.running = true;
+  cr.status.ready = false;
   cr.status.started_at = clock_.Now();
+  if (c.readiness_probe) {
+    Workload::ProbeState& probe = w.probes[index];
+    probe = {};
+    probe.next = SteadyClock::now() + c.readiness_probe->initial_delay;
+    for (const auto& [k, v] : env) probe.env.push_back(k + "=" + v);
+    probe.working_dir = working_dir;
+  }
   w.adopted[index] = warm_pid.has_value();  // the interpreter's child: watched like re-adopted
   w.pidfds[index] = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   return Status::Ok();
@@ -996,6 +1009,8 @@ void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int
   std::string exit_file = ExitPath(w.rec.spec.id, c.status.name);
   std::optional<local::ExitRecord> rec = local::ReadExitFile(exit_file);
   c.status.running = false;
+  c.status.ready = false;
+  if (i < w.probes.size()) w.probes[i].next.reset();
   c.status.finished_at = clock_.Now();
   bool lost = false;
   if (rec.has_value()) {
@@ -1230,6 +1245,7 @@ Status LocalBackend::Launch(const WorkloadSpec& spec) {
   w->pidfds.assign(spec.containers.size(), -1);
   w->restart_at.assign(spec.containers.size(), std::nullopt);
   w->crash_streak.assign(spec.containers.size(), 0);
+  w->probes.assign(spec.containers.size(), {});
   Workload& ref = *w;
   workloads_[spec.id] = std::move(w);
   if (Status queued = slots_.Add(SlotRequest(ref.rec)); !queued.ok()) {
@@ -1249,11 +1265,117 @@ WorkloadStatus LocalBackend::StatusOfLocked(const Workload& w) const {
   st.message = w.rec.message;
   st.started_at = w.rec.started_at;
   st.finished_at = w.rec.finished_at;
-  for (const ContainerRecord& c : w.rec.containers) st.containers.push_back(c.status);
+  st.ready = w.rec.phase == WorkloadPhase::kRunning;
+  for (size_t i = 0; i < w.rec.containers.size(); ++i) {
+    ContainerStatus cs = w.rec.containers[i].status;
+    if (!w.rec.spec.containers[i].readiness_probe) cs.ready = cs.running;
+    st.ready = st.ready && cs.ready;
+    st.containers.push_back(std::move(cs));
+  }
   for (const auto& [name, port] : w.rec.ports) {
     st.endpoints[name] = "127.0.0.1:" + std::to_string(port);
   }
   return st;
+}
+
+int LocalBackend::ProbePort(const Workload& w, const std::string& port) {
+  if (auto it = w.rec.ports.find(port); it != w.rec.ports.end()) return it->second;
+  int number = 0;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9' || number > 65535) return -1;
+    number = number * 10 + (ch - '0');
+  }
+  // A declared port by its number: where it is served.
+  for (const ContainerSpec& c : w.rec.spec.containers) {
+    for (const ContainerPort& p : c.ports) {
+      if (p.container_port != number) continue;
+      if (auto it = w.rec.ports.find(PortName(p)); it != w.rec.ports.end()) return it->second;
+    }
+  }
+  return number;
+}
+
+void LocalBackend::ProberLoop() {
+  struct Due {
+    std::string id;
+    size_t index;
+    pid_t pid;
+    Probe probe;
+    int port;
+    std::vector<std::string> env;
+    std::string working_dir;
+  };
+  while (true) {
+    std::vector<Due> due;
+    {
+      MutexLock lock(&mu_);
+      env_cv_.WaitFor(mu_, options_.tick, [&] {
+        mu_.AssertHeld();
+        return stop_threads_;
+      });
+      if (stop_threads_) return;
+      const auto now = SteadyClock::now();
+      for (auto& [id, w] : workloads_) {
+        if (IsTerminal(w->rec.phase)) continue;
+        for (size_t i = 0; i < w->rec.containers.size(); ++i) {
+          const std::optional<Probe>& probe = w->rec.spec.containers[i].readiness_probe;
+          Workload::ProbeState& state = w->probes[i];
+          if (!probe || !state.next || now < *state.next || !w->rec.containers[i].status.running) {
+            continue;
+          }
+          state.next = now + std::max(probe->period, std::chrono::milliseconds(1));
+          due.push_back({id, i, w->rec.containers[i].pid, *probe, ProbePort(*w, probe->port),
+                         state.env, state.working_dir});
+        }
+      }
+    }
+    if (due.empty()) continue;
+    std::vector<bool> passed;
+    for (const Due& d : due) {
+      switch (d.probe.kind) {
+        case Probe::Kind::kHttpGet:
+          passed.push_back(local::HttpGetSucceeds(d.port, d.probe.http_path, d.probe.timeout));
+          break;
+        case Probe::Kind::kTcp:
+          passed.push_back(local::TcpConnects(d.port, d.probe.timeout));
+          break;
+        case Probe::Kind::kExec:
+          passed.push_back(
+              local::ExecSucceeds(d.probe.exec, d.env, d.working_dir, d.probe.timeout));
+          break;
+      }
+    }
+    {
+      MutexLock lock(&mu_);
+      for (size_t k = 0; k < due.size(); ++k) {
+        auto it = workloads_.find(due[k].id);
+        if (it == workloads_.end()) continue;
+        Workload& w = *it->second;
+        ContainerRecord& c = w.rec.containers[due[k].index];
+        if (!c.status.running || c.pid != due[k].pid) continue;  // ended or restarted since
+        Workload::ProbeState& state = w.probes[due[k].index];
+        const bool was_ready = c.status.ready;
+        if (passed[k]) {
+          state.passes += 1;
+          state.failures = 0;
+          if (state.passes >= std::max(1, due[k].probe.success_threshold)) c.status.ready = true;
+        } else {
+          state.failures += 1;
+          state.passes = 0;
+          if (state.failures >= std::max(1, due[k].probe.failure_threshold)) {
+            c.status.ready = false;
+          }
+        }
+        if (c.status.ready != was_ready) {
+          LogInfo(c.status.ready ? "container ready" : "container not ready",
+                  {{"workload", w.rec.spec.id}, {"container", c.status.name}});
+          PersistLocked(w);
+        }
+      }
+      FlushLocked();
+    }
+    NotifyListener();
+  }
 }
 
 Status LocalBackend::AllocatePortsLocked(Workload& w) {

@@ -135,6 +135,16 @@ class LocalBackend : public Backend {
     // Per container: when the restart policy starts it again (set while rec.restarting).
     std::vector<std::optional<std::chrono::steady_clock::time_point>> restart_at;
     std::vector<int> crash_streak;  // per container: quick ends in a row (the backoff's exponent)
+    // Per container with a readiness probe: when it is next due (unset while not running), the
+    // passes and failures in a row, and what an exec probe runs with (the container's own).
+    struct ProbeState {
+      std::optional<std::chrono::steady_clock::time_point> next;
+      int passes = 0;
+      int failures = 0;
+      std::vector<std::string> env;
+      std::string working_dir;
+    };
+    std::vector<ProbeState> probes;
     std::optional<std::chrono::steady_clock::time_point> kill_deadline;
   };
 
@@ -144,6 +154,10 @@ class LocalBackend : public Backend {
 
   void SupervisorLoop();
   void EnvWorkerLoop();
+  // Runs the readiness probes that are due, outside mu_, and records what they found.
+  void ProberLoop();
+  // The port of 127.0.0.1 a probe's `port` (a port name or number) reaches for `w`.
+  static int ProbePort(const Workload& w, const std::string& port);
   void Wake();
   // Tells the listener of the workloads FlushLocked wrote since, once each.
   void NotifyListener() EXCLUDES(mu_, listener_mu_);
@@ -251,6 +265,7 @@ class LocalBackend : public Backend {
 
   std::thread supervisor_;
   std::thread env_worker_;
+  std::thread prober_;
 };
 
 }  // namespace skiff

@@ -523,6 +523,69 @@ TEST_F(LocalBackendTest, APortIsServedAtTheEndpointTheBackendReports) {
   EXPECT_EQ(b->Launch(zero).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(LocalBackendTest, AnHttpReadinessProbeMakesTheWorkloadReadyOnceItServes) {
+  auto b = Make(Opts());
+  Mutex mu;
+  int notified = 0;
+  b->SetListener([&](const std::string& id, const std::map<std::string, std::string>&) {
+    MutexLock lock(&mu);
+    if (id == "ns/model") notified++;
+  });
+  auto notifications = [&] {
+    MutexLock lock(&mu);
+    return notified;
+  };
+  WorkloadSpec w;
+  w.id = "ns/model";
+  Probe probe;
+  probe.kind = Probe::Kind::kHttpGet;
+  probe.port = "http";
+  probe.period = milliseconds(30);
+  w.containers.push_back({.name = "server",
+                          .image = "busybox",
+                          .command = {"sh", "-c",
+                                      "sleep 0.4; exec python3 -m http.server $SKIFF_PORT_HTTP "
+                                      "--bind 127.0.0.1 --directory " +
+                                          dir_.path()},
+                          .ports = {{"http", 8080}},
+                          .readiness_probe = probe});
+  ASSERT_TRUE(b->Launch(w).ok());
+  ASSERT_TRUE(WaitFor([&] { return b->Observe("ns/model")->phase == WorkloadPhase::kRunning; }));
+  WorkloadStatus st = *b->Observe("ns/model");
+  EXPECT_FALSE(st.ready) << "running, but not serving yet";
+  EXPECT_FALSE(st.containers[0].ready);
+  const int before = notifications();
+  ASSERT_TRUE(WaitFor([&] { return b->Observe("ns/model")->ready; }));
+  EXPECT_TRUE(b->Observe("ns/model")->containers[0].ready);
+  EXPECT_TRUE(WaitFor([&] { return notifications() > before; }))
+      << "the listener hears of the change (nothing else changed meanwhile)";
+  ASSERT_TRUE(b->Stop("ns/model", milliseconds(500)).ok());
+  EXPECT_FALSE(WaitFinished(*b, "ns/model").ready);
+}
+
+TEST_F(LocalBackendTest, AnExecReadinessProbeFollowsItsCommandWithThresholds) {
+  auto b = Make(Opts());
+  const std::string flag = dir_.path() + "/ready";
+  Probe probe;
+  probe.kind = Probe::Kind::kExec;
+  probe.exec = {"test", "-f", flag};
+  probe.period = milliseconds(20);
+  probe.failure_threshold = 2;
+  WorkloadSpec w = OneShell("worker", "sleep 60");
+  w.containers[0].readiness_probe = probe;
+  WorkloadSpec plain = OneShell("plain", "sleep 60");
+  ASSERT_TRUE(b->Launch(w).ok());
+  ASSERT_TRUE(b->Launch(plain).ok());
+  EXPECT_TRUE(b->Observe("plain")->ready) << "no probe: ready while it runs";
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_FALSE(b->Observe("worker")->ready);
+  std::ofstream(flag) << "1";
+  ASSERT_TRUE(WaitFor([&] { return b->Observe("worker")->ready; }));
+  fs::remove(flag);
+  ASSERT_TRUE(WaitFor([&] { return !b->Observe("worker")->ready; }));
+  EXPECT_EQ(b->Observe("worker")->phase, WorkloadPhase::kRunning) << "not ready is not failed";
+}
+
 TEST_F(LocalBackendTest, StopKillsTheWholeProcessGroupQuickly) {
   auto b = Make(Opts());
   std::string pidfile = dir_.path() + "/grandchild.pid";

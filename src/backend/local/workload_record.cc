@@ -42,6 +42,49 @@ std::vector<EnvVar> EnvFromJson(const Json& j) {
   return out;
 }
 
+const char* ProbeKindName(Probe::Kind kind) {
+  switch (kind) {
+    case Probe::Kind::kHttpGet:
+      return "httpGet";
+    case Probe::Kind::kTcp:
+      return "tcp";
+    case Probe::Kind::kExec:
+      return "exec";
+  }
+  return "httpGet";
+}
+
+Json ProbeToJson(const std::optional<Probe>& probe) {
+  if (!probe) return Json();
+  return {{"kind", ProbeKindName(probe->kind)},
+          {"httpPath", probe->http_path},
+          {"port", probe->port},
+          {"exec", probe->exec},
+          {"initialDelayMs", probe->initial_delay.count()},
+          {"periodMs", probe->period.count()},
+          {"timeoutMs", probe->timeout.count()},
+          {"successThreshold", probe->success_threshold},
+          {"failureThreshold", probe->failure_threshold}};
+}
+
+std::optional<Probe> ProbeFromJson(const Json& j) {
+  if (!j.is_object()) return std::nullopt;
+  Probe p;
+  const std::string kind = j.value("kind", "httpGet");
+  p.kind = kind == "exec"  ? Probe::Kind::kExec
+           : kind == "tcp" ? Probe::Kind::kTcp
+                           : Probe::Kind::kHttpGet;
+  p.http_path = j.value("httpPath", "/");
+  p.port = j.value("port", "");
+  p.exec = j.value("exec", std::vector<std::string>{});
+  p.initial_delay = std::chrono::milliseconds(j.value("initialDelayMs", int64_t{0}));
+  p.period = std::chrono::milliseconds(j.value("periodMs", int64_t{10000}));
+  p.timeout = std::chrono::milliseconds(j.value("timeoutMs", int64_t{1000}));
+  p.success_threshold = j.value("successThreshold", 1);
+  p.failure_threshold = j.value("failureThreshold", 3);
+  return p;
+}
+
 }  // namespace
 
 Json SpecToJson(const WorkloadSpec& spec) {
@@ -69,7 +112,8 @@ Json SpecToJson(const WorkloadSpec& spec) {
                           {"pythonPackages", c.python_packages},
                           {"pipIndexUrls", c.pip_index_urls},
                           {"pythonPreload", c.python_preload},
-                          {"pythonPreloadEnv", EnvToJson(c.python_preload_env)}});
+                          {"pythonPreloadEnv", EnvToJson(c.python_preload_env)},
+                          {"readinessProbe", ProbeToJson(c.readiness_probe)}});
   }
   Json volumes = Json::array();
   for (const Volume& v : spec.volumes) {
@@ -119,6 +163,7 @@ Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
       cs.pip_index_urls = c.value("pipIndexUrls", std::vector<std::string>{});
       cs.python_preload = c.value("pythonPreload", std::vector<std::string>{});
       cs.python_preload_env = EnvFromJson(c.value("pythonPreloadEnv", Json::array()));
+      cs.readiness_probe = ProbeFromJson(c.value("readinessProbe", Json()));
       spec.containers.push_back(std::move(cs));
     }
     for (const Json& v : j.value("volumes", Json::array())) {
