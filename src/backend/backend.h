@@ -141,9 +141,15 @@ struct WorkloadStatus {
   bool ready = false;  // kRunning with every container ready: its endpoints may take traffic
 };
 
+// What a workload used over its life: sampled by the backend while it runs (the local backend
+// every second, from /proc, and each container's final CPU time when it ends), kept after it
+// ended, until it is removed.
 struct ResourceUsage {
-  double cpu_seconds = 0;    // user+sys so far
-  int64_t memory_bytes = 0;  // current resident set
+  double cpu_seconds = 0;          // user+system, over every run of every container
+  int64_t memory_bytes = 0;        // resident now (0 once ended)
+  int64_t peak_memory_bytes = 0;   // the most it had resident at a sample
+  double memory_byte_seconds = 0;  // resident bytes integrated over time (average: / wall)
+  double wall_seconds = 0;         // from its start to its end (or now)
 };
 
 // Told that workload `id` (with its spec's labels) changed: it started, a container ended, it
@@ -178,6 +184,7 @@ class Backend {
   // The combined stdout+stderr of one container from byte `offset`; "" container = the first.
   virtual Result<std::string> ReadLogs(const std::string& id, const std::string& container,
                                        int64_t offset) = 0;
+  // kNotFound for an unknown id (or one removed).
   virtual Result<ResourceUsage> Usage(const std::string& id) = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -983,8 +984,14 @@ void LocalBackend::CheckChildrenLocked() {
         if (r == 0 && info.si_pid == c.pid) {
           kill(-c.pid, SIGKILL);  // the main command ended: nothing of its group may outlive it
           int status = 0;
-          waitpid(c.pid, &status, 0);
-          ContainerEndedLocked(w, i, status);
+          rusage ru{};
+          std::optional<double> cpu;
+          if (wait4(c.pid, &status, 0, &ru) == c.pid) {
+            // The shim's, with that of the command it waited for (and what that waited for).
+            cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+          }
+          ContainerEndedLocked(w, i, status, cpu);
           changed = true;
         } else if (r < 0 && errno == ECHILD) {
           w.adopted[i] = true;  // not ours after all: watch it by polling
@@ -1004,8 +1011,13 @@ void LocalBackend::CheckChildrenLocked() {
   });
 }
 
-void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int> wait_status) {
+void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int> wait_status,
+                                        std::optional<double> final_cpu_seconds) {
   ContainerRecord& c = w.rec.containers[i];
+  // Its run's CPU joins the workload's total; what the last sample saw when the end says nothing.
+  w.rec.cpu_seconds += std::max(c.run_cpu_seconds, final_cpu_seconds.value_or(0.0));
+  c.run_cpu_seconds = 0;
+  c.memory_bytes = 0;
   std::string exit_file = ExitPath(w.rec.spec.id, c.status.name);
   std::optional<local::ExitRecord> rec = local::ReadExitFile(exit_file);
   c.status.running = false;
@@ -1295,7 +1307,46 @@ int LocalBackend::ProbePort(const Workload& w, const std::string& port) {
   return number;
 }
 
+void LocalBackend::SampleUsage() {
+  std::set<pid_t> groups;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [id, w] : workloads_) {
+      for (const ContainerRecord& c : w->rec.containers) {
+        if (c.status.running && c.pid > 0) groups.insert(c.pid);
+      }
+    }
+  }
+  std::map<pid_t, ResourceUsage> sampled = local::ProcessGroupsUsage(groups);
+  MutexLock lock(&mu_);
+  const auto now = SteadyClock::now();
+  for (auto& [id, w] : workloads_) {
+    if (w->rec.phase != WorkloadPhase::kRunning) {
+      w->last_sample.reset();
+      continue;
+    }
+    int64_t resident = 0;
+    for (ContainerRecord& c : w->rec.containers) {
+      if (!c.status.running) continue;
+      auto it = sampled.find(c.pid);
+      if (it == sampled.end()) continue;
+      // A group's CPU only grows (its processes' and what they waited for), unless a process
+      // ended unwaited between samples: never count less than before.
+      c.run_cpu_seconds = std::max(c.run_cpu_seconds, it->second.cpu_seconds);
+      c.memory_bytes = it->second.memory_bytes;
+      resident += c.memory_bytes;
+    }
+    w->rec.peak_memory_bytes = std::max(w->rec.peak_memory_bytes, resident);
+    if (w->last_sample) {
+      w->rec.memory_byte_seconds += static_cast<double>(resident) *
+                                    std::chrono::duration<double>(now - *w->last_sample).count();
+    }
+    w->last_sample = now;
+  }
+}
+
 void LocalBackend::ProberLoop() {
+  auto last_usage_sample = SteadyClock::now();
   struct Due {
     std::string id;
     size_t index;
@@ -1327,6 +1378,13 @@ void LocalBackend::ProberLoop() {
           due.push_back({id, i, w->rec.containers[i].pid, *probe, ProbePort(*w, probe->port),
                          state.env, state.working_dir});
         }
+      }
+    }
+    {
+      const auto now = SteadyClock::now();
+      if (now - last_usage_sample >= options_.usage_period) {
+        last_usage_sample = now;
+        SampleUsage();
       }
     }
     if (due.empty()) continue;
@@ -1509,20 +1567,22 @@ Result<std::string> LocalBackend::ReadLogs(const std::string& id, const std::str
 }
 
 Result<ResourceUsage> LocalBackend::Usage(const std::string& id) {
-  std::vector<pid_t> groups;
-  {
-    MutexLock lock(&mu_);
-    auto it = workloads_.find(id);
-    if (it == workloads_.end()) return NotFound("workload " + id + " not found");
-    for (const ContainerRecord& c : it->second->rec.containers) {
-      if (c.status.running && c.pid > 0) groups.push_back(c.pid);
-    }
-  }
+  MutexLock lock(&mu_);
+  auto it = workloads_.find(id);
+  if (it == workloads_.end()) return NotFound("workload " + id + " not found");
+  const Workload& w = *it->second;
   ResourceUsage total;
-  for (pid_t pgid : groups) {
-    ResourceUsage u = local::ProcessGroupUsage(pgid);
-    total.cpu_seconds += u.cpu_seconds;
-    total.memory_bytes += u.memory_bytes;
+  total.cpu_seconds = w.rec.cpu_seconds;
+  for (const ContainerRecord& c : w.rec.containers) {
+    total.cpu_seconds += c.run_cpu_seconds;
+    if (c.status.running) total.memory_bytes += c.memory_bytes;
+  }
+  total.peak_memory_bytes = w.rec.peak_memory_bytes;
+  total.memory_byte_seconds = w.rec.memory_byte_seconds;
+  if (w.rec.started_at) {
+    const TimePoint end = w.rec.finished_at.value_or(clock_.Now());
+    total.wall_seconds =
+        std::max(0.0, std::chrono::duration<double>(end - *w.rec.started_at).count());
   }
   return total;
 }

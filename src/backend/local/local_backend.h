@@ -90,8 +90,9 @@ class LocalBackend : public Backend {
     std::chrono::milliseconds restart_backoff{10000};
     std::chrono::milliseconds restart_backoff_max{300000};
     std::chrono::milliseconds restart_backoff_reset{600000};
-    bool use_cgroups = true;  // false: always RLIMIT_AS
-    std::string shim_path;    // the process shim (spawn.h); "" = skiff-shim beside the executable
+    std::chrono::milliseconds usage_period{1000};  // how often running workloads are sampled
+    bool use_cgroups = true;                       // false: always RLIMIT_AS
+    std::string shim_path;  // the process shim (spawn.h); "" = skiff-shim beside the executable
     // Containers that name python_preload modules fork from a warm interpreter per environment
     // (python_zygote.h) instead of starting Python afresh.
     bool warm_python = true;
@@ -145,6 +146,7 @@ class LocalBackend : public Backend {
       std::string working_dir;
     };
     std::vector<ProbeState> probes;
+    std::optional<std::chrono::steady_clock::time_point> last_sample;  // of its usage
     std::optional<std::chrono::steady_clock::time_point> kill_deadline;
   };
 
@@ -154,8 +156,11 @@ class LocalBackend : public Backend {
 
   void SupervisorLoop();
   void EnvWorkerLoop();
-  // Runs the readiness probes that are due, outside mu_, and records what they found.
+  // Runs the readiness probes that are due and samples usage (every usage_period), both outside
+  // mu_, and records what they found.
   void ProberLoop();
+  // One usage sample of every running container (a pass over /proc outside mu_).
+  void SampleUsage() EXCLUDES(mu_);
   // The port of 127.0.0.1 a probe's `port` (a port name or number) reaches for `w`.
   static int ProbePort(const Workload& w, const std::string& port);
   void Wake();
@@ -181,8 +186,9 @@ class LocalBackend : public Backend {
   Status StartContainerLocked(Workload& w, size_t index, std::vector<std::string>* links)
       REQUIRES(mu_);
   void CheckChildrenLocked() REQUIRES(mu_);
-  void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status)
-      REQUIRES(mu_);
+  // `final_cpu_seconds`: the container's whole CPU time when known (wait4 of our own child).
+  void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status,
+                            std::optional<double> final_cpu_seconds = std::nullopt) REQUIRES(mu_);
   void UpdatePhaseLocked(Workload& w) REQUIRES(mu_);
   // True when container `index` of `w`, which just ended with its reason set, is to be started
   // again (its restart policy, and no stop asked for): it is then marked restarting, after a

@@ -860,6 +860,33 @@ TEST_F(LocalBackendTest, UsageReportsMemoryOfARunningWorkload) {
   EXPECT_EQ(b->Usage("missing").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(LocalBackendTest, UsageCountsTheCpuAndMemoryAWorkloadBurnedAndKeepsItAfterARestart) {
+  LocalBackend::Options o = Opts();
+  o.usage_period = milliseconds(50);
+  o.stop_on_shutdown = false;
+  // 0.8 s of CPU in a child of the shell (waited for), with 64 MiB resident for a while.
+  const std::string burn =
+      "python3 -c 'import time\nb = bytearray(64 << 20)\nfor i in range(0, len(b), 4096): b[i] = "
+      "1\nt = time.process_time()\nwhile time.process_time() - t < 0.8: pass'; echo done";
+  {
+    auto a = Make(o);
+    ASSERT_TRUE(a->Launch(OneShell("ns/burn", burn)).ok());
+    WorkloadStatus st = WaitFinished(*a, "ns/burn", milliseconds(20000));
+    ASSERT_EQ(st.phase, WorkloadPhase::kSucceeded) << st.message;
+    ResourceUsage u = *a->Usage("ns/burn");
+    EXPECT_GE(u.cpu_seconds, 0.8);
+    EXPECT_LE(u.cpu_seconds, 1.6) << "python's start-up is the rest";
+    EXPECT_GE(u.peak_memory_bytes, int64_t{64} << 20);
+    EXPECT_GT(u.memory_byte_seconds, 0);
+    EXPECT_EQ(u.memory_bytes, 0) << "ended";
+    EXPECT_GE(u.wall_seconds, 0);
+  }
+  auto b = Make(o);
+  ResourceUsage after = *b->Usage("ns/burn");
+  EXPECT_GE(after.cpu_seconds, 0.8) << "kept in the workload's record";
+  EXPECT_GE(after.peak_memory_bytes, int64_t{64} << 20);
+}
+
 TEST_F(LocalBackendTest, ShutdownLeavesNoChildBehind) {
   auto b = Make(Opts());
   std::string pidfile = dir_.path() + "/pid";

@@ -11,7 +11,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 
 #include "backend/backend.h"
 
@@ -22,6 +24,8 @@ struct ProcStat {
   pid_t pgrp = 0;
   uint64_t utime_ticks = 0;
   uint64_t stime_ticks = 0;
+  uint64_t cutime_ticks = 0;  // of its children it has waited for
+  uint64_t cstime_ticks = 0;
   uint64_t start_ticks = 0;  // since boot; with the pid, identifies a process uniquely
   int64_t rss_pages = 0;
 };
@@ -32,7 +36,10 @@ std::optional<ProcStat> ReadProcStat(pid_t pid);
 // True when `pid` exists, is not a zombie, and started at `start_ticks`.
 bool ProcessAliveSince(pid_t pid, uint64_t start_ticks);
 
-// Sum of user+system CPU and resident memory over every process in group `pgid`.
+// Sum of user+system CPU (with that of the children they waited for) and resident memory over
+// every process in group `pgid`.
 ResourceUsage ProcessGroupUsage(pid_t pgid);
+// The same for several groups with one pass over /proc.
+std::map<pid_t, ResourceUsage> ProcessGroupsUsage(const std::set<pid_t>& groups);
 
 }  // namespace skiff::local

@@ -188,7 +188,8 @@ Json RecordToJson(const WorkloadRecord& rec) {
                           {"startTicks", c.start_ticks},
                           {"cgroupDir", c.cgroup_dir},
                           {"restartCount", c.status.restart_count},
-                          {"restarting", c.restarting}});
+                          {"restarting", c.restarting},
+                          {"runCpuSeconds", c.run_cpu_seconds}});
   }
   return {{"version", 1},
           {"spec", SpecToJson(rec.spec)},
@@ -201,7 +202,11 @@ Json RecordToJson(const WorkloadRecord& rec) {
           {"stopRequested", rec.stop_requested},
           {"stopReason", rec.stop_reason},
           {"links", rec.links},
-          {"ports", rec.ports}};
+          {"ports", rec.ports},
+          {"usage",
+           {{"cpuSeconds", rec.cpu_seconds},
+            {"peakMemoryBytes", rec.peak_memory_bytes},
+            {"memoryByteSeconds", rec.memory_byte_seconds}}}};
 }
 
 Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) {
@@ -219,6 +224,10 @@ Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) 
     rec.stop_reason = j.value("stopReason", "");
     rec.links = j.value("links", std::vector<std::string>{});
     rec.ports = j.value("ports", std::map<std::string, int>{});
+    const Json usage = j.value("usage", Json::object());
+    rec.cpu_seconds = usage.value("cpuSeconds", 0.0);
+    rec.peak_memory_bytes = usage.value("peakMemoryBytes", int64_t{0});
+    rec.memory_byte_seconds = usage.value("memoryByteSeconds", 0.0);
     for (const Json& c : j.value("containers", Json::array())) {
       ContainerRecord cr;
       cr.status.name = c.value("name", "");
@@ -234,6 +243,7 @@ Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) 
       cr.cgroup_dir = c.value("cgroupDir", "");
       cr.status.restart_count = c.value("restartCount", 0);
       cr.restarting = c.value("restarting", false);
+      cr.run_cpu_seconds = c.value("runCpuSeconds", 0.0);
       rec.containers.push_back(std::move(cr));
     }
     if (rec.containers.size() != rec.spec.containers.size()) {

@@ -23,11 +23,13 @@
 namespace skiff::local {
 
 struct ContainerRecord {
-  ContainerStatus status;    // name, running, exit code, reason, times
-  pid_t pid = 0;             // the shim: also the process group id; 0 = never started
-  uint64_t start_ticks = 0;  // /proc/<pid>/stat field 22 at spawn
-  std::string cgroup_dir;    // "" when the memory limit is an rlimit (or none)
-  bool restarting = false;   // ended, to be started again by the restart policy
+  ContainerStatus status;      // name, running, exit code, reason, times
+  pid_t pid = 0;               // the shim: also the process group id; 0 = never started
+  uint64_t start_ticks = 0;    // /proc/<pid>/stat field 22 at spawn
+  std::string cgroup_dir;      // "" when the memory limit is an rlimit (or none)
+  bool restarting = false;     // ended, to be started again by the restart policy
+  double run_cpu_seconds = 0;  // CPU of its current run, as last sampled
+  int64_t memory_bytes = 0;    // resident at the last sample (not persisted)
 };
 
 struct WorkloadRecord {
@@ -42,6 +44,11 @@ struct WorkloadRecord {
   std::string stop_reason;  // the ended containers' reason when stopped: "Stopped", "Preempted"
   std::vector<std::string> links;    // mount symlinks this workload created
   std::map<std::string, int> ports;  // by port name: the port of 127.0.0.1 it was given
+  // Usage (backend.h ResourceUsage): CPU of the runs that ended, the peak and the integral of
+  // the resident memory of all containers together.
+  double cpu_seconds = 0;
+  int64_t peak_memory_bytes = 0;
+  double memory_byte_seconds = 0;
 };
 
 Json SpecToJson(const WorkloadSpec& spec);
