@@ -278,6 +278,17 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
     LogWarn("status written by a cluster admin",
             {{"user", t.principal.user}, {"object", t.store_type + " " + t.ns + "/" + t.name}});
   }
+  const bool writes = verb == Verb::kCreate || verb == Verb::kUpdate || verb == Verb::kPatch ||
+                      verb == Verb::kDelete;
+  if (t.type->platform_written && writes) {
+    if (!t.principal.is_admin) {
+      return SendStatusError(
+          r, PermissionDenied("user " + Quote(t.principal.user) + " may not change " +
+                              t.store_type + ": they are written by the platform"));
+    }
+    LogWarn("platform-written object changed by a cluster admin",
+            {{"user", t.principal.user}, {"object", t.store_type + " " + t.ns + "/" + t.name}});
+  }
   if (has_body && !body.ok()) return SendStatusError(r, body.status());
 
   Status st;

@@ -25,6 +25,13 @@
 
 namespace skiff {
 
+// Labels the platform puts on every workload it launches, over whatever the object asked for: the
+// namespace (profile) it runs for and the object that owns it (a Job, a PipelineRun; a bare Pod
+// owns itself), to route its events and to account its usage (src/usage).
+inline constexpr char kWorkloadNamespaceLabel[] = "skiff.dev/namespace";
+inline constexpr char kWorkloadOwnerKindLabel[] = "skiff.dev/owner-kind";
+inline constexpr char kWorkloadOwnerNameLabel[] = "skiff.dev/owner-name";
+
 struct EnvVar {
   std::string name;
   std::string value;
@@ -131,6 +138,7 @@ struct ContainerStatus {
 
 struct WorkloadStatus {
   std::string id;
+  std::map<std::string, std::string> labels;  // its spec's
   WorkloadPhase phase = WorkloadPhase::kPending;
   std::string message;  // why pending (queued for slots), failed (start error), ...
   std::vector<ContainerStatus> containers;

@@ -27,6 +27,7 @@ Status FakeBackend::Launch(const WorkloadSpec& spec) {
   Entry entry;
   entry.spec = spec;
   entry.status.id = spec.id;
+  entry.status.labels = spec.labels;
   entry.status.phase = launch_phase_;
   bool running = launch_phase_ == WorkloadPhase::kRunning;
   if (running) entry.status.started_at = clock_.Now();

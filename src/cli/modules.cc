@@ -4,6 +4,7 @@
 #include "controller/controller.h"
 #include "jobs/job_controller.h"
 #include "kfp/kfp_module.h"
+#include "usage/usage.h"
 #include "pipelines/run_controller.h"
 
 namespace skiff::cli {
@@ -15,6 +16,7 @@ void RegisterModules() {
   jobs::Register(modules);
   pipelines::Register(modules);
   RegisterKfpModule(modules);
+  usage::Register(modules);
 }
 
 }  // namespace skiff::cli

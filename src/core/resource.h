@@ -110,6 +110,9 @@ struct ResourceType {
       describe;
   std::string related_type;      // e.g. "pods"
   std::string related_selector;  // e.g. "controller-uid={uid}"
+  // Objects only the platform writes (usage records): the API serves reads to whoever may read
+  // them; a create, change or delete through it is refused to everyone but a cluster admin.
+  bool platform_written = false;
 
   std::string ApiVersion() const { return group.empty() ? version : group + "/" + version; }
   // The key the store files objects of this type under: "jobs.batch" ("profiles.skiff.dev").

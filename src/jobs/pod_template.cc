@@ -2,6 +2,7 @@
 
 #include "core/quantity.h"
 #include "core/schema.h"
+#include "core/text.h"
 
 namespace skiff::jobs {
 
@@ -329,6 +330,20 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
   WorkloadSpec w;
   w.id = workload_id;
   w.labels = MetaLabels(pod);
+  // Whose it is: the controlling owner (a Job), or the pod itself; never what the pod's labels
+  // claim.
+  w.labels[kWorkloadNamespaceLabel] = ns;
+  w.labels[kWorkloadOwnerKindLabel] = "Pod";
+  w.labels[kWorkloadOwnerNameLabel] = PodName(pod);
+  for (const Json& ref : At(pod, {"metadata", "ownerReferences"}).is_array()
+                             ? At(pod, {"metadata", "ownerReferences"})
+                             : Json::array()) {
+    if (ref.is_object() && ref.value("controller", Json()) == Json(true) &&
+        ref.value("kind", Json()).is_string() && ref.value("name", Json()).is_string()) {
+      w.labels[kWorkloadOwnerKindLabel] = ref["kind"].get<std::string>();
+      w.labels[kWorkloadOwnerNameLabel] = ref["name"].get<std::string>();
+    }
+  }
   if (spec.contains("volumes") && spec["volumes"].is_array()) {
     for (const Json& v : spec["volumes"]) {
       Volume vol;

@@ -352,7 +352,9 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
   spec.labels = {{kRunUidLabel, inv.run_id},
                  {kRunNameLabel, inv.run_name},
                  {kTaskLabel, inv.task_name},
-                 {kNamespaceLabel, inv.namespace_}};
+                 {kNamespaceLabel, inv.namespace_},
+                 {kWorkloadOwnerKindLabel, "PipelineRun"},
+                 {kWorkloadOwnerNameLabel, inv.run_name}};
   RETURN_IF_ERROR(ApplyPlatformConfig(inv, &spec, &c, warnings));
   if (!io.legacy_minio_root.empty() &&
       (!inv.artifact_inputs.empty() || !io.output_artifacts.empty())) {

@@ -36,7 +36,7 @@ namespace skiff::pipelines {
 inline constexpr char kRunUidLabel[] = "skiff.dev/run";
 inline constexpr char kRunNameLabel[] = "skiff.dev/run-name";
 inline constexpr char kTaskLabel[] = "skiff.dev/task";
-inline constexpr char kNamespaceLabel[] = "skiff.dev/namespace";
+inline constexpr const char* kNamespaceLabel = kWorkloadNamespaceLabel;
 
 // Returns the data of a Secret or ConfigMap (`kind` is "Secret" or "ConfigMap") in namespace `ns`;
 // kNotFound when it does not exist.

@@ -1273,6 +1273,7 @@ Status LocalBackend::Launch(const WorkloadSpec& spec) {
 WorkloadStatus LocalBackend::StatusOfLocked(const Workload& w) const {
   WorkloadStatus st;
   st.id = w.rec.spec.id;
+  st.labels = w.rec.spec.labels;
   st.phase = w.rec.phase;
   st.message = w.rec.message;
   st.started_at = w.rec.started_at;

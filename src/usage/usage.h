@@ -1,0 +1,33 @@
+// The usage module: what each owning resource's workloads used, per profile. For every object
+// whose workloads the backend ran (a Job, a PipelineRun; any kind whose pods name it as their
+// controlling owner), a UsageRecord (skiff.dev/v1alpha1) in the owner's namespace, named
+// "<kind>.<name>" ("job.pi"), holds CPU-seconds, peak and average memory and wall time:
+//
+//   status: {cpuSeconds, peakMemoryBytes, averageMemoryBytes, memoryByteSeconds, wallSeconds,
+//            workloads, running, updatedAt,
+//            live: {<workload id>: {...the same figures}}, ended: {...the same, summed}}
+//
+// The usage controller keeps them: a workload's change wakes its owner's record (the workload
+// labels skiff.dev/namespace, skiff.dev/owner-kind, skiff.dev/owner-name), and while any of its
+// workloads runs it samples again every few seconds. A workload the backend forgot (removed with
+// its owner) leaves its last figures in `ended`, so a record outlives its workloads and its
+// owner. Peak memory is the largest of one workload's peaks; average memory is the memory-time
+// over the wall time of the workloads. Users read records; only the platform writes them
+// (ResourceType::platform_written). Exposed in /metrics as skiff_usage_cpu_seconds_total and
+// skiff_usage_memory_byte_seconds_total {profile, kind, name}, and by `skiff usage`.
+#pragma once
+
+#include <string>
+
+#include "controller/controller.h"
+
+namespace skiff::usage {
+
+inline constexpr char kUsageRecordType[] = "usagerecords.skiff.dev";
+
+// "job.pi" for kind Job, name pi (a name too long for the store keeps a hash of the rest).
+std::string RecordName(const std::string& owner_kind, const std::string& owner_name);
+
+void Register(ModuleRegistry& modules);
+
+}  // namespace skiff::usage
