@@ -4,8 +4,8 @@
 #include "controller/controller.h"
 #include "jobs/job_controller.h"
 #include "kfp/kfp_module.h"
-#include "usage/usage.h"
 #include "pipelines/run_controller.h"
+#include "usage/usage.h"
 
 namespace skiff::cli {
 
