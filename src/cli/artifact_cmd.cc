@@ -10,16 +10,12 @@
 
 #include "cli/api_client.h"
 #include "cli/commands.h"
+#include "cli/printers.h"
 #include "http/http_server.h"
 #include "kfp/lineage_api.h"
 
 namespace skiff::cli {
 namespace {
-
-int Fail(const Status& st) {
-  std::fprintf(stderr, "error: %s\n", st.message().c_str());
-  return 1;
-}
 
 std::string Str(const Json& obj, const char* key) {
   if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return "";
@@ -35,25 +31,6 @@ std::string TaskLabel(const std::string& path) {
 std::string RefLabel(const Json& ref) {
   if (!ref.is_object()) return "<none>";
   return Str(ref, "run") + "/" + TaskLabel(Str(ref, "task"));
-}
-
-// Rows as left-aligned columns two spaces apart, kubectl style.
-std::string Columns(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
 }
 
 std::string LineagePath(const GlobalFlags& g, const std::string& what) {
@@ -84,7 +61,7 @@ std::string ExecutionsTable(const Json& executions) {
     rows.push_back({Str(e, "run"), TaskLabel(Str(e, "task")), Str(e, "state"), Str(e, "startTime"),
                     Str(e, "finishTime")});
   }
-  return Columns(rows);
+  return FormatColumns(rows);
 }
 
 int GetArtifacts(const GlobalFlags& g, const std::string& uri, const std::string& output) {
@@ -108,7 +85,7 @@ int GetArtifacts(const GlobalFlags& g, const std::string& uri, const std::string
                     Str(a, "created"),
                     std::to_string(consumers.is_array() ? consumers.size() : 0)});
   }
-  std::printf("%s", Columns(rows).c_str());
+  std::printf("%s", FormatColumns(rows).c_str());
   return 0;
 }
 

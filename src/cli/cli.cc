@@ -83,6 +83,16 @@ int RunCli(int argc, char** argv) {
 
   std::string container;
   bool follow = false;
+  std::string usage_by = "resource";
+  std::string usage_since;
+  auto* usage_cmd = app.add_subcommand(
+      "usage", "CPU-seconds, peak and average memory and wall time of each resource's workloads");
+  usage_cmd->add_option("--by", usage_by, "resource|kind|profile")->capture_default_str();
+  usage_cmd->add_option("--since", usage_since, "only what changed within this time (24h, 7d)");
+  usage_cmd->add_option("-o,--output", output, "json");
+  usage_cmd->add_flag("-A,--all-namespaces", g.all_namespaces, "across all namespaces");
+  add_ns(usage_cmd);
+
   auto* logs = app.add_subcommand("logs",
                                   "print a pod's logs (or KIND/NAME of a Job or another kind that "
                                   "runs pods: its latest pod's)");
@@ -146,6 +156,7 @@ int RunCli(int argc, char** argv) {
     }
     return cli::CmdDelete(g, kind, names, files);
   }
+  if (usage_cmd->parsed()) return cli::CmdUsage(g, usage_by, usage_since, output);
   if (logs->parsed()) {
     if (log_targets[0] == "run" || log_targets[0] == "runs") {
       if (log_targets.size() != 3) {

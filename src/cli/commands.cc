@@ -17,7 +17,6 @@
 #include "http/http_server.h"
 
 namespace skiff::cli {
-namespace {
 
 int Fail(const Status& st) {
   std::fprintf(stderr, "error: %s\n", st.message().c_str());
@@ -28,6 +27,8 @@ Result<ApiClient> Connect(const GlobalFlags& g) {
   ASSIGN_OR_RETURN(ClientConfig cfg, LoadClientConfig(g.config));
   return ApiClient(std::move(cfg));
 }
+
+namespace {
 
 Result<const ResourceType*> ResolveKind(const std::string& kind) {
   return TypeRegistry::Global().Resolve(kind);

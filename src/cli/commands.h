@@ -2,10 +2,12 @@
 // Each returns the process exit code and prints errors as "error: <what>" on stderr.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "cli/api_client.h"
 #include "cli/config.h"
 
 namespace skiff::cli {
@@ -15,6 +17,11 @@ struct GlobalFlags {
   std::string namespace_ = "default";
   bool all_namespaces = false;
 };
+
+// Prints "error: <message>" to stderr; returns the exit code 1.
+int Fail(const Status& st);
+// A client of the server the CLI's config (or --server/--token) names.
+Result<ApiClient> Connect(const GlobalFlags& g);
 
 int CmdConfig(const GlobalFlags& g);
 int CmdApply(const GlobalFlags& g, const std::vector<std::string>& files);
@@ -40,6 +47,14 @@ bool IsLineageKind(const std::string& kind);  // artifact(s), execution(s)
 int CmdGetLineage(const GlobalFlags& g, const std::string& kind, const std::string& name,
                   const std::string& output);
 int CmdDescribeLineage(const GlobalFlags& g, const std::string& kind, const std::string& name);
+
+// What each owning resource's workloads used (usage_cmd.cc): `skiff usage [--by resource|kind|
+// profile] [--since 24h] [-o json]`, over the namespace or, with -A, every namespace the caller
+// may read. --since keeps the resources whose usage changed within that time.
+int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& since,
+             const std::string& output);
+// "90s", "30m", "24h", "7d" ("" is 0: no window).
+Result<std::chrono::seconds> ParseSince(const std::string& text);
 
 struct UpOptions {
   int port = 8888;

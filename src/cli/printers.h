@@ -15,6 +15,9 @@
 
 namespace skiff::cli {
 
+// Rows as left-aligned columns two spaces apart, kubectl style (the first row is the header).
+std::string FormatColumns(const std::vector<std::vector<std::string>>& rows);
+
 std::string PrintTable(const ResourceType& type, const std::vector<Json>& items, TimePoint now,
                        bool with_namespace);
 

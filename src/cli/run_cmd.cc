@@ -24,11 +24,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-int Fail(const Status& st) {
-  std::fprintf(stderr, "error: %s\n", st.message().c_str());
-  return 1;
-}
-
 // "-p n=v": the text as a JSON value unless the parameter is declared a STRING.
 Result<std::map<std::string, Json>> ParseParameters(const pipelines::PipelineSpec& spec,
                                                     const std::vector<std::string>& args) {

@@ -1,0 +1,155 @@
+// `skiff usage`: what the workloads of each owning resource used (the usage module's
+// UsageRecords), per resource, kind or profile, over the namespaces the caller names.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cli/api_client.h"
+#include "cli/commands.h"
+#include "cli/printers.h"
+#include "core/clock.h"
+#include "core/text.h"
+
+namespace skiff::cli {
+namespace {
+
+struct Row {
+  std::string profile, kind, name;
+  double cpu_seconds = 0;
+  int64_t peak_memory_bytes = 0;
+  double memory_byte_seconds = 0;
+  double wall_seconds = 0;
+  int64_t workloads = 0;
+
+  void Add(const Row& o) {
+    cpu_seconds += o.cpu_seconds;
+    peak_memory_bytes = std::max(peak_memory_bytes, o.peak_memory_bytes);
+    memory_byte_seconds += o.memory_byte_seconds;
+    wall_seconds += o.wall_seconds;
+    workloads += o.workloads;
+  }
+  int64_t AverageMemory() const {
+    return wall_seconds > 0 ? static_cast<int64_t>(memory_byte_seconds / wall_seconds) : 0;
+  }
+};
+
+double Number(const Json& obj, const char* key) {
+  const Json& v = At(obj, {"status", key});
+  return v.is_number() ? v.get<double>() : 0.0;
+}
+
+std::string Fixed(double v, const char* format) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string Mebibytes(int64_t bytes) {
+  return Fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), "%.0fMi");
+}
+
+}  // namespace
+
+Result<std::chrono::seconds> ParseSince(const std::string& text) {
+  if (text.empty()) return std::chrono::seconds(0);
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string unit = text.substr(digits);
+  const std::map<std::string, int64_t> units = {{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+  auto it = units.find(unit);
+  if (digits == 0 || digits > 9 || it == units.end()) {
+    return InvalidArgument("--since: a duration such as 90s, 30m, 24h or 7d, not \"" + text + "\"");
+  }
+  return std::chrono::seconds(std::stoll(text.substr(0, digits)) * it->second);
+}
+
+int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& since,
+             const std::string& output) {
+  if (by != "resource" && by != "kind" && by != "profile") {
+    return Fail(InvalidArgument("--by: one of resource, kind, profile"));
+  }
+  if (!output.empty() && output != "json") return Fail(InvalidArgument("--output: json or none"));
+  Result<std::chrono::seconds> window = ParseSince(since);
+  if (!window.ok()) return Fail(window.status());
+  const ResourceType* type = TypeRegistry::Global().Lookup("usagerecords");
+  if (type == nullptr) return Fail(Internal("this skiff has no usage module"));
+  auto api = Connect(g);
+  if (!api.ok()) return Fail(api.status());
+  Result<Json> list = api->Call("GET", ResourcePath(*type, g.all_namespaces ? "" : g.namespace_));
+  if (!list.ok()) return Fail(list.status());
+
+  const TimePoint now = SystemClock::Instance().Now();
+  std::map<std::tuple<std::string, std::string, std::string>, Row> grouped;
+  for (const Json& r : list->value("items", Json::array())) {
+    if (window->count() > 0) {
+      TimePoint updated;
+      if (!ParseRfc3339(TextAt(r, {"status", "updatedAt"}), &updated) || updated < now - *window) {
+        continue;  // not active within the window
+      }
+    }
+    Row row{MetaNamespace(r),
+            TextAt(r, {"spec", "owner", "kind"}),
+            TextAt(r, {"spec", "owner", "name"}),
+            Number(r, "cpuSeconds"),
+            static_cast<int64_t>(Number(r, "peakMemoryBytes")),
+            Number(r, "memoryByteSeconds"),
+            Number(r, "wallSeconds"),
+            static_cast<int64_t>(Number(r, "workloads"))};
+    auto key = by == "profile" ? std::make_tuple(row.profile, std::string(), std::string())
+               : by == "kind"  ? std::make_tuple(std::string(), row.kind, std::string())
+                               : std::make_tuple(row.profile, row.kind, row.name);
+    Row& total = grouped.try_emplace(key, Row{std::get<0>(key), std::get<1>(key), std::get<2>(key)})
+                     .first->second;
+    total.Add(row);
+  }
+
+  if (output == "json") {
+    Json items = Json::array();
+    for (const auto& [key, row] : grouped) {
+      Json item = {{"cpuSeconds", row.cpu_seconds},
+                   {"peakMemoryBytes", row.peak_memory_bytes},
+                   {"averageMemoryBytes", row.AverageMemory()},
+                   {"memoryByteSeconds", row.memory_byte_seconds},
+                   {"wallSeconds", row.wall_seconds},
+                   {"workloads", row.workloads}};
+      if (by != "kind") item["profile"] = row.profile;
+      if (by != "profile") item["kind"] = row.kind;
+      if (by == "resource") item["name"] = row.name;
+      items.push_back(std::move(item));
+    }
+    std::printf("%s\n", Json({{"by", by}, {"items", items}}).dump(2).c_str());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header;
+  if (by != "kind") header.push_back("PROFILE");
+  if (by != "profile") header.push_back("KIND");
+  if (by == "resource") header.push_back("NAME");
+  for (const char* h : {"CPU-SECONDS", "PEAK-MEMORY", "AVG-MEMORY", "WALL", "WORKLOADS"}) {
+    header.emplace_back(h);
+  }
+  rows.push_back(header);
+  for (const auto& [key, row] : grouped) {
+    std::vector<std::string> line;
+    if (by != "kind") line.push_back(row.profile);
+    if (by != "profile") line.push_back(row.kind);
+    if (by == "resource") line.push_back(row.name);
+    line.push_back(Fixed(row.cpu_seconds, "%.1f"));
+    line.push_back(Mebibytes(row.peak_memory_bytes));
+    line.push_back(Mebibytes(row.AverageMemory()));
+    line.push_back(Fixed(row.wall_seconds, "%.0fs"));
+    line.push_back(std::to_string(row.workloads));
+    rows.push_back(std::move(line));
+  }
+  if (grouped.empty()) {
+    std::printf("No usage recorded%s.\n", g.all_namespaces ? "" : (" in " + g.namespace_).c_str());
+    return 0;
+  }
+  std::printf("%s", FormatColumns(rows).c_str());
+  return 0;
+}
+
+}  // namespace skiff::cli
