@@ -92,3 +92,44 @@ def test_a_jobs_cpu_and_memory_are_accounted_to_its_profile(skiff, tmp_path):
             skiff.http(method, url, token=eve)
         assert r.status_code == 403 and "written by the platform" in r.json()["message"], r.text
     assert skiff.http("GET", f"{RECORDS}/job.burn", token=eve).status_code == 200
+
+
+def burner_ir(seconds):
+    """A two-task pipeline whose tasks each burn `seconds` of CPU in a shell image."""
+    burn = ("import time\nstart = time.process_time()\n"
+            f"while time.process_time() - start < {seconds}: pass\n"
+            "print('cpu', time.process_time())\n")
+    executor = {"container": {"image": "alpine", "command": ["python3", "-c", burn]}}
+    return {
+        "pipelineInfo": {"name": "burner"},
+        "schemaVersion": "2.1.0", "sdkVersion": "kfp-2.14.3",
+        "root": {"dag": {"tasks": {
+            "first": {"taskInfo": {"name": "first"}, "componentRef": {"name": "comp-burn"}},
+            "second": {"taskInfo": {"name": "second"}, "componentRef": {"name": "comp-burn"},
+                       "dependentTasks": ["first"]}}}},
+        "components": {"comp-burn": {"executorLabel": "exec-burn"}},
+        "deploymentSpec": {"executors": {"exec-burn": executor}},
+    }
+
+
+def test_a_pipeline_runs_tasks_are_accounted_to_the_run(skiff):
+    run = {"apiVersion": "pipelines.kubeflow.org/v2beta1", "kind": "PipelineRun",
+           "metadata": {"name": "burner"},
+           "spec": {"pipelineSpec": burner_ir(0.6), "enableCaching": False}}
+    r = skiff.http("POST", "/apis/pipelines.kubeflow.org/v2beta1/namespaces/default/pipelineruns",
+                   json=run)
+    assert r.status_code == 201, r.text
+    done = skiff.wait_for(
+        lambda: (r := record(skiff, "pipelinerun.burner")) and r["status"].get("workloads") == 2
+        and r["status"].get("running") == 0 and r,
+        timeout=90, what="the run's usage record with both tasks ended")
+    status = done["status"]
+    assert done["spec"]["owner"] == {"kind": "PipelineRun", "name": "burner"}
+    # Each task's own measure of its CPU time is the reference.
+    measured = sum(float(skiff.cli("logs", "run", "burner", task).stdout.split("cpu ")[1].split()[0])
+                   for task in ("first", "second"))
+    print(f"pipeline run: tasks measured {measured:.3f} s, recorded {status['cpuSeconds']:.3f} s")
+    assert abs(status["cpuSeconds"] - measured) <= 0.2 * measured, (status, measured)
+    rows = json.loads(skiff.cli("usage", "-o", "json").stdout)["items"]
+    assert {"kind": "PipelineRun", "name": "burner"}.items() <= \
+        next(i for i in rows if i["kind"] == "PipelineRun").items()
