@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "core/ids.h"
 #include "core/schema.h"
@@ -18,8 +19,10 @@ using std::chrono::milliseconds;
 
 constexpr char kGroup[] = "skiff.dev";
 constexpr char kVersion[] = "v1alpha1";
-// While any workload of an owner runs, its record is sampled this often.
+// While any workload of an owner runs, its record is sampled this often, and never more often
+// than kMinPeriod.
 constexpr milliseconds kRunningPeriod{5000};
+constexpr milliseconds kMinPeriod{2000};
 
 // One or more workloads' figures, as a record stores them.
 struct Figures {
@@ -88,6 +91,7 @@ ResourceType UsageRecordKind() {
   status["properties"]["updatedAt"] = String();
   status["properties"]["live"] = Map(FiguresSchema());
   status["properties"]["ended"] = FiguresSchema();
+  status["properties"]["endedThroughNs"] = Integer(0);
   t.schema =
       KindSchema({{"spec", Object({{"owner", Object({{"kind", String()}, {"name", String()}})}})},
                   {"status", std::move(status)}},
@@ -150,42 +154,75 @@ class UsageController : public Controller {
 
   Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
                                                 const std::string& name) override {
-    // The owner's workloads the backend knows now.
+    // At most one look per owner every kMinPeriod: a run's every task wakes its record, and
+    // one look costs a list of every workload.
+    const TimePoint now = clock_.Now();
+    auto last = last_look_.find(ns + "/" + name);
+    if (last != last_look_.end() && now - last->second < kMinPeriod) {
+      return std::optional<milliseconds>(
+          std::chrono::duration_cast<milliseconds>(kMinPeriod - (now - last->second)) +
+          milliseconds(1));
+    }
+    last_look_[ns + "/" + name] = now;
+
+    Result<Json> got = store_.Get(kUsageRecordType, ns, name);
+    if (!got.ok() && got.status().code() != StatusCode::kNotFound) return got.status();
+    const Json before = got.ok() ? got->value("status", Json::object()) : Json::object();
+    // Workloads that ended are folded into `ended` once: those that ended after the watermark.
+    Figures ended = FromJson(before.value("ended", Json()));
+    const Json& mark = At(before, {"endedThroughNs"});
+    const int64_t ended_through = mark.is_number_integer() ? mark.get<int64_t>() : 0;
+    int64_t new_mark = ended_through;
+
     std::optional<Owner> owner;
+    std::set<std::string> folded;  // ended since the last look
     Json live = Json::object();
-    Figures total;
     int64_t running = 0;
     for (const WorkloadStatus& w : backend_.List()) {
       std::optional<Owner> o = OwnerOf(w.labels);
       if (!o || o->ns != ns || RecordName(o->kind, o->name) != name) continue;
+      owner = o;
+      // (One that ended without an end time stays live: it is never folded twice.)
+      const bool finished =
+          (w.phase == WorkloadPhase::kSucceeded || w.phase == WorkloadPhase::kFailed) &&
+          w.finished_at.has_value();
+      const int64_t finished_ns = finished ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 w.finished_at->time_since_epoch())
+                                                 .count()
+                                           : 0;
+      if (finished && finished_ns <= ended_through) continue;  // folded already
       Result<ResourceUsage> u = backend_.Usage(w.id);
       if (!u.ok()) continue;  // removed since the list
-      owner = o;
       Figures f{u->cpu_seconds, u->peak_memory_bytes, u->memory_byte_seconds, u->wall_seconds, 1};
-      live[w.id] = ToJson(f);
-      total.Add(f);
-      if (w.phase == WorkloadPhase::kRunning || w.phase == WorkloadPhase::kPending) ++running;
+      if (finished) {
+        ended.Add(f);
+        folded.insert(w.id);
+        new_mark = std::max(new_mark, finished_ns);
+      } else {
+        live[w.id] = ToJson(f);
+        if (w.phase == WorkloadPhase::kRunning || w.phase == WorkloadPhase::kPending) ++running;
+      }
     }
-    Result<Json> got = store_.Get(kUsageRecordType, ns, name);
-    if (!got.ok() && got.status().code() != StatusCode::kNotFound) return got.status();
     if (!got.ok() && !owner) return std::optional<milliseconds>();  // nothing ran: no record
     Json record = got.ok() ? std::move(got).value() : NewRecord(ns, name, *owner);
-    const Json before = record.value("status", Json::object());
 
-    // Workloads the backend forgot keep their last figures, in `ended`.
-    Figures ended = FromJson(before.value("ended", Json()));
+    // A workload that was running and is gone (removed before it ended) keeps its last figures.
     const Json old_live = before.value("live", Json::object());
     if (old_live.is_object()) {
       for (auto it = old_live.begin(); it != old_live.end(); ++it) {
-        if (!live.contains(it.key())) ended.Add(FromJson(it.value()));
+        if (!live.contains(it.key()) && folded.count(it.key()) == 0) {
+          ended.Add(FromJson(it.value()));
+        }
       }
     }
-    total.Add(ended);
+    Figures total = ended;
+    for (auto it = live.begin(); it != live.end(); ++it) total.Add(FromJson(it.value()));
 
     Json status = ToJson(total);
     status["running"] = running;
     status["live"] = std::move(live);
     status["ended"] = ToJson(ended);
+    status["endedThroughNs"] = new_mark;
     Export(ns, record, total);
     Json unchanged = before;
     unchanged.erase("updatedAt");
@@ -194,10 +231,13 @@ class UsageController : public Controller {
       record["status"] = std::move(status);
       Result<Json> written = got.ok() ? store_.Update(kUsageRecordType, record)
                                       : store_.Create(kUsageRecordType, record);
-      // A conflict: another write came first; the next wake-up reads it.
-      if (!written.ok() && written.status().code() != StatusCode::kConflict &&
-          written.status().code() != StatusCode::kAlreadyExists) {
-        return written.status();
+      if (!written.ok()) {
+        last_look_.erase(ns + "/" + name);  // look again at once: nothing was recorded
+        // A conflict: another write came first; the next wake-up reads it.
+        if (written.status().code() != StatusCode::kConflict &&
+            written.status().code() != StatusCode::kAlreadyExists) {
+          return written.status();
+        }
       }
     }
     if (running > 0) return std::optional<milliseconds>(kRunningPeriod);
@@ -240,7 +280,8 @@ class UsageController : public Controller {
   Backend& backend_;
   Clock& clock_;
   ControllerMetrics& metrics_;
-  std::map<std::string, Figures> exported_;  // by ns/record name; the loop's thread only
+  std::map<std::string, Figures> exported_;     // by ns/record name; the loop's thread only
+  std::map<std::string, TimePoint> last_look_;  // by ns/name
 };
 
 }  // namespace

@@ -5,16 +5,19 @@
 //
 //   status: {cpuSeconds, peakMemoryBytes, averageMemoryBytes, memoryByteSeconds, wallSeconds,
 //            workloads, running, updatedAt,
-//            live: {<workload id>: {...the same figures}}, ended: {...the same, summed}}
+//            live: {<workload id>: {...the same figures}}   those not ended yet
+//            ended: {...the same, summed}                     those that ended, or were removed
+//            endedThroughNs}                                  the latest end folded into `ended`
 //
 // The usage controller keeps them: a workload's change wakes its owner's record (the workload
-// labels skiff.dev/namespace, skiff.dev/owner-kind, skiff.dev/owner-name), and while any of its
-// workloads runs it samples again every few seconds. A workload the backend forgot (removed with
-// its owner) leaves its last figures in `ended`, so a record outlives its workloads and its
-// owner. Peak memory is the largest of one workload's peaks; average memory is the memory-time
-// over the wall time of the workloads. Users read records; only the platform writes them
-// (ResourceType::platform_written). Exposed in /metrics as skiff_usage_cpu_seconds_total and
-// skiff_usage_memory_byte_seconds_total {profile, kind, name}, and by `skiff usage`.
+// labels skiff.dev/namespace, skiff.dev/owner-kind, skiff.dev/owner-name), at most once per
+// 2 s per owner, and while any of its workloads runs it samples again every 5 s. A workload that
+// ended is folded into `ended` once (its end time is after the watermark), so a record stays
+// small however many workloads its owner had, and outlives them and its owner. Peak memory is the
+// largest of one workload's peaks; average memory is the memory-time over the wall time of the
+// workloads. Users read records; only the platform writes them (ResourceType::platform_written).
+// Exposed in /metrics as skiff_usage_cpu_seconds_total and skiff_usage_memory_byte_seconds_total
+// {profile, kind, name}, and by `skiff usage`.
 #pragma once
 
 #include <string>

@@ -89,22 +89,34 @@ TEST_F(UsageTest, ARecordPerOwnerSumsItsWorkloadsAndKeepsWhatTheBackendForgot) {
   EXPECT_EQ(r["status"]["running"], 2);
   EXPECT_DOUBLE_EQ(Metric("skiff_usage_cpu_seconds_total", "pi"), 3.5);
 
-  // Both end; one is removed with its pod: its last figures stay.
+  EXPECT_EQ(*controller_->Reconcile("team-a", "job.pi"), milliseconds(2001))
+      << "looked again at once: put off, at most one look per 2 s";
+
+  // Both end; one is removed with its pod before the next look: its last figures stay.
   ASSERT_TRUE(backend_.Finish("team-a/pi-1", 0).ok());
   ASSERT_TRUE(backend_.Finish("team-a/pi-2", 0).ok());
   ASSERT_TRUE(backend_.Remove("team-a/pi-1").ok());
+  clock_.Advance(std::chrono::seconds(3));
   next = controller_->Reconcile("team-a", "job.pi");
   ASSERT_TRUE(next.ok());
   EXPECT_FALSE(next->has_value()) << "nothing runs: woken by the next change only";
   r = Record("team-a", "job.pi");
   EXPECT_DOUBLE_EQ(r["status"]["cpuSeconds"].get<double>(), 3.5);
-  EXPECT_EQ(r["status"]["ended"]["workloads"], 1);
-  EXPECT_EQ(r["status"]["live"].size(), 1u);
-  ASSERT_TRUE(backend_.Remove("team-a/pi-2").ok());
-  ASSERT_TRUE(controller_->Reconcile("team-a", "job.pi").ok());
-  r = Record("team-a", "job.pi");
-  EXPECT_DOUBLE_EQ(r["status"]["cpuSeconds"].get<double>(), 3.5) << "after every workload is gone";
-  EXPECT_EQ(r["status"]["workloads"], 2);
+  EXPECT_EQ(r["status"]["ended"]["workloads"], 2);
+  EXPECT_TRUE(r["status"]["live"].empty()) << "ended workloads are folded: the record stays small";
+  EXPECT_EQ(r["status"]["running"], 0);
+
+  // Looking again, and after the other is removed too, counts nothing twice.
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) {
+      ASSERT_TRUE(backend_.Remove("team-a/pi-2").ok());
+    }
+    clock_.Advance(std::chrono::seconds(3));
+    ASSERT_TRUE(controller_->Reconcile("team-a", "job.pi").ok());
+    r = Record("team-a", "job.pi");
+    EXPECT_DOUBLE_EQ(r["status"]["cpuSeconds"].get<double>(), 3.5);
+    EXPECT_EQ(r["status"]["workloads"], 2);
+  }
   EXPECT_DOUBLE_EQ(Metric("skiff_usage_cpu_seconds_total", "pi"), 3.5) << "counted once";
 }
 
