@@ -11,6 +11,7 @@
 #include "core/ids.h"
 #include "core/schema.h"
 #include "core/text.h"
+#include "core/thread_annotations.h"
 
 namespace skiff::usage {
 namespace {
@@ -149,11 +150,28 @@ class UsageController : public Controller {
       const std::map<std::string, std::string>& labels) const override {
     std::optional<Owner> owner = OwnerOf(labels);
     if (!owner) return std::nullopt;
-    return Key{owner->ns, RecordName(owner->kind, owner->name)};
+    Key key{owner->ns, RecordName(owner->kind, owner->name)};
+    // A look already due covers this change (it lists every workload): no wake-up for it.
+    MutexLock lock(&mu_);
+    auto due = due_.find(key);
+    if (due != due_.end() && clock_.Now() < due->second) return std::nullopt;
+    return key;
   }
 
   Result<std::optional<milliseconds>> Reconcile(const std::string& ns,
                                                 const std::string& name) override {
+    Result<std::optional<milliseconds>> next = Look(ns, name);
+    MutexLock lock(&mu_);
+    if (next.ok() && next->has_value()) {
+      due_[{ns, name}] = clock_.Now() + **next;
+    } else {
+      due_.erase({ns, name});
+    }
+    return next;
+  }
+
+ private:
+  Result<std::optional<milliseconds>> Look(const std::string& ns, const std::string& name) {
     // At most one look per owner every kMinPeriod: a run's every task wakes its record, and
     // one look costs a list of every workload.
     const TimePoint now = clock_.Now();
@@ -244,7 +262,6 @@ class UsageController : public Controller {
     return std::optional<milliseconds>();
   }
 
- private:
   static Json NewRecord(const std::string& ns, const std::string& name, const Owner& owner) {
     return {
         {"apiVersion", std::string(kGroup) + "/" + kVersion},
@@ -282,6 +299,10 @@ class UsageController : public Controller {
   ControllerMetrics& metrics_;
   std::map<std::string, Figures> exported_;     // by ns/record name; the loop's thread only
   std::map<std::string, TimePoint> last_look_;  // by ns/name
+  // When the next look of each record is due (set by Reconcile, read by KeyForWorkload, which
+  // the backend's thread calls).
+  mutable Mutex mu_;
+  std::map<Key, TimePoint> due_ GUARDED_BY(mu_);
 };
 
 }  // namespace

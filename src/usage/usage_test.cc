@@ -91,6 +91,8 @@ TEST_F(UsageTest, ARecordPerOwnerSumsItsWorkloadsAndKeepsWhatTheBackendForgot) {
 
   EXPECT_EQ(*controller_->Reconcile("team-a", "job.pi"), milliseconds(2001))
       << "looked again at once: put off, at most one look per 2 s";
+  EXPECT_FALSE(controller_->KeyForWorkload(backend_.Observe("team-a/pi-1")->labels).has_value())
+      << "a look is due: a workload's change needs no wake-up of its own";
 
   // Both end; one is removed with its pod before the next look: its last figures stay.
   ASSERT_TRUE(backend_.Finish("team-a/pi-1", 0).ok());
