@@ -266,28 +266,26 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
   access.cluster_scoped = !t.type->namespaced;
   Status allowed = authz_.Check(t.principal, access);
   if (!allowed.ok()) return SendStatusError(r, allowed);
-  // A status is written by its kind's controller: one a user wrote could point at another
-  // tenant's workload or artifact. Users read it; a cluster admin may write it (an escape hatch,
-  // each use logged).
-  if (op == Op::kStatus && (verb == Verb::kUpdate || verb == Verb::kPatch)) {
-    if (!t.principal.is_admin) {
-      return SendStatusError(
-          r, PermissionDenied("user " + Quote(t.principal.user) + " may not write the status of " +
-                              t.store_type + ": it is written by its controller"));
-    }
-    LogWarn("status written by a cluster admin",
-            {{"user", t.principal.user}, {"object", t.store_type + " " + t.ns + "/" + t.name}});
-  }
+  // What only the platform writes: a status (its kind's controller's: one a user wrote could
+  // point at another tenant's workload or artifact) and the objects of a platform-written kind
+  // (usage records). Users read them; a cluster admin may write them (an escape hatch, each use
+  // logged).
   const bool writes = verb == Verb::kCreate || verb == Verb::kUpdate || verb == Verb::kPatch ||
                       verb == Verb::kDelete;
-  if (t.type->platform_written && writes) {
+  std::string why;  // what the caller may not write, when it is the platform's
+  if (op == Op::kStatus && (verb == Verb::kUpdate || verb == Verb::kPatch)) {
+    why = "may not write the status of " + t.store_type + ": it is written by its controller";
+  } else if (t.type->platform_written && writes) {
+    why = "may not change " + t.store_type + ": they are written by the platform";
+  }
+  if (!why.empty()) {
     if (!t.principal.is_admin) {
-      return SendStatusError(
-          r, PermissionDenied("user " + Quote(t.principal.user) + " may not change " +
-                              t.store_type + ": they are written by the platform"));
+      return SendStatusError(r, PermissionDenied("user " + Quote(t.principal.user) + " " + why));
     }
-    LogWarn("platform-written object changed by a cluster admin",
-            {{"user", t.principal.user}, {"object", t.store_type + " " + t.ns + "/" + t.name}});
+    LogWarn("platform's object written by a cluster admin",
+            {{"user", t.principal.user},
+             {"object", t.store_type + " " + t.ns + "/" + t.name},
+             {"what", why}});
   }
   if (has_body && !body.ok()) return SendStatusError(r, body.status());
 

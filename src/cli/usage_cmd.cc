@@ -12,34 +12,16 @@
 #include "cli/printers.h"
 #include "core/clock.h"
 #include "core/text.h"
+#include "usage/usage.h"
 
 namespace skiff::cli {
 namespace {
 
+// One line of the report: whose, and what they used.
 struct Row {
   std::string profile, kind, name;
-  double cpu_seconds = 0;
-  int64_t peak_memory_bytes = 0;
-  double memory_byte_seconds = 0;
-  double wall_seconds = 0;
-  int64_t workloads = 0;
-
-  void Add(const Row& o) {
-    cpu_seconds += o.cpu_seconds;
-    peak_memory_bytes = std::max(peak_memory_bytes, o.peak_memory_bytes);
-    memory_byte_seconds += o.memory_byte_seconds;
-    wall_seconds += o.wall_seconds;
-    workloads += o.workloads;
-  }
-  int64_t AverageMemory() const {
-    return wall_seconds > 0 ? static_cast<int64_t>(memory_byte_seconds / wall_seconds) : 0;
-  }
+  usage::Figures figures;
 };
-
-double Number(const Json& obj, const char* key) {
-  const Json& v = At(obj, {"status", key});
-  return v.is_number() ? v.get<double>() : 0.0;
-}
 
 std::string Fixed(double v, const char* format) {
   char buf[64];
@@ -90,31 +72,20 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
         continue;  // not active within the window
       }
     }
-    Row row{MetaNamespace(r),
-            TextAt(r, {"spec", "owner", "kind"}),
-            TextAt(r, {"spec", "owner", "name"}),
-            Number(r, "cpuSeconds"),
-            static_cast<int64_t>(Number(r, "peakMemoryBytes")),
-            Number(r, "memoryByteSeconds"),
-            Number(r, "wallSeconds"),
-            static_cast<int64_t>(Number(r, "workloads"))};
+    Row row{MetaNamespace(r), TextAt(r, {"spec", "owner", "kind"}),
+            TextAt(r, {"spec", "owner", "name"}), usage::FiguresFromJson(At(r, {"status"}))};
     auto key = by == "profile" ? std::make_tuple(row.profile, std::string(), std::string())
                : by == "kind"  ? std::make_tuple(std::string(), row.kind, std::string())
                                : std::make_tuple(row.profile, row.kind, row.name);
     Row& total = grouped.try_emplace(key, Row{std::get<0>(key), std::get<1>(key), std::get<2>(key)})
                      .first->second;
-    total.Add(row);
+    total.figures.Add(row.figures);
   }
 
   if (output == "json") {
     Json items = Json::array();
     for (const auto& [key, row] : grouped) {
-      Json item = {{"cpuSeconds", row.cpu_seconds},
-                   {"peakMemoryBytes", row.peak_memory_bytes},
-                   {"averageMemoryBytes", row.AverageMemory()},
-                   {"memoryByteSeconds", row.memory_byte_seconds},
-                   {"wallSeconds", row.wall_seconds},
-                   {"workloads", row.workloads}};
+      Json item = usage::FiguresToJson(row.figures);
       if (by != "kind") item["profile"] = row.profile;
       if (by != "profile") item["kind"] = row.kind;
       if (by == "resource") item["name"] = row.name;
@@ -137,11 +108,11 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
     if (by != "kind") line.push_back(row.profile);
     if (by != "profile") line.push_back(row.kind);
     if (by == "resource") line.push_back(row.name);
-    line.push_back(Fixed(row.cpu_seconds, "%.1f"));
-    line.push_back(Mebibytes(row.peak_memory_bytes));
-    line.push_back(Mebibytes(row.AverageMemory()));
-    line.push_back(Fixed(row.wall_seconds, "%.0fs"));
-    line.push_back(std::to_string(row.workloads));
+    line.push_back(Fixed(row.figures.cpu_seconds, "%.1f"));
+    line.push_back(Mebibytes(row.figures.peak_memory_bytes));
+    line.push_back(Mebibytes(row.figures.AverageMemoryBytes()));
+    line.push_back(Fixed(row.figures.wall_seconds, "%.0fs"));
+    line.push_back(std::to_string(row.figures.workloads));
     rows.push_back(std::move(line));
   }
   if (grouped.empty()) {

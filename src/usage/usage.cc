@@ -25,49 +25,6 @@ constexpr char kVersion[] = "v1alpha1";
 constexpr milliseconds kRunningPeriod{5000};
 constexpr milliseconds kMinPeriod{2000};
 
-// One or more workloads' figures, as a record stores them.
-struct Figures {
-  double cpu_seconds = 0;
-  int64_t peak_memory_bytes = 0;
-  double memory_byte_seconds = 0;
-  double wall_seconds = 0;
-  int64_t workloads = 0;
-
-  void Add(const Figures& o) {
-    cpu_seconds += o.cpu_seconds;
-    peak_memory_bytes = std::max(peak_memory_bytes, o.peak_memory_bytes);
-    memory_byte_seconds += o.memory_byte_seconds;
-    wall_seconds += o.wall_seconds;
-    workloads += o.workloads;
-  }
-};
-
-Json ToJson(const Figures& f) {
-  return {{"cpuSeconds", f.cpu_seconds},
-          {"peakMemoryBytes", f.peak_memory_bytes},
-          {"averageMemoryBytes",
-           f.wall_seconds > 0 ? static_cast<int64_t>(f.memory_byte_seconds / f.wall_seconds) : 0},
-          {"memoryByteSeconds", f.memory_byte_seconds},
-          {"wallSeconds", f.wall_seconds},
-          {"workloads", f.workloads}};
-}
-
-// Tolerant: what is not a number reads as 0 (an object stored around the schema).
-Figures FromJson(const Json& j) {
-  Figures f;
-  if (!j.is_object()) return f;
-  auto number = [&j](const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
-  };
-  f.cpu_seconds = number("cpuSeconds");
-  f.peak_memory_bytes = static_cast<int64_t>(number("peakMemoryBytes"));
-  f.memory_byte_seconds = number("memoryByteSeconds");
-  f.wall_seconds = number("wallSeconds");
-  f.workloads = static_cast<int64_t>(number("workloads"));
-  return f;
-}
-
 Json FiguresSchema() {
   using namespace openapi;  // NOLINT(google-build-using-namespace): the builders read as a schema
   return Object({{"cpuSeconds", Number()},
@@ -108,16 +65,17 @@ ResourceType UsageRecordKind() {
                 }},
                {"CPU-SECONDS",
                 [](const Json& o, TimePoint) {
-                  return Fixed(FromJson(At(o, {"status"})).cpu_seconds, "%.1f");
+                  return Fixed(FiguresFromJson(At(o, {"status"})).cpu_seconds, "%.1f");
                 }},
                {"PEAK-MEMORY",
                 [](const Json& o, TimePoint) {
-                  return Fixed(static_cast<double>(FromJson(At(o, {"status"})).peak_memory_bytes) /
-                                   (1024.0 * 1024.0),
-                               "%.0fMi");
+                  return Fixed(
+                      static_cast<double>(FiguresFromJson(At(o, {"status"})).peak_memory_bytes) /
+                          (1024.0 * 1024.0),
+                      "%.0fMi");
                 }},
                {"WALL", [](const Json& o, TimePoint) {
-                  return Fixed(FromJson(At(o, {"status"})).wall_seconds, "%.0fs");
+                  return Fixed(FiguresFromJson(At(o, {"status"})).wall_seconds, "%.0fs");
                 }}};
   return t;
 }
@@ -187,7 +145,7 @@ class UsageController : public Controller {
     if (!got.ok() && got.status().code() != StatusCode::kNotFound) return got.status();
     const Json before = got.ok() ? got->value("status", Json::object()) : Json::object();
     // Workloads that ended are folded into `ended` once: those that ended after the watermark.
-    Figures ended = FromJson(before.value("ended", Json()));
+    Figures ended = FiguresFromJson(before.value("ended", Json()));
     const Json& mark = At(before, {"endedThroughNs"});
     const int64_t ended_through = mark.is_number_integer() ? mark.get<int64_t>() : 0;
     int64_t new_mark = ended_through;
@@ -217,7 +175,7 @@ class UsageController : public Controller {
         folded.insert(w.id);
         new_mark = std::max(new_mark, finished_ns);
       } else {
-        live[w.id] = ToJson(f);
+        live[w.id] = FiguresToJson(f);
         if (w.phase == WorkloadPhase::kRunning || w.phase == WorkloadPhase::kPending) ++running;
       }
     }
@@ -229,17 +187,17 @@ class UsageController : public Controller {
     if (old_live.is_object()) {
       for (auto it = old_live.begin(); it != old_live.end(); ++it) {
         if (!live.contains(it.key()) && folded.count(it.key()) == 0) {
-          ended.Add(FromJson(it.value()));
+          ended.Add(FiguresFromJson(it.value()));
         }
       }
     }
     Figures total = ended;
-    for (auto it = live.begin(); it != live.end(); ++it) total.Add(FromJson(it.value()));
+    for (auto it = live.begin(); it != live.end(); ++it) total.Add(FiguresFromJson(it.value()));
 
-    Json status = ToJson(total);
+    Json status = FiguresToJson(total);
     status["running"] = running;
     status["live"] = std::move(live);
-    status["ended"] = ToJson(ended);
+    status["ended"] = FiguresToJson(ended);
     status["endedThroughNs"] = new_mark;
     Export(ns, record, total);
     Json unchanged = before;
@@ -306,6 +264,42 @@ class UsageController : public Controller {
 };
 
 }  // namespace
+
+void Figures::Add(const Figures& o) {
+  cpu_seconds += o.cpu_seconds;
+  peak_memory_bytes = std::max(peak_memory_bytes, o.peak_memory_bytes);
+  memory_byte_seconds += o.memory_byte_seconds;
+  wall_seconds += o.wall_seconds;
+  workloads += o.workloads;
+}
+
+int64_t Figures::AverageMemoryBytes() const {
+  return wall_seconds > 0 ? static_cast<int64_t>(memory_byte_seconds / wall_seconds) : 0;
+}
+
+Json FiguresToJson(const Figures& f) {
+  return {{"cpuSeconds", f.cpu_seconds},
+          {"peakMemoryBytes", f.peak_memory_bytes},
+          {"averageMemoryBytes", f.AverageMemoryBytes()},
+          {"memoryByteSeconds", f.memory_byte_seconds},
+          {"wallSeconds", f.wall_seconds},
+          {"workloads", f.workloads}};
+}
+
+Figures FiguresFromJson(const Json& j) {
+  Figures f;
+  if (!j.is_object()) return f;
+  auto number = [&j](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  f.cpu_seconds = number("cpuSeconds");
+  f.peak_memory_bytes = static_cast<int64_t>(number("peakMemoryBytes"));
+  f.memory_byte_seconds = number("memoryByteSeconds");
+  f.wall_seconds = number("wallSeconds");
+  f.workloads = static_cast<int64_t>(number("workloads"));
+  return f;
+}
 
 std::string RecordName(const std::string& owner_kind, const std::string& owner_name) {
   std::string kind;

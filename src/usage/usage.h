@@ -28,6 +28,23 @@ namespace skiff::usage {
 
 inline constexpr char kUsageRecordType[] = "usagerecords.skiff.dev";
 
+// One or more workloads' figures, as a record's status (and `ended`, and each of `live`) holds
+// them. Adding sums all but the peak, which is the larger.
+struct Figures {
+  double cpu_seconds = 0;
+  int64_t peak_memory_bytes = 0;
+  double memory_byte_seconds = 0;
+  double wall_seconds = 0;
+  int64_t workloads = 0;
+
+  void Add(const Figures& o);
+  int64_t AverageMemoryBytes() const;  // memory-time over wall time
+};
+// {cpuSeconds, peakMemoryBytes, averageMemoryBytes, memoryByteSeconds, wallSeconds, workloads}.
+Json FiguresToJson(const Figures& f);
+// Tolerant: what is not a number reads as 0 (an object stored around the schema).
+Figures FiguresFromJson(const Json& j);
+
 // "job.pi" for kind Job, name pi (a name too long for the store keeps a hash of the rest).
 std::string RecordName(const std::string& owner_kind, const std::string& owner_name);
 
