@@ -180,7 +180,8 @@ class UsageController : public Controller {
       }
     }
     if (!got.ok() && !owner) return std::optional<milliseconds>();  // nothing ran: no record
-    Json record = got.ok() ? std::move(got).value() : NewRecord(ns, name, *owner);
+    const bool existed = got.ok();
+    Json record = existed ? std::move(got).value() : NewRecord(ns, name, *owner);
 
     // A workload that was running and is gone (removed before it ended) keeps its last figures.
     const Json old_live = before.value("live", Json::object());
@@ -205,8 +206,8 @@ class UsageController : public Controller {
     if (status != unchanged) {
       status["updatedAt"] = FormatRfc3339(clock_.Now());
       record["status"] = std::move(status);
-      Result<Json> written = got.ok() ? store_.Update(kUsageRecordType, record)
-                                      : store_.Create(kUsageRecordType, record);
+      Result<Json> written = existed ? store_.Update(kUsageRecordType, record)
+                                     : store_.Create(kUsageRecordType, record);
       if (!written.ok()) {
         last_look_.erase(ns + "/" + name);  // look again at once: nothing was recorded
         // A conflict: another write came first; the next wake-up reads it.
