@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/text.h"
 #include "http/http_server.h"
+#include "usage/usage.h"
 
 namespace skiff::cli {
 
@@ -267,6 +268,13 @@ int CmdDescribe(const GlobalFlags& g, const std::string& kind, const std::string
   auto related = RelatedObjects(*api, **type, ns, *obj);
   if (!related.ok()) return Fail(related.status());
   std::printf("%s", Describe(**type, *obj, *related, SystemClock::Instance().Now()).c_str());
+  // What its workloads used, when the usage module kept a record of it (none: nothing shown).
+  if (const ResourceType* records = TypeRegistry::Global().Lookup("usagerecords");
+      records != nullptr && (*type)->namespaced && records->StoreType() != (*type)->StoreType()) {
+    auto record =
+        api->Call("GET", ResourcePath(*records, ns, usage::RecordName((*type)->kind, name)));
+    if (record.ok()) std::printf("%s", DescribeUsage(*record).c_str());
+  }
   return 0;
 }
 

@@ -55,6 +55,10 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
              const std::string& output);
 // "90s", "30m", "24h", "7d" ("" is 0: no window).
 Result<std::chrono::seconds> ParseSince(const std::string& text);
+// "1.23 EUR"; amounts under a cent keep six decimals.
+std::string Money(double amount, const std::string& currency);
+// The `Usage:` (and `Cost:`) lines `skiff describe` shows for an object from its UsageRecord.
+std::string DescribeUsage(const Json& usage_record);
 
 struct UpOptions {
   int port = 8888;

@@ -21,6 +21,8 @@ namespace {
 struct Row {
   std::string profile, kind, name;
   usage::Figures figures;
+  double cost = 0;
+  std::string currency;  // "" while no record of the row was priced
 };
 
 std::string Fixed(double v, const char* format) {
@@ -34,6 +36,29 @@ std::string Mebibytes(int64_t bytes) {
 }
 
 }  // namespace
+
+std::string Money(double amount, const std::string& currency) {
+  return Fixed(amount, amount != 0 && amount < 0.01 ? "%.6f" : "%.2f") + " " + currency;
+}
+
+std::string DescribeUsage(const Json& record) {
+  const usage::Figures f = usage::FiguresFromJson(At(record, {"status"}));
+  std::string out = "Usage:        " + Fixed(f.cpu_seconds, "%.1f") + " CPU-seconds, peak memory " +
+                    Mebibytes(f.peak_memory_bytes) + ", average " +
+                    Mebibytes(f.AverageMemoryBytes()) + ", wall " + Fixed(f.wall_seconds, "%.0fs") +
+                    ", " + std::to_string(f.workloads) + " workload(s)";
+  const Json& running = At(record, {"status", "running"});
+  if (running.is_number_integer() && running.get<int64_t>() > 0) {
+    out += ", " + std::to_string(running.get<int64_t>()) + " running";
+  }
+  out += "\n";
+  const Json& cost = At(record, {"status", "cost"});
+  if (cost.is_number()) {
+    out +=
+        "Cost:         " + Money(cost.get<double>(), TextAt(record, {"status", "currency"})) + "\n";
+  }
+  return out;
+}
 
 Result<std::chrono::seconds> ParseSince(const std::string& text) {
   if (text.empty()) return std::chrono::seconds(0);
@@ -65,6 +90,7 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
 
   const TimePoint now = SystemClock::Instance().Now();
   std::map<std::tuple<std::string, std::string, std::string>, Row> grouped;
+  bool priced = false;  // some record has a cost (SKIFF_HOME/prices.yaml)
   for (const Json& r : list->value("items", Json::array())) {
     if (window->count() > 0) {
       TimePoint updated;
@@ -80,6 +106,15 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
     Row& total = grouped.try_emplace(key, Row{std::get<0>(key), std::get<1>(key), std::get<2>(key)})
                      .first->second;
     total.figures.Add(row.figures);
+    const Json& cost = At(r, {"status", "cost"});
+    if (cost.is_number()) {
+      total.cost += cost.get<double>();
+      const std::string currency = TextAt(r, {"status", "currency"});
+      // Records priced under different tables (the currency changed) do not add up.
+      total.currency =
+          total.currency.empty() || total.currency == currency ? currency : "(mixed currencies)";
+      priced = true;
+    }
   }
 
   if (output == "json") {
@@ -89,6 +124,10 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
       if (by != "kind") item["profile"] = row.profile;
       if (by != "profile") item["kind"] = row.kind;
       if (by == "resource") item["name"] = row.name;
+      if (!row.currency.empty()) {
+        item["cost"] = row.cost;
+        item["currency"] = row.currency;
+      }
       items.push_back(std::move(item));
     }
     std::printf("%s\n", Json({{"by", by}, {"items", items}}).dump(2).c_str());
@@ -102,6 +141,7 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
   for (const char* h : {"CPU-SECONDS", "PEAK-MEMORY", "AVG-MEMORY", "WALL", "WORKLOADS"}) {
     header.emplace_back(h);
   }
+  if (priced) header.emplace_back("COST");
   rows.push_back(header);
   for (const auto& [key, row] : grouped) {
     std::vector<std::string> line;
@@ -113,6 +153,7 @@ int CmdUsage(const GlobalFlags& g, const std::string& by, const std::string& sin
     line.push_back(Mebibytes(row.figures.AverageMemoryBytes()));
     line.push_back(Fixed(row.figures.wall_seconds, "%.0fs"));
     line.push_back(std::to_string(row.figures.workloads));
+    if (priced) line.push_back(row.currency.empty() ? "-" : Money(row.cost, row.currency));
     rows.push_back(std::move(line));
   }
   if (grouped.empty()) {

@@ -18,28 +18,12 @@
 #include <string>
 
 #include "core/resource.h"
+#include "core/testing/temp_dir.h"
 #include "pipelines/task.h"
 
 namespace skiff::pipelines::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "skiff-launcher-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::skiff::TempDir;
 
 inline std::string TestDataDir() {
   return (std::filesystem::path(__FILE__).parent_path() / "launcher_testdata").string();

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "core/ids.h"
 #include "core/schema.h"
@@ -50,6 +52,8 @@ ResourceType UsageRecordKind() {
   status["properties"]["live"] = Map(FiguresSchema());
   status["properties"]["ended"] = FiguresSchema();
   status["properties"]["endedThroughNs"] = Integer(0);
+  status["properties"]["cost"] = Number();
+  status["properties"]["currency"] = String();
   t.schema =
       KindSchema({{"spec", Object({{"owner", Object({{"kind", String()}, {"name", String()}})}})},
                   {"status", std::move(status)}},
@@ -99,8 +103,12 @@ std::optional<Owner> OwnerOf(const std::map<std::string, std::string>& labels) {
 // Keeps each owner's record current from the backend's figures of its workloads.
 class UsageController : public Controller {
  public:
-  explicit UsageController(const ControllerContext& ctx)
-      : store_(ctx.store), backend_(ctx.backend), clock_(ctx.clock), metrics_(*ctx.metrics) {}
+  UsageController(const ControllerContext& ctx, std::optional<Prices> prices)
+      : store_(ctx.store),
+        backend_(ctx.backend),
+        clock_(ctx.clock),
+        metrics_(*ctx.metrics),
+        prices_(std::move(prices)) {}
 
   std::string StoreType() const override { return kUsageRecordType; }
 
@@ -200,6 +208,10 @@ class UsageController : public Controller {
     status["live"] = std::move(live);
     status["ended"] = FiguresToJson(ended);
     status["endedThroughNs"] = new_mark;
+    if (prices_) {
+      status["cost"] = prices_->Cost(total);
+      status["currency"] = prices_->currency;
+    }
     Export(ns, record, total);
     Json unchanged = before;
     unchanged.erase("updatedAt");
@@ -256,6 +268,7 @@ class UsageController : public Controller {
   Backend& backend_;
   Clock& clock_;
   ControllerMetrics& metrics_;
+  const std::optional<Prices> prices_;
   std::map<std::string, Figures> exported_;     // by ns/record name; the loop's thread only
   std::map<std::string, TimePoint> last_look_;  // by ns/name
   // When the next look of each record is due (set by Reconcile, read by KeyForWorkload, which
@@ -302,6 +315,48 @@ Figures FiguresFromJson(const Json& j) {
   return f;
 }
 
+double Prices::Cost(const Figures& f) const {
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  return f.cpu_seconds / 3600.0 * cpu_hour +
+         f.memory_byte_seconds / kGiB / 3600.0 * memory_gib_hour;
+}
+
+Result<std::optional<Prices>> LoadPrices(const std::string& home) {
+  const std::string path = home + "/" + kPricesFile;
+  std::ifstream in(path);
+  if (!in) return std::optional<Prices>();
+  constexpr size_t kMaxBytes = 64 * 1024;
+  std::string text(kMaxBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxBytes) return InvalidArgument(path + ": larger than 64 KiB");
+  ASSIGN_OR_RETURN(std::vector<Json> docs, ParseYamlDocuments(text, path));
+  if (docs.size() != 1) return InvalidArgument(path + ": one YAML document expected");
+  using namespace openapi;  // NOLINT(google-build-using-namespace): the builders read as a schema
+  Json price = Number();
+  price["minimum"] = 0;
+  Json currency = String();
+  currency["minLength"] = 1;
+  currency["maxLength"] = 16;
+  ASSIGN_OR_RETURN(
+      Schema schema,
+      Schema::FromOpenApi(Object(
+          {{"currency", currency}, {"cpuHour", price}, {"memoryGiBHour", price}}, {"currency"})));
+  SchemaReport report = schema.Check(docs[0]);
+  for (const std::string& field : report.unknown) {
+    report.errors.push_back({field,
+                             "not a field of a price table (currency, cpuHour, "
+                             "memoryGiBHour)",
+                             "FieldValueUnknown"});
+  }
+  if (!report.errors.empty()) return report.ToStatus("price table " + path);
+  Prices p;
+  p.currency = docs[0]["currency"].get<std::string>();
+  p.cpu_hour = docs[0].value("cpuHour", 0.0);
+  p.memory_gib_hour = docs[0].value("memoryGiBHour", 0.0);
+  return std::optional<Prices>(std::move(p));
+}
+
 std::string RecordName(const std::string& owner_kind, const std::string& owner_name) {
   std::string kind;
   for (char c : owner_kind) kind += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -316,7 +371,8 @@ void Register(ModuleRegistry& modules) {
   modules.types().Add(UsageRecordKind());
   modules.AddController(
       "usage", [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
-        return std::unique_ptr<Controller>(std::make_unique<UsageController>(ctx));
+        ASSIGN_OR_RETURN(std::optional<Prices> prices, LoadPrices(ctx.home));
+        return std::unique_ptr<Controller>(std::make_unique<UsageController>(ctx, prices));
       });
 }
 

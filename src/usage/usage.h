@@ -17,9 +17,19 @@
 // largest of one workload's peaks; average memory is the memory-time over the wall time of the
 // workloads. Users read records; only the platform writes them (ResourceType::platform_written).
 // Exposed in /metrics as skiff_usage_cpu_seconds_total and skiff_usage_memory_byte_seconds_total
-// {profile, kind, name}, and by `skiff usage`.
+// {profile, kind, name}, and by `skiff usage` and `skiff describe`.
+//
+// An optional price table, SKIFF_HOME/prices.yaml, turns the figures into cost: each record's
+// status then has `cost` and `currency`, computed from its totals at every look.
+//
+//   currency: EUR
+//   cpuHour: 0.04          # per CPU-hour
+//   memoryGiBHour: 0.005   # per GiB-hour of resident memory (memory-time)
+//
+// A table that is not this shape stops `skiff up` with the field that is wrong.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "controller/controller.h"
@@ -44,6 +54,19 @@ struct Figures {
 Json FiguresToJson(const Figures& f);
 // Tolerant: what is not a number reads as 0 (an object stored around the schema).
 Figures FiguresFromJson(const Json& j);
+
+// What a CPU-hour and a GiB-hour of memory cost, from SKIFF_HOME/prices.yaml.
+struct Prices {
+  std::string currency;
+  double cpu_hour = 0;
+  double memory_gib_hour = 0;
+
+  double Cost(const Figures& f) const;
+};
+inline constexpr char kPricesFile[] = "prices.yaml";
+// The table in `home`: nullopt when there is none, an error naming the file and field when it is
+// not a price table.
+Result<std::optional<Prices>> LoadPrices(const std::string& home);
 
 // "job.pi" for kind Job, name pi (a name too long for the store keeps a hash of the rest).
 std::string RecordName(const std::string& owner_kind, const std::string& owner_name);

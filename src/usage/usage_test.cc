@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "backend/fake_backend.h"
 #include "core/clock.h"
+#include "core/testing/temp_dir.h"
 
 namespace skiff::usage {
 namespace {
@@ -132,6 +135,58 @@ TEST_F(UsageTest, NothingIsRecordedForAnOwnerWithoutWorkloadsOrInAnotherNamespac
   unlabeled.id = "x";
   unlabeled.containers.push_back({.name = "main"});
   EXPECT_FALSE(controller_->KeyForWorkload(unlabeled.labels).has_value());
+}
+
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+TEST(Prices, AreOptionalAndCheckedFieldByField) {
+  TempDir home;
+  auto none = LoadPrices(home.path());
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value()) << "no table: no cost";
+
+  WriteFile(home.path() + "/prices.yaml", "currency: EUR\ncpuHour: 0.036\nmemoryGiBHour: 0.0072\n");
+  auto prices = LoadPrices(home.path());
+  ASSERT_TRUE(prices.ok() && prices->has_value()) << prices.status().ToString();
+  EXPECT_EQ((*prices)->currency, "EUR");
+  // 100 CPU-seconds (0.036/h) and 2 GiB for 1,000 s (0.0072 per GiB-hour).
+  const Figures f{.cpu_seconds = 100, .memory_byte_seconds = 2.0 * (1 << 30) * 1000};
+  EXPECT_NEAR((*prices)->Cost(f), 0.001 + 0.004, 1e-12);
+
+  for (const auto& [text, named] : std::vector<std::pair<std::string, std::string>>{
+           {"currency: EUR\ncpuHour: -1\n", "cpuHour"},
+           {"currency: EUR\ncpuHour: cheap\n", "cpuHour"},
+           {"cpuHour: 1\n", "currency"},
+           {"currency: EUR\ngpuHour: 2\n", "gpuHour"},
+           {"- a list\n", "expected object"},
+           {"currency: [\n", "prices.yaml"}}) {
+    WriteFile(home.path() + "/prices.yaml", text);
+    auto bad = LoadPrices(home.path());
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_NE(bad.status().message().find(named), std::string::npos)
+        << text << " -> " << bad.status().message();
+  }
+}
+
+TEST_F(UsageTest, APriceTableTurnsARecordIntoCost) {
+  TempDir home;
+  WriteFile(home.path() + "/prices.yaml", "currency: USD\ncpuHour: 3.6\n");
+  ControllerContext ctx{*store_, backend_, clock_, home.path(), nullptr, {}};
+  ctx.types = &types_;
+  ctx.metrics = &metrics_;
+  auto priced = modules_.controllers().at(0).second(ctx);
+  ASSERT_TRUE(priced.ok()) << priced.status().ToString();
+  Launch("team-a/pi-1", "team-a", "Job", "pi");
+  ASSERT_TRUE(backend_.SetUsage("team-a/pi-1", {.cpu_seconds = 10}).ok());
+  ASSERT_TRUE((*priced)->Reconcile("team-a", "job.pi").ok());
+  Json r = Record("team-a", "job.pi");
+  EXPECT_NEAR(r["status"]["cost"].get<double>(), 0.01, 1e-12) << "10 s at 3.6 an hour";
+  EXPECT_EQ(r["status"]["currency"], "USD");
+
+  WriteFile(home.path() + "/prices.yaml", "currency: USD\ncpuHour: free\n");
+  auto refused = modules_.controllers().at(0).second(ctx);
+  ASSERT_FALSE(refused.ok()) << "a wrong table stops the start, it is not ignored";
+  EXPECT_NE(refused.status().message().find("cpuHour"), std::string::npos);
 }
 
 TEST(RecordName, IsAStoreNameForAnyOwner) {

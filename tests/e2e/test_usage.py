@@ -1,7 +1,7 @@
 """Usage accounting end to end: a Job that burns a known amount of CPU is accounted to its
 profile within 20 % (its own measure of its CPU time is the reference), the figures survive a
-server restart and the Job's deletion, /metrics exposes them, `skiff usage` reports them per
-resource, kind and profile, and a user cannot write them."""
+server restart and the Job's deletion, /metrics exposes them, `skiff usage` and `skiff describe`
+report them (with their cost once SKIFF_HOME has a price table), and a user cannot write them."""
 import json
 
 BURN = """
@@ -65,14 +65,29 @@ def test_a_jobs_cpu_and_memory_are_accounted_to_its_profile(skiff, tmp_path):
     assert [i["kind"] for i in by_kind["items"]] == ["Job"]
     assert "--since" in skiff.cli("usage", "--since", "banana", check=False).stderr
 
-    # The figures outlive a restart and the job itself, and /metrics shows them.
+    described = skiff.cli("describe", "job", "burn").stdout
+    assert "Usage:" in described and "CPU-seconds" in described and "Cost:" not in described, \
+        described
+
+    # The figures outlive a restart and the job itself, and /metrics shows them. A price table
+    # given before the restart turns them into cost.
     skiff.stop()
+    with open(f"{skiff.home}/prices.yaml", "w") as f:
+        f.write("currency: EUR\ncpuHour: 36\nmemoryGiBHour: 0.5\n")
     skiff.start()
     skiff.cli("delete", "job", "burn")
     skiff.wait_for(lambda: skiff.http("GET", "/apis/batch/v1/namespaces/default/jobs/burn")
                    .status_code == 404, what="the job to go")
-    kept = skiff.wait_for(lambda: record(skiff), what="the record after the restart")
+    kept = skiff.wait_for(lambda: (r := record(skiff)) and "cost" in r["status"] and r,
+                          what="the record priced after the restart")
     assert abs(kept["status"]["cpuSeconds"] - status["cpuSeconds"]) < 1e-6, kept["status"]
+    expected = (status["cpuSeconds"] / 3600 * 36
+                + status["memoryByteSeconds"] / (1 << 30) / 3600 * 0.5)
+    assert abs(kept["status"]["cost"] - expected) < 1e-9 and kept["status"]["currency"] == "EUR"
+    table = skiff.cli("usage").stdout
+    assert table.split("\n")[0].split()[-1] == "COST" and " EUR" in table, table
+    priced = json.loads(skiff.cli("usage", "-o", "json").stdout)["items"][0]
+    assert abs(priced["cost"] - expected) < 1e-9, priced
     line = skiff.wait_for(lambda: next(
         (l for l in skiff.http("GET", "/metrics").text.splitlines()
          if l.startswith("skiff_usage_cpu_seconds_total") and 'name="burn"' in l), None),

@@ -16,29 +16,10 @@
 #include <string>
 
 #include "core/clock.h"
+#include "core/testing/temp_dir.h"
 #include "store/store.h"
 
 namespace skiff {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "skiff-test-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    if (made != nullptr) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline std::unique_ptr<Store> OpenTestStore(const TempDir& dir, Clock& clock) {
   auto store = OpenStore("sqlite://" + dir.path() + "/t.db", clock);

@@ -19,6 +19,7 @@
 #include "backend/local/proc.h"
 #include "backend/local/spawn.h"
 #include "backend/local/workload_record.h"
+#include "core/testing/temp_dir.h"
 #include "core/thread_annotations.h"
 
 namespace skiff {
@@ -26,23 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
-
-// A fresh directory under $TMPDIR, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "skiff-backend-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Real processes need real time: polls `done` every 10 ms for up to `limit`.
 bool WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
