@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace skiff::local {
@@ -64,6 +65,23 @@ Result<int> FreeLoopbackPort() {
   }
   close(fd);
   return static_cast<int>(ntohs(addr.sin_port));
+}
+
+std::map<std::string, std::string> BaseEnv(const ImageRule& rule, const std::string& venv) {
+  std::map<std::string, std::string> env;
+  const char* path = getenv("PATH");
+  env["PATH"] = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (const char* name : {"HOME", "LANG"}) {
+    if (const char* v = getenv(name)) env[name] = v;
+  }
+  for (auto it = rule.path_prepend.rbegin(); it != rule.path_prepend.rend(); ++it) {
+    env["PATH"] = *it + ":" + env["PATH"];
+  }
+  if (rule.python && !venv.empty()) {
+    env["PATH"] = venv + "/bin:" + env["PATH"];
+    env["VIRTUAL_ENV"] = venv;
+  }
+  return env;
 }
 
 }  // namespace skiff::local

@@ -35,9 +35,6 @@ namespace {
 
 constexpr int64_t kDefaultCpuMillis = 100;
 constexpr int64_t kMaxLogRead = 8 << 20;
-constexpr size_t kMaxWarmInterpreters = 4;
-// How many of them the next backend on the same environment cache warms at its start.
-constexpr size_t kMaxRememberedWarm = 2;
 
 // The whole text of `path` ("" when it cannot be read).
 std::string ReadText(const std::string& path) {
@@ -251,6 +248,7 @@ Status LocalBackend::Init() {
   RETURN_IF_ERROR(local::CheckShim(options_.shim_path).WithContext("local backend"));
   env_cache_ = std::make_unique<local::PythonEnvCache>(options_.env_cache_dir, options_.python,
                                                        options_.shim_path);
+  warm_ = std::make_unique<local::WarmPool>(options_.env_cache_dir);
   if (options_.use_cgroups) cgroup_root_ = DetectCgroupRoot();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -278,6 +276,7 @@ LocalBackend::~LocalBackend() {
       stop_threads_ = true;
     }
     if (env_cache_) env_cache_->Cancel();
+    if (warm_) warm_->Stop();
     env_cv_.SignalAll();
     Wake();
     if (supervisor_.joinable()) supervisor_.join();
@@ -285,7 +284,7 @@ LocalBackend::~LocalBackend() {
     if (prober_.joinable()) prober_.join();
   }
   MutexLock lock(&mu_);
-  zygotes_.clear();  // the interpreters end; what they started runs on
+  if (warm_) warm_->Stop();  // the interpreters end; what they started runs on
   for (int fd : orphan_fds_) close(fd);
   orphan_fds_.clear();
   for (auto& [id, w] : workloads_) {
@@ -320,6 +319,7 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
     FlushLocked();
   }
   if (env_cache_) env_cache_->Cancel();
+  if (warm_) warm_->Stop();
   Wake();
   {
     MutexLock lock(&mu_);
@@ -338,7 +338,6 @@ void LocalBackend::Shutdown(std::chrono::milliseconds grace) {
   // Threads are gone: whatever still runs is killed and reaped here, synchronously.
   MutexLock lock(&mu_);
   threads_stopped_ = true;
-  zygotes_.clear();
   for (auto& [id, w] : workloads_) {
     for (size_t i = 0; i < w->rec.containers.size(); ++i) {
       ContainerRecord& c = w->rec.containers[i];
@@ -500,7 +499,7 @@ void LocalBackend::NotifyListener() {
 void LocalBackend::EnvWorkerLoop() {
   // What was warm when this backend last ran is likely wanted again: warming it now overlaps its
   // imports with the caller's start-up instead of putting them before its first Python task.
-  if (options_.warm_python) EnsureZygotes(RememberedWarm(), /*remember=*/false);
+  if (options_.warm_python) warm_->Ensure(warm_->Remembered(), /*remember=*/false);
   while (true) {
     std::string id;
     // Per container: whether it runs with python, its packages and index URLs.
@@ -522,7 +521,7 @@ void LocalBackend::EnvWorkerLoop() {
       }
     }
     std::vector<std::string> dirs;
-    std::vector<std::pair<std::string, ContainerSpec>> warm;  // (venv, container) to keep warm
+    local::WarmPool::Wanted warm;  // (venv, container) to keep warm
     Status failure;
     for (size_t i = 0; i < wanted.size() && failure.ok(); ++i) {
       const auto& [python, packages, index_urls] = wanted[i];
@@ -561,7 +560,7 @@ void LocalBackend::EnvWorkerLoop() {
     }
     // The first task of an environment waits for its warm interpreter's imports (what it would
     // have paid itself); later ones find it ready.
-    EnsureZygotes(warm, /*remember=*/true);
+    warm_->Ensure(warm, /*remember=*/true);
     {
       MutexLock lock(&mu_);
       if (stop_threads_) return;
@@ -627,9 +626,8 @@ bool LocalBackend::EnvironmentsReadyLocked(Workload& w) {
     }
     std::optional<std::string> dir = env_cache_->ReadyDir(c.python_packages, c.pip_index_urls);
     if (!dir) return false;
-    if (options_.warm_python && !c.python_preload.empty()) {
-      std::string key = ZygoteKey(*dir, c);
-      if (zygotes_.count(key) == 0 && zygote_failures_.count(key) == 0) return false;
+    if (options_.warm_python && !c.python_preload.empty() && !warm_->Settled(*dir, c)) {
+      return false;
     }
     dirs.push_back(*dir);
   }
@@ -756,7 +754,7 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   local::ImageRule rule = image_map_.Resolve(c.image);
   std::string venv = index < w.venv_dirs.size() ? w.venv_dirs[index] : std::string();
   if (rule.python && venv.empty()) return Internal(where + ": python environment was not prepared");
-  std::map<std::string, std::string> env = BaseEnv(rule, venv);
+  std::map<std::string, std::string> env = local::BaseEnv(rule, venv);
   // The workload's ports (containers of a workload reach each other as a pod's do), and this
   // container's first one as PORT.
   for (const auto& [name, port] : w.rec.ports) env[local::PortEnvName(name)] = std::to_string(port);
@@ -807,18 +805,8 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   }
   // A warm interpreter forks it when there is one for its environment; else the shim starts it.
   std::optional<pid_t> warm_pid;
-  if (rule.python && WarmPythonCommand(c, argv)) {
-    auto z = zygotes_.find(ZygoteKey(venv, c));
-    if (z != zygotes_.end() && z->second->ready()) {
-      Result<pid_t> forked = z->second->Fork(req, std::chrono::seconds(10));
-      if (forked.ok()) {
-        warm_pid = *forked;
-      } else {
-        LogWarn("warm python process failed; starting python afresh",
-                {{"workload", id}, {"error", forked.status().ToString()}});
-        zygotes_.erase(z);
-      }
-    }
+  if (rule.python && options_.warm_python && local::WarmPool::Eligible(c, argv)) {
+    warm_pid = warm_->Fork(venv, c, req, id);
   }
   pid_t pid = warm_pid.value_or(-1);
   if (!warm_pid) {
@@ -841,126 +829,6 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   w.adopted[index] = warm_pid.has_value();  // the interpreter's child: watched like re-adopted
   w.pidfds[index] = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   return Status::Ok();
-}
-
-std::map<std::string, std::string> LocalBackend::BaseEnv(const local::ImageRule& rule,
-                                                         const std::string& venv) const {
-  std::map<std::string, std::string> env;
-  const char* path = getenv("PATH");
-  env["PATH"] = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (const char* name : {"HOME", "LANG"}) {
-    if (const char* v = getenv(name)) env[name] = v;
-  }
-  for (auto it = rule.path_prepend.rbegin(); it != rule.path_prepend.rend(); ++it) {
-    env["PATH"] = *it + ":" + env["PATH"];
-  }
-  if (rule.python && !venv.empty()) {
-    env["PATH"] = venv + "/bin:" + env["PATH"];
-    env["VIRTUAL_ENV"] = venv;
-  }
-  return env;
-}
-
-bool LocalBackend::WarmPythonCommand(const ContainerSpec& c,
-                                     const std::vector<std::string>& argv) const {
-  if (!options_.warm_python || c.python_preload.empty() || argv.size() < 3) return false;
-  std::string prog = fs::path(argv[0]).filename().string();
-  return (prog == "python" || prog.rfind("python3", 0) == 0) && argv[1] == "-m";
-}
-
-std::string LocalBackend::ZygoteKey(const std::string& venv, const ContainerSpec& c) {
-  std::string key = venv;
-  for (const std::string& m : c.python_preload) key += "\n" + m;
-  for (const EnvVar& e : c.python_preload_env) key += "\n" + e.name + "=" + e.value;
-  return key;
-}
-
-void LocalBackend::EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted,
-                                 bool remember) {
-  for (const auto& [venv, c] : wanted) {
-    std::string key = ZygoteKey(venv, c);
-    {
-      MutexLock lock(&mu_);
-      if (zygotes_.count(key) > 0 || zygote_failures_.count(key) > 0) continue;
-    }
-    std::map<std::string, std::string> env = BaseEnv(local::ImageRule{.python = true}, venv);
-    for (const EnvVar& e : c.python_preload_env) env[e.name] = e.value;
-    std::vector<std::string> env_list;
-    for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
-    auto z = local::PythonZygote::Start(venv + "/bin/python", c.python_preload, env_list,
-                                        venv + ".zygote.py", venv + ".zygote.log");
-    Status st = z.ok() ? (*z)->WaitReady(std::chrono::seconds(120)) : z.status();
-    MutexLock lock(&mu_);
-    if (!st.ok()) {
-      LogWarn("no warm python process; python tasks start afresh",
-              {{"environment", venv}, {"error", st.ToString()}});
-      zygote_failures_.insert(key);
-      continue;
-    }
-    if (stop_threads_) return;
-    if (remember) RememberWarmLocked(venv, c);
-    if (zygotes_.size() >= kMaxWarmInterpreters) {
-      // Each holds its imports in memory: the one least recently used makes room.
-      auto lru =
-          std::min_element(zygotes_.begin(), zygotes_.end(), [](const auto& a, const auto& b) {
-            return a.second->last_used() < b.second->last_used();
-          });
-      zygotes_.erase(lru);
-    }
-    zygotes_.emplace(key, std::move(*z));
-  }
-}
-
-std::string LocalBackend::WarmListPath() const {
-  return options_.env_cache_dir + "/warm-python.json";
-}
-
-void LocalBackend::RememberWarmLocked(const std::string& venv, const ContainerSpec& c) {
-  Json env = Json::object();
-  for (const EnvVar& e : c.python_preload_env) env[e.name] = e.value;
-  // By its name in the cache: the cache may be reached through another path next time.
-  Json entry = {
-      {"venv", fs::path(venv).filename().string()}, {"preload", c.python_preload}, {"env", env}};
-  Json list = Json::array({entry});
-  for (const Json& old : warm_list_) {
-    if (old != entry && list.size() < kMaxRememberedWarm) list.push_back(old);
-  }
-  if (list == warm_list_) return;
-  warm_list_ = list;
-  Status st = local::WriteFileAtomically(WarmListPath(), list.dump());
-  if (!st.ok()) LogWarn("cannot remember warm python processes", {{"error", st.ToString()}});
-}
-
-std::vector<std::pair<std::string, ContainerSpec>> LocalBackend::RememberedWarm() {
-  Json list = Json::parse(ReadText(WarmListPath()), nullptr, /*allow_exceptions=*/false);
-  if (!list.is_array()) return {};  // unreadable: nothing is warmed, tasks warm as they come
-  std::vector<std::pair<std::string, ContainerSpec>> out;
-  for (const Json& e : list) {
-    if (!e.is_object() || !e.value("venv", Json()).is_string() ||
-        !e.value("preload", Json()).is_array() || !e.value("env", Json()).is_object()) {
-      continue;
-    }
-    std::string name = e["venv"].get<std::string>();
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
-      continue;
-    std::string venv = options_.env_cache_dir + "/" + name;
-    std::error_code ec;
-    if (!fs::exists(venv + "/.skiff-ready", ec)) continue;  // removed or half-made since
-    ContainerSpec c;
-    for (const Json& m : e["preload"]) {
-      if (m.is_string()) c.python_preload.push_back(m.get<std::string>());
-    }
-    for (auto it = e["env"].begin(); it != e["env"].end(); ++it) {
-      if (it->is_string()) c.python_preload_env.push_back({it.key(), it->get<std::string>()});
-    }
-    if (c.python_preload.empty()) continue;
-    out.emplace_back(venv, std::move(c));
-  }
-  {
-    MutexLock lock(&mu_);
-    warm_list_ = list;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@
 // with a cached virtual environment (python_env.h) made on a worker thread while the workload is
 // kPending "preparing python environment". A container that names python_preload modules and
 // runs `python3 -m MODULE ...` is forked from a warm interpreter of its environment that imported
-// them once (python_zygote.h), made while the first such workload is preparing; when there is
-// none, or it fails, the container starts through the shim as any other.
+// them once (warm_pool.h), made while the first such workload is preparing; when there is none,
+// or it fails, the container starts through the shim as any other.
 //
 // One supervisor thread runs a poll loop (ninja subprocess-posix.cc style) over a self-pipe for
 // wake-ups and a pidfd per child, with a periodic tick for admission, kill deadlines and polling
@@ -62,8 +62,8 @@
 #include "backend/backend.h"
 #include "backend/local/image_map.h"
 #include "backend/local/python_env.h"
-#include "backend/local/python_zygote.h"
 #include "backend/local/slots.h"
+#include "backend/local/warm_pool.h"
 #include "backend/local/workload_record.h"
 #include "core/clock.h"
 #include "core/resource.h"
@@ -213,23 +213,6 @@ class LocalBackend : public Backend {
   bool AnyRunningLocked() const REQUIRES(mu_);
   WorkloadStatus StatusOfLocked(const Workload& w) const REQUIRES(mu_);
 
-  // PATH/HOME/LANG from the server, the image's PATH additions and the python env's bin/.
-  std::map<std::string, std::string> BaseEnv(const local::ImageRule& rule,
-                                             const std::string& venv) const;
-  // True when `argv` (command + args of `c`) may be forked from a warm interpreter.
-  bool WarmPythonCommand(const ContainerSpec& c, const std::vector<std::string>& argv) const;
-  static std::string ZygoteKey(const std::string& venv, const ContainerSpec& c);
-  // Starts (and waits for the imports of) the warm interpreters these (venv, container) pairs
-  // need and do not have yet. Called without mu_ held.
-  // `remember`: record them in the environment cache's list (not when warming from that list).
-  void EnsureZygotes(const std::vector<std::pair<std::string, ContainerSpec>>& wanted,
-                     bool remember) EXCLUDES(mu_);
-  // <env_cache_dir>/warm-python.json: the interpreters last made warm (venv, preload, env; at most
-  // kMaxRememberedWarm, most recent first), warmed early by the next backend using the cache.
-  std::string WarmListPath() const;
-  void RememberWarmLocked(const std::string& venv, const ContainerSpec& c) REQUIRES(mu_);
-  std::vector<std::pair<std::string, ContainerSpec>> RememberedWarm();
-
   std::string RecordPath(const std::string& id) const;
   // Per workload under state_dir: <id>.json (record), <id>.d/ (working directory),
   // <id>.<container>.exit (exit records), <id>.volumes/<name> (emptyDir volumes, when used).
@@ -242,7 +225,8 @@ class LocalBackend : public Backend {
   Clock& clock_;
   local::ImageMap image_map_;
   std::unique_ptr<local::PythonEnvCache> env_cache_;
-  std::string cgroup_root_;  // "" when cgroups are not usable
+  std::unique_ptr<local::WarmPool> warm_;  // warm interpreters (python_zygote.h)
+  std::string cgroup_root_;                // "" when cgroups are not usable
   int wake_read_ = -1;
   int wake_write_ = -1;
 
@@ -260,10 +244,6 @@ class LocalBackend : public Backend {
   CondVar env_cv_;  // env_queue_ or stop_threads_ changed
   // Workloads written since the listener was last told: id -> labels.
   std::map<std::string, std::map<std::string, std::string>> changed_workloads_ GUARDED_BY(mu_);
-  // Warm interpreters by ZygoteKey, and the keys whose interpreter could not be started.
-  std::map<std::string, std::unique_ptr<local::PythonZygote>> zygotes_ GUARDED_BY(mu_);
-  std::set<std::string> zygote_failures_ GUARDED_BY(mu_);
-  Json warm_list_ GUARDED_BY(mu_) = Json::array();   // as last read from or written to disk
   std::set<std::string> unwritten_ GUARDED_BY(mu_);  // records PersistLocked noted
   // Held while the listener runs (it may call in, taking mu_) or is replaced.
   Mutex listener_mu_ ACQUIRED_BEFORE(mu_);
