@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "auth/auth.h"
+#include "core/files.h"
 #include "core/ids.h"
 #include "core/log.h"
 
@@ -222,32 +223,6 @@ void Authenticator::InvalidateUser(const std::string& user) {
 
 namespace {
 
-Status WriteSecretFile(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Internal("cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = ::fchmod(fd, 0600) == 0;
-  size_t written = 0;
-  while (ok && written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (ok) ok = ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) saved = errno;
-    ::unlink(tmp.c_str());
-    return Internal("cannot write " + path + ": " + std::strerror(saved));
-  }
-  return Status::Ok();
-}
-
 Status EnsureDirectory(const std::string& dir) {
   if (dir.empty()) return InvalidArgument("home directory: empty path");
   std::string partial;
@@ -298,7 +273,7 @@ Result<std::string> Bootstrap(Store& store, Clock& clock, const std::string& hom
   }
   auto minted = MintToken(store, clock, kAdminUser);
   if (!minted.ok()) return minted.status().WithContext("bootstrap");
-  RETURN_IF_ERROR(WriteSecretFile(path, minted->token + "\n"));
+  RETURN_IF_ERROR(WriteFileAtomically(path, minted->token + "\n", {.mode = 0600, .sync = true}));
   LogInfo("wrote admin token", {{"path", path}});
   return path;
 }

@@ -18,45 +18,10 @@ std::string SkiffHome() {
   return std::string(home && *home ? home : ".") + "/.skiff";
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(path + ": " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Status WriteFileAtomic(const std::string& path, const std::string& content, int mode) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Internal(tmp + ": " + std::strerror(errno));
-  ::fchmod(fd, mode);
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Internal(tmp + ": " + std::strerror(err));
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Internal(path + ": " + std::strerror(err));
-  }
-  return Status::Ok();
-}
-
 Status WriteServerFile(const std::string& home, const std::string& url,
                        const std::string& token_file) {
   Json j = {{"url", url}, {"pid", getpid()}, {"token_file", token_file}};
-  return WriteFileAtomic(home + "/server.json", j.dump(2) + "\n", 0644);
+  return WriteFileAtomically(home + "/server.json", j.dump(2) + "\n", {.mode = 0644, .sync = true});
 }
 
 void RemoveServerFile(const std::string& home) { ::unlink((home + "/server.json").c_str()); }

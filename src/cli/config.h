@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "core/files.h"
 #include "core/resource.h"
 #include "core/status.h"
 
@@ -37,9 +38,5 @@ Result<ClientConfig> LoadClientConfig(const ConfigFlags& flags);
 Status WriteServerFile(const std::string& home, const std::string& url,
                        const std::string& token_file);
 void RemoveServerFile(const std::string& home);
-
-Result<std::string> ReadFile(const std::string& path);
-// Writes atomically (temp file + rename) with the given mode.
-Status WriteFileAtomic(const std::string& path, const std::string& content, int mode);
 
 }  // namespace skiff::cli

@@ -21,6 +21,7 @@
 #include "backend/local/probe.h"
 #include "backend/local/proc.h"
 #include "backend/local/spawn.h"
+#include "core/files.h"
 #include "core/ids.h"
 #include "core/log.h"
 
@@ -35,14 +36,6 @@ namespace {
 
 constexpr int64_t kDefaultCpuMillis = 100;
 constexpr int64_t kMaxLogRead = 8 << 20;
-
-// The whole text of `path` ("" when it cannot be read).
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // A port's name: its name, or its number when unnamed.
 std::string PortName(const ContainerPort& p) {
@@ -157,12 +150,6 @@ Status ValidateSpec(const WorkloadSpec& spec) {
   return Status::Ok();
 }
 
-std::string EncodeId(const std::string& id) {
-  std::string out;
-  for (char c : id) out += c == '/' ? std::string("%") : std::string(1, c);
-  return out;
-}
-
 // The cgroup v2 directory under which per-container groups can be made, or "".
 std::string DetectCgroupRoot() {
   if (!fs::exists("/sys/fs/cgroup/cgroup.controllers")) return "";
@@ -174,9 +161,11 @@ std::string DetectCgroupRoot() {
   if (rel.empty()) return "";
   std::string root = "/sys/fs/cgroup" + (rel == "/" ? std::string() : rel);
   if (access(root.c_str(), W_OK) != 0) return "";
-  if (ReadText(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
+  if (ReadFile(root + "/cgroup.subtree_control").value_or("").find("memory") != std::string::npos)
+    return root;
   std::ofstream(root + "/cgroup.subtree_control") << "+memory";
-  if (ReadText(root + "/cgroup.subtree_control").find("memory") != std::string::npos) return root;
+  if (ReadFile(root + "/cgroup.subtree_control").value_or("").find("memory") != std::string::npos)
+    return root;
   return "";
 }
 
@@ -221,6 +210,7 @@ LocalBackend::Options WithMachineSize(LocalBackend::Options options) {
 LocalBackend::LocalBackend(Options options, Clock& clock)
     : options_(WithMachineSize(std::move(options))),
       clock_(clock),
+      journal_(options_.state_dir, options_.log_dir),
       slots_(options_.total_cpu_millis, options_.total_memory_bytes) {}
 
 Result<std::unique_ptr<LocalBackend>> LocalBackend::Create(Options options, Clock& clock) {
@@ -372,19 +362,10 @@ void LocalBackend::Wake() {
 // Re-adoption
 
 void LocalBackend::LoadRecordsLocked() {
-  std::error_code ec;
   std::vector<Workload*> queue_again;
-  for (const fs::directory_entry& e : fs::directory_iterator(options_.state_dir, ec)) {
-    if (e.path().extension() != ".json") continue;
-    Json j = Json::parse(ReadText(e.path().string()), nullptr, /*allow_exceptions=*/false);
-    Result<WorkloadRecord> rec = local::RecordFromJson(j, e.path().string());
-    if (!rec.ok()) {
-      LogWarn("skipping unreadable workload record",
-              {{"path", e.path().string()}, {"error", rec.status().ToString()}});
-      continue;
-    }
+  for (WorkloadRecord& rec : journal_.Load()) {
     auto w = std::make_unique<Workload>();
-    w->rec = std::move(rec).value();
+    w->rec = std::move(rec);
     size_t n = w->rec.containers.size();
     w->adopted.assign(n, true);
     w->pidfds.assign(n, -1);
@@ -638,7 +619,7 @@ bool LocalBackend::EnvironmentsReadyLocked(Workload& w) {
 std::string LocalBackend::VolumeHostPath(const Workload& w, const std::string& name) const {
   for (const Volume& v : w.rec.spec.volumes) {
     if (v.name == name) {
-      return v.host_path.empty() ? VolumesDir(w.rec.spec.id) + "/" + v.name : v.host_path;
+      return v.host_path.empty() ? journal_.VolumesDir(w.rec.spec.id) + "/" + v.name : v.host_path;
     }
   }
   return "";
@@ -703,7 +684,7 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   ContainerRecord& cr = w.rec.containers[index];
   const std::string& id = w.rec.spec.id;
   std::string where = "container " + c.name;
-  std::string wdir = WorkloadDir(id);
+  std::string wdir = journal_.WorkloadDir(id);
   std::error_code ec;
 
   // The workload's own folder is its containers' default working directory; nothing else of the
@@ -782,10 +763,10 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   req.argv = argv;
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
   req.working_dir = working_dir;
-  req.log_path = LogPath(id, c.name);
+  req.log_path = journal_.LogPath(id, c.name);
   fs::create_directories(fs::path(req.log_path).parent_path(), ec);
   if (ec) return Internal(where + ": cannot create log directory: " + ec.message());
-  req.exit_file = ExitPath(id, c.name);
+  req.exit_file = journal_.ExitPath(id, c.name);
   req.shim_path = options_.shim_path;
   cr.cgroup_dir.clear();
   if (c.memory_bytes > 0) {
@@ -886,7 +867,7 @@ void LocalBackend::ContainerEndedLocked(Workload& w, size_t i, std::optional<int
   w.rec.cpu_seconds += std::max(c.run_cpu_seconds, final_cpu_seconds.value_or(0.0));
   c.run_cpu_seconds = 0;
   c.memory_bytes = 0;
-  std::string exit_file = ExitPath(w.rec.spec.id, c.status.name);
+  std::string exit_file = journal_.ExitPath(w.rec.spec.id, c.status.name);
   std::optional<local::ExitRecord> rec = local::ReadExitFile(exit_file);
   c.status.running = false;
   c.status.ready = false;
@@ -1089,7 +1070,7 @@ void LocalBackend::FlushLocked() {
     auto it = workloads_.find(id);
     if (it == workloads_.end()) continue;  // removed since
     const local::WorkloadRecord& rec = it->second->rec;
-    Status st = local::WriteFileAtomically(RecordPath(id), local::RecordToJson(rec).dump());
+    Status st = journal_.Write(rec);
     if (!st.ok()) LogError("cannot persist workload record", {{"error", st.ToString()}});
     changed_workloads_[id] = rec.spec.labels;
   }
@@ -1393,13 +1374,7 @@ Status LocalBackend::Remove(const std::string& id) {
       w.pidfds[i] = -1;
     }
     ReleaseLocked(w);
-    std::error_code ec;
-    fs::remove(RecordPath(id), ec);
-    fs::remove_all(WorkloadDir(id), ec);
-    fs::remove_all(VolumesDir(id), ec);
-    for (const local::ContainerRecord& c : w.rec.containers) {
-      fs::remove(ExitPath(id, c.status.name), ec);
-    }
+    journal_.Erase(w.rec);
     workloads_.erase(it);
   }
   Wake();
@@ -1418,7 +1393,7 @@ Result<std::string> LocalBackend::ReadLogs(const std::string& id, const std::str
     bool known = std::any_of(spec.containers.begin(), spec.containers.end(),
                              [&](const ContainerSpec& c) { return c.name == name; });
     if (!known) return NotFound("workload " + id + " has no container " + name);
-    path = LogPath(id, name);
+    path = journal_.LogPath(id, name);
   }
   if (offset < 0)
     return InvalidArgument("log offset must not be negative, got " + std::to_string(offset));
@@ -1454,28 +1429,6 @@ Result<ResourceUsage> LocalBackend::Usage(const std::string& id) {
         std::max(0.0, std::chrono::duration<double>(end - *w.rec.started_at).count());
   }
   return total;
-}
-
-std::string LocalBackend::RecordPath(const std::string& id) const {
-  return options_.state_dir + "/" + EncodeId(id) + ".json";
-}
-
-std::string LocalBackend::WorkloadDir(const std::string& id) const {
-  return options_.state_dir + "/" + EncodeId(id) + ".d";
-}
-
-std::string LocalBackend::ExitPath(const std::string& id, const std::string& container) const {
-  return options_.state_dir + "/" + EncodeId(id) + "." + container + ".exit";
-}
-
-std::string LocalBackend::VolumesDir(const std::string& id) const {
-  return options_.state_dir + "/" + EncodeId(id) + ".volumes";
-}
-
-std::string LocalBackend::LogPath(const std::string& id, const std::string& container) const {
-  // A file, no folder per workload (see WorkloadDir); an id "ns/name" gives
-  // ns/name.<container>.log.
-  return options_.log_dir + "/" + id + "." + container + ".log";
 }
 
 }  // namespace skiff

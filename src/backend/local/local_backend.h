@@ -61,6 +61,7 @@
 
 #include "backend/backend.h"
 #include "backend/local/image_map.h"
+#include "backend/local/journal.h"
 #include "backend/local/python_env.h"
 #include "backend/local/slots.h"
 #include "backend/local/warm_pool.h"
@@ -213,16 +214,9 @@ class LocalBackend : public Backend {
   bool AnyRunningLocked() const REQUIRES(mu_);
   WorkloadStatus StatusOfLocked(const Workload& w) const REQUIRES(mu_);
 
-  std::string RecordPath(const std::string& id) const;
-  // Per workload under state_dir: <id>.json (record), <id>.d/ (working directory),
-  // <id>.<container>.exit (exit records), <id>.volumes/<name> (emptyDir volumes, when used).
-  std::string WorkloadDir(const std::string& id) const;
-  std::string ExitPath(const std::string& id, const std::string& container) const;
-  std::string VolumesDir(const std::string& id) const;
-  std::string LogPath(const std::string& id, const std::string& container) const;
-
   Options options_;
   Clock& clock_;
+  const local::Journal journal_;  // where each workload is kept on disk
   local::ImageMap image_map_;
   std::unique_ptr<local::PythonEnvCache> env_cache_;
   std::unique_ptr<local::WarmPool> warm_;  // warm interpreters (python_zygote.h)

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "backend/local/journal.h"
 #include "backend/local/proc.h"
 #include "backend/local/spawn.h"
 #include "backend/local/workload_record.h"
@@ -679,8 +680,7 @@ TEST_F(LocalBackendTest, RecordWhoseProcessVanishedIsFailedLost) {
   c.pid = 999999;  // above pid_max defaults: no such process
   c.start_ticks = 1;
   rec.containers.push_back(c);
-  ASSERT_TRUE(
-      local::WriteFileAtomically(o.state_dir + "/lost.json", local::RecordToJson(rec).dump()).ok());
+  ASSERT_TRUE(local::Journal(o.state_dir, o.log_dir).Write(rec).ok());
   auto b = Make(o);
   WorkloadStatus st = *b->Observe("lost");
   EXPECT_EQ(st.phase, WorkloadPhase::kFailed);

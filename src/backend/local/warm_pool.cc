@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "backend/local/container_env.h"
-#include "backend/local/workload_record.h"
+#include "core/files.h"
 #include "core/log.h"
 
 namespace skiff::local {
@@ -85,10 +83,7 @@ void WarmPool::RememberLocked(const std::string& venv, const ContainerSpec& c) {
 }
 
 WarmPool::Wanted WarmPool::Remembered() {
-  std::ifstream in(ListPath());
-  std::stringstream text;
-  text << in.rdbuf();
-  Json list = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  Json list = Json::parse(ReadFile(ListPath()).value_or(""), nullptr, /*allow_exceptions=*/false);
   if (!list.is_array()) return {};  // unreadable: nothing is warmed, tasks warm as they come
   Wanted out;
   for (const Json& e : list) {

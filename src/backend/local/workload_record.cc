@@ -257,28 +257,4 @@ Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source) 
   }
 }
 
-Status WriteFileAtomically(const std::string& path, const std::string& contents) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Internal("cannot write " + tmp + ": " + strerror(errno));
-  const char* p = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return Internal("cannot write " + tmp + ": " + strerror(err));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return Internal("cannot rename " + tmp + " to " + path + ": " + strerror(errno));
-  }
-  return Status::Ok();
-}
-
 }  // namespace skiff::local

@@ -1,10 +1,10 @@
 // WorkloadRecord: what the local backend persists about one workload so that a restarted server
 // can re-adopt it: the spec, the phase, and for each container the shim's pid (= process group),
 // its start time in /proc (to tell it from a reused pid) and how it ended. Stored as JSON in
-// `<state_dir>/<encoded id>.json`, written atomically (tmp + rename).
+// `<state_dir>/<encoded id>.json` (journal.h).
 //
 //   WorkloadRecord rec = ...;
-//   RETURN_IF_ERROR(WriteFileAtomically(path, RecordToJson(rec).dump()));
+//   RETURN_IF_ERROR(journal.Write(rec));
 //   ASSIGN_OR_RETURN(WorkloadRecord back, RecordFromJson(Json::parse(text), path));
 //
 // Thread-compatible value types and pure functions.
@@ -55,13 +55,5 @@ Json SpecToJson(const WorkloadSpec& spec);
 Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source);
 Json RecordToJson(const WorkloadRecord& rec);
 Result<WorkloadRecord> RecordFromJson(const Json& j, const std::string& source);
-
-// Writes `contents` to `path` through `path.tmp` + rename: a reader (or a backend restarted after
-// the server was killed) sees the old or the new contents, never a mix. Not fsynced: the records
-// must outlive the server process, which the page cache does; a power loss ends the workloads
-// too, and a record that lost its last change then reads as a workload that ended without an
-// exit record ("Lost") or was never started, which the controllers retry. fsync per change put
-// milliseconds to hundreds of milliseconds (under I/O load) between a task and its successor.
-Status WriteFileAtomically(const std::string& path, const std::string& contents);
 
 }  // namespace skiff::local

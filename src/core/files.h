@@ -1,0 +1,30 @@
+// Reading and replacing whole files.
+//
+//   ASSIGN_OR_RETURN(std::string text, ReadFile(home + "/server.json"));
+//   RETURN_IF_ERROR(WriteFileAtomically(home + "/admin-token", token + "\n",
+//                                       {.mode = 0600, .sync = true}));
+//
+// Thread-safe (no state; concurrent writers of one path each replace it whole).
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace skiff {
+
+// The whole file; NotFound (naming the path and why) when it cannot be opened.
+Result<std::string> ReadFile(const std::string& path);
+
+struct WriteOptions {
+  int mode = 0600;  // of the file written, whatever the umask (and whatever the old file had)
+  // fsync before the rename: the new contents survive a power loss, at milliseconds a write.
+  bool sync = false;
+};
+// Writes `contents` to `path` through a temporary file beside it and a rename: a reader (or a
+// process started after a crash) sees the old or the new contents, never a mix. Errors name the
+// path.
+Status WriteFileAtomically(const std::string& path, const std::string& contents,
+                           WriteOptions options = {});
+
+}  // namespace skiff
