@@ -143,6 +143,17 @@ Status FakeBackend::Finish(const std::string& id, int exit_code, const std::stri
   Entry* e = FindLocked(id);
   if (e == nullptr) return NotFound("workload " + id + " not found");
   TimePoint now = clock_.Now();
+  const RestartPolicy policy = e->spec.restart_policy;
+  if (policy == RestartPolicy::kAlways || (policy == RestartPolicy::kOnFailure && exit_code != 0)) {
+    for (ContainerStatus& cs : e->status.containers) {
+      cs.running = false;
+      cs.ready = false;
+      cs.exit_code = exit_code;
+      cs.reason = "CrashLoopBackOff";
+      cs.finished_at = now;
+    }
+    return Status::Ok();
+  }
   e->status.phase = exit_code == 0 ? WorkloadPhase::kSucceeded : WorkloadPhase::kFailed;
   if (!e->status.started_at) e->status.started_at = now;
   e->status.finished_at = now;
@@ -153,6 +164,22 @@ Status FakeBackend::Finish(const std::string& id, int exit_code, const std::stri
     cs.reason = !reason.empty() ? reason : (exit_code == 0 ? "Completed" : "Error");
     if (!cs.started_at) cs.started_at = now;
     cs.finished_at = now;
+  }
+  return Status::Ok();
+}
+
+Status FakeBackend::Restart(const std::string& id) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(id);
+  if (e == nullptr) return NotFound("workload " + id + " not found");
+  for (ContainerStatus& cs : e->status.containers) {
+    if (cs.reason != "CrashLoopBackOff") continue;
+    cs.running = true;
+    cs.restart_count += 1;
+    cs.exit_code.reset();
+    cs.reason.clear();
+    cs.started_at = clock_.Now();
+    cs.finished_at.reset();
   }
   return Status::Ok();
 }

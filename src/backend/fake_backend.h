@@ -52,8 +52,12 @@ class FakeBackend : public Backend {
   void set_launch_error(Status status);
 
   // Ends every container of `id`: exit 0 -> kSucceeded ("Completed"), otherwise kFailed
-  // ("Error", or `reason` when given). kNotFound for an unknown id.
+  // ("Error", or `reason` when given). kNotFound for an unknown id. When the spec's restart
+  // policy starts them again (Always; OnFailure and a non-zero exit) they wait in
+  // "CrashLoopBackOff" instead, the workload still kRunning, until Restart.
   Status Finish(const std::string& id, int exit_code, const std::string& reason = "");
+  // Starts the containers waiting in CrashLoopBackOff again (restart_count + 1).
+  Status Restart(const std::string& id);
   // Sets the phase (and message) directly, e.g. kPending "waiting for resources".
   Status SetPhase(const std::string& id, WorkloadPhase phase, const std::string& message = "");
   // Logs returned by ReadLogs for `container` ("" = the first container).

@@ -304,6 +304,9 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
 
   const bool finished = TrueCondition(job, "Complete") || TrueCondition(job, "Failed");
   int active = 0, succeeded = 0, failed = 0, ready = 0;
+  // Failures of OnFailure pods' containers, restarted in place: they count against the
+  // backoffLimit as failed pods do (a container waiting to restart counts already).
+  int failed_in_place = 0;
   std::set<int> done_indexes, active_indexes;
   TimePoint last_failure{};
   for (const Json& p : pods) {
@@ -322,6 +325,12 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
     } else {
       active++;
       if (phase == "Running") ready++;
+      for (const Json& cs : At(p, {"status", "containerStatuses"}).is_array()
+                                ? At(p, {"status", "containerStatuses"})
+                                : Json::array()) {
+        failed_in_place += static_cast<int>(IntAt(cs, {"restartCount"}, 0));
+        if (TextAt(cs, {"state", "waiting", "reason"}) == "CrashLoopBackOff") failed_in_place++;
+      }
       if (index) active_indexes.insert(*index);
     }
   }
@@ -365,7 +374,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
                                  "Reached expected number of succeeded pods", now)});
       status["completionTime"] = FormatRfc3339(now);
       RETURN_IF_ERROR(stop_active("Completed"));
-    } else if (failed > backoff_limit) {
+    } else if (failed + failed_in_place > backoff_limit) {
       RETURN_IF_ERROR(stop_active("BackoffLimitExceeded"));
       status["conditions"] =
           Json::array({Condition("FailureTarget", "BackoffLimitExceeded",

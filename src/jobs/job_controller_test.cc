@@ -116,6 +116,50 @@ TEST_F(JobControllerTest, FailedPodsAreRetriedWithBackoffUntilTheLimit) {
   EXPECT_EQ(job["status"]["failed"], 2);
 }
 
+TEST_F(JobControllerTest, OnFailurePodsRestartInPlaceAndTheirRestartsCountAgainstTheLimit) {
+  Apply(MakeJob("flaky",
+                {{"backoffLimit", 2}, {"template", {{"spec", {{"restartPolicy", "OnFailure"}}}}}}));
+  Reconcile("flaky");
+  ASSERT_EQ(backend_.launched().size(), 1u);
+  EXPECT_EQ(backend_.launched()[0].restart_policy, RestartPolicy::kOnFailure);
+  const std::string id = Id(Pods("flaky")[0]);
+
+  ASSERT_TRUE(backend_.Finish(id, 2).ok());  // fails; the backend restarts it after a backoff
+  Reconcile("flaky");
+  auto pods = Pods("flaky");
+  ASSERT_EQ(pods.size(), 1u) << "restarted in place: no new pod";
+  EXPECT_EQ(pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "CrashLoopBackOff");
+  EXPECT_EQ(Condition(GetJob("flaky")), "") << "1 failure, backoffLimit 2";
+  ASSERT_TRUE(backend_.Restart(id).ok());
+  Reconcile("flaky");
+  EXPECT_EQ(Pods("flaky")[0]["status"]["containerStatuses"][0]["restartCount"], 1);
+  EXPECT_EQ(Condition(GetJob("flaky")), "");
+
+  ASSERT_TRUE(backend_.Finish(id, 2).ok());
+  ASSERT_TRUE(backend_.Restart(id).ok());
+  ASSERT_TRUE(backend_.Finish(id, 2).ok());  // the third failure: over the limit of 2
+  Reconcile("flaky");
+  Json job = GetJob("flaky");
+  EXPECT_EQ(Condition(job), "Failed/BackoffLimitExceeded");
+  EXPECT_EQ(Pods("flaky").size(), 1u);
+  EXPECT_EQ(Pods("flaky")[0]["status"]["phase"], "Failed") << "its restarts are stopped";
+  ASSERT_FALSE(backend_.stop_calls().empty());
+  EXPECT_EQ(backend_.stop_calls().back().id, id);
+}
+
+TEST_F(JobControllerTest, AnOnFailurePodThatSucceedsAfterARestartCompletesTheJob) {
+  Apply(MakeJob("once", {{"template", {{"spec", {{"restartPolicy", "OnFailure"}}}}}}));
+  Reconcile("once");
+  const std::string id = Id(Pods("once")[0]);
+  ASSERT_TRUE(backend_.Finish(id, 1).ok());
+  ASSERT_TRUE(backend_.Restart(id).ok());
+  ASSERT_TRUE(backend_.Finish(id, 0).ok());
+  Reconcile("once");
+  EXPECT_EQ(Condition(GetJob("once")), "Complete/CompletionsReached");
+  EXPECT_EQ(GetJob("once")["status"]["failed"], 0) << "no pod failed";
+}
+
 TEST_F(JobControllerTest, ParallelismAndCompletionsRunPodsSideBySide) {
   Apply(MakeJob("par", {{"parallelism", 2}, {"completions", 3}}));
   Reconcile("par");

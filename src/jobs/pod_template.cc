@@ -344,6 +344,13 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
       w.labels[kWorkloadOwnerNameLabel] = ref["name"].get<std::string>();
     }
   }
+  // Kubernetes' default for a pod is Always (a Job's template must say Never or OnFailure).
+  const std::string restart = spec.value("restartPolicy", Json("Always")).is_string()
+                                  ? spec.value("restartPolicy", std::string("Always"))
+                                  : "Always";
+  w.restart_policy = restart == "Never"       ? RestartPolicy::kNever
+                     : restart == "OnFailure" ? RestartPolicy::kOnFailure
+                                              : RestartPolicy::kAlways;
   if (spec.contains("volumes") && spec["volumes"].is_array()) {
     for (const Json& v : spec["volumes"]) {
       Volume vol;

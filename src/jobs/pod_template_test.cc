@@ -46,6 +46,20 @@ TEST(PodTemplate, AClaimIsAFolderOfItsOwnProfilesVolumes) {
   EXPECT_EQ(w->volumes[0].host_path, "/home/volumes/team-b/data.v1");
 }
 
+TEST(PodTemplate, ThePodsRestartPolicyIsTheWorkloadsWithKubernetesDefault) {
+  Json pod = Pod({{"name", "v"}, {"emptyDir", Json::object()}});
+  PodEnvironment env;
+  EXPECT_EQ(PodToWorkload(pod, "team-b/p", env)->restart_policy, RestartPolicy::kAlways)
+      << "a pod that says nothing restarts always";
+  for (const auto& [name, policy] :
+       std::vector<std::pair<std::string, RestartPolicy>>{{"Never", RestartPolicy::kNever},
+                                                          {"OnFailure", RestartPolicy::kOnFailure},
+                                                          {"Always", RestartPolicy::kAlways}}) {
+    pod["spec"]["restartPolicy"] = name;
+    EXPECT_EQ(PodToWorkload(pod, "team-b/p", env)->restart_policy, policy) << name;
+  }
+}
+
 TEST(PodTemplate, AReadinessProbeIsRunAsKubernetesDescribesIt) {
   Json pod = Pod({{"name", "v"}, {"emptyDir", Json::object()}});
   Json& c = pod["spec"]["containers"][0];

@@ -94,6 +94,28 @@ def test_failed_attempts_are_retried_up_to_the_backoff_limit(skiff, tmp_path):
         assert term["exitCode"] == 3
 
 
+def test_an_on_failure_pod_restarts_in_place_until_it_succeeds(skiff, tmp_path):
+    """restartPolicy OnFailure: the container starts again in its pod (after Kubernetes' 10 s
+    CrashLoopBackOff), keeping its working directory; the restart shows in the pod's status."""
+    path = tmp_path / "retry.yaml"
+    path.write_text(JOB.replace("name: hello", "name: retry")
+                    .replace("restartPolicy: Never", "restartPolicy: OnFailure")
+                    .replace('args: ["echo hello-from-job $GREETING; echo to-stderr >&2"]',
+                             'args: ["if [ -f tried ]; then echo second-run; exit 0; fi; '
+                             'touch tried; echo first-run; exit 3"]'))
+    skiff.cli("apply", "-f", str(path))
+    job = skiff.wait_for(lambda: job_finished(skiff, "retry"), timeout=60,
+                         what="job retry to finish")
+    assert [c["type"] for c in job["status"]["conditions"] if c["status"] == "True"][-1] \
+        == "Complete", job["status"]
+    assert job["status"].get("failed", 0) == 0
+    pods = json.loads(skiff.cli("get", "pods", "-l", "job-name=retry", "-o", "json").stdout)["items"]
+    assert len(pods) == 1, "restarted in place, not in a new pod"
+    assert pods[0]["status"]["containerStatuses"][0]["restartCount"] == 1
+    logs = skiff.cli("logs", "job/retry").stdout
+    assert "first-run" in logs and "second-run" in logs, logs
+
+
 def test_user_without_a_role_is_refused_every_verb(skiff, tmp_path):
     skiff.cli("user", "create", "bob")
     bob = skiff.cli("token", "create", "--user", "bob").stdout.strip()
