@@ -1,18 +1,19 @@
 // skiff-shim: the small program the local backend starts for every container (see spawn.h).
 //
-//   skiff-shim EXIT_FILE CGROUP_PROCS AS_LIMIT WORKING_DIR EXECUTABLE ARGV0 [ARGS...]
+//   skiff-shim EXIT_FILE CGROUP_PROCS AS_LIMIT SANDBOX WORKING_DIR EXECUTABLE ARGV0 [ARGS...]
 //
 // It is started by posix_spawn as the leader of a new session, with stdin on /dev/null,
 // stdout+stderr on the container's log, its signal mask empty and the environment of the command.
 // It closes every other descriptor, joins CGROUP_PROCS's cgroup (unless it is ""), ignores
-// SIGTERM/SIGINT/SIGHUP/SIGQUIT, forks the command (signals back to default, WORKING_DIR entered,
-// RLIMIT_AS set to AS_LIMIT bytes unless 0), waits for it and records how it ended in EXIT_FILE
+// SIGTERM/SIGINT/SIGHUP/SIGQUIT, forks the command (signals back to default, the SANDBOX entered
+// unless it is "" (sandbox.h: an encoded plan), WORKING_DIR entered, RLIMIT_AS set to AS_LIMIT
+// bytes unless 0), waits for it and records how it ended in EXIT_FILE
 // ("exit N" or "signal N", written to EXIT_FILE.tmp, renamed; not fsynced, as the workload
 // records: workload_record.h), so a supervisor that
 // restarts after a crash still learns it. Exit codes of its own: 125 bad arguments.
 //
-// Kept free of the rest of Skiff (and of allocation after fork) so it starts in well under a
-// millisecond.
+// Kept free of the rest of Skiff but sandbox.h (and of allocation after fork when not sandboxed)
+// so it starts in well under a millisecond.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -24,6 +25,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include "backend/local/sandbox.h"
 
 namespace {
 
@@ -69,18 +73,19 @@ const int kIgnored[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 7) {
+  if (argc < 8) {
     WriteStr(2,
-             "skiff-shim: usage: skiff-shim EXIT_FILE CGROUP_PROCS AS_LIMIT WORKING_DIR "
+             "skiff-shim: usage: skiff-shim EXIT_FILE CGROUP_PROCS AS_LIMIT SANDBOX WORKING_DIR "
              "EXECUTABLE ARGV0 [ARGS...]\n");
     return 125;
   }
   const char* exit_file = argv[1];
   const char* cgroup_procs = argv[2];
   const long long as_limit = std::atoll(argv[3]);
-  const char* working_dir = argv[4];
-  const char* executable = argv[5];
-  char** command = argv + 6;
+  const char* sandbox = argv[4];
+  const char* working_dir = argv[5];
+  const char* executable = argv[6];
+  char** command = argv + 7;
 
   CloseFrom(3);
   if (cgroup_procs[0] != '\0') {
@@ -95,6 +100,16 @@ int main(int argc, char** argv) {
   pid_t child = fork();
   if (child == 0) {
     for (int sig : kIgnored) signal(sig, SIG_DFL);
+    if (sandbox[0] != '\0') {
+      std::optional<skiff::local::SandboxPlan> plan = skiff::local::DecodeSandboxPlan(sandbox);
+      std::string error = "sandbox: the plan cannot be read";
+      if (!plan || !skiff::local::EnterSandbox(*plan, &error)) {
+        WriteStr(2, "skiff: ");
+        WriteStr(2, error.c_str());
+        WriteStr(2, "\n");
+        _exit(127);
+      }
+    }
     if (chdir(working_dir) != 0) {
       WriteStr(2, "skiff: cannot enter working directory ");
       WriteStr(2, working_dir);

@@ -33,12 +33,9 @@ Status CheckShim(const std::string& shim_path) {
 Result<pid_t> Spawn(const SpawnRequest& req) {
   if (req.argv.empty()) return InvalidArgument("spawn: empty argv");
   const std::string shim = req.shim_path.empty() ? DefaultShimPath() : req.shim_path;
-  std::vector<std::string> shim_args = {shim,
-                                        req.exit_file,
-                                        req.cgroup_procs,
-                                        std::to_string(req.address_space_limit),
-                                        req.working_dir,
-                                        req.executable};
+  std::vector<std::string> shim_args = {
+      shim,        req.exit_file,   req.cgroup_procs, std::to_string(req.address_space_limit),
+      req.sandbox, req.working_dir, req.executable};
   shim_args.insert(shim_args.end(), req.argv.begin(), req.argv.end());
   std::vector<char*> argv;
   for (const std::string& a : shim_args) argv.push_back(const_cast<char*>(a.c_str()));

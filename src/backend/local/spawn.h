@@ -36,6 +36,7 @@ struct SpawnRequest {
   std::string exit_file;            // written by the shim when the command ends
   int64_t address_space_limit = 0;  // RLIMIT_AS for the command; 0 = none
   std::string cgroup_procs;         // "<cgroup>/cgroup.procs" to join before forking; "" = none
+  std::string sandbox;              // an encoded SandboxPlan (sandbox.h); "" = none
   std::string shim_path;            // "" = DefaultShimPath()
 };
 
