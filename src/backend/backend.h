@@ -47,6 +47,16 @@ struct VolumeMount {
 struct Volume {
   std::string name;
   std::string host_path;  // hostPath / PVC mapped to a directory; empty = emptyDir (per workload)
+  // A folder the platform made for it (a claim's, a task's Secret files), which may lie where
+  // workloads are otherwise kept out (SKIFF_HOME); a user's hostPath never is.
+  bool from_platform = false;
+};
+
+// A path of the machine a sandboxed workload sees besides its own folders and volumes (a
+// pipeline task's inputs and outputs).
+struct HostPath {
+  std::string path;
+  bool read_only = true;
 };
 
 // A port the container serves. The backend reports where it can be reached
@@ -120,6 +130,10 @@ struct WorkloadSpec {
   std::string group;
   int group_size = 0;
   RestartPolicy restart_policy = RestartPolicy::kNever;
+  // Runs in the backend's sandbox where it has one (the local backend: sandbox.h): it sees its
+  // own folders, its volumes and `exposed`, never the platform's files or other workloads.
+  bool sandboxed = false;
+  std::vector<HostPath> exposed;
 };
 
 enum class WorkloadPhase { kPending, kRunning, kSucceeded, kFailed, kUnknown };

@@ -32,6 +32,13 @@ int RunCli(int argc, char** argv) {
   up_cmd->add_option("--store", up.store_url, "store URL: sqlite path or postgresql://...");
   up_cmd->add_option("--log-level", up.log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
+  up_cmd
+      ->add_option("--sandbox", up.sandbox,
+                   "on: pods run confined, without SKIFF_HOME or the server's home; off: as the "
+                   "server's user (SKIFF_SANDBOX)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->envname("SKIFF_SANDBOX")
+      ->capture_default_str();
   // One flag per setting the modules registered (--job-backoff-ms, ...).
   for (const ModuleSetting& setting : ModuleRegistry::Global().settings()) {
     auto* option = up_cmd->add_option("--" + setting.name, up.settings[setting.name], setting.help)

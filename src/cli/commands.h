@@ -67,6 +67,7 @@ struct UpOptions {
   std::string log_level = "info";
   // The modules' settings (ModuleRegistry::AddSetting) given on the command line; "" = not given.
   std::map<std::string, std::string> settings;
+  std::string sandbox = "on";  // on | off (PlatformOptions::sandbox)
 };
 int CmdUp(const UpOptions& options);
 

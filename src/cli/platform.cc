@@ -57,6 +57,22 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   if (std::filesystem::exists(p->home_ + "/images.yaml")) {
     backend_options.image_map_file = p->home_ + "/images.yaml";
   }
+  if (options.sandbox) {
+    backend_options.sandbox.enabled = true;
+    // SKIFF_HOME (the store, tokens, every profile's files) and the server's own home (its
+    // keys and credentials) are hidden; the Python environments are seen read-only.
+    auto real = [](const std::string& path) {
+      std::error_code ec;
+      std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+      return ec ? path : canonical.string();
+    };
+    backend_options.sandbox.hidden.push_back(real(p->home_));
+    if (const char* user_home = std::getenv("HOME");
+        user_home != nullptr && user_home[0] == '/' && real(user_home) != "/") {
+      backend_options.sandbox.hidden.push_back(real(user_home));
+    }
+    backend_options.sandbox.visible.push_back(real(backend_options.env_cache_dir));
+  }
   auto backend = LocalBackend::Create(backend_options, clock);
   if (!backend.ok()) return backend.status().WithContext("starting the local backend");
   p->backend_ = std::move(backend).value();

@@ -25,6 +25,9 @@ struct PlatformOptions {
   std::string store_url;  // "" = sqlite under home
   // The modules' settings by name (ControllerContext::settings); "" values are left out.
   std::map<std::string, std::string> settings;
+  // Pods run in the local backend's sandbox (backend/local/sandbox.h): SKIFF_HOME and the
+  // server's home are kept from them. Off: they run as the server's user and see what it sees.
+  bool sandbox = true;
 };
 
 class Platform {

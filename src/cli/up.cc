@@ -37,7 +37,8 @@ int CmdUp(const UpOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Clock& clock = SystemClock::Instance();
-  auto platform = Platform::Create({home, options.store_url, options.settings});
+  auto platform =
+      Platform::Create({home, options.store_url, options.settings, options.sandbox == "on"});
   if (!platform.ok()) return Fail("starting the platform", platform.status());
   Platform& p = **platform;
 

@@ -329,6 +329,7 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
   std::string ns = MetaNamespace(pod);
   WorkloadSpec w;
   w.id = workload_id;
+  w.sandboxed = true;  // a pod sees its own folder and volumes only
   w.labels = MetaLabels(pod);
   // Whose it is: the controlling owner (a Job), or the pod itself; never what the pod's labels
   // claim.
@@ -361,6 +362,7 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
         // Checked again here: an object stored before the check must not escape either.
         RETURN_IF_ERROR(CheckClaimName(v, PodName(pod) + ": volume " + vol.name));
         RETURN_IF_ERROR(ValidateName(ns, PodName(pod) + ": namespace"));
+        vol.from_platform = true;
         vol.host_path = env.volumes_dir + "/" + ns + "/" +
                         v["persistentVolumeClaim"]["claimName"].get<std::string>();
       }

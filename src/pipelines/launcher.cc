@@ -359,7 +359,7 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
   if (!io.legacy_minio_root.empty() &&
       (!inv.artifact_inputs.empty() || !io.output_artifacts.empty())) {
     // Where this old kfp executor looks for minio://<bucket>/... (see kLegacyMinioBucket).
-    spec.volumes.push_back({"kfp-legacy-artifacts", io.legacy_minio_root});
+    spec.volumes.push_back({"kfp-legacy-artifacts", io.legacy_minio_root, true});
     c.volume_mounts.push_back({"kfp-legacy-artifacts",
                                LocalPathForUri(std::string("minio://") + kLegacyMinioBucket),
                                false});
@@ -443,7 +443,7 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
           }
         }
         std::string vol = (secret ? "secret-" : "configmap-") + name;
-        spec->volumes.push_back({vol, dir});
+        spec->volumes.push_back({vol, dir, true});
         c->volume_mounts.push_back({vol, entry.value("mountPath", ""), true});
       }
     }
@@ -471,7 +471,7 @@ Status Launcher::ApplyPlatformConfig(const TaskInvocation& inv, WorkloadSpec* sp
       fs::create_directories(dir, ec);
       if (ec) return Internal(where + ": creating " + dir + ": " + ec.message());
       std::string vol = "pvc-" + claim;
-      spec->volumes.push_back({vol, dir});
+      spec->volumes.push_back({vol, dir, true});
       c->volume_mounts.push_back({vol, entry.value("mountPath", ""), false});
     }
   }

@@ -200,7 +200,12 @@ def test_health_and_metrics(skiff):
 
 
 def test_kill9_mid_job_then_restart_completes_with_history(skiff, tmp_path):
-    marker = tmp_path / "first-attempt-done"
+    # Attempts share files through a volume (each has a /tmp of its own); the sandboxed pod may
+    # run as its profile's own user, so the folder is open to it.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    marker = "/shared/first-attempt-done"
     path = tmp_path / "job.yaml"
     path.write_text(f"""
 apiVersion: batch/v1
@@ -217,6 +222,13 @@ spec:
         image: busybox
         command: ["sh", "-c"]
         args: ["if [ -f {marker} ]; then sleep 4; echo second-attempt-finished; else touch {marker}; exit 1; fi"]
+        volumeMounts:
+        - name: shared
+          mountPath: /shared
+      volumes:
+      - name: shared
+        hostPath:
+          path: {shared}
 """)
     skiff.cli("apply", "-f", str(path))
 

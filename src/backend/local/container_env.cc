@@ -67,13 +67,17 @@ Result<int> FreeLoopbackPort() {
   return static_cast<int>(ntohs(addr.sin_port));
 }
 
-std::map<std::string, std::string> BaseEnv(const ImageRule& rule, const std::string& venv) {
+std::map<std::string, std::string> BaseEnv(const ImageRule& rule, const std::string& venv,
+                                           bool sandboxed) {
   std::map<std::string, std::string> env;
   const char* path = getenv("PATH");
-  env["PATH"] = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  env["PATH"] = path != nullptr && !sandboxed ? path
+                                              : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                                "/sbin:/bin";
   for (const char* name : {"HOME", "LANG"}) {
     if (const char* v = getenv(name)) env[name] = v;
   }
+  if (sandboxed) env["HOME"] = "/tmp";
   for (auto it = rule.path_prepend.rbegin(); it != rule.path_prepend.rend(); ++it) {
     env["PATH"] = *it + ":" + env["PATH"];
   }

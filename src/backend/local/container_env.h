@@ -24,8 +24,10 @@ std::string PortEnvName(const std::string& port_name);
 
 // The environment every container starts from: PATH, HOME and LANG of the server, the image's
 // PATH additions (image_map.h) and, for a python image, its environment `venv`'s bin/ and
-// VIRTUAL_ENV.
-std::map<std::string, std::string> BaseEnv(const ImageRule& rule, const std::string& venv);
+// VIRTUAL_ENV. A sandboxed container gets the system's PATH (the server's may name folders of
+// its user that the sandbox hides) and its own /tmp as HOME.
+std::map<std::string, std::string> BaseEnv(const ImageRule& rule, const std::string& venv,
+                                           bool sandboxed = false);
 
 // A TCP port on 127.0.0.1 free at the time of the call (the kernel's choice).
 Result<int> FreeLoopbackPort();

@@ -46,6 +46,7 @@ void Journal::Erase(const WorkloadRecord& rec) const {
   fs::remove(RecordPath(id), ec);
   fs::remove_all(WorkloadDir(id), ec);
   fs::remove_all(VolumesDir(id), ec);
+  fs::remove_all(TmpDir(id), ec);
   for (const ContainerRecord& c : rec.containers) fs::remove(ExitPath(id, c.status.name), ec);
 }
 
@@ -63,6 +64,10 @@ std::string Journal::ExitPath(const std::string& id, const std::string& containe
 
 std::string Journal::VolumesDir(const std::string& id) const {
   return state_dir_ + "/" + EncodeId(id) + ".volumes";
+}
+
+std::string Journal::TmpDir(const std::string& id) const {
+  return state_dir_ + "/" + EncodeId(id) + ".tmp";
 }
 
 std::string Journal::LogPath(const std::string& id, const std::string& container) const {

@@ -5,6 +5,7 @@
 //   <state_dir>/<id>.d/                 its containers' default working directory
 //   <state_dir>/<id>.<container>.exit   the exit record the shim writes (spawn.h)
 //   <state_dir>/<id>.volumes/<name>/    its emptyDir volumes
+//   <state_dir>/<id>.tmp/               its /tmp, when sandboxed
 //   <log_dir>/<id>.<container>.log      its containers' output (kept after it is erased)
 //
 // Records are written without fsync: they must outlive the server process, which the page cache
@@ -46,6 +47,7 @@ class Journal {
   std::string WorkloadDir(const std::string& id) const;
   std::string ExitPath(const std::string& id, const std::string& container) const;
   std::string VolumesDir(const std::string& id) const;
+  std::string TmpDir(const std::string& id) const;
   std::string LogPath(const std::string& id, const std::string& container) const;
 
  private:

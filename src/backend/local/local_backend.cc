@@ -18,7 +18,6 @@
 #include <tuple>
 
 #include "backend/local/container_env.h"
-#include "backend/local/probe.h"
 #include "backend/local/proc.h"
 #include "backend/local/spawn.h"
 #include "core/files.h"
@@ -226,7 +225,7 @@ Status LocalBackend::Init() {
   if (options_.env_cache_dir.empty()) {
     options_.env_cache_dir = fs::path(options_.state_dir).parent_path().string() + "/envs";
   }
-  for (const std::string& dir : {options_.state_dir, options_.log_dir}) {
+  for (const std::string& dir : {options_.state_dir, options_.log_dir, options_.env_cache_dir}) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Internal("local backend: cannot create " + dir + ": " + ec.message());
@@ -239,6 +238,8 @@ Status LocalBackend::Init() {
   env_cache_ = std::make_unique<local::PythonEnvCache>(options_.env_cache_dir, options_.python,
                                                        options_.shim_path);
   warm_ = std::make_unique<local::WarmPool>(options_.env_cache_dir);
+  sandbox_layout_ = {options_.sandbox.hidden, options_.sandbox.visible, geteuid() == 0};
+  if (options_.sandbox.enabled) RETURN_IF_ERROR(CheckSandbox());
   if (options_.use_cgroups) cgroup_root_ = DetectCgroupRoot();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -253,6 +254,51 @@ Status LocalBackend::Init() {
   supervisor_ = std::thread([this] { SupervisorLoop(); });
   env_worker_ = std::thread([this] { EnvWorkerLoop(); });
   prober_ = std::thread([this] { ProberLoop(); });
+  return Status::Ok();
+}
+
+Status LocalBackend::CheckSandbox() {
+  const std::string base = options_.state_dir + "/.sandbox-check";
+  local::ContainerFolders folders{.own_dir = base + ".d", .tmp_dir = base + ".tmp"};
+  std::error_code ec;
+  for (const std::string& dir : {folders.own_dir, folders.tmp_dir}) {
+    fs::create_directories(dir, ec);
+    if (sandbox_layout_.profile_identity) {
+      const uint32_t uid = local::ProfileUid("");
+      if (chown(dir.c_str(), uid, uid) != 0) ec = std::error_code(errno, std::generic_category());
+    }
+    if (ec) return Internal("local backend: sandbox check: " + dir + ": " + ec.message());
+  }
+  Result<local::SandboxPlan> plan = local::PlanSandbox(sandbox_layout_, folders);
+  if (!plan.ok()) return plan.status().WithContext("local backend: the sandbox");
+  local::SpawnRequest req{.executable = "/bin/sh",
+                          .argv = {"sh", "-c", "exit 0"},
+                          .env = {"PATH=/usr/bin:/bin"},
+                          .working_dir = folders.own_dir,
+                          .log_path = base + ".log",
+                          .exit_file = base + ".exit",
+                          .sandbox = *local::EncodeSandboxPlan(*plan),
+                          .shim_path = options_.shim_path};
+  fs::remove(req.log_path, ec);
+  Result<pid_t> pid = local::Spawn(req);
+  std::optional<local::ExitRecord> ended;
+  if (pid.ok()) {
+    while (waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    ended = local::ReadExitFile(req.exit_file);
+  }
+  std::string log = ReadFile(req.log_path).value_or("");
+  while (!log.empty() && (log.back() == '\n' || log.back() == ' ')) log.pop_back();
+  for (const std::string& path : {folders.own_dir, folders.tmp_dir}) fs::remove_all(path, ec);
+  for (const std::string& path : {req.log_path, req.exit_file}) fs::remove(path, ec);
+  if (!ended || ended->exit_code != 0) {
+    return FailedPrecondition(
+        "the workload sandbox does not work on this machine (" +
+        (pid.ok() ? log.empty() ? std::string("it ended without saying why") : log
+                  : pid.status().message()) +
+        "); user and mount namespaces are needed, or start with --sandbox=off (SKIFF_SANDBOX=off) "
+        "to run workloads unconfined, as the server's user");
+  }
   return Status::Ok();
 }
 
@@ -678,6 +724,117 @@ void LocalBackend::StartLocked(Workload& w) {
   LogInfo("workload started", {{"workload", w.rec.spec.id}});
 }
 
+Status LocalBackend::LinkVolumesLocked(const Workload& w, const ContainerSpec& c,
+                                       std::vector<std::string>* links) {
+  const std::string where = "container " + c.name;
+  for (const VolumeMount& m : c.volume_mounts) {
+    const Volume* vol = nullptr;
+    for (const Volume& v : w.rec.spec.volumes) {
+      if (v.name == m.name) vol = &v;
+    }
+    if (vol == nullptr) {
+      return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
+    }
+    const std::string host = VolumeHostPath(w, vol->name);
+    std::error_code ec;
+    fs::create_directories(host, ec);
+    if (ec) {
+      return Internal(where + ": cannot create volume directory " + host + ": " + ec.message());
+    }
+    RETURN_IF_ERROR(LinkVolume(where, m, host, links));
+  }
+  return Status::Ok();
+}
+
+Status LocalBackend::LinkVolume(const std::string& where, const VolumeMount& m,
+                                const std::string& host, std::vector<std::string>* links) {
+  std::error_code ec;
+  fs::path mount(m.mount_path);
+  fs::file_status ls = fs::symlink_status(mount, ec);
+  if (fs::exists(ls)) {
+    if (fs::is_symlink(ls) && fs::read_symlink(mount, ec) == fs::path(host)) {
+      links->push_back(m.mount_path);  // shared with a workload that mounts the same volume
+      return Status::Ok();
+    }
+    if (fs::equivalent(mount, host, ec)) return Status::Ok();
+    return FailedPrecondition(where + ": cannot mount volume " + m.name + " at " + m.mount_path +
+                              ": the path already exists and is not a link to " + host);
+  }
+  fs::path parent = mount.parent_path();
+  fs::create_directories(parent, ec);
+  if (ec || access(parent.c_str(), W_OK) != 0) {
+    return FailedPrecondition(where + ": cannot mount volume " + m.name + " at " + m.mount_path +
+                              ": its parent directory " + parent.string() +
+                              " is not writable (the local backend binds volumes by symlink)");
+  }
+  fs::create_directory_symlink(host, mount, ec);
+  if (ec) {
+    return FailedPrecondition(where + ": cannot link " + m.mount_path + " to " + host + ": " +
+                              ec.message());
+  }
+  links->push_back(m.mount_path);
+  return Status::Ok();
+}
+
+Result<std::string> LocalBackend::SandboxLocked(const Workload& w, const ContainerSpec& c,
+                                                std::vector<std::string>* links) {
+  const std::string& id = w.rec.spec.id;
+  const std::string where = "container " + c.name;
+  const bool as_root = geteuid() == 0;
+  auto labels = w.rec.spec.labels.find(kWorkloadNamespaceLabel);
+  local::ContainerFolders folders;
+  folders.profile = labels == w.rec.spec.labels.end() ? "" : labels->second;
+  folders.own_dir = journal_.WorkloadDir(id);
+  folders.working_dir = c.working_dir;
+  folders.tmp_dir = journal_.TmpDir(id);
+  folders.exposed = w.rec.spec.exposed;
+  const uint32_t uid = local::ProfileUid(folders.profile);
+  // Folders the workload writes are its identity's when it runs as one (the server is root).
+  auto make = [&](const std::string& dir) -> Status {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return Internal(where + ": cannot create " + dir + ": " + ec.message());
+    if (as_root && chown(dir.c_str(), uid, uid) != 0) {
+      return Internal(where + ": cannot give " + dir +
+                      " to the profile's identity: " + strerror(errno));
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(make(folders.own_dir));
+  RETURN_IF_ERROR(make(folders.tmp_dir));
+  for (const VolumeMount& m : c.volume_mounts) {
+    const Volume* vol = nullptr;
+    for (const Volume& v : w.rec.spec.volumes) {
+      if (v.name == m.name) vol = &v;
+    }
+    if (vol == nullptr) {
+      return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
+    }
+    const std::string host = VolumeHostPath(w, vol->name);
+    // The platform's folders (an emptyDir, a claim's) are made; a user's hostPath must exist.
+    const bool platform = vol->host_path.empty() || vol->from_platform;
+    if (platform) RETURN_IF_ERROR(make(host));
+    // The sandbox binds a volume over a folder that is there, or in its own places; elsewhere
+    // the mount path would have to be made on the machine, so it is a link there, as for an
+    // unsandboxed workload, and the sandbox shows the volume where the link points.
+    std::error_code ec;
+    const fs::file_status there = fs::symlink_status(m.mount_path, ec);
+    const bool own_place =
+        local::PathWithin(m.mount_path, "/tmp") ||
+        std::any_of(sandbox_layout_.hidden.begin(), sandbox_layout_.hidden.end(),
+                    [&](const std::string& h) { return local::PathWithin(m.mount_path, h); });
+    if (!own_place && (!fs::exists(there) || fs::is_symlink(there))) {
+      RETURN_IF_ERROR(LinkVolume(where, m, host, links));
+      folders.mounts.push_back({vol->name, host, host, m.read_only, platform});
+    } else {
+      folders.mounts.push_back({vol->name, host, m.mount_path, m.read_only, platform});
+    }
+  }
+  Result<local::SandboxPlan> plan = local::PlanSandbox(sandbox_layout_, folders);
+  if (!plan.ok()) return plan.status().WithContext(where);
+  return *local::EncodeSandboxPlan(*plan);
+}
+
 Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
                                           std::vector<std::string>* links) {
   const ContainerSpec& c = w.rec.spec.containers[index];
@@ -690,52 +847,23 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   // The workload's own folder is its containers' default working directory; nothing else of the
   // backend's lives in it (one mkdir per workload: a folder costs ten times a file to create).
   std::string working_dir = c.working_dir.empty() ? wdir : c.working_dir;
-  fs::create_directories(working_dir, ec);
-  if (ec)
-    return Internal(where + ": cannot create workingDir " + working_dir + ": " + ec.message());
-
-  for (const VolumeMount& m : c.volume_mounts) {
-    const Volume* vol = nullptr;
-    for (const Volume& v : w.rec.spec.volumes) {
-      if (v.name == m.name) vol = &v;
-    }
-    if (vol == nullptr)
-      return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
-    std::string host = VolumeHostPath(w, vol->name);
-    fs::create_directories(host, ec);
-    if (ec)
-      return Internal(where + ": cannot create volume directory " + host + ": " + ec.message());
-    fs::path mount(m.mount_path);
-    fs::file_status ls = fs::symlink_status(mount, ec);
-    if (fs::exists(ls)) {
-      if (fs::is_symlink(ls) && fs::read_symlink(mount, ec) == fs::path(host)) {
-        links->push_back(m.mount_path);  // shared with a workload that mounts the same volume
-        continue;
-      }
-      if (fs::equivalent(mount, host, ec)) continue;
-      return FailedPrecondition(where + ": cannot mount volume " + m.name + " at " + m.mount_path +
-                                ": the path already exists and is not a link to " + host);
-    }
-    fs::path parent = mount.parent_path();
-    fs::create_directories(parent, ec);
-    if (ec || access(parent.c_str(), W_OK) != 0) {
-      return FailedPrecondition(where + ": cannot mount volume " + m.name + " at " + m.mount_path +
-                                ": its parent directory " + parent.string() +
-                                " is not writable (the local backend binds volumes by symlink)");
-    }
-    fs::create_directory_symlink(host, mount, ec);
+  const bool sandboxed = options_.sandbox.enabled && w.rec.spec.sandboxed;
+  std::string sandbox;  // the encoded plan, when sandboxed
+  if (sandboxed) {
+    ASSIGN_OR_RETURN(sandbox, SandboxLocked(w, c, links));
+  } else {
+    fs::create_directories(working_dir, ec);
     if (ec) {
-      return FailedPrecondition(where + ": cannot link " + m.mount_path + " to " + host + ": " +
-                                ec.message());
+      return Internal(where + ": cannot create workingDir " + working_dir + ": " + ec.message());
     }
-    links->push_back(m.mount_path);
+    RETURN_IF_ERROR(LinkVolumesLocked(w, c, links));
   }
 
   // Environment: PATH/HOME/LANG from the server, the image's additions, then the spec's env.
   local::ImageRule rule = image_map_.Resolve(c.image);
   std::string venv = index < w.venv_dirs.size() ? w.venv_dirs[index] : std::string();
   if (rule.python && venv.empty()) return Internal(where + ": python environment was not prepared");
-  std::map<std::string, std::string> env = local::BaseEnv(rule, venv);
+  std::map<std::string, std::string> env = local::BaseEnv(rule, venv, sandboxed);
   // The workload's ports (containers of a workload reach each other as a pod's do), and this
   // container's first one as PORT.
   for (const auto& [name, port] : w.rec.ports) env[local::PortEnvName(name)] = std::to_string(port);
@@ -768,6 +896,7 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   if (ec) return Internal(where + ": cannot create log directory: " + ec.message());
   req.exit_file = journal_.ExitPath(id, c.name);
   req.shim_path = options_.shim_path;
+  req.sandbox = sandbox;
   cr.cgroup_dir.clear();
   if (c.memory_bytes > 0) {
     if (!cgroup_root_.empty()) {
@@ -786,7 +915,8 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
   }
   // A warm interpreter forks it when there is one for its environment; else the shim starts it.
   std::optional<pid_t> warm_pid;
-  if (rule.python && options_.warm_python && local::WarmPool::Eligible(c, argv)) {
+  // (Not sandboxed ones: the interpreters run unconfined.)
+  if (rule.python && options_.warm_python && !sandboxed && local::WarmPool::Eligible(c, argv)) {
     warm_pid = warm_->Fork(venv, c, req, id);
   }
   pid_t pid = warm_pid.value_or(-1);
@@ -806,6 +936,8 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
     probe.next = SteadyClock::now() + c.readiness_probe->initial_delay;
     for (const auto& [k, v] : env) probe.env.push_back(k + "=" + v);
     probe.working_dir = working_dir;
+    probe.sandbox = {options_.shim_path, sandbox,
+                     sandbox.empty() ? "" : journal_.ExitPath(id, c.name) + ".probe"};
   }
   w.adopted[index] = warm_pid.has_value();  // the interpreter's child: watched like re-adopted
   w.pidfds[index] = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -1205,6 +1337,7 @@ void LocalBackend::ProberLoop() {
     int port;
     std::vector<std::string> env;
     std::string working_dir;
+    local::ProbeSandbox sandbox;
   };
   while (true) {
     std::vector<Due> due;
@@ -1226,7 +1359,7 @@ void LocalBackend::ProberLoop() {
           }
           state.next = now + std::max(probe->period, std::chrono::milliseconds(1));
           due.push_back({id, i, w->rec.containers[i].pid, *probe, ProbePort(*w, probe->port),
-                         state.env, state.working_dir});
+                         state.env, state.working_dir, state.sandbox});
         }
       }
     }
@@ -1249,7 +1382,7 @@ void LocalBackend::ProberLoop() {
           break;
         case Probe::Kind::kExec:
           passed.push_back(
-              local::ExecSucceeds(d.probe.exec, d.env, d.working_dir, d.probe.timeout));
+              local::ExecSucceeds(d.probe.exec, d.env, d.working_dir, d.probe.timeout, d.sandbox));
           break;
       }
     }

@@ -60,8 +60,10 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/local/confine.h"
 #include "backend/local/image_map.h"
 #include "backend/local/journal.h"
+#include "backend/local/probe.h"
 #include "backend/local/python_env.h"
 #include "backend/local/slots.h"
 #include "backend/local/warm_pool.h"
@@ -97,6 +99,15 @@ class LocalBackend : public Backend {
     // Containers that name python_preload modules fork from a warm interpreter per environment
     // (python_zygote.h) instead of starting Python afresh.
     bool warm_python = true;
+    // Sandboxed workloads (WorkloadSpec::sandboxed) run in namespaces (sandbox.h, confine.h)
+    // when it is enabled: `hidden` folders are kept from them but for the `visible` ones
+    // (read-only), and each profile runs as an identity of its own when the server is root.
+    struct Sandbox {
+      bool enabled = false;
+      std::vector<std::string> hidden;
+      std::vector<std::string> visible;
+    };
+    Sandbox sandbox;
   };
 
   // Creates the directories, loads the image map, re-adopts recorded workloads and starts the
@@ -145,6 +156,7 @@ class LocalBackend : public Backend {
       int failures = 0;
       std::vector<std::string> env;
       std::string working_dir;
+      local::ProbeSandbox sandbox;  // an exec probe runs in the container's sandbox
     };
     std::vector<ProbeState> probes;
     std::optional<std::chrono::steady_clock::time_point> last_sample;  // of its usage
@@ -153,6 +165,8 @@ class LocalBackend : public Backend {
 
   LocalBackend(Options options, Clock& clock);
   Status Init();
+  // Runs a trivial container in the sandbox: an error saying what failed when it cannot.
+  Status CheckSandbox();
   void LoadRecordsLocked() REQUIRES(mu_);
 
   void SupervisorLoop();
@@ -186,6 +200,17 @@ class LocalBackend : public Backend {
   bool EnvironmentsReadyLocked(Workload& w) REQUIRES(mu_);
   Status StartContainerLocked(Workload& w, size_t index, std::vector<std::string>* links)
       REQUIRES(mu_);
+  // Unsandboxed: binds each volume of `c` by a symlink at its mount path (recorded in `links`).
+  Status LinkVolumesLocked(const Workload& w, const ContainerSpec& c,
+                           std::vector<std::string>* links) REQUIRES(mu_);
+  // Links `m`'s mount path to the volume's folder `host` (recorded in `links`); an existing link
+  // to it is shared, anything else there is an error.
+  static Status LinkVolume(const std::string& where, const VolumeMount& m, const std::string& host,
+                           std::vector<std::string>* links);
+  // Sandboxed: makes the folders `c` writes (its identity's), links the mount paths that are not
+  // there (LinkVolume) and returns its encoded plan.
+  Result<std::string> SandboxLocked(const Workload& w, const ContainerSpec& c,
+                                    std::vector<std::string>* links) REQUIRES(mu_);
   void CheckChildrenLocked() REQUIRES(mu_);
   // `final_cpu_seconds`: the container's whole CPU time when known (wait4 of our own child).
   void ContainerEndedLocked(Workload& w, size_t index, std::optional<int> wait_status,
@@ -216,7 +241,8 @@ class LocalBackend : public Backend {
 
   Options options_;
   Clock& clock_;
-  const local::Journal journal_;  // where each workload is kept on disk
+  const local::Journal journal_;         // where each workload is kept on disk
+  local::SandboxLayout sandbox_layout_;  // set by Init from options_.sandbox
   local::ImageMap image_map_;
   std::unique_ptr<local::PythonEnvCache> env_cache_;
   std::unique_ptr<local::WarmPool> warm_;  // warm interpreters (python_zygote.h)

@@ -888,3 +888,58 @@ TEST_F(LocalBackendTest, ShutdownLeavesNoChildBehind) {
 
 }  // namespace
 }  // namespace skiff
+
+namespace skiff {
+namespace {
+
+// The backend's side of the sandbox (sandbox.h is tested through the shim on its own): a
+// sandboxed workload's volumes are bound at their mount paths, its exec probes run confined, and
+// a user's volume into the platform's folders is refused by name.
+TEST_F(LocalBackendTest, ASandboxedWorkloadSeesItsFoldersAndVolumesOnly) {
+  const std::string home = dir_.path();  // the state, logs and envs all lie in it
+  ASSERT_EQ(chmod(home.c_str(), 0755), 0);
+  LocalBackend::Options o = Opts();
+  o.sandbox = {.enabled = true, .hidden = {home}, .visible = {home + "/envs"}};
+  auto b = Make(o);
+  ASSERT_NE(b, nullptr);
+  std::ofstream(home + "/secret") << "platform-secret";
+
+  WorkloadSpec w = OneShell("team-a/box", "cat " + home +
+                                              "/secret || echo no-secret; echo kept > /tmp/data/f; "
+                                              "ls /tmp/data; touch ready; sleep 30");
+  w.sandboxed = true;
+  w.labels[kWorkloadNamespaceLabel] = "team-a";
+  w.volumes.push_back({"data", ""});
+  w.containers[0].volume_mounts.push_back({"data", "/tmp/data", false});
+  w.containers[0].readiness_probe =
+      Probe{.kind = Probe::Kind::kExec,
+            .exec = {"sh", "-c", "test -f ready && ! test -e " + home + "/secret"},
+            .period = milliseconds(50)};
+  ASSERT_TRUE(b->Launch(w).ok());
+  EXPECT_TRUE(WaitFor([&] { return b->Observe("team-a/box")->ready; }))
+      << "the exec probe runs in the sandbox: it finds the workload's file and not the secret";
+  std::string log = *b->ReadLogs("team-a/box", "", 0);
+  EXPECT_NE(log.find("no-secret"), std::string::npos) << log;
+  EXPECT_EQ(log.find("platform-secret"), std::string::npos) << log;
+  EXPECT_NE(log.find("f\n"), std::string::npos) << log;
+  std::string volume;
+  for (const auto& e : fs::recursive_directory_iterator(o.state_dir)) {
+    if (e.path().filename() == "f") volume = e.path().string();
+  }
+  EXPECT_NE(volume.find("team-a%box.volumes/data/f"), std::string::npos)
+      << "the emptyDir is the workload's folder: " << volume;
+  ASSERT_TRUE(b->Stop("team-a/box", milliseconds(100)).ok());
+
+  WorkloadSpec steal = OneShell("team-a/steal", "true");
+  steal.sandboxed = true;
+  steal.volumes.push_back({"home", home});
+  steal.containers[0].volume_mounts.push_back({"home", "/tmp/home", false});
+  ASSERT_TRUE(b->Launch(steal).ok());
+  WorkloadStatus st = WaitFinished(*b, "team-a/steal");
+  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
+  EXPECT_NE(st.message.find("volume home"), std::string::npos) << st.message;
+  EXPECT_NE(st.message.find("keeps from workloads"), std::string::npos) << st.message;
+}
+
+}  // namespace
+}  // namespace skiff

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <thread>
+
+#include "backend/local/spawn.h"
 
 namespace skiff::local {
 namespace {
@@ -103,11 +106,9 @@ bool HttpGetSucceeds(int port, const std::string& path, std::chrono::millisecond
 }
 
 bool ExecSucceeds(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                  const std::string& working_dir, std::chrono::milliseconds timeout) {
+                  const std::string& working_dir, std::chrono::milliseconds timeout,
+                  const ProbeSandbox& sandbox) {
   if (argv.empty()) return false;
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   std::vector<char*> envp;
   std::string path;
   for (const std::string& e : env) {
@@ -129,12 +130,25 @@ bool ExecSucceeds(const std::vector<std::string>& argv, const std::vector<std::s
       start = end + 1;
     }
   }
+  // Sandboxed: the shim enters the container's sandbox and runs it there (spawn.h's arguments).
+  std::vector<std::string> command = argv;
+  if (!sandbox.plan.empty()) {
+    command = {sandbox.shim, sandbox.exit_file, "", "0", sandbox.plan, working_dir, exe};
+    command.insert(command.end(), argv.begin(), argv.end());
+    exe = sandbox.shim;
+    unlink(sandbox.exit_file.c_str());
+  }
+  std::vector<char*> args;
+  for (const std::string& a : command) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  if (!working_dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
+  if (!working_dir.empty() && sandbox.plan.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);  // its own group: killed whole
@@ -156,6 +170,10 @@ bool ExecSucceeds(const std::vector<std::string>& argv, const std::vector<std::s
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!sandbox.plan.empty()) {
+    std::optional<ExitRecord> ended = ReadExitFile(sandbox.exit_file);
+    return ended && ended->exit_code == 0;
   }
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -18,9 +18,18 @@ bool HttpGetSucceeds(int port, const std::string& path, std::chrono::millisecond
 // A TCP connection to 127.0.0.1:`port` accepted in time.
 bool TcpConnects(int port, std::chrono::milliseconds timeout);
 
+// Where an exec probe of a sandboxed container runs: through the shim, in the container's
+// sandbox (sandbox.h), its exit recorded in `exit_file`.
+struct ProbeSandbox {
+  std::string shim;
+  std::string plan;  // encoded; "" = not sandboxed
+  std::string exit_file;
+};
+
 // `argv` run with `env` ("NAME=value") in `working_dir`, its output discarded, exited 0 in time
 // (killed when the time is up). argv[0] is looked up in env's PATH.
 bool ExecSucceeds(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                  const std::string& working_dir, std::chrono::milliseconds timeout);
+                  const std::string& working_dir, std::chrono::milliseconds timeout,
+                  const ProbeSandbox& sandbox = {});
 
 }  // namespace skiff::local

@@ -117,7 +117,12 @@ Json SpecToJson(const WorkloadSpec& spec) {
   }
   Json volumes = Json::array();
   for (const Volume& v : spec.volumes) {
-    volumes.push_back({{"name", v.name}, {"hostPath", v.host_path}});
+    volumes.push_back(
+        {{"name", v.name}, {"hostPath", v.host_path}, {"fromPlatform", v.from_platform}});
+  }
+  Json exposed = Json::array();
+  for (const HostPath& p : spec.exposed) {
+    exposed.push_back({{"path", p.path}, {"readOnly", p.read_only}});
   }
   return {{"id", spec.id},
           {"labels", spec.labels},
@@ -126,7 +131,9 @@ Json SpecToJson(const WorkloadSpec& spec) {
           {"priority", spec.priority},
           {"group", spec.group},
           {"groupSize", spec.group_size},
-          {"restartPolicy", RestartPolicyName(spec.restart_policy)}};
+          {"restartPolicy", RestartPolicyName(spec.restart_policy)},
+          {"sandboxed", spec.sandboxed},
+          {"exposed", exposed}};
 }
 
 Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
@@ -167,7 +174,12 @@ Result<WorkloadSpec> SpecFromJson(const Json& j, const std::string& source) {
       spec.containers.push_back(std::move(cs));
     }
     for (const Json& v : j.value("volumes", Json::array())) {
-      spec.volumes.push_back({v.at("name").get<std::string>(), v.value("hostPath", "")});
+      spec.volumes.push_back({v.at("name").get<std::string>(), v.value("hostPath", ""),
+                              v.value("fromPlatform", false)});
+    }
+    spec.sandboxed = j.value("sandboxed", false);
+    for (const Json& p : j.value("exposed", Json::array())) {
+      spec.exposed.push_back({p.at("path").get<std::string>(), p.value("readOnly", true)});
     }
     return spec;
   } catch (const Json::exception& e) {

@@ -1,0 +1,93 @@
+#include "backend/local/confine.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace skiff::local {
+namespace {
+
+std::string Normal(const std::string& path) {
+  std::string n = std::filesystem::path(path).lexically_normal().string();
+  while (n.size() > 1 && n.back() == '/') n.pop_back();
+  return n;
+}
+
+size_t Depth(const std::string& path) { return std::count(path.begin(), path.end(), '/'); }
+
+}  // namespace
+
+bool PathWithin(const std::string& path, const std::string& folder) {
+  const std::string p = Normal(path), f = Normal(folder);
+  if (f == "/") return true;
+  return p == f || (p.size() > f.size() && p.compare(0, f.size(), f) == 0 && p[f.size()] == '/');
+}
+
+uint32_t ProfileUid(const std::string& profile) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (unsigned char c : profile) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return (1u << 24) + (h & ((1u << 24) - 1));
+}
+
+Result<SandboxPlan> PlanSandbox(const SandboxLayout& layout, const ContainerFolders& folders) {
+  SandboxPlan plan;
+  auto hidden = [&](const std::string& path) {
+    return std::any_of(layout.hidden.begin(), layout.hidden.end(),
+                       [&](const std::string& h) { return PathWithin(path, h); });
+  };
+  auto absolute = [](const std::string& path, const std::string& what) -> Status {
+    if (path.empty() || path[0] != '/') {
+      return InvalidArgument(what + ": " + path + " is not an absolute path");
+    }
+    return Status::Ok();
+  };
+  for (const std::string& h : layout.hidden) {
+    RETURN_IF_ERROR(absolute(h, "hidden folder"));
+    const bool inside_another =
+        std::any_of(layout.hidden.begin(), layout.hidden.end(), [&](const std::string& other) {
+          return Normal(other) != Normal(h) && PathWithin(h, other);
+        });
+    if (!inside_another) plan.hide.push_back(Normal(h));
+  }
+  for (const std::string& v : layout.visible) {
+    if (hidden(v)) plan.binds.push_back({Normal(v), Normal(v), true});
+  }
+  RETURN_IF_ERROR(absolute(folders.own_dir, "the workload's folder"));
+  const std::string workdir = folders.working_dir.empty() ? folders.own_dir : folders.working_dir;
+  RETURN_IF_ERROR(absolute(workdir, "workingDir"));
+  plan.binds.push_back({Normal(folders.own_dir), Normal(workdir), false});
+  for (const ContainerFolders::Mount& m : folders.mounts) {
+    const std::string what = "volume " + m.volume;
+    RETURN_IF_ERROR(absolute(m.source, what));
+    RETURN_IF_ERROR(absolute(m.target, what + " mountPath"));
+    if (!m.from_platform && hidden(m.source)) {
+      return PermissionDenied(what + ": " + m.source +
+                              " lies in a folder the platform keeps from workloads");
+    }
+    plan.binds.push_back({Normal(m.source), Normal(m.target), m.read_only});
+  }
+  for (const HostPath& p : folders.exposed) {
+    RETURN_IF_ERROR(absolute(p.path, "exposed path"));
+    plan.binds.push_back({Normal(p.path), Normal(p.path), p.read_only});
+  }
+  // Outer folders first: a volume mounted in the working directory lands on top of it.
+  std::stable_sort(
+      plan.binds.begin(), plan.binds.end(),
+      [](const SandboxBind& a, const SandboxBind& b) { return Depth(a.target) < Depth(b.target); });
+  RETURN_IF_ERROR(absolute(folders.tmp_dir, "the workload's /tmp"));
+  plan.tmp = Normal(folders.tmp_dir);
+  if (layout.profile_identity) {
+    plan.uid = ProfileUid(folders.profile);
+    plan.gid = *plan.uid;
+  }
+  if (!EncodeSandboxPlan(plan)) {
+    return InvalidArgument(
+        "a path of the workload holds a tab or a newline: it cannot be "
+        "sandboxed");
+  }
+  return plan;
+}
+
+}  // namespace skiff::local
