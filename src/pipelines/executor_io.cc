@@ -355,16 +355,39 @@ static Result<TaskIo> BuildTaskIoImpl(const TaskInvocation& inv, const TaskIoOpt
   return io;
 }
 
-Status PrepareOutputFolders(const TaskIo& io) {
+std::vector<std::string> OutputFolders(const TaskIo& io) {
   std::vector<std::string> dirs;
-  for (const auto& [name, file] : io.output_parameter_files) {
-    dirs.push_back(fs::path(file).parent_path().string());
+  auto add = [&dirs](const std::string& file) {
+    std::string dir = fs::path(file).parent_path().string();
+    if (!dir.empty() && std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
+      dirs.push_back(dir);
+    }
+  };
+  for (const auto& [name, file] : io.output_parameter_files) add(file);
+  for (const auto& [name, a] : io.output_artifacts) add(LocalPathForUri(a.uri));
+  add(io.executor_output_file);
+  return dirs;
+}
+
+std::vector<std::string> InputArtifactPaths(const TaskIo& io) {
+  std::vector<std::string> paths;
+  const Json& inputs = io.executor_input.value("inputs", Json::object());
+  const Json& artifacts = inputs.is_object() ? inputs.value("artifacts", Json::object()) : Json();
+  if (!artifacts.is_object()) return paths;
+  for (const auto& [name, list] : artifacts.items()) {
+    const Json& items = list.is_object() ? list.value("artifacts", Json::array()) : Json();
+    if (!items.is_array()) continue;
+    for (const Json& a : items) {
+      if (!a.is_object() || !a.value("uri", Json()).is_string()) continue;
+      std::string path = LocalPathForUri(a["uri"].get<std::string>());
+      if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+    }
   }
-  for (const auto& [name, a] : io.output_artifacts) {
-    dirs.push_back(fs::path(LocalPathForUri(a.uri)).parent_path().string());
-  }
-  dirs.push_back(fs::path(io.executor_output_file).parent_path().string());
-  for (const std::string& d : dirs) {
+  return paths;
+}
+
+Status PrepareOutputFolders(const TaskIo& io) {
+  for (const std::string& d : OutputFolders(io)) {
     if (d.empty()) continue;
     std::error_code ec;
     fs::create_directories(d, ec);

@@ -92,9 +92,13 @@ struct TaskIo {
 // a malformed componentSpec is not).
 Result<TaskIo> BuildTaskIo(const TaskInvocation& invocation, const TaskIoOptions& options);
 
-// mkdir -p of the parent of every output parameter file and output artifact path, and of the
-// executor output file's folder (launcher prepareOutputFolders).
+// The parent of every output parameter file and output artifact path, and the executor output
+// file's folder: where the task writes (once each).
+std::vector<std::string> OutputFolders(const TaskIo& io);
+// mkdir -p of each of OutputFolders (launcher prepareOutputFolders).
 Status PrepareOutputFolders(const TaskIo& io);
+// The local paths of the task's input artifacts (LocalPathForUri of each URI), once each.
+std::vector<std::string> InputArtifactPaths(const TaskIo& io);
 
 struct CollectedOutputs {
   std::map<std::string, Json> parameters;

@@ -291,6 +291,7 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
     }
   }
   KfpExecutorCall kfp_call;
+  std::string component_file;  // the component's source, when written to a file here
   if (IsPythonImage(c.image)) kfp_call = RecogniseKfpExecutor(c.command, c.args);
   if (kfp_call.recognised) {
     // What the shell program did, done here: the source to a file, then python3 -m directly.
@@ -309,6 +310,7 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
         return Internal(where + ": cannot write the component source " + file);
       }
     }
+    component_file = file;
     c.command = {"python3", "-m", kKfpExecutorModule, "--component_module_path", file};
     c.args = std::move(kfp_call.args);
     c.python_preload = {kKfpExecutorModule};
@@ -356,6 +358,26 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
                  {kWorkloadOwnerKindLabel, "PipelineRun"},
                  {kWorkloadOwnerNameLabel, inv.run_name}};
   RETURN_IF_ERROR(ApplyPlatformConfig(inv, &spec, &c, warnings));
+  // Sandboxed: besides its own folder and volumes the task sees its output folders, its input
+  // artifacts (read-only) and its component's source. An input in SKIFF_HOME is given only from
+  // the artifacts folder (an importer's URI cannot reach the store or the tokens).
+  spec.sandboxed = true;
+  for (const std::string& dir : OutputFolders(io)) spec.exposed.push_back({dir, false});
+  const std::string home = fs::path(options_.artifacts_root).parent_path().string();
+  auto within = [](const std::string& path, const std::string& dir) {
+    const std::string p = fs::path(path).lexically_normal().string();
+    return !dir.empty() && (p == dir || p.rfind(dir + "/", 0) == 0);
+  };
+  for (const std::string& path : InputArtifactPaths(io)) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) continue;  // not written (an optional output), or not local
+    if (within(path, home) && !within(path, options_.artifacts_root)) {
+      return PermissionDenied(where + ": input artifact " + path +
+                              " lies in the platform's folder, outside its artifacts");
+    }
+    spec.exposed.push_back({path, true});
+  }
+  if (!component_file.empty()) spec.exposed.push_back({component_file, true});
   if (!io.legacy_minio_root.empty() &&
       (!inv.artifact_inputs.empty() || !io.output_artifacts.empty())) {
     // Where this old kfp executor looks for minio://<bucket>/... (see kLegacyMinioBucket).

@@ -1,8 +1,11 @@
 """Fixtures that start the real `skiff` binary (`skiff up`) on a free port in a temporary home."""
 import json
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -123,3 +126,13 @@ def skiff(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder of the machine that a test and its workloads share: outside /tmp (a sandboxed
+    workload has a /tmp of its own) and open to every user (it may run as its profile's own)."""
+    path = pathlib.Path(tempfile.mkdtemp(dir="/var/tmp", prefix="skiff-shared-"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -199,13 +199,10 @@ def test_health_and_metrics(skiff):
     assert mode == 0o600
 
 
-def test_kill9_mid_job_then_restart_completes_with_history(skiff, tmp_path):
-    # Attempts share files through a volume (each has a /tmp of its own); the sandboxed pod may
-    # run as its profile's own user, so the folder is open to it.
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    marker = "/shared/first-attempt-done"
+def test_kill9_mid_job_then_restart_completes_with_history(skiff, tmp_path, shared_dir):
+    # Attempts share files through a volume (each has a /tmp of its own).
+    shared = shared_dir
+    marker = "/tmp/shared/first-attempt-done"
     path = tmp_path / "job.yaml"
     path.write_text(f"""
 apiVersion: batch/v1
@@ -224,7 +221,7 @@ spec:
         args: ["if [ -f {marker} ]; then sleep 4; echo second-attempt-finished; else touch {marker}; exit 1; fi"]
         volumeMounts:
         - name: shared
-          mountPath: /shared
+          mountPath: /tmp/shared
       volumes:
       - name: shared
         hostPath:

@@ -131,7 +131,7 @@ def test_kfp_client_runs_pipelines_end_to_end(skiff, tmp_path):
     assert gone.value.status == 404
 
 
-def test_terminate_retry_and_recurring_runs(skiff, tmp_path):
+def test_terminate_retry_and_recurring_runs(skiff, tmp_path, shared_dir):
     client = client_for(skiff)
     exp = client.create_experiment("ops")
 
@@ -143,7 +143,7 @@ def test_terminate_retry_and_recurring_runs(skiff, tmp_path):
     wait_state(skiff, long_run.run_id, {"CANCELED"}, 120)
 
     # Retry a failed run: it fails until the flag file exists, then the retry succeeds.
-    flag = tmp_path / "flag"
+    flag = shared_dir / "flag"
     flaky = client.create_run_from_pipeline_func(flaky_pipeline, arguments={"flag_path": str(flag)},
                                                  experiment_name="ops")
     assert client.wait_for_run_completion(flaky.run_id, timeout=300, sleep_duration=1).state == "FAILED"

@@ -41,14 +41,16 @@ def get_run(skiff, name):
     return json.loads(skiff.cli("get", "pipelinerun", name, "-o", "json").stdout)
 
 
-def test_kill9_mid_run_then_restart_finishes_without_running_a_task_twice(skiff, tmp_path):
+def test_kill9_mid_run_then_restart_finishes_without_running_a_task_twice(skiff, tmp_path,
+                                                                          shared_dir):
     package = tmp_path / "chain.yaml"
     compiler.Compiler().compile(restart_chain, str(package))
-    markers = tmp_path / "markers"
+    markers = shared_dir / "markers"
     markers.mkdir()
+    markers.chmod(0o777)
 
     # A warm-up run builds the Python environment, so the timed part below is about the restart.
-    skiff.cli("run", str(package), "--name", "warm", "-p", f"marker_dir={tmp_path}",
+    skiff.cli("run", str(package), "--name", "warm", "-p", f"marker_dir={shared_dir}",
               timeout=FIRST_RUN_TIMEOUT)
 
     # The run is applied as a PipelineRun resource, so the CLI does not wait for it.

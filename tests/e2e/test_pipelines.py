@@ -126,8 +126,8 @@ def test_exit_handler_runs_after_a_failure_and_sees_the_final_status(server):
     assert "Pipeline status:  FAILED" in log, log
 
 
-def test_retry_reruns_a_flaky_task_until_it_succeeds(server, tmp_path):
-    counter = tmp_path / "counter"
+def test_retry_reruns_a_flaky_task_until_it_succeeds(server, shared_dir):
+    counter = shared_dir / "counter"  # kept across the attempts (each has a /tmp of its own)
     run(server, "local_execution_pipeline_with_retry.yaml", f"counter_path={counter}",
         name="retry")
     doc = get_run(server, "retry")

@@ -802,6 +802,9 @@ Result<std::string> LocalBackend::SandboxLocked(const Workload& w, const Contain
   };
   RETURN_IF_ERROR(make(folders.own_dir));
   RETURN_IF_ERROR(make(folders.tmp_dir));
+  for (const HostPath& p : folders.exposed) {
+    if (!p.read_only) RETURN_IF_ERROR(make(p.path));  // an output folder the task writes
+  }
   for (const VolumeMount& m : c.volume_mounts) {
     const Volume* vol = nullptr;
     for (const Volume& v : w.rec.spec.volumes) {
@@ -814,6 +817,16 @@ Result<std::string> LocalBackend::SandboxLocked(const Workload& w, const Contain
     // The platform's folders (an emptyDir, a claim's) are made; a user's hostPath must exist.
     const bool platform = vol->host_path.empty() || vol->from_platform;
     if (platform) RETURN_IF_ERROR(make(host));
+    if (platform && m.read_only && as_root) {
+      // A Secret's or ConfigMap's files, written for it by the platform (0600 for a Secret).
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(host, ec)) {
+        if (e.is_regular_file(ec) && chown(e.path().c_str(), uid, uid) != 0) {
+          return Internal(where + ": cannot give " + e.path().string() +
+                          " to the profile's identity: " + strerror(errno));
+        }
+      }
+    }
     // The sandbox binds a volume over a folder that is there, or in its own places; elsewhere
     // the mount path would have to be made on the machine, so it is a link there, as for an
     // unsandboxed workload, and the sandbox shows the volume where the link points.
@@ -913,10 +926,10 @@ Status LocalBackend::StartContainerLocked(Workload& w, size_t index,
     }
     if (cr.cgroup_dir.empty()) req.address_space_limit = c.memory_bytes;
   }
-  // A warm interpreter forks it when there is one for its environment; else the shim starts it.
+  // A warm interpreter forks it when there is one for its environment (a sandboxed one enters
+  // its sandbox there, as the shim would); else the shim starts it.
   std::optional<pid_t> warm_pid;
-  // (Not sandboxed ones: the interpreters run unconfined.)
-  if (rule.python && options_.warm_python && !sandboxed && local::WarmPool::Eligible(c, argv)) {
+  if (rule.python && options_.warm_python && local::WarmPool::Eligible(c, argv)) {
     warm_pid = warm_->Fork(venv, c, req, id);
   }
   pid_t pid = warm_pid.value_or(-1);

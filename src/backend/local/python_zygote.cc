@@ -24,8 +24,9 @@ namespace {
 // ignored) that forks the command, `python -m MODULE ARGS` run with runpy in the request's
 // working directory, environment and address-space limit, waits for it and writes the exit record
 // ("exit N" / "signal N", tmp + rename) before it exits, exactly like skiff-shim. The
-// reply is {"pid": shim pid} (also its process group) or {"error": "..."}. SIGCHLD is ignored so
-// the shims are reaped by the kernel. It exits at the end of stdin.
+// reply is {"pid": shim pid} (also its process group) or {"error": "..."}. A request with a
+// "sandbox" plan enters it (sandbox.h, through libskiff-sandbox.so) before the command runs.
+// SIGCHLD is ignored so the shims are reaped by the kernel. It exits at the end of stdin.
 constexpr char kZygoteScript[] = R"PY(
 import json, os, signal, sys, traceback, importlib
 
@@ -41,6 +42,16 @@ def write_exit(path, kind, value):
 def run_command(req):
     for sig in TERMS:
         signal.signal(sig, signal.SIG_DFL)
+    if req.get("sandbox"):
+        # The container's sandbox (sandbox.h), entered as skiff-shim enters it: this returns in
+        # the sandbox, as the container's identity; the processes in between end as it ends.
+        import ctypes
+        error = ctypes.create_string_buffer(512)
+        enter = ctypes.CDLL(req["sandbox_lib"]).skiff_enter_sandbox
+        if enter(req["sandbox"].encode(), error, ctypes.c_size_t(len(error))) != 0:
+            sys.stderr.write("skiff: %s\n" % error.value.decode(errors="replace"))
+            sys.stderr.flush()
+            os._exit(127)
     os.chdir(req["cwd"])
     limit = int(req.get("as_limit", 0))
     if limit > 0:
@@ -112,6 +123,7 @@ def shim(req):
     os._exit(0)
 
 def main():
+    import ctypes  # for the sandbox: imported once here, not in every task
     for module in sys.argv[1:]:
         importlib.import_module(module)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -258,7 +270,9 @@ Result<pid_t> PythonZygote::Fork(const SpawnRequest& req, std::chrono::milliseco
               {"log", req.log_path},
               {"exit_file", req.exit_file},
               {"cgroup_procs", req.cgroup_procs},
-              {"as_limit", req.address_space_limit}};
+              {"as_limit", req.address_space_limit},
+              {"sandbox", req.sandbox},
+              {"sandbox_lib", SandboxLibraryPath(req.shim_path)}};
   std::string line = msg.dump() + "\n";
   const char* p = line.data();
   size_t left = line.size();

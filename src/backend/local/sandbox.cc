@@ -283,3 +283,16 @@ bool EnterSandbox(const SandboxPlan& plan, std::string* error) {
 }
 
 }  // namespace skiff::local
+
+extern "C" int skiff_enter_sandbox(const char* plan, char* error, size_t error_size) {
+  std::string message = "sandbox: the plan cannot be read";
+  std::optional<skiff::local::SandboxPlan> decoded =
+      plan != nullptr ? skiff::local::DecodeSandboxPlan(plan) : std::nullopt;
+  if (decoded && skiff::local::EnterSandbox(*decoded, &message)) return 0;
+  if (error != nullptr && error_size > 0) {
+    const size_t n = std::min(message.size(), error_size - 1);
+    std::memcpy(error, message.data(), n);
+    error[n] = '\0';
+  }
+  return -1;
+}

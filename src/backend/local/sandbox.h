@@ -65,3 +65,8 @@ std::optional<SandboxPlan> DecodeSandboxPlan(const std::string& text);
 bool EnterSandbox(const SandboxPlan& plan, std::string* error);
 
 }  // namespace skiff::local
+
+// The same for callers in another language (the warm Python interpreters load
+// libskiff-sandbox.so, built from this file alone, with ctypes): `plan` is EncodeSandboxPlan's
+// text. Returns 0 inside, or -1 with a message in `error` (NUL-terminated, cut to error_size).
+extern "C" int skiff_enter_sandbox(const char* plan, char* error, size_t error_size);

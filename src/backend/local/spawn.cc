@@ -21,6 +21,11 @@ std::string DefaultShimPath() {
   return (self.parent_path() / "skiff-shim").string();
 }
 
+std::string SandboxLibraryPath(const std::string& shim_path) {
+  const std::string shim = shim_path.empty() ? DefaultShimPath() : shim_path;
+  return (std::filesystem::path(shim).parent_path() / "libskiff-sandbox.so").string();
+}
+
 Status CheckShim(const std::string& shim_path) {
   if (access(shim_path.c_str(), X_OK) != 0) {
     return FailedPrecondition("the process shim " + shim_path +

@@ -42,6 +42,8 @@ struct SpawnRequest {
 
 // skiff-shim beside the running executable.
 std::string DefaultShimPath();
+// libskiff-sandbox.so beside the shim (sandbox.h's entry for the warm Python interpreters).
+std::string SandboxLibraryPath(const std::string& shim_path);
 // FailedPrecondition naming the path when the shim is not an executable file.
 Status CheckShim(const std::string& shim_path);
 
