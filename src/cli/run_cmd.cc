@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <thread>
@@ -203,7 +204,10 @@ int CmdRun(const GlobalFlags& g, const std::string& file, const std::vector<std:
   } else {
     std::printf("no server found: running in this process (SKIFF_HOME=%s)\n", SkiffHome().c_str());
     InitLogging("", "warn");
-    auto platform = Platform::Create({SkiffHome(), "", {}});
+    // The sandbox as `skiff up` has it: on unless SKIFF_SANDBOX=off.
+    const char* sandbox = std::getenv("SKIFF_SANDBOX");
+    auto platform = Platform::Create(
+        {SkiffHome(), "", {}, sandbox == nullptr || std::string(sandbox) != "off"});
     if (!platform.ok()) return Fail(platform.status());
     // The same admission as a run created through the API (core/admission.h).
     Json validated = run;
