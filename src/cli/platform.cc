@@ -53,7 +53,9 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   backend_options.log_dir = p->home_ + "/logs";
   // Cached Python environments may be shared between homes (tests, several installations).
   const char* env_cache = std::getenv("SKIFF_ENV_CACHE");
-  backend_options.env_cache_dir = env_cache && *env_cache ? env_cache : p->home_ + "/envs";
+  backend_options.env_cache_dir =
+      std::filesystem::absolute(env_cache && *env_cache ? env_cache : p->home_ + "/envs", ec)
+          .string();
   if (std::filesystem::exists(p->home_ + "/images.yaml")) {
     backend_options.image_map_file = p->home_ + "/images.yaml";
   }
@@ -71,7 +73,12 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
         user_home != nullptr && user_home[0] == '/' && real(user_home) != "/") {
       backend_options.sandbox.hidden.push_back(real(user_home));
     }
-    backend_options.sandbox.visible.push_back(real(backend_options.env_cache_dir));
+    // Seen by the path the environments are known by (a link into another folder, when
+    // SKIFF_HOME/envs is one) and by the folder it leads to.
+    backend_options.sandbox.visible.push_back(backend_options.env_cache_dir);
+    if (real(backend_options.env_cache_dir) != backend_options.env_cache_dir) {
+      backend_options.sandbox.visible.push_back(real(backend_options.env_cache_dir));
+    }
   }
   auto backend = LocalBackend::Create(backend_options, clock);
   if (!backend.ok()) return backend.status().WithContext("starting the local backend");

@@ -8,11 +8,13 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 
@@ -272,12 +274,27 @@ bool EnterSandbox(const SandboxPlan& plan, std::string* error) {
   }
   close(status_pipe[1]);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // No capability is kept, exec or not: in a user namespace of its own the container would
+  // otherwise hold them all there (a warm interpreter's container never execs), enough to
+  // unmount what hides SKIFF_HOME. The bounding set first, while that is still allowed.
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) Die("dropping capabilities");
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   if (plan.uid) {
     if (setgroups(0, nullptr) != 0) Die("dropping supplementary groups");
     if (setresgid(*plan.gid, *plan.gid, *plan.gid) != 0) Die("setting the group");
     if (setresuid(*plan.uid, *plan.uid, *plan.uid) != 0) Die("setting the user");
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Die("no_new_privs");
+  struct {
+    uint32_t version;
+    int pid;
+  } header{0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } none[2] = {};
+  if (syscall(SYS_capset, &header, none) != 0) Die("clearing capabilities");
   for (int i = 0; i < 4; ++i) sigaction(kForwarded[i], &entry[i], nullptr);
   return true;
 }

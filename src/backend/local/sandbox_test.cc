@@ -141,6 +141,28 @@ TEST_F(SandboxTest, AWorkloadSeesOnlyWhatItsPlanGivesIt) {
   }
 }
 
+TEST_F(SandboxTest, TheContainerHoldsNoCapabilityToUndoItsSandbox) {
+  // As root the container runs as another identity; either way (a user namespace of its own, as
+  // for a server that is not root) it keeps no capability, exec or not.
+  for (bool own_user_namespace : {false, true}) {
+    if (own_user_namespace) {
+      plan_.uid.reset();
+      plan_.gid.reset();
+    }
+    Ran r =
+        Run("grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status; "
+            "umount -l $HOME_DIR 2>/dev/null && echo LEAK-umount || echo no-umount; "
+            "cat $HOME_DIR/admin-token 2>/dev/null || echo no-token",
+            {"HOME_DIR=" + home_});
+    ASSERT_TRUE(r.exit.has_value()) << r.log;
+    EXPECT_NE(r.log.find("CapEff:\t0000000000000000"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find("CapPrm:\t0000000000000000"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find("CapBnd:\t0000000000000000"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find("no-umount"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find("no-token"), std::string::npos) << r.log;
+  }
+}
+
 TEST_F(SandboxTest, ItEndsAsTheContainerEnds) {
   Ran exited = Run("exit 7");
   ASSERT_TRUE(exited.exit.has_value()) << exited.log;
