@@ -32,25 +32,41 @@ import json, os, signal, sys, traceback, importlib
 
 TERMS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
-def write_exit(path, kind, value):
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+LIBS = {}  # the sandbox library, loaded once by the interpreter (its forks inherit it)
+
+def sandbox_lib(path):
+    if path not in LIBS:
+        import ctypes
+        LIBS[path] = ctypes.CDLL(path)
+    return LIBS[path]
+
+def sandbox_call(req, name, *args):
+    # 0, or the error after writing it to the log.
+    import ctypes
+    error = ctypes.create_string_buffer(512)
+    rc = getattr(sandbox_lib(req["sandbox_lib"]), name)(
+        req["sandbox"].encode(), *args, error, ctypes.c_size_t(len(error)))
+    if rc != 0:
+        sys.stderr.write("skiff: %s\n" % error.value.decode(errors="replace"))
+        sys.stderr.flush()
+    return rc
+
+def write_exit(dir_fd, name, kind, value):
+    # Through the folder opened before the sandbox hid it.
+    tmp = name + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=dir_fd)
     os.write(fd, ("%s %d\n" % (kind, value)).encode())
     os.close(fd)
-    os.rename(tmp, path)
+    os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 def run_command(req):
     for sig in TERMS:
         signal.signal(sig, signal.SIG_DFL)
     if req.get("sandbox"):
-        # The container's sandbox (sandbox.h), entered as skiff-shim enters it: this returns in
-        # the sandbox, as the container's identity; the processes in between end as it ends.
-        import ctypes
-        error = ctypes.create_string_buffer(512)
-        enter = ctypes.CDLL(req["sandbox_lib"]).skiff_enter_sandbox
-        if enter(req["sandbox"].encode(), error, ctypes.c_size_t(len(error))) != 0:
-            sys.stderr.write("skiff: %s\n" % error.value.decode(errors="replace"))
-            sys.stderr.flush()
+        # The container's sandbox (sandbox.h): prepared by the shim (then only the identity is
+        # left to take), or entered here as skiff-shim enters it (forking twice).
+        entry = "skiff_enter_prepared_sandbox" if req.get("prepared") else "skiff_enter_sandbox"
+        if sandbox_call(req, entry) != 0:
             os._exit(127)
     os.chdir(req["cwd"])
     limit = int(req.get("as_limit", 0))
@@ -100,13 +116,26 @@ def shim(req):
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.closerange(3, 65536)
+    exit_dir = os.open(os.path.dirname(req["exit_file"]) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    exit_name = os.path.basename(req["exit_file"])
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for sig in TERMS:
         signal.signal(sig, signal.SIG_IGN)
+    init = 0
+    if req.get("sandbox") and os.geteuid() == 0:
+        # Prepared here, so the command is forked once (a fork of this process costs ms).
+        import ctypes
+        pid = ctypes.c_int(0)
+        if sandbox_call(req, "skiff_prepare_sandbox", req["sandbox_init"].encode(),
+                        ctypes.byref(pid)) != 0:
+            write_exit(exit_dir, exit_name, "exit", 127)
+            os._exit(0)
+        init = pid.value
+        req["prepared"] = True
     try:
         child = os.fork()
     except OSError:
-        write_exit(req["exit_file"], "exit", 126)
+        write_exit(exit_dir, exit_name, "exit", 126)
         os._exit(0)
     if child == 0:
         run_command(req)
@@ -116,14 +145,18 @@ def shim(req):
             break
         except InterruptedError:
             continue
+    if init:
+        os.kill(init, signal.SIGKILL)  # the sandbox's pid 1: everything left in it ends
+        os.waitpid(init, 0)
     if os.WIFSIGNALED(status):
-        write_exit(req["exit_file"], "signal", os.WTERMSIG(status))
+        write_exit(exit_dir, exit_name, "signal", os.WTERMSIG(status))
     else:
-        write_exit(req["exit_file"], "exit", os.WEXITSTATUS(status))
+        write_exit(exit_dir, exit_name, "exit", os.WEXITSTATUS(status))
     os._exit(0)
 
 def main():
     import ctypes  # for the sandbox: imported once here, not in every task
+    import resource  # (run_command's, likewise)
     for module in sys.argv[1:]:
         importlib.import_module(module)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -133,6 +166,8 @@ def main():
     for line in sys.stdin:
         try:
             req = json.loads(line)
+            if req.get("sandbox"):
+                sandbox_lib(req["sandbox_lib"])
             try:
                 os.unlink(req["exit_file"])
             except FileNotFoundError:
@@ -272,7 +307,8 @@ Result<pid_t> PythonZygote::Fork(const SpawnRequest& req, std::chrono::milliseco
               {"cgroup_procs", req.cgroup_procs},
               {"as_limit", req.address_space_limit},
               {"sandbox", req.sandbox},
-              {"sandbox_lib", SandboxLibraryPath(req.shim_path)}};
+              {"sandbox_lib", SandboxLibraryPath(req.shim_path)},
+              {"sandbox_init", req.shim_path.empty() ? DefaultShimPath() : req.shim_path}};
   std::string line = msg.dump() + "\n";
   const char* p = line.data();
   size_t left = line.size();

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -142,7 +143,8 @@ std::optional<SandboxPlan> DecodeSandboxPlan(const std::string& text) {
   return plan;
 }
 
-bool EnterSandbox(const SandboxPlan& plan, std::string* error) {
+// Unshares the namespaces and sets the mounts up in this process (the steps before any fork).
+bool SetUp(const SandboxPlan& plan, std::string* error) {
   auto fail = [&](const std::string& step) {
     *error = "sandbox: " + step + ": " + strerror(errno);
     return false;
@@ -222,6 +224,46 @@ bool EnterSandbox(const SandboxPlan& plan, std::string* error) {
       mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
     return fail("a tmpfs at /dev/shm");
   }
+  return true;
+}
+
+// In the container's own process: its identity (the plan's, when the server is root), no
+// capability left, exec or not (in a user namespace of its own it would otherwise hold them all
+// there, enough to unmount what hides SKIFF_HOME), no way to gain privileges.
+bool DropPrivileges(const SandboxPlan& plan, std::string* error) {
+  auto fail = [&](const std::string& step) {
+    *error = "sandbox: " + step + ": " + strerror(errno);
+    return false;
+  };
+  // The bounding set first, while that is still allowed.
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+      return fail("dropping capabilities");
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (plan.uid) {
+    if (setgroups(0, nullptr) != 0) return fail("dropping supplementary groups");
+    if (setresgid(*plan.gid, *plan.gid, *plan.gid) != 0) return fail("setting the group");
+    if (setresuid(*plan.uid, *plan.uid, *plan.uid) != 0) return fail("setting the user");
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("no_new_privs");
+  struct {
+    uint32_t version;
+    int pid;
+  } header{0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } none[2] = {};
+  if (syscall(SYS_capset, &header, none) != 0) return fail("clearing capabilities");
+  return true;
+}
+
+bool EnterSandbox(const SandboxPlan& plan, std::string* error) {
+  auto fail = [&](const std::string& step) {
+    *error = "sandbox: " + step + ": " + strerror(errno);
+    return false;
+  };
+  if (!SetUp(plan, error)) return false;
 
   // What the four signals did on entry: the container gets it back; the processes in between
   // ignore them (a SIGTERM to the group is the container's to handle).
@@ -274,32 +316,114 @@ bool EnterSandbox(const SandboxPlan& plan, std::string* error) {
   }
   close(status_pipe[1]);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // No capability is kept, exec or not: in a user namespace of its own the container would
-  // otherwise hold them all there (a warm interpreter's container never execs), enough to
-  // unmount what hides SKIFF_HOME. The bounding set first, while that is still allowed.
-  for (int cap = 0; cap <= 63; ++cap) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) Die("dropping capabilities");
+  std::string dropped;
+  if (!DropPrivileges(plan, &dropped)) {
+    std::string line = "skiff: " + dropped + "\n";
+    ssize_t n = write(2, line.data(), line.size());
+    (void)n;
+    _exit(127);
   }
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  if (plan.uid) {
-    if (setgroups(0, nullptr) != 0) Die("dropping supplementary groups");
-    if (setresgid(*plan.gid, *plan.gid, *plan.gid) != 0) Die("setting the group");
-    if (setresuid(*plan.uid, *plan.uid, *plan.uid) != 0) Die("setting the user");
-  }
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Die("no_new_privs");
-  struct {
-    uint32_t version;
-    int pid;
-  } header{0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
-  struct {
-    uint32_t effective, permitted, inheritable;
-  } none[2] = {};
-  if (syscall(SYS_capset, &header, none) != 0) Die("clearing capabilities");
   for (int i = 0; i < 4; ++i) sigaction(kForwarded[i], &entry[i], nullptr);
   return true;
 }
 
+bool PrepareSandbox(const SandboxPlan& plan, const std::string& init_program, pid_t* init,
+                    std::string* error) {
+  auto fail = [&](const std::string& step) {
+    *error = "sandbox: " + step + ": " + strerror(errno);
+    return false;
+  };
+  if (!plan.uid) {
+    errno = EINVAL;
+    return fail("a prepared sandbox needs the profile's identity (a server running as root)");
+  }
+  if (!SetUp(plan, error)) return false;
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return fail("pipe");
+  // posix_spawn shares this (large) process's memory until the exec: no copy of its page
+  // tables, which a fork would make. Its child is the first of the new PID namespace: pid 1.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
+  const char* argv[] = {init_program.c_str(), "--sandbox-init", nullptr};
+  char* const envp[] = {nullptr};
+  pid_t pid = -1;
+  int err = posix_spawn(&pid, init_program.c_str(), &actions, nullptr,
+                        const_cast<char* const*>(argv), envp);
+  posix_spawn_file_actions_destroy(&actions);
+  close(ready[1]);
+  if (err != 0) {
+    close(ready[0]);
+    errno = err;
+    return fail("starting " + init_program);
+  }
+  char answer = 0;
+  ssize_t n = 0;
+  while ((n = read(ready[0], &answer, 1)) < 0 && errno == EINTR) {
+  }
+  close(ready[0]);
+  if (n != 1 || answer != '1') {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    errno = ECHILD;
+    return fail("the namespace's init did not mount /proc");
+  }
+  *init = pid;
+  return true;
+}
+
+bool EnterPreparedSandbox(const SandboxPlan& plan, std::string* error) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  return DropPrivileges(plan, error);
+}
+
+int RunSandboxInit() {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  for (int sig : kForwarded) signal(sig, SIG_IGN);
+  const bool mounted =
+      mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
+  ssize_t n = write(3, mounted ? "1" : "0", 1);
+  (void)n;
+  close(3);
+  if (!mounted) return 127;
+  while (true) {  // reaps whatever the container leaves; killed when it ends
+    if (waitpid(-1, nullptr, 0) < 0 && errno == ECHILD) pause();
+  }
+}
+
 }  // namespace skiff::local
+
+extern "C" int skiff_prepare_sandbox(const char* plan, const char* init_program, int* init_pid,
+                                     char* error, size_t error_size) {
+  std::string message = "sandbox: the plan cannot be read";
+  std::optional<skiff::local::SandboxPlan> decoded =
+      plan != nullptr ? skiff::local::DecodeSandboxPlan(plan) : std::nullopt;
+  pid_t pid = -1;
+  if (decoded && init_program != nullptr &&
+      skiff::local::PrepareSandbox(*decoded, init_program, &pid, &message)) {
+    if (init_pid != nullptr) *init_pid = pid;
+    return 0;
+  }
+  if (error != nullptr && error_size > 0) {
+    const size_t n = std::min(message.size(), error_size - 1);
+    std::memcpy(error, message.data(), n);
+    error[n] = '\0';
+  }
+  return -1;
+}
+
+extern "C" int skiff_enter_prepared_sandbox(const char* plan, char* error, size_t error_size) {
+  std::string message = "sandbox: the plan cannot be read";
+  std::optional<skiff::local::SandboxPlan> decoded =
+      plan != nullptr ? skiff::local::DecodeSandboxPlan(plan) : std::nullopt;
+  if (decoded && skiff::local::EnterPreparedSandbox(*decoded, &message)) return 0;
+  if (error != nullptr && error_size > 0) {
+    const size_t n = std::min(message.size(), error_size - 1);
+    std::memcpy(error, message.data(), n);
+    error[n] = '\0';
+  }
+  return -1;
+}
 
 extern "C" int skiff_enter_sandbox(const char* plan, char* error, size_t error_size) {
   std::string message = "sandbox: the plan cannot be read";

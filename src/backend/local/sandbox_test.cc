@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -180,6 +181,47 @@ TEST_F(SandboxTest, ItEndsAsTheContainerEnds) {
   });
   ASSERT_TRUE(stopped.exit.has_value()) << stopped.log;
   EXPECT_EQ(stopped.exit->signal, SIGTERM) << stopped.log;
+}
+
+// The warm interpreters' way in: the sandbox prepared in the process that forks the container
+// (which stays outside, as a shim does), the container forked once as pid 2.
+TEST_F(SandboxTest, APreparedSandboxIsTheSameSandboxWithOneFork) {
+  if (geteuid() != 0) GTEST_SKIP() << "a prepared sandbox needs the profile's identity (root)";
+  const std::string out = dir_.path() + "/tmp/out";  // the container's /tmp
+  pid_t shim = fork();  // stands for the interpreter's shim: its mounts change
+  if (shim == 0) {
+    pid_t init = -1;
+    std::string error;
+    if (!PrepareSandbox(plan_, DefaultShimPath(), &init, &error)) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      _exit(3);
+    }
+    pid_t container = fork();
+    if (container == 0) {
+      if (!EnterPreparedSandbox(plan_, &error)) _exit(4);
+      execl("/bin/sh", "sh", "-c",
+            ("{ echo pid $$; id -u; cat " + home_ +
+             "/admin-token || echo no-token; "
+             "grep CapEff /proc/self/status; } > /tmp/out 2>&1")
+                .c_str(),
+            nullptr);
+      _exit(5);
+    }
+    int status = 0;
+    waitpid(container, &status, 0);
+    kill(init, SIGKILL);
+    waitpid(init, nullptr, 0);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 6);
+  }
+  int status = 0;
+  waitpid(shim, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  const std::string got = ReadFile(out).value_or("");
+  EXPECT_NE(got.find("pid 2\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("70001"), std::string::npos) << got;
+  EXPECT_NE(got.find("no-token"), std::string::npos) << got;
+  EXPECT_NE(got.find("CapEff:\t0000000000000000"), std::string::npos) << got;
 }
 
 TEST_F(SandboxTest, AFailureToEnterIsReportedInTheLog) {

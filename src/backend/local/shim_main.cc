@@ -1,6 +1,7 @@
 // skiff-shim: the small program the local backend starts for every container (see spawn.h).
 //
 //   skiff-shim EXIT_FILE CGROUP_PROCS AS_LIMIT SANDBOX WORKING_DIR EXECUTABLE ARGV0 [ARGS...]
+//   skiff-shim --sandbox-init     (the init of a prepared sandbox: sandbox.h)
 //
 // It is started by posix_spawn as the leader of a new session, with stdin on /dev/null,
 // stdout+stderr on the container's log, its signal mask empty and the environment of the command.
@@ -73,6 +74,9 @@ const int kIgnored[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--sandbox-init") == 0) {
+    return skiff::local::RunSandboxInit();
+  }
   if (argc < 8) {
     WriteStr(2,
              "skiff-shim: usage: skiff-shim EXIT_FILE CGROUP_PROCS AS_LIMIT SANDBOX WORKING_DIR "
