@@ -7,6 +7,8 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/log.h"
+#include "store/encrypting_store.h"
 
 namespace skiff::cli {
 
@@ -46,7 +48,16 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
       options.store_url.empty() ? "sqlite://" + p->home_ + "/skiff.db" : options.store_url;
   auto store = OpenStore(p->store_url_, clock);
   if (!store.ok()) return store.status().WithContext("opening the store");
-  p->store_ = std::move(store).value();
+  // Secrets are encrypted at rest, with a key kept beside the store and not in it.
+  auto key = LoadOrCreateSecretsKey(p->home_ + "/" + kSecretsKeyFile, **store);
+  if (!key.ok()) return key.status().WithContext("the Secrets key");
+  auto encrypting = std::make_unique<EncryptingStore>(std::move(store).value(), *key);
+  Result<int> sealed = encrypting->EncryptAll();
+  if (!sealed.ok()) return sealed.status().WithContext("encrypting the stored Secrets");
+  if (*sealed > 0) {
+    LogInfo("encrypted the Secrets stored in plain text", {{"count", std::to_string(*sealed)}});
+  }
+  p->store_ = std::move(encrypting);
 
   LocalBackend::Options backend_options;
   backend_options.state_dir = p->home_ + "/workloads";
