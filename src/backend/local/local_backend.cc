@@ -724,17 +724,19 @@ void LocalBackend::StartLocked(Workload& w) {
   LogInfo("workload started", {{"workload", w.rec.spec.id}});
 }
 
+Result<const Volume*> LocalBackend::FindVolume(const Workload& w, const VolumeMount& m,
+                                               const std::string& where) {
+  for (const Volume& v : w.rec.spec.volumes) {
+    if (v.name == m.name) return &v;
+  }
+  return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
+}
+
 Status LocalBackend::LinkVolumesLocked(const Workload& w, const ContainerSpec& c,
                                        std::vector<std::string>* links) {
   const std::string where = "container " + c.name;
   for (const VolumeMount& m : c.volume_mounts) {
-    const Volume* vol = nullptr;
-    for (const Volume& v : w.rec.spec.volumes) {
-      if (v.name == m.name) vol = &v;
-    }
-    if (vol == nullptr) {
-      return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
-    }
+    ASSIGN_OR_RETURN(const Volume* vol, FindVolume(w, m, where));
     const std::string host = VolumeHostPath(w, vol->name);
     std::error_code ec;
     fs::create_directories(host, ec);
@@ -806,13 +808,7 @@ Result<std::string> LocalBackend::SandboxLocked(const Workload& w, const Contain
     if (!p.read_only) RETURN_IF_ERROR(make(p.path));  // an output folder the task writes
   }
   for (const VolumeMount& m : c.volume_mounts) {
-    const Volume* vol = nullptr;
-    for (const Volume& v : w.rec.spec.volumes) {
-      if (v.name == m.name) vol = &v;
-    }
-    if (vol == nullptr) {
-      return InvalidArgument(where + ": volumeMount " + m.name + " names no volume");
-    }
+    ASSIGN_OR_RETURN(const Volume* vol, FindVolume(w, m, where));
     const std::string host = VolumeHostPath(w, vol->name);
     // The platform's folders (an emptyDir, a claim's) are made; a user's hostPath must exist.
     const bool platform = vol->host_path.empty() || vol->from_platform;

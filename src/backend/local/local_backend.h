@@ -200,6 +200,9 @@ class LocalBackend : public Backend {
   bool EnvironmentsReadyLocked(Workload& w) REQUIRES(mu_);
   Status StartContainerLocked(Workload& w, size_t index, std::vector<std::string>* links)
       REQUIRES(mu_);
+  // The volume `m` names (an error naming the container, `where`, when none).
+  static Result<const Volume*> FindVolume(const Workload& w, const VolumeMount& m,
+                                          const std::string& where);
   // Unsandboxed: binds each volume of `c` by a symlink at its mount path (recorded in `links`).
   Status LinkVolumesLocked(const Workload& w, const ContainerSpec& c,
                            std::vector<std::string>* links) REQUIRES(mu_);

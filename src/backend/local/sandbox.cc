@@ -393,6 +393,20 @@ int RunSandboxInit() {
 
 }  // namespace skiff::local
 
+namespace {
+
+// A C entry's refusal: `message` into the caller's buffer (NUL-terminated, cut to fit), -1.
+int Refused(const std::string& message, char* error, size_t error_size) {
+  if (error != nullptr && error_size > 0) {
+    const size_t n = std::min(message.size(), error_size - 1);
+    std::memcpy(error, message.data(), n);
+    error[n] = '\0';
+  }
+  return -1;
+}
+
+}  // namespace
+
 extern "C" int skiff_prepare_sandbox(const char* plan, const char* init_program, int* init_pid,
                                      char* error, size_t error_size) {
   std::string message = "sandbox: the plan cannot be read";
@@ -404,12 +418,7 @@ extern "C" int skiff_prepare_sandbox(const char* plan, const char* init_program,
     if (init_pid != nullptr) *init_pid = pid;
     return 0;
   }
-  if (error != nullptr && error_size > 0) {
-    const size_t n = std::min(message.size(), error_size - 1);
-    std::memcpy(error, message.data(), n);
-    error[n] = '\0';
-  }
-  return -1;
+  return Refused(message, error, error_size);
 }
 
 extern "C" int skiff_enter_prepared_sandbox(const char* plan, char* error, size_t error_size) {
@@ -417,12 +426,7 @@ extern "C" int skiff_enter_prepared_sandbox(const char* plan, char* error, size_
   std::optional<skiff::local::SandboxPlan> decoded =
       plan != nullptr ? skiff::local::DecodeSandboxPlan(plan) : std::nullopt;
   if (decoded && skiff::local::EnterPreparedSandbox(*decoded, &message)) return 0;
-  if (error != nullptr && error_size > 0) {
-    const size_t n = std::min(message.size(), error_size - 1);
-    std::memcpy(error, message.data(), n);
-    error[n] = '\0';
-  }
-  return -1;
+  return Refused(message, error, error_size);
 }
 
 extern "C" int skiff_enter_sandbox(const char* plan, char* error, size_t error_size) {
@@ -430,10 +434,5 @@ extern "C" int skiff_enter_sandbox(const char* plan, char* error, size_t error_s
   std::optional<skiff::local::SandboxPlan> decoded =
       plan != nullptr ? skiff::local::DecodeSandboxPlan(plan) : std::nullopt;
   if (decoded && skiff::local::EnterSandbox(*decoded, &message)) return 0;
-  if (error != nullptr && error_size > 0) {
-    const size_t n = std::min(message.size(), error_size - 1);
-    std::memcpy(error, message.data(), n);
-    error[n] = '\0';
-  }
-  return -1;
+  return Refused(message, error, error_size);
 }
