@@ -55,8 +55,8 @@ def test_a_secret_is_not_in_the_store_files_but_reaches_its_workload(skiff, tmp_
     for path in files:
         with open(path, "rb") as f:
             assert value.encode() not in f.read(), path
-    key = os.path.join(skiff.home, "secrets.key")
-    assert os.stat(key).st_mode & 0o777 == 0o600
+    for path in files + [os.path.join(skiff.home, "secrets.key")]:
+        assert os.stat(path).st_mode & 0o777 == 0o600, path
 
     # The same key after a restart: the secret still reads.
     skiff.stop()

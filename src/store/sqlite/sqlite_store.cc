@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <utility>
@@ -107,6 +108,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     sqlite3_close(db);
     return Unavailable("sqlite store " + path + ": cannot open: " + message);
   }
+  // The server's user's alone (SQLite makes its -wal and -shm files with the database's mode).
+  if (path != ":memory:") ::chmod(path.c_str(), 0600);
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, db, clock));
   {
     MutexLock lock(&store->mu_);
