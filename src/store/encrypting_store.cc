@@ -51,7 +51,7 @@ Result<std::string> EncryptGcm(const std::string& key, const std::string& aad,
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, tag.data()) != 1) {
     return Internal("encrypting a Secret failed");
   }
-  out.resize(static_cast<size_t>(total + len));
+  out.resize(static_cast<size_t>(total) + static_cast<size_t>(len));
   return kPrefix + EncodeBase64(nonce + out + tag);
 }
 
@@ -85,7 +85,7 @@ Result<std::string> DecryptGcm(const std::string& key, const std::string& aad,
     return Internal(what + ": cannot be decrypted with " + std::string(kSecretsKeyFile) +
                     " (another key, or the stored value was changed)");
   }
-  out.resize(static_cast<size_t>(total + len));
+  out.resize(static_cast<size_t>(total) + static_cast<size_t>(len));
   return out;
 }
 
