@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -143,8 +144,8 @@ std::optional<SandboxPlan> DecodeSandboxPlan(const std::string& text) {
   return plan;
 }
 
-// Unshares the namespaces and sets the mounts up in this process (the steps before any fork).
-bool SetUp(const SandboxPlan& plan, std::string* error) {
+// Unshares the namespaces (the first child this process makes then is pid 1 of the new one).
+bool Unshare(const SandboxPlan& plan, std::string* error) {
   auto fail = [&](const std::string& step) {
     *error = "sandbox: " + step + ": " + strerror(errno);
     return false;
@@ -168,6 +169,15 @@ bool SetUp(const SandboxPlan& plan, std::string* error) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return fail("making the mounts private");
   }
+  return true;
+}
+
+// Sets the container's view up in this process's new mount namespace.
+bool MountView(const SandboxPlan& plan, std::string* error) {
+  auto fail = [&](const std::string& step) {
+    *error = "sandbox: " + step + ": " + strerror(errno);
+    return false;
+  };
   // The sources, opened in the new mount namespace while its view is still the machine's (a
   // hidden folder may hold them); bound from these descriptors once hidden.
   std::vector<int> fds;
@@ -225,6 +235,11 @@ bool SetUp(const SandboxPlan& plan, std::string* error) {
     return fail("a tmpfs at /dev/shm");
   }
   return true;
+}
+
+// Unshare, then MountView: the steps before any fork.
+bool SetUp(const SandboxPlan& plan, std::string* error) {
+  return Unshare(plan, error) && MountView(plan, error);
 }
 
 // In the container's own process: its identity (the plan's, when the server is root), no
@@ -337,9 +352,12 @@ bool PrepareSandbox(const SandboxPlan& plan, const std::string& init_program, pi
     errno = EINVAL;
     return fail("a prepared sandbox needs the profile's identity (a server running as root)");
   }
-  if (!SetUp(plan, error)) return false;
+  if (!Unshare(plan, error)) return false;
+  // The init starts before the mounts (its program may lie in a folder they hide, a checkout
+  // in /tmp) and mounts /proc after them (this process binds from /proc/self/fd, which the new
+  // /proc would not show it): it waits for a byte on fd 3, then answers "1" once /proc is there.
   int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) return fail("pipe");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) != 0) return fail("socketpair");
   // posix_spawn shares this (large) process's memory until the exec: no copy of its page
   // tables, which a fork would make. Its child is the first of the new PID namespace: pid 1.
   posix_spawn_file_actions_t actions;
@@ -356,6 +374,18 @@ bool PrepareSandbox(const SandboxPlan& plan, const std::string& init_program, pi
     close(ready[0]);
     errno = err;
     return fail("starting " + init_program);
+  }
+  if (!MountView(plan, error)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(ready[0]);
+    return false;
+  }
+  if (write(ready[0], "g", 1) != 1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(ready[0]);
+    return fail("starting the namespace's init");
   }
   char answer = 0;
   ssize_t n = 0;
@@ -380,6 +410,9 @@ bool EnterPreparedSandbox(const SandboxPlan& plan, std::string* error) {
 int RunSandboxInit() {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   for (int sig : kForwarded) signal(sig, SIG_IGN);
+  char go = 0;
+  while (read(3, &go, 1) < 0 && errno == EINTR) {
+  }
   const bool mounted =
       mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
   ssize_t n = write(3, mounted ? "1" : "0", 1);

@@ -75,8 +75,8 @@ bool EnterSandbox(const SandboxPlan& plan, std::string* error);
 bool PrepareSandbox(const SandboxPlan& plan, const std::string& init_program, pid_t* init,
                     std::string* error);
 bool EnterPreparedSandbox(const SandboxPlan& plan, std::string* error);
-// skiff-shim --sandbox-init: the init of a prepared sandbox (says "1" on fd 3 once /proc is
-// mounted). Never returns but on failure.
+// skiff-shim --sandbox-init: the init of a prepared sandbox (once told on fd 3 that the mounts
+// are there, mounts /proc and says "1"). Never returns but on failure.
 int RunSandboxInit();
 
 }  // namespace skiff::local
