@@ -64,8 +64,11 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   backend_options.log_dir = p->home_ + "/logs";
   // Cached Python environments may be shared between homes (tests, several installations).
   const char* env_cache = std::getenv("SKIFF_ENV_CACHE");
+  // By its canonical path: the environments' own paths (sys.path) must resolve inside a
+  // sandbox too, where a `..` through a folder it does not show would not.
   backend_options.env_cache_dir =
-      std::filesystem::absolute(env_cache && *env_cache ? env_cache : p->home_ + "/envs", ec)
+      std::filesystem::weakly_canonical(
+          std::filesystem::absolute(env_cache && *env_cache ? env_cache : p->home_ + "/envs"), ec)
           .string();
   if (std::filesystem::exists(p->home_ + "/images.yaml")) {
     backend_options.image_map_file = p->home_ + "/images.yaml";

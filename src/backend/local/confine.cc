@@ -51,9 +51,8 @@ Result<SandboxPlan> PlanSandbox(const SandboxLayout& layout, const ContainerFold
         });
     if (!inside_another) plan.hide.push_back(Normal(h));
   }
-  for (const std::string& v : layout.visible) {
-    if (hidden(v)) plan.binds.push_back({Normal(v), Normal(v), true});
-  }
+  // Read-only wherever they lie (in a hidden folder, or under /tmp, which is the container's own).
+  for (const std::string& v : layout.visible) plan.binds.push_back({Normal(v), Normal(v), true});
   RETURN_IF_ERROR(absolute(folders.own_dir, "the workload's folder"));
   const std::string workdir = folders.working_dir.empty() ? folders.own_dir : folders.working_dir;
   RETURN_IF_ERROR(absolute(workdir, "workingDir"));

@@ -2,8 +2,9 @@
 // layout and the container's folders, volumes and exposed paths. Pure, so its rules are tested
 // without processes:
 //
-//   - the hidden folders (SKIFF_HOME, the server's home) are empty, but for what is bound back:
-//     the layout's visible folders read-only (the Python environment cache), the workload's own
+//   - the hidden folders (SKIFF_HOME, the server's home) are empty, and /tmp is the
+//     container's own, but for what is bound: the layout's visible folders read-only wherever
+//     they lie (the Python environment cache, which may be under /tmp), the workload's own
 //     folder (at its workingDir when it names one), its volumes at their mount paths, and its
 //     exposed paths;
 //   - a volume that is not the platform's (a user's hostPath) may not lie in a hidden folder;
@@ -26,7 +27,7 @@ namespace skiff::local {
 
 struct SandboxLayout {
   std::vector<std::string> hidden;   // absolute folders no workload sees
-  std::vector<std::string> visible;  // in hidden folders: seen read-only by every workload
+  std::vector<std::string> visible;  // seen read-only by every workload, wherever they lie
   bool profile_identity = false;     // each profile runs as ProfileUid (the server is root)
 };
 

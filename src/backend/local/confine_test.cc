@@ -33,11 +33,12 @@ TEST(Confine, HidesThePlatformAndBindsBackOnlyWhatTheWorkloadIsGiven) {
   EXPECT_EQ(binds, (std::vector<std::string>{
                        "/root/.skiff/workloads/team-a%pi.d -> /app rw",
                        "/srv/scratch -> /scratch ro",
+                       "/opt/envs -> /opt/envs ro",
                        "/root/.skiff/volumes/team-a/data -> /app/data rw",
                        "/root/.skiff/envs -> /root/.skiff/envs ro",
                        "/root/.skiff/artifacts/run-1/in -> /root/.skiff/artifacts/run-1/in ro",
                    }))
-      << "outer folders first; /opt/envs is not hidden: nothing to bind";
+      << "outer folders first; the environments read-only wherever they lie";
   EXPECT_EQ(plan->tmp, f.tmp_dir);
   EXPECT_FALSE(plan->uid.has_value()) << "not root: the server's own identity";
 
