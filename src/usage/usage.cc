@@ -352,8 +352,11 @@ Result<std::optional<Prices>> LoadPrices(const std::string& home) {
   if (!report.errors.empty()) return report.ToStatus("price table " + path);
   Prices p;
   p.currency = docs[0]["currency"].get<std::string>();
-  p.cpu_hour = docs[0].value("cpuHour", 0.0);
-  p.memory_gib_hour = docs[0].value("memoryGiBHour", 0.0);
+  // (A null passes the check as an absent field: 0.)
+  const Json& cpu = docs[0].value("cpuHour", Json());
+  const Json& memory = docs[0].value("memoryGiBHour", Json());
+  p.cpu_hour = cpu.is_number() ? cpu.get<double>() : 0.0;
+  p.memory_gib_hour = memory.is_number() ? memory.get<double>() : 0.0;
   return std::optional<Prices>(std::move(p));
 }
 

@@ -152,6 +152,10 @@ TEST(Prices, AreOptionalAndCheckedFieldByField) {
   // 100 CPU-seconds (0.036/h) and 2 GiB for 1,000 s (0.0072 per GiB-hour).
   const Figures f{.cpu_seconds = 100, .memory_byte_seconds = 2.0 * (1 << 30) * 1000};
   EXPECT_NEAR((*prices)->Cost(f), 0.001 + 0.004, 1e-12);
+  WriteFile(home.path() + "/prices.yaml", "currency: EUR\ncpuHour: null\n");
+  auto null_price = LoadPrices(home.path());
+  ASSERT_TRUE(null_price.ok() && null_price->has_value()) << null_price.status().ToString();
+  EXPECT_EQ((*null_price)->cpu_hour, 0) << "a null price is no price";
 
   for (const auto& [text, named] : std::vector<std::pair<std::string, std::string>>{
            {"currency: EUR\ncpuHour: -1\n", "cpuHour"},

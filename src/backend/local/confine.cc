@@ -12,6 +12,15 @@ std::string Normal(const std::string& path) {
   return n;
 }
 
+// Where a source leads, its links followed: a user's folder that is a link into a hidden one is
+// judged by where it leads (and the sandbox opens it refusing any link, so a link swapped in
+// later does not open).
+std::string Resolved(const std::string& path) {
+  std::error_code ec;
+  std::string r = std::filesystem::weakly_canonical(path, ec).string();
+  return ec || r.empty() ? Normal(path) : Normal(r);
+}
+
 size_t Depth(const std::string& path) { return std::count(path.begin(), path.end(), '/'); }
 
 }  // namespace
@@ -52,31 +61,32 @@ Result<SandboxPlan> PlanSandbox(const SandboxLayout& layout, const ContainerFold
     if (!inside_another) plan.hide.push_back(Normal(h));
   }
   // Read-only wherever they lie (in a hidden folder, or under /tmp, which is the container's own).
-  for (const std::string& v : layout.visible) plan.binds.push_back({Normal(v), Normal(v), true});
+  for (const std::string& v : layout.visible) plan.binds.push_back({Resolved(v), Normal(v), true});
   RETURN_IF_ERROR(absolute(folders.own_dir, "the workload's folder"));
   const std::string workdir = folders.working_dir.empty() ? folders.own_dir : folders.working_dir;
   RETURN_IF_ERROR(absolute(workdir, "workingDir"));
-  plan.binds.push_back({Normal(folders.own_dir), Normal(workdir), false});
+  plan.binds.push_back({Resolved(folders.own_dir), Normal(workdir), false});
   for (const ContainerFolders::Mount& m : folders.mounts) {
     const std::string what = "volume " + m.volume;
     RETURN_IF_ERROR(absolute(m.source, what));
     RETURN_IF_ERROR(absolute(m.target, what + " mountPath"));
-    if (!m.from_platform && hidden(m.source)) {
+    const std::string source = Resolved(m.source);
+    if (!m.from_platform && hidden(source)) {
       return PermissionDenied(what + ": " + m.source +
                               " lies in a folder the platform keeps from workloads");
     }
-    plan.binds.push_back({Normal(m.source), Normal(m.target), m.read_only});
+    plan.binds.push_back({source, Normal(m.target), m.read_only});
   }
   for (const HostPath& p : folders.exposed) {
     RETURN_IF_ERROR(absolute(p.path, "exposed path"));
-    plan.binds.push_back({Normal(p.path), Normal(p.path), p.read_only});
+    plan.binds.push_back({Resolved(p.path), Normal(p.path), p.read_only});
   }
   // Outer folders first: a volume mounted in the working directory lands on top of it.
   std::stable_sort(
       plan.binds.begin(), plan.binds.end(),
       [](const SandboxBind& a, const SandboxBind& b) { return Depth(a.target) < Depth(b.target); });
   RETURN_IF_ERROR(absolute(folders.tmp_dir, "the workload's /tmp"));
-  plan.tmp = Normal(folders.tmp_dir);
+  plan.tmp = Resolved(folders.tmp_dir);
   if (layout.profile_identity) {
     plan.uid = ProfileUid(folders.profile);
     plan.gid = *plan.uid;

@@ -1,13 +1,14 @@
 // What the local backend gives one sandboxed container (sandbox.h): the plan, from the backend's
-// layout and the container's folders, volumes and exposed paths. Pure, so its rules are tested
-// without processes:
+// layout and the container's folders, volumes and exposed paths. Pure but for following the
+// sources' links, so its rules are tested without processes:
 //
 //   - the hidden folders (SKIFF_HOME, the server's home) are empty, and /tmp is the
 //     container's own, but for what is bound: the layout's visible folders read-only wherever
 //     they lie (the Python environment cache, which may be under /tmp), the workload's own
 //     folder (at its workingDir when it names one), its volumes at their mount paths, and its
 //     exposed paths;
-//   - a volume that is not the platform's (a user's hostPath) may not lie in a hidden folder;
+//   - a volume that is not the platform's (a user's hostPath) may not lie in a hidden folder,
+//     nor lead into one through a link (sources are bound by where their links lead);
 //   - when the server is root the container runs as its profile's identity (ProfileUid).
 //
 //   ASSIGN_OR_RETURN(SandboxPlan plan, PlanSandbox(layout, folders));

@@ -930,15 +930,21 @@ TEST_F(LocalBackendTest, ASandboxedWorkloadSeesItsFoldersAndVolumesOnly) {
       << "the emptyDir is the workload's folder: " << volume;
   ASSERT_TRUE(b->Stop("team-a/box", milliseconds(100)).ok());
 
-  WorkloadSpec steal = OneShell("team-a/steal", "true");
-  steal.sandboxed = true;
-  steal.volumes.push_back({"home", home});
-  steal.containers[0].volume_mounts.push_back({"home", "/tmp/home", false});
-  ASSERT_TRUE(b->Launch(steal).ok());
-  WorkloadStatus st = WaitFinished(*b, "team-a/steal");
-  EXPECT_EQ(st.phase, WorkloadPhase::kFailed);
-  EXPECT_NE(st.message.find("volume home"), std::string::npos) << st.message;
-  EXPECT_NE(st.message.find("keeps from workloads"), std::string::npos) << st.message;
+  // Straight in, or through a link that leads there.
+  TempDir elsewhere;
+  fs::create_directory_symlink(home, elsewhere.path() + "/link");
+  for (const std::string& path : {home, elsewhere.path() + "/link"}) {
+    const std::string id = "team-a/steal-" + std::to_string(path.size());
+    WorkloadSpec steal = OneShell(id, "true");
+    steal.sandboxed = true;
+    steal.volumes.push_back({"home", path});
+    steal.containers[0].volume_mounts.push_back({"home", "/tmp/home", false});
+    ASSERT_TRUE(b->Launch(steal).ok());
+    WorkloadStatus st = WaitFinished(*b, id);
+    EXPECT_EQ(st.phase, WorkloadPhase::kFailed) << path;
+    EXPECT_NE(st.message.find("volume home"), std::string::npos) << st.message;
+    EXPECT_NE(st.message.find("keeps from workloads"), std::string::npos) << st.message;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -188,7 +189,12 @@ bool MountView(const SandboxPlan& plan, std::string* error) {
     }
   } closer{&fds};
   for (const SandboxBind& b : plan.binds) {
-    int fd = open(b.source.c_str(), O_PATH | O_CLOEXEC);
+    // A source is where its links led when planned: one that is a link now was swapped in.
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, b.source.c_str(), &how, sizeof how));
+    if (fd < 0 && errno == ENOSYS) fd = open(b.source.c_str(), O_PATH | O_CLOEXEC);
     if (fd < 0) return fail("cannot open " + b.source);
     fds.push_back(fd);
   }

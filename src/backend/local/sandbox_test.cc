@@ -224,6 +224,18 @@ TEST_F(SandboxTest, APreparedSandboxIsTheSameSandboxWithOneFork) {
   EXPECT_NE(got.find("CapEff:\t0000000000000000"), std::string::npos) << got;
 }
 
+TEST_F(SandboxTest, ASourceThatIsALinkWhenEnteredIsRefused) {
+  // Planned sources are where their links led (confine.h): a link found there now was swapped
+  // in after the plan, and is not followed into whatever it points at.
+  fs::create_directory_symlink(home_, dir_.path() + "/swapped");
+  plan_.binds.push_back({dir_.path() + "/swapped", "/tmp/peek", true});
+  Ran r = Run("ls /tmp/peek; echo should-not-run");
+  ASSERT_TRUE(r.exit.has_value());
+  EXPECT_EQ(r.exit->exit_code, 127);
+  EXPECT_NE(r.log.find("cannot open " + dir_.path() + "/swapped"), std::string::npos) << r.log;
+  EXPECT_EQ(r.log.find("should-not-run"), std::string::npos);
+}
+
 TEST_F(SandboxTest, AFailureToEnterIsReportedInTheLog) {
   plan_.binds.push_back({dir_.path() + "/missing", dir_.path() + "/missing", true});
   Ran r = Run("echo should-not-run");
