@@ -87,12 +87,7 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
         user_home != nullptr && user_home[0] == '/' && real(user_home) != "/") {
       backend_options.sandbox.hidden.push_back(real(user_home));
     }
-    // Seen by the path the environments are known by (a link into another folder, when
-    // SKIFF_HOME/envs is one) and by the folder it leads to.
-    backend_options.sandbox.visible.push_back(backend_options.env_cache_dir);
-    if (real(backend_options.env_cache_dir) != backend_options.env_cache_dir) {
-      backend_options.sandbox.visible.push_back(real(backend_options.env_cache_dir));
-    }
+    backend_options.sandbox.visible.push_back(backend_options.env_cache_dir);  // canonical
   }
   auto backend = LocalBackend::Create(backend_options, clock);
   if (!backend.ok()) return backend.status().WithContext("starting the local backend");

@@ -346,9 +346,7 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
     }
   }
   // Kubernetes' default for a pod is Always (a Job's template must say Never or OnFailure).
-  const std::string restart = spec.value("restartPolicy", Json("Always")).is_string()
-                                  ? spec.value("restartPolicy", std::string("Always"))
-                                  : "Always";
+  const std::string restart = TextAt(spec, {"restartPolicy"}, "Always");
   w.restart_policy = restart == "Never"       ? RestartPolicy::kNever
                      : restart == "OnFailure" ? RestartPolicy::kOnFailure
                                               : RestartPolicy::kAlways;
