@@ -82,41 +82,40 @@ std::string Metrics::Render() {
 
 namespace {
 template <typename T>
-Result<T> Count(Metrics& metrics, const char* op, Result<T> result) {
+Result<T> Metered(Metrics& metrics, const char* op, Result<T> result) {
   metrics.RecordStoreOperation(op, result.status());
   return result;
 }
 }  // namespace
 
 Result<Json> MeteredStore::Create(const std::string& type, Json object) {
-  return Count(metrics_, "create", store_.Create(type, std::move(object)));
+  return Metered(metrics_, "create", inner().Create(type, std::move(object)));
 }
 Result<Json> MeteredStore::Get(const std::string& type, const std::string& ns,
                                const std::string& name) {
-  return Count(metrics_, "get", store_.Get(type, ns, name));
+  return Metered(metrics_, "get", inner().Get(type, ns, name));
 }
 Result<int64_t> MeteredStore::GetResourceVersion(const std::string& type, const std::string& ns,
                                                  const std::string& name) {
-  return Count(metrics_, "get_version", store_.GetResourceVersion(type, ns, name));
+  return Metered(metrics_, "get_version", inner().GetResourceVersion(type, ns, name));
 }
 Result<Json> MeteredStore::Update(const std::string& type, Json object) {
-  return Count(metrics_, "update", store_.Update(type, std::move(object)));
+  return Metered(metrics_, "update", inner().Update(type, std::move(object)));
 }
 Result<Json> MeteredStore::Delete(const std::string& type, const std::string& ns,
                                   const std::string& name, int64_t expected_version) {
-  return Count(metrics_, "delete", store_.Delete(type, ns, name, expected_version));
+  return Metered(metrics_, "delete", inner().Delete(type, ns, name, expected_version));
 }
 Result<ListResult> MeteredStore::List(const std::string& type, const std::string& ns,
                                       const ListOptions& options) {
-  return Count(metrics_, "list", store_.List(type, ns, options));
+  return Metered(metrics_, "list", inner().List(type, ns, options));
 }
 Result<std::vector<WatchEvent>> MeteredStore::ReadChanges(const ChangeFilter& filter, int64_t after,
                                                           size_t limit) {
-  return Count(metrics_, "read_changes", store_.ReadChanges(filter, after, limit));
+  return Metered(metrics_, "read_changes", inner().ReadChanges(filter, after, limit));
 }
-int64_t MeteredStore::WaitForChange(int64_t after, std::chrono::milliseconds timeout) {
-  return store_.WaitForChange(after, timeout);
+Result<int64_t> MeteredStore::Count(const std::string& type, const std::string& ns) {
+  return Metered(metrics_, "count", inner().Count(type, ns));
 }
-int64_t MeteredStore::CurrentVersion() { return store_.CurrentVersion(); }
 
 }  // namespace skiff

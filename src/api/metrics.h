@@ -30,7 +30,7 @@
 
 #include "core/status.h"
 #include "core/thread_annotations.h"
-#include "store/store.h"
+#include "store/forwarding_store.h"
 
 namespace skiff {
 
@@ -74,9 +74,9 @@ class Metrics {
 
 // A Store that counts every operation in skiff_store_operations_total and forwards it.
 // Thread-safe when the wrapped store is.
-class MeteredStore : public Store {
+class MeteredStore : public ForwardingStore {
  public:
-  MeteredStore(Store& store, Metrics& metrics) : store_(store), metrics_(metrics) {}
+  MeteredStore(Store& store, Metrics& metrics) : ForwardingStore(store), metrics_(metrics) {}
 
   Result<Json> Create(const std::string& type, Json object) override;
   Result<Json> Get(const std::string& type, const std::string& ns,
@@ -88,14 +88,11 @@ class MeteredStore : public Store {
                       int64_t expected_version = 0) override;
   Result<ListResult> List(const std::string& type, const std::string& ns,
                           const ListOptions& options) override;
+  Result<int64_t> Count(const std::string& type, const std::string& ns) override;
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override;
-  int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
-  void WakeWaiters() override { store_.WakeWaiters(); }
-  int64_t CurrentVersion() override;
 
  private:
-  Store& store_;
   Metrics& metrics_;
 };
 

@@ -1,5 +1,6 @@
 // The kinds of users, tokens, profiles and role bindings, with their schemas and columns.
 #include "auth/auth.h"
+#include "auth/profile_quota.h"
 #include "core/schema.h"
 
 namespace skiff {
@@ -41,13 +42,18 @@ void RegisterAuthKinds(TypeRegistry& registry) {
 
   // A Kubeflow Profile: its name is a namespace; the owner holds the admin role there.
   ResourceType profile{"kubeflow.org", "v1", "Profile", "profiles", false, {"profile"}};
-  profile.schema = KindSchema({{"spec", Object({{"owner", Object({{"kind", String()},
-                                                                  {"name", String()},
-                                                                  {"apiGroup", String()},
-                                                                  {"namespace", String()}})},
-                                                {"resourceQuotaSpec", Any()},
-                                                {"plugins", Array(Any())}})},
-                               {"status", OpenObject({{"conditions", Conditions()}})}});
+  profile.schema =
+      KindSchema({{"spec", Object({{"owner", Object({{"kind", String()},
+                                                     {"name", String()},
+                                                     {"apiGroup", String()},
+                                                     {"namespace", String()}})},
+                                   // A Kubernetes ResourceQuotaSpec (profile_quota.h)
+                                   {"resourceQuotaSpec", Object({{"hard", Map(IntOrString())},
+                                                                 {"scopes", Array(String())},
+                                                                 {"scopeSelector", Any()}})},
+                                   {"plugins", Array(Any())}})},
+                  {"status", OpenObject({{"conditions", Conditions()}})}});
+  profile.validate = [](Json& obj, bool) { return ParseProfileQuota(obj).status(); };
   profile.columns = {{"OWNER", [](const Json& o, auto) { return SpecString(o, "owner", "name"); }}};
   registry.Add(std::move(profile));
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "auth/quota_store.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -57,7 +58,8 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   if (*sealed > 0) {
     LogInfo("encrypted the Secrets stored in plain text", {{"count", std::to_string(*sealed)}});
   }
-  p->store_ = std::move(encrypting);
+  // The object counts of each Profile's quota are held at every create.
+  p->store_ = std::make_unique<QuotaStore>(std::move(encrypting));
 
   LocalBackend::Options backend_options;
   backend_options.state_dir = p->home_ + "/workloads";

@@ -109,7 +109,7 @@ Result<FieldValidation> ParseFieldValidation(const std::string& text) {
 Status AsInvalid(const Status& st, const std::string& what) {
   if (st.ok() || st.code() != StatusCode::kInvalidArgument) return st;
   static const std::regex kField(
-      R"(^([A-Za-z][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z0-9_/-]+(\[[0-9]+\])?)*): )");
+      R"(^([A-Za-z][A-Za-z0-9_]*(\[[^\]\s:]+\])?(\.[A-Za-z0-9_/-]+(\[[^\]\s:]+\])?)*): )");
   std::smatch m;
   std::string field = std::regex_search(st.message(), m, kField) ? m[1].str() : "";
   return Invalid(what + " is invalid: " + st.message(),

@@ -196,3 +196,20 @@ TEST(ParseFieldValidation, KnowsKubernetesThreeModes) {
 
 }  // namespace
 }  // namespace skiff
+
+namespace skiff {
+namespace {
+
+TEST(AsInvalid, NamesTheFieldARuleNamesWithAnIndexOrAMapKey) {
+  Status st = AsInvalid(InvalidArgument("spec.containers[2].image: required"), "Job \"a\"");
+  ASSERT_EQ(st.code(), StatusCode::kInvalid);
+  ASSERT_EQ(st.causes().size(), 1u);
+  EXPECT_EQ(st.causes()[0].field, "spec.containers[2].image");
+  st = AsInvalid(InvalidArgument("spec.resourceQuotaSpec.hard[requests.cpu]: not a quantity"),
+                 "Profile \"p\"");
+  EXPECT_EQ(st.causes()[0].field, "spec.resourceQuotaSpec.hard[requests.cpu]");
+  EXPECT_EQ(AsInvalid(NotFound("x"), "y").code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace skiff

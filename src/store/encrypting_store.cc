@@ -125,7 +125,7 @@ Result<std::string> LoadOrCreateSecretsKey(const std::string& path, Store& store
 }
 
 EncryptingStore::EncryptingStore(std::unique_ptr<Store> inner, std::string key)
-    : inner_(std::move(inner)), key_(std::move(key)) {}
+    : ForwardingStore(std::move(inner)), key_(std::move(key)) {}
 
 Result<Json> EncryptingStore::Seal(Json secret) const {
   if (!secret.is_object()) return secret;
@@ -156,12 +156,12 @@ Result<Json> EncryptingStore::Open(Json stored) const {
 }
 
 Result<int> EncryptingStore::EncryptAll() {
-  ASSIGN_OR_RETURN(ListResult secrets, inner_->List(kSecretType, "", {}));
+  ASSIGN_OR_RETURN(ListResult secrets, inner().List(kSecretType, "", {}));
   int done = 0;
   for (Json& s : secrets.items) {
     if (IsSealed(s)) continue;
     ASSIGN_OR_RETURN(Json sealed, Seal(std::move(s)));
-    Result<Json> written = inner_->Update(kSecretType, std::move(sealed));
+    Result<Json> written = inner().Update(kSecretType, std::move(sealed));
     // Changed or deleted meanwhile: that write went through this store, encrypted.
     if (!written.ok() && written.status().code() != StatusCode::kConflict &&
         written.status().code() != StatusCode::kNotFound) {
@@ -173,39 +173,34 @@ Result<int> EncryptingStore::EncryptAll() {
 }
 
 Result<Json> EncryptingStore::Create(const std::string& type, Json object) {
-  if (type != kSecretType) return inner_->Create(type, std::move(object));
+  if (type != kSecretType) return inner().Create(type, std::move(object));
   ASSIGN_OR_RETURN(Json sealed, Seal(std::move(object)));
-  ASSIGN_OR_RETURN(Json created, inner_->Create(type, std::move(sealed)));
+  ASSIGN_OR_RETURN(Json created, inner().Create(type, std::move(sealed)));
   return Open(std::move(created));
 }
 
 Result<Json> EncryptingStore::Get(const std::string& type, const std::string& ns,
                                   const std::string& name) {
-  ASSIGN_OR_RETURN(Json got, inner_->Get(type, ns, name));
+  ASSIGN_OR_RETURN(Json got, inner().Get(type, ns, name));
   return type == kSecretType ? Open(std::move(got)) : got;
 }
 
-Result<int64_t> EncryptingStore::GetResourceVersion(const std::string& type, const std::string& ns,
-                                                    const std::string& name) {
-  return inner_->GetResourceVersion(type, ns, name);
-}
-
 Result<Json> EncryptingStore::Update(const std::string& type, Json object) {
-  if (type != kSecretType) return inner_->Update(type, std::move(object));
+  if (type != kSecretType) return inner().Update(type, std::move(object));
   ASSIGN_OR_RETURN(Json sealed, Seal(std::move(object)));
-  ASSIGN_OR_RETURN(Json updated, inner_->Update(type, std::move(sealed)));
+  ASSIGN_OR_RETURN(Json updated, inner().Update(type, std::move(sealed)));
   return Open(std::move(updated));
 }
 
 Result<Json> EncryptingStore::Delete(const std::string& type, const std::string& ns,
                                      const std::string& name, int64_t expected_version) {
-  ASSIGN_OR_RETURN(Json deleted, inner_->Delete(type, ns, name, expected_version));
+  ASSIGN_OR_RETURN(Json deleted, inner().Delete(type, ns, name, expected_version));
   return type == kSecretType ? Open(std::move(deleted)) : deleted;
 }
 
 Result<ListResult> EncryptingStore::List(const std::string& type, const std::string& ns,
                                          const ListOptions& options) {
-  ASSIGN_OR_RETURN(ListResult listed, inner_->List(type, ns, options));
+  ASSIGN_OR_RETURN(ListResult listed, inner().List(type, ns, options));
   if (type != kSecretType) return listed;
   for (Json& item : listed.items) {
     ASSIGN_OR_RETURN(item, Open(std::move(item)));
@@ -215,7 +210,7 @@ Result<ListResult> EncryptingStore::List(const std::string& type, const std::str
 
 Result<std::vector<WatchEvent>> EncryptingStore::ReadChanges(const ChangeFilter& filter,
                                                              int64_t after, size_t limit) {
-  ASSIGN_OR_RETURN(std::vector<WatchEvent> events, inner_->ReadChanges(filter, after, limit));
+  ASSIGN_OR_RETURN(std::vector<WatchEvent> events, inner().ReadChanges(filter, after, limit));
   for (WatchEvent& e : events) {
     if (e.store_type == kSecretType) {
       ASSIGN_OR_RETURN(e.object, Open(std::move(e.object)));
@@ -223,13 +218,5 @@ Result<std::vector<WatchEvent>> EncryptingStore::ReadChanges(const ChangeFilter&
   }
   return events;
 }
-
-int64_t EncryptingStore::WaitForChange(int64_t after, std::chrono::milliseconds timeout) {
-  return inner_->WaitForChange(after, timeout);
-}
-
-void EncryptingStore::WakeWaiters() { inner_->WakeWaiters(); }
-
-int64_t EncryptingStore::CurrentVersion() { return inner_->CurrentVersion(); }
 
 }  // namespace skiff

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "store/store.h"
+#include "store/forwarding_store.h"
 
 namespace skiff {
 
@@ -31,7 +31,7 @@ inline constexpr char kSecretsKeyFile[] = "secrets.key";
 // so rather than a new key that reads none of them.
 Result<std::string> LoadOrCreateSecretsKey(const std::string& path, Store& store);
 
-class EncryptingStore : public Store {
+class EncryptingStore : public ForwardingStore {
  public:
   // `key`: 32 bytes.
   EncryptingStore(std::unique_ptr<Store> inner, std::string key);
@@ -42,8 +42,6 @@ class EncryptingStore : public Store {
   Result<Json> Create(const std::string& type, Json object) override;
   Result<Json> Get(const std::string& type, const std::string& ns,
                    const std::string& name) override;
-  Result<int64_t> GetResourceVersion(const std::string& type, const std::string& ns,
-                                     const std::string& name) override;
   Result<Json> Update(const std::string& type, Json object) override;
   Result<Json> Delete(const std::string& type, const std::string& ns, const std::string& name,
                       int64_t expected_version) override;
@@ -51,9 +49,6 @@ class EncryptingStore : public Store {
                           const ListOptions& options) override;
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override;
-  int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
-  void WakeWaiters() override;
-  int64_t CurrentVersion() override;
 
   // The stored form of a Secret / a Secret from its stored form (unchanged when it is not
   // encrypted). Errors name the Secret.
@@ -61,7 +56,6 @@ class EncryptingStore : public Store {
   Result<Json> Open(Json stored) const;
 
  private:
-  std::unique_ptr<Store> inner_;
   const std::string key_;
 };
 

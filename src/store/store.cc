@@ -17,6 +17,17 @@ const char* WatchEventTypeName(WatchEvent::Type type) {
   return "UNKNOWN";
 }
 
+Result<int64_t> Store::Count(const std::string& type, const std::string& ns) {
+  int64_t count = 0;
+  ListOptions page{.limit = 500};
+  do {
+    ASSIGN_OR_RETURN(ListResult listed, List(type, ns, page));
+    count += static_cast<int64_t>(listed.items.size());
+    page.continue_token = listed.continue_token;
+  } while (!page.continue_token.empty());
+  return count;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock& clock) {
   if (url.empty()) return InvalidArgument("store URL is empty");
   auto scheme_end = url.find("://");

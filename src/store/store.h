@@ -88,6 +88,9 @@ class Store {
   // `ns` empty lists across all namespaces.
   virtual Result<ListResult> List(const std::string& type, const std::string& ns,
                                   const ListOptions& options) = 0;
+  // How many objects of `type` are in `ns` ("" = every namespace), without reading them. This
+  // default counts a List page by page; the stores count in their database.
+  virtual Result<int64_t> Count(const std::string& type, const std::string& ns);
 
   // The change feed. Events with version > `after`, oldest first, at most `limit`.
   virtual Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,

@@ -192,6 +192,21 @@ TEST_P(StoreConformanceTest, ListAcrossNamespacesIsOrderedByNamespaceThenName) {
   EXPECT_TRUE(store_->List(kType, "empty", ListOptions{})->items.empty());
 }
 
+TEST_P(StoreConformanceTest, CountCountsAKindInANamespaceOrInAll) {
+  MustCreate("zeta", "a");
+  MustCreate("alpha", "b");
+  MustCreate("alpha", "a");
+  ASSERT_TRUE(store_->Create("gadgets.example.dev", MakeTestObject("alpha", "x")).ok());
+  EXPECT_EQ(*store_->Count(kType, "alpha"), 2);
+  EXPECT_EQ(*store_->Count(kType, ""), 3);
+  EXPECT_EQ(*store_->Count(kType, "empty"), 0);
+  EXPECT_EQ(*store_->Count("gadgets.example.dev", ""), 1);
+  ASSERT_TRUE(store_->Delete(kType, "alpha", "a").ok());
+  EXPECT_EQ(*store_->Count(kType, "alpha"), 1);
+  // The default, for a store that does not count in its database, agrees.
+  EXPECT_EQ(*store_->Store::Count(kType, ""), 2);
+}
+
 TEST_P(StoreConformanceTest, PagingThrough25ObjectsWithLimit10ReturnsEachOnce) {
   for (int i = 0; i < 25; ++i) {
     MustCreate(i % 2 ? "odd" : "even", "obj-" + std::to_string(100 + i));

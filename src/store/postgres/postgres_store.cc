@@ -286,6 +286,16 @@ Result<int64_t> PostgresStore::GetResourceVersion(const std::string& type, const
   return rows.Int(0, 0);
 }
 
+Result<int64_t> PostgresStore::Count(const std::string& type, const std::string& ns) {
+  MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(Rows rows, Query("counting " + type,
+                                    "SELECT COUNT(*) FROM objects WHERE type = $1"
+                                    " AND ($2 = '' OR namespace = $2)",
+                                    {type, ns}));
+  return rows.Int(0, 0);
+}
+
 Result<Json> PostgresStore::Update(const std::string& type, Json object) {
   RETURN_IF_ERROR(store_internal::CheckWritableObject(type, object, "update"));
   const std::string ns = MetaNamespace(object), name = MetaName(object);

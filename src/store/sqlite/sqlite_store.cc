@@ -280,6 +280,13 @@ Result<int64_t> SqliteStore::GetResourceVersion(const std::string& type, const s
   return st.Int(0);
 }
 
+Result<int64_t> SqliteStore::Count(const std::string& type, const std::string& ns) {
+  MutexLock lock(&mu_);
+  Statement st(db_, "SELECT COUNT(*) FROM objects WHERE type = ?1 AND (?2 = '' OR namespace = ?2)");
+  if (!st.Bind(1, type).Bind(2, ns).Step()) return Error("counting " + type);
+  return st.Int(0);
+}
+
 Result<Json> SqliteStore::Update(const std::string& type, Json object) {
   RETURN_IF_ERROR(store_internal::CheckWritableObject(type, object, "update"));
   const std::string ns = MetaNamespace(object), name = MetaName(object);

@@ -40,6 +40,7 @@ class SqliteStore : public Store {
                    const std::string& name) override;
   Result<int64_t> GetResourceVersion(const std::string& type, const std::string& ns,
                                      const std::string& name) override;
+  Result<int64_t> Count(const std::string& type, const std::string& ns) override;
   Result<Json> Update(const std::string& type, Json object) override;
   Result<Json> Delete(const std::string& type, const std::string& ns, const std::string& name,
                       int64_t expected_version) override;
