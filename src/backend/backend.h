@@ -136,6 +136,16 @@ struct WorkloadSpec {
   std::vector<HostPath> exposed;
 };
 
+// What the workloads of one namespace (a profile) may hold at once: the compute part of its
+// Profile's quota (auth/profile_quota.h). Unset = no limit.
+struct WorkloadQuota {
+  std::optional<int64_t> cpu_millis;    // the sum of their cpu requests
+  std::optional<int64_t> memory_bytes;  // the sum of their memory
+  std::optional<int64_t> workloads;     // how many run at once
+  bool empty() const { return !cpu_millis && !memory_bytes && !workloads; }
+  bool operator==(const WorkloadQuota&) const = default;
+};
+
 enum class WorkloadPhase { kPending, kRunning, kSucceeded, kFailed, kUnknown };
 const char* WorkloadPhaseName(WorkloadPhase phase);  // "Pending", "Running", ...
 
@@ -208,6 +218,16 @@ class Backend {
                                        int64_t offset) = 0;
   // kNotFound for an unknown id (or one removed).
   virtual Result<ResourceUsage> Usage(const std::string& id) = 0;
+
+  // Holds the workloads labelled with namespace `ns` (kWorkloadNamespaceLabel) to `quota` (an
+  // empty one lifts it): one that would pass it waits queued (kPending, its message naming the
+  // quota) until the namespace's others end, without holding up other namespaces; one that could
+  // never fit it fails ("Unschedulable"). Running workloads are not stopped by a lower quota.
+  // Unimplemented where the backend cannot hold one (this default).
+  virtual Status SetQuota(const std::string& ns, const WorkloadQuota& quota) {
+    (void)quota;
+    return Unimplemented("this backend does not hold quotas (namespace " + ns + ")");
+  }
 };
 
 }  // namespace skiff

@@ -238,4 +238,19 @@ bool FakeBackend::Has(const std::string& id) const {
   return workloads_.count(id) > 0;
 }
 
+Status FakeBackend::SetQuota(const std::string& ns, const WorkloadQuota& quota) {
+  MutexLock lock(&mu_);
+  if (quota.empty()) {
+    quotas_.erase(ns);
+  } else {
+    quotas_[ns] = quota;
+  }
+  return Status::Ok();
+}
+
+std::map<std::string, WorkloadQuota> FakeBackend::quotas() const {
+  MutexLock lock(&mu_);
+  return quotas_;
+}
+
 }  // namespace skiff

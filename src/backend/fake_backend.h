@@ -45,6 +45,8 @@ class FakeBackend : public Backend {
   Result<std::string> ReadLogs(const std::string& id, const std::string& container,
                                int64_t offset) override;
   Result<ResourceUsage> Usage(const std::string& id) override;
+  // Records the quota (quotas()); holds nothing.
+  Status SetQuota(const std::string& ns, const WorkloadQuota& quota) override;
 
   // The phase a newly launched workload starts in: kRunning (default) or kPending.
   void set_launch_phase(WorkloadPhase phase);
@@ -72,6 +74,8 @@ class FakeBackend : public Backend {
   std::vector<std::string> removed() const;
   // Whether `id` is currently known (launched and not removed).
   bool Has(const std::string& id) const;
+  // The last quota set for each namespace (lifted ones are absent).
+  std::map<std::string, WorkloadQuota> quotas() const;
 
  private:
   struct Entry {
@@ -95,6 +99,7 @@ class FakeBackend : public Backend {
   std::vector<WorkloadSpec> launched_ GUARDED_BY(mu_);
   std::vector<StopCall> stop_calls_ GUARDED_BY(mu_);
   std::vector<std::string> removed_ GUARDED_BY(mu_);
+  std::map<std::string, WorkloadQuota> quotas_ GUARDED_BY(mu_);
 };
 
 }  // namespace skiff

@@ -5,6 +5,7 @@
 #include "jobs/job_controller.h"
 #include "kfp/kfp_module.h"
 #include "pipelines/run_controller.h"
+#include "profiles/profile_controller.h"
 #include "usage/usage.h"
 
 namespace skiff::cli {
@@ -17,6 +18,7 @@ void RegisterModules() {
   pipelines::Register(modules);
   RegisterKfpModule(modules);
   usage::Register(modules);
+  profiles::Register(modules);
 }
 
 }  // namespace skiff::cli

@@ -80,3 +80,61 @@ def test_a_quota_that_is_not_one_is_refused_naming_the_field(skiff, tmp_path):
     assert r.status_code == 422, r.text
     assert json.loads(r.text)["details"]["causes"][0]["field"].startswith(
         "spec.resourceQuotaSpec.hard")
+
+
+def pods(skiff, ns):
+    return json.loads(skiff.cli("get", "pods", "-n", ns, "-o", "json").stdout)["items"]
+
+
+def pod_of(skiff, ns, job):
+    for pod in pods(skiff, ns):
+        if pod["metadata"].get("labels", {}).get("job-name") == job:
+            return pod
+    return None
+
+
+def test_a_profile_at_its_pods_quota_waits_while_another_profile_runs(skiff, tmp_path,
+                                                                      shared_dir):
+    apply(skiff, tmp_path, profile({"pods": 1, "requests.storage": "5Gi"}))
+    gate = shared_dir / "gate"
+    apply(skiff, tmp_path, JOB.format(
+        name="holder", command=f"while [ ! -f {gate} ]; do sleep 0.1; done; echo held"))
+    skiff.wait_for(lambda: (pod_of(skiff, "team-q", "holder") or {}).get("status", {})
+                   .get("phase") == "Running", what="the first job to run")
+    apply(skiff, tmp_path, JOB.format(name="waiter", command="echo waited"))
+    other = JOB.format(name="elsewhere", command="echo elsewhere").replace(
+        "namespace: team-q", "namespace: default")
+    apply(skiff, tmp_path, other)
+
+    # The other profile's job runs to the end while this profile's second job waits for its quota.
+    skiff.wait_for(lambda: "elsewhere" in skiff.cli("logs", "job/elsewhere", check=False).stdout,
+                   what="the other profile's job")
+    waiting = skiff.wait_for(lambda: pod_of(skiff, "team-q", "waiter"), what="the waiter's pod")
+    assert waiting["status"]["phase"] == "Pending", waiting["status"]
+    assert "waiting for the quota of profile team-q: 1 of 1 workloads running" in \
+        waiting["status"]["message"], waiting["status"]
+
+    # The Profile says what is held and what is not.
+    prof = json.loads(skiff.cli("get", "profile", "team-q", "-o", "json").stdout)
+    cond = [c for c in prof["status"]["conditions"] if c["type"] == "QuotaEnforced"][0]
+    assert cond["status"] == "False" and cond["message"] == "not held: requests.storage", cond
+
+    gate.write_text("go")
+    skiff.wait_for(lambda: "waited" in skiff.cli("logs", "job/waiter", "-n", "team-q",
+                                                 check=False).stdout,
+                   what="the waiting job to run once the first ended")
+
+
+def test_under_a_memory_quota_a_pod_without_a_memory_limit_is_refused(skiff, tmp_path):
+    apply(skiff, tmp_path, profile({"memory": "1Gi"}))
+    apply(skiff, tmp_path, JOB.format(name="unbounded", command="true"))
+    pod = skiff.wait_for(
+        lambda: (p := pod_of(skiff, "team-q", "unbounded")) and
+        p.get("status", {}).get("phase") == "Failed" and p, what="the pod to fail")
+    assert "must set a memory limit" in pod["status"]["message"], pod["status"]
+    bounded = JOB.format(name="bounded", command="echo bounded") + \
+        "        resources: {limits: {memory: 256Mi}}\n"
+    apply(skiff, tmp_path, bounded)
+    skiff.wait_for(lambda: "bounded" in skiff.cli("logs", "job/bounded", "-n", "team-q",
+                                                  check=False).stdout,
+                   what="a job with a memory limit to run")

@@ -54,6 +54,9 @@ local::Slots::Request SlotRequest(const WorkloadRecord& rec) {
   r.seq = rec.seq;
   r.group = rec.spec.group;
   r.group_size = rec.spec.group.empty() ? 1 : rec.spec.group_size;
+  if (auto ns = rec.spec.labels.find(kWorkloadNamespaceLabel); ns != rec.spec.labels.end()) {
+    r.tenant = ns->second;
+  }
   for (const ContainerSpec& c : rec.spec.containers) {
     r.cpu_millis += c.cpu_millis > 0 ? c.cpu_millis : kDefaultCpuMillis;
     r.memory_bytes += c.memory_bytes;
@@ -1464,6 +1467,19 @@ std::vector<WorkloadStatus> LocalBackend::List() {
   std::vector<WorkloadStatus> out;
   for (const auto& [id, w] : workloads_) out.push_back(StatusOfLocked(*w));
   return out;
+}
+
+Status LocalBackend::SetQuota(const std::string& ns, const WorkloadQuota& quota) {
+  {
+    MutexLock lock(&mu_);
+    slots_.SetQuota(ns, {.cpu_millis = quota.cpu_millis,
+                         .memory_bytes = quota.memory_bytes,
+                         .requests = quota.workloads});
+    AdmitLocked();  // a raised or lifted quota may let queued work start
+    FlushLocked();
+  }
+  Wake();
+  return Status::Ok();
 }
 
 Status LocalBackend::Stop(const std::string& id, std::chrono::milliseconds grace) {

@@ -128,6 +128,7 @@ class LocalBackend : public Backend {
   Result<std::string> ReadLogs(const std::string& id, const std::string& container,
                                int64_t offset) override;
   Result<ResourceUsage> Usage(const std::string& id) override;
+  Status SetQuota(const std::string& ns, const WorkloadQuota& quota) override;
 
   // Stops every workload (SIGTERM, SIGKILL after `grace`), reaps, and stops the threads. Later
   // calls to Launch return kUnavailable. Idempotent.

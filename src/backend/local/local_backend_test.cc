@@ -311,6 +311,37 @@ TEST_F(LocalBackendTest, SecondWorkloadWaitsForCpuAndStartsWhenTheFirstEnds) {
   EXPECT_EQ(WaitFinished(*b, "second").phase, WorkloadPhase::kSucceeded);
 }
 
+TEST_F(LocalBackendTest, ANamespaceAtItsQuotaWaitsWhileAnotherRuns) {
+  auto b = Make(Opts());
+  ASSERT_TRUE(b->SetQuota("team-a", {.workloads = 1}).ok());
+  std::string gate = dir_.path() + "/gate";
+  auto in = [](const std::string& ns, WorkloadSpec w) {
+    w.labels[kWorkloadNamespaceLabel] = ns;
+    return w;
+  };
+  ASSERT_TRUE(
+      b->Launch(in("team-a", OneShell("a1", "while [ ! -f " + gate + " ]; do sleep 0.02; done")))
+          .ok());
+  ASSERT_TRUE(b->Launch(in("team-a", OneShell("a2", "echo a2"))).ok());
+  ASSERT_TRUE(b->Launch(in("team-b", OneShell("b1", "echo b1"))).ok());
+  WorkloadStatus waiting = *b->Observe("a2");
+  EXPECT_EQ(waiting.phase, WorkloadPhase::kPending);
+  EXPECT_NE(waiting.message.find("waiting for the quota of profile team-a: 1 of 1 workloads"),
+            std::string::npos)
+      << waiting.message;
+  EXPECT_EQ(WaitFinished(*b, "b1").phase, WorkloadPhase::kSucceeded);
+  EXPECT_EQ(b->Observe("a2")->phase, WorkloadPhase::kPending);
+  std::ofstream(gate) << "go";
+  EXPECT_EQ(WaitFinished(*b, "a2").phase, WorkloadPhase::kSucceeded);
+
+  // Under a memory quota, a workload that does not say its memory cannot start.
+  ASSERT_TRUE(b->SetQuota("team-a", {.memory_bytes = int64_t{1} << 30}).ok());
+  ASSERT_TRUE(b->Launch(in("team-a", OneShell("a3", "true"))).ok());
+  WorkloadStatus refused = WaitFinished(*b, "a3");
+  EXPECT_EQ(refused.phase, WorkloadPhase::kFailed);
+  EXPECT_NE(refused.message.find("must set a memory limit"), std::string::npos) << refused.message;
+}
+
 TEST_F(LocalBackendTest, WorkloadBiggerThanTheMachineFailsAtOnce) {
   LocalBackend::Options o = Opts();
   o.total_cpu_millis = 1000;

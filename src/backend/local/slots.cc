@@ -31,6 +31,15 @@ std::string FormatMemory(int64_t bytes) {
 Slots::Slots(int64_t total_cpu_millis, int64_t total_memory_bytes)
     : total_cpu_(total_cpu_millis), total_memory_(total_memory_bytes) {}
 
+std::string Slots::FormatQuota(const Quota& quota) {
+  std::string text;
+  auto add = [&text](const std::string& part) { text += (text.empty() ? "" : ", ") + part; };
+  if (quota.cpu_millis) add(FormatCpu(*quota.cpu_millis) + " cpu");
+  if (quota.memory_bytes) add(FormatMemory(*quota.memory_bytes) + " memory");
+  if (quota.requests) add(std::to_string(*quota.requests) + " workloads");
+  return text;
+}
+
 std::string Slots::FormatNeeds(int64_t cpu_millis, int64_t memory_bytes) {
   return FormatCpu(cpu_millis) + " cpu, " + FormatMemory(memory_bytes) + " memory";
 }
@@ -45,6 +54,23 @@ Status Slots::Add(const Request& request) {
   if (request.cpu_millis > total_cpu_ || request.memory_bytes > total_memory_) {
     return FailedPrecondition("workload needs " +
                               FormatNeeds(request.cpu_millis, request.memory_bytes) + machine);
+  }
+  if (auto quota = quotas_.find(request.tenant);
+      !request.tenant.empty() && quota != quotas_.end()) {
+    const Quota& q = quota->second;
+    const std::string profile = "profile " + request.tenant;
+    if (q.memory_bytes && request.memory_bytes == 0) {
+      return FailedPrecondition(profile +
+                                " has a memory quota: every container must set a memory limit "
+                                "(resources.limits.memory)");
+    }
+    if ((q.cpu_millis && request.cpu_millis > *q.cpu_millis) ||
+        (q.memory_bytes && request.memory_bytes > *q.memory_bytes) ||
+        (q.requests && *q.requests < 1)) {
+      return FailedPrecondition("workload needs " +
+                                FormatNeeds(request.cpu_millis, request.memory_bytes) +
+                                " but the quota of " + profile + " allows " + FormatQuota(q));
+    }
   }
   if (!request.group.empty()) {
     if (request.group_size < 1) {
@@ -85,6 +111,12 @@ void Slots::Hold(const Request& request) {
   queued_.erase(r.id);
   used_cpu_ += r.cpu_millis;
   used_memory_ += r.memory_bytes;
+  if (!r.tenant.empty()) {
+    Held& tenant = held_by_tenant_[r.tenant];
+    tenant.cpu_millis += r.cpu_millis;
+    tenant.memory_bytes += r.memory_bytes;
+    ++tenant.requests;
+  }
   held_.emplace(r.id, std::move(r));
 }
 
@@ -93,9 +125,54 @@ void Slots::Remove(const std::string& id) {
   preempting_.erase(id);
   auto it = held_.find(id);
   if (it == held_.end()) return;
-  used_cpu_ -= it->second.cpu_millis;
-  used_memory_ -= it->second.memory_bytes;
+  const Request& r = it->second;
+  used_cpu_ -= r.cpu_millis;
+  used_memory_ -= r.memory_bytes;
+  if (auto tenant = held_by_tenant_.find(r.tenant); tenant != held_by_tenant_.end()) {
+    tenant->second.cpu_millis -= r.cpu_millis;
+    tenant->second.memory_bytes -= r.memory_bytes;
+    if (--tenant->second.requests == 0) held_by_tenant_.erase(tenant);
+  }
   held_.erase(it);
+}
+
+void Slots::SetQuota(const std::string& tenant, const Quota& quota) {
+  if (quota.empty()) {
+    quotas_.erase(tenant);
+  } else {
+    quotas_[tenant] = quota;
+  }
+}
+
+std::string Slots::QuotaRefusal(const Unit& unit) const {
+  std::map<std::string, Held> needs;
+  for (const Request* m : unit.members) {
+    if (m->tenant.empty() || quotas_.count(m->tenant) == 0) continue;
+    Held& need = needs[m->tenant];
+    need.cpu_millis += m->cpu_millis;
+    need.memory_bytes += m->memory_bytes;
+    ++need.requests;
+  }
+  for (const auto& [tenant, need] : needs) {
+    const Quota& q = quotas_.at(tenant);
+    auto found = held_by_tenant_.find(tenant);
+    const Held held = found == held_by_tenant_.end() ? Held{} : found->second;
+    std::string over;
+    if (q.cpu_millis && held.cpu_millis + need.cpu_millis > *q.cpu_millis) {
+      over = FormatCpu(held.cpu_millis) + " of " + FormatCpu(*q.cpu_millis) + " cpu in use";
+    } else if (q.memory_bytes && held.memory_bytes + need.memory_bytes > *q.memory_bytes) {
+      over = FormatMemory(held.memory_bytes) + " of " + FormatMemory(*q.memory_bytes) +
+             " memory in use";
+    } else if (q.requests && held.requests + need.requests > *q.requests) {
+      over = std::to_string(held.requests) + " of " + std::to_string(*q.requests) +
+             " workloads running";
+    }
+    if (!over.empty()) {
+      return "waiting for the quota of profile " + tenant + ": " + over + "; needs " +
+             FormatNeeds(need.cpu_millis, need.memory_bytes);
+    }
+  }
+  return "";
 }
 
 void Slots::Requeue(const std::string& id) {
@@ -187,6 +264,10 @@ Slots::Turn Slots::Schedule() {
       wait("waiting for the rest of group " + unit.members.front()->group + ": " +
            std::to_string(unit.members.size()) + " of " +
            std::to_string(unit.members.front()->group_size) + " members launched");
+      continue;
+    }
+    if (std::string quota = QuotaRefusal(unit); !quota.empty()) {
+      wait(quota);  // held by its own profile's quota: the others go on
       continue;
     }
     const std::string waiting =

@@ -10,6 +10,11 @@
 // - A gang (requests that name the same group, of group_size members) is admitted all at once or
 //   not at all: it waits until all of its members are queued and they fit together. Its place in
 //   the line is that of its best member (highest priority, then earliest).
+// - Quotas: a tenant (a namespace) may be limited in the cpu, memory and number of its requests
+//   admitted at once (SetQuota). A request its tenant's quota keeps out waits, but does not hold
+//   up the line for other tenants' (and preempts nobody): one tenant at its quota does not stop
+//   the machine. Under a memory quota a request must say how much memory it needs, and one that
+//   alone needs more than its tenant's quota can never start: Add refuses both.
 // - Preemption: when the head of the line does not fit, admitted requests of strictly lower
 //   priority are named for preemption (lowest priority first, then latest first), as few as make
 //   it fit, and only when enough of them exist. Their slots stay held until the backend Removes
@@ -26,6 +31,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -48,6 +54,15 @@ class Slots {
     uint64_t seq = 0;   // arrival order
     std::string group;  // "" = alone; otherwise admitted with every other member of the group
     int group_size = 1;
+    std::string tenant;  // whose quota it counts against ("" = none)
+  };
+
+  // What one tenant's admitted requests may hold together; unset = no limit.
+  struct Quota {
+    std::optional<int64_t> cpu_millis;
+    std::optional<int64_t> memory_bytes;
+    std::optional<int64_t> requests;
+    bool empty() const { return !cpu_millis && !memory_bytes && !requests; }
   };
 
   // What one Schedule decided.
@@ -74,6 +89,10 @@ class Slots {
   // start after all: its mount path is busy).
   void Requeue(const std::string& id);
 
+  // Sets (an empty one: lifts) the quota of `tenant`. Requests admitted already keep their
+  // slots; those queued are held to it from the next Schedule.
+  void SetQuota(const std::string& tenant, const Quota& quota);
+
   // Admits what fits, in order; names victims when the head of the line needs room.
   Turn Schedule();
 
@@ -84,6 +103,8 @@ class Slots {
 
   // "500m cpu, 1.0Gi memory", as the messages write needs.
   static std::string FormatNeeds(int64_t cpu_millis, int64_t memory_bytes);
+  // "2 cpu, 1Gi memory, 3 workloads" (what is set).
+  static std::string FormatQuota(const Quota& quota);
 
  private:
   // The head of the line: one request, or every member of a gang.
@@ -99,6 +120,15 @@ class Slots {
   // Admitted requests of priority below `priority`, not yet named, lowest priority then latest
   // first, just enough to free `cpu` and `memory` more than is free; empty when not enough.
   std::vector<std::string> Victims(int priority, int64_t cpu, int64_t memory) const;
+  // Why the quota of a tenant of `unit` keeps it out now ("" when none does).
+  std::string QuotaRefusal(const Unit& unit) const;
+
+  // What a tenant's admitted requests hold.
+  struct Held {
+    int64_t cpu_millis = 0;
+    int64_t memory_bytes = 0;
+    int64_t requests = 0;
+  };
 
   const int64_t total_cpu_;
   const int64_t total_memory_;
@@ -106,7 +136,9 @@ class Slots {
   int64_t used_memory_ = 0;
   std::map<std::string, Request> queued_;
   std::map<std::string, Request> held_;
-  std::set<std::string> preempting_;  // held, named for preemption, not yet removed
+  std::set<std::string> preempting_;            // held, named for preemption, not yet removed
+  std::map<std::string, Quota> quotas_;         // by tenant
+  std::map<std::string, Held> held_by_tenant_;  // tenants with admitted requests
 };
 
 }  // namespace skiff::local

@@ -22,6 +22,13 @@ Slots::Request Member(const std::string& id, const std::string& group, int size,
   return Slots::Request{id, cpu, 0, 0, seq, group, size};
 }
 
+Slots::Request Of(const std::string& tenant, const std::string& id, int64_t cpu,
+                  int64_t memory = kGi, uint64_t seq = 0) {
+  Slots::Request r = Req(id, cpu, memory, 0, seq);
+  r.tenant = tenant;
+  return r;
+}
+
 TEST(Slots, AdmitsWhatFitsAndFreesOnRemove) {
   Slots slots(2000, 4 * kGi);
   ASSERT_TRUE(slots.Add(Req("a", 1000, kGi, 0, 1)).ok());
@@ -170,6 +177,64 @@ TEST(Slots, HeldRequestsCountAfterARestart) {
   EXPECT_EQ(slots.free_cpu_millis(), 1000);
   slots.Remove("never-known");
   EXPECT_EQ(slots.free_cpu_millis(), 1000);
+}
+
+TEST(Slots, ATenantAtItsQuotaWaitsWithoutHoldingUpTheOthers) {
+  Slots slots(8000, 16 * kGi);
+  slots.SetQuota("team-a", {.cpu_millis = 2000});
+  ASSERT_TRUE(slots.Add(Of("team-a", "a1", 1000, kGi, 1)).ok());
+  ASSERT_TRUE(slots.Add(Of("team-a", "a2", 1000, kGi, 2)).ok());
+  ASSERT_TRUE(slots.Add(Of("team-a", "a3", 1000, kGi, 3)).ok());
+  ASSERT_TRUE(slots.Add(Of("team-b", "b1", 1000, kGi, 4)).ok());
+  Slots::Turn turn = slots.Schedule();
+  EXPECT_EQ(turn.admitted, (Ids{"a1", "a2", "b1"}));
+  EXPECT_EQ(turn.waiting.at("a3"),
+            "waiting for the quota of profile team-a: 2 of 2 cpu in use; needs 1 cpu, 1Gi memory");
+  EXPECT_TRUE(turn.preempt.empty());
+  slots.Remove("a1");
+  EXPECT_EQ(slots.Schedule().admitted, Ids{"a3"});
+}
+
+TEST(Slots, MemoryAndWorkloadCountQuotasHoldAndALiftedQuotaAdmits) {
+  Slots slots(8000, 16 * kGi);
+  slots.SetQuota("team-a", {.memory_bytes = 3 * kGi, .requests = 2});
+  ASSERT_TRUE(slots.Add(Of("team-a", "a1", 100, 2 * kGi, 1)).ok());
+  ASSERT_TRUE(slots.Add(Of("team-a", "a2", 100, 2 * kGi, 2)).ok());
+  Slots::Turn turn = slots.Schedule();
+  EXPECT_EQ(turn.admitted, Ids{"a1"});
+  EXPECT_NE(turn.waiting.at("a2").find("2Gi of 3Gi memory in use"), std::string::npos)
+      << turn.waiting.at("a2");
+  slots.SetQuota("team-a", {.requests = 1});
+  ASSERT_TRUE(slots.Add(Of("team-a", "a3", 100, kGi, 3)).ok());
+  turn = slots.Schedule();
+  EXPECT_TRUE(turn.admitted.empty());
+  EXPECT_NE(turn.waiting.at("a2").find("1 of 1 workloads running"), std::string::npos);
+  slots.SetQuota("team-a", {});
+  EXPECT_EQ(slots.Schedule().admitted, (Ids{"a2", "a3"}));
+}
+
+TEST(Slots, UnderAMemoryQuotaARequestMustSayItsMemoryAndFitTheQuotaAlone) {
+  Slots slots(8000, 16 * kGi);
+  slots.SetQuota("team-a", {.cpu_millis = 1000, .memory_bytes = 2 * kGi});
+  Status no_memory = slots.Add(Of("team-a", "a", 500, 0));
+  EXPECT_EQ(no_memory.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(no_memory.message().find("must set a memory limit"), std::string::npos);
+  Status too_big = slots.Add(Of("team-a", "b", 2000, kGi));
+  EXPECT_EQ(too_big.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(too_big.message(),
+            "workload needs 2 cpu, 1Gi memory but the quota of profile team-a allows 1 cpu, 2Gi "
+            "memory");
+  EXPECT_TRUE(slots.Add(Of("team-b", "c", 500, 0)).ok()) << "another tenant has no quota";
+}
+
+TEST(Slots, ARequestHeldAfterARestartCountsAgainstItsTenantsQuota) {
+  Slots slots(8000, 16 * kGi);
+  slots.SetQuota("team-a", {.requests = 1});
+  slots.Hold(Of("team-a", "old", 100));
+  ASSERT_TRUE(slots.Add(Of("team-a", "new", 100)).ok());
+  EXPECT_TRUE(slots.Schedule().admitted.empty());
+  slots.Remove("old");
+  EXPECT_EQ(slots.Schedule().admitted, Ids{"new"});
 }
 
 }  // namespace
