@@ -146,7 +146,20 @@ int RunCli(int argc, char** argv) {
   run->add_flag("--local", local, "run in this process even when a server is up");
   add_ns(run);
 
+  std::string backup_dir, home, store_url;
+  auto* backup = app.add_subcommand(
+      "backup", "copy the store and SKIFF_HOME's files into a new folder, while the platform runs");
+  backup->add_option("dir", backup_dir, "the backup's folder (must not exist)")->required();
+  backup->add_option("--home", home, "the home to back up (default: SKIFF_HOME)");
+  backup->add_option("--store", store_url, "its store, when not the SQLite file in the home");
+  auto* restore =
+      app.add_subcommand("restore", "restore a backup into a new (or empty) SKIFF_HOME");
+  restore->add_option("dir", backup_dir, "the backup's folder")->required();
+  restore->add_option("--home", home, "the home to restore into (default: SKIFF_HOME)");
+
   CLI11_PARSE(app, argc, argv);
+  if (backup->parsed()) return cli::CmdBackup(backup_dir, home, store_url);
+  if (restore->parsed()) return cli::CmdRestore(backup_dir, home);
   if (run->parsed()) return cli::CmdRun(g, name, params, no_cache, run_name, local);
 
   if (up_cmd->parsed()) return cli::CmdUp(up);

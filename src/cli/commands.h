@@ -71,4 +71,8 @@ struct UpOptions {
 };
 int CmdUp(const UpOptions& options);
 
+// skiff backup DIR / skiff restore DIR (backup.h); "" home = SKIFF_HOME.
+int CmdBackup(const std::string& dir, const std::string& home, const std::string& store_url);
+int CmdRestore(const std::string& dir, const std::string& home);
+
 }  // namespace skiff::cli

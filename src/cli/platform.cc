@@ -37,8 +37,10 @@ Result<std::string> Platform::ReadConfigValue(const std::string& kind, const std
 
 Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& options) {
   std::unique_ptr<Platform> p(new Platform());
-  p->home_ = options.home;
+  // Absolute: the paths made from it are kept in the store (artifacts' URIs).
   std::error_code ec;
+  p->home_ = std::filesystem::absolute(options.home, ec).lexically_normal().string();
+  if (p->home_.size() > 1 && p->home_.back() == '/') p->home_.pop_back();
   for (const char* sub : {"", "/logs", "/artifacts", "/workloads", "/envs", "/volumes", "/tasks"}) {
     std::filesystem::create_directories(p->home_ + sub, ec);
     if (ec) return Internal("creating " + p->home_ + sub + ": " + ec.message());

@@ -52,6 +52,7 @@ class ForwardingStore : public Store {
   Result<int64_t> Count(const std::string& type, const std::string& ns) override {
     return inner_.Count(type, ns);
   }
+  Result<int64_t> Snapshot(const std::string& path) override { return inner_.Snapshot(path); }
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override {
     return inner_.ReadChanges(filter, after, limit);

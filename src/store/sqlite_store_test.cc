@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "store/store_test_suite.h"
 
@@ -137,6 +138,43 @@ TEST_F(SqliteStoreTest, ADatabaseOfSchemaVersion1IsMigratedWithItsObjectsAndChan
   ASSERT_EQ(changes->size(), 1u);
   EXPECT_EQ((*changes)[0].resource_version, 2);
   EXPECT_EQ((*changes)[0].object["metadata"]["labels"]["k"], "v");
+}
+
+TEST_F(SqliteStoreTest, ASnapshotIsACompleteStoreAsOfOneMomentWhileWritesGoOn) {
+  auto store = SqliteStore::Open(DbPath(), clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(
+        (*store)
+            ->Create("widgets.example.dev", testing::MakeTestObject("ns", "w" + std::to_string(i)))
+            .ok());
+  }
+  // A writer keeps going on another store object on the same file while the copy is made.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    auto other = SqliteStore::Open(DbPath(), clock_);
+    for (int i = 0; !stop && other.ok(); ++i) {
+      (void)(*other)->Create("gadgets.example.dev",
+                             testing::MakeTestObject("ns", "g" + std::to_string(i)));
+    }
+  });
+  const std::string copy = (dir_ / "backup" / "copy.db").string();
+  fs::create_directories(dir_ / "backup");
+  Result<int64_t> version = (*store)->Snapshot(copy);
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  EXPECT_EQ(fs::status(copy).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+
+  auto restored = SqliteStore::Open(copy, clock_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ((*restored)->CurrentVersion(), *version);
+  // Every object written up to the copy's version is in it: 20 widgets and as many gadgets as
+  // the writer had made by then.
+  EXPECT_EQ(*(*restored)->Count("widgets.example.dev", ""), 20);
+  EXPECT_EQ(*(*restored)->Count("", ""), *version);
+  EXPECT_EQ((*store)->Snapshot(copy).status().code(), StatusCode::kAlreadyExists);
 }
 
 TEST_F(SqliteStoreTest, OpeningCreatesMissingParentDirectories) {

@@ -17,7 +17,13 @@ const char* WatchEventTypeName(WatchEvent::Type type) {
   return "UNKNOWN";
 }
 
+Result<int64_t> Store::Snapshot(const std::string& path) {
+  return Unimplemented("this store is not copied by Skiff (to " + path +
+                       "): back its database up with the database's own tools (pg_dump)");
+}
+
 Result<int64_t> Store::Count(const std::string& type, const std::string& ns) {
+  if (type.empty()) return InvalidArgument("counting: this store counts one type at a time");
   int64_t count = 0;
   ListOptions page{.limit = 500};
   do {

@@ -88,9 +88,14 @@ class Store {
   // `ns` empty lists across all namespaces.
   virtual Result<ListResult> List(const std::string& type, const std::string& ns,
                                   const ListOptions& options) = 0;
-  // How many objects of `type` are in `ns` ("" = every namespace), without reading them. This
-  // default counts a List page by page; the stores count in their database.
+  // How many objects of `type` are in `ns` ("" = every namespace), without reading them; the
+  // stores that count in their database also take `type` "" for every type. This default counts
+  // a List page by page (and refuses type "").
   virtual Result<int64_t> Count(const std::string& type, const std::string& ns);
+  // Writes a copy of the whole store as of one moment to the new file `path` (not there yet),
+  // while others go on writing: a backup. Unimplemented (this default) where the database is
+  // backed up with its own tools (PostgreSQL: pg_dump). Returns the copy's resourceVersion.
+  virtual Result<int64_t> Snapshot(const std::string& path);
 
   // The change feed. Events with version > `after`, oldest first, at most `limit`.
   virtual Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,

@@ -80,8 +80,8 @@ bool ValidIdChar(char c) {
          c == '/' || c == '_' || c == '-';
 }
 
-Status ValidateSpec(const WorkloadSpec& spec) {
-  const std::string& id = spec.id;
+// A workload id is a clean relative path: it names files under the state and log folders.
+Status ValidateId(const std::string& id) {
   if (id.empty() || id.size() > 253) return InvalidArgument("workload id must be 1-253 characters");
   for (char c : id) {
     if (!ValidIdChar(c)) {
@@ -93,6 +93,12 @@ Status ValidateSpec(const WorkloadSpec& spec) {
       ("/" + id + "/").find("/./") != std::string::npos) {
     return InvalidArgument("workload id \"" + id + "\" is not a clean relative path");
   }
+  return Status::Ok();
+}
+
+Status ValidateSpec(const WorkloadSpec& spec) {
+  RETURN_IF_ERROR(ValidateId(spec.id));
+  const std::string& id = spec.id;
   if (spec.containers.empty()) return InvalidArgument("workload " + id + " has no containers");
   std::set<std::string> ports;
   for (const ContainerSpec& c : spec.containers) {
@@ -1545,14 +1551,61 @@ Result<std::string> LocalBackend::ReadLogs(const std::string& id, const std::str
   {
     MutexLock lock(&mu_);
     auto it = workloads_.find(id);
-    if (it == workloads_.end()) return NotFound("workload " + id + " not found");
-    const WorkloadSpec& spec = it->second->rec.spec;
-    std::string name = container.empty() ? spec.containers[0].name : container;
-    bool known = std::any_of(spec.containers.begin(), spec.containers.end(),
-                             [&](const ContainerSpec& c) { return c.name == name; });
-    if (!known) return NotFound("workload " + id + " has no container " + name);
-    path = journal_.LogPath(id, name);
+    if (it == workloads_.end()) {
+      ASSIGN_OR_RETURN(path, LogOfForgottenLocked(id, container));
+    } else {
+      const WorkloadSpec& spec = it->second->rec.spec;
+      std::string name = container.empty() ? spec.containers[0].name : container;
+      bool known = std::any_of(spec.containers.begin(), spec.containers.end(),
+                               [&](const ContainerSpec& c) { return c.name == name; });
+      if (!known) return NotFound("workload " + id + " has no container " + name);
+      path = journal_.LogPath(id, name);
+    }
   }
+  return ReadLogFile(path, offset);
+}
+
+Result<std::string> LocalBackend::LogOfForgottenLocked(const std::string& id,
+                                                       const std::string& container) {
+  // A workload removed, or from before a restore: its log files are still there.
+  RETURN_IF_ERROR(ValidateId(id));
+  const auto is_name = [](const std::string& name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+  };
+  if (!container.empty()) {
+    if (!is_name(container)) return InvalidArgument("no container \"" + container + "\"");
+    std::string path = journal_.LogPath(id, container);
+    if (std::filesystem::exists(path)) return path;
+    return NotFound("workload " + id + " not found");
+  }
+  // No container named: the one whose log there is (`id.<container>.log`).
+  const std::string any = journal_.LogPath(id, "x");
+  const std::filesystem::path folder = std::filesystem::path(any).parent_path();
+  const std::string prefix = std::filesystem::path(any).filename().string();
+  const std::string head = prefix.substr(0, prefix.size() - std::string("x.log").size());
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    std::string file = entry.path().filename().string();
+    if (file.size() > head.size() + 4 && file.rfind(head, 0) == 0 &&
+        file.compare(file.size() - 4, 4, ".log") == 0 &&
+        is_name(file.substr(head.size(), file.size() - head.size() - 4))) {
+      found.push_back(file.substr(head.size(), file.size() - head.size() - 4));
+    }
+  }
+  if (found.empty()) return NotFound("workload " + id + " not found");
+  if (found.size() > 1) {
+    std::sort(found.begin(), found.end());
+    std::string names;
+    for (const std::string& n : found) names += (names.empty() ? "" : ", ") + n;
+    return InvalidArgument("workload " + id + " had several containers: name one of " + names);
+  }
+  return journal_.LogPath(id, found[0]);
+}
+
+Result<std::string> LocalBackend::ReadLogFile(const std::string& path, int64_t offset) {
   if (offset < 0)
     return InvalidArgument("log offset must not be negative, got " + std::to_string(offset));
   std::ifstream in(path, std::ios::binary);

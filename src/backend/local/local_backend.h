@@ -240,6 +240,11 @@ class LocalBackend : public Backend {
   // the listener, told after the supervisor's turn.
   void PersistLocked(const Workload& w) REQUIRES(mu_);
   void FlushLocked() REQUIRES(mu_);
+  // The log file of a workload this backend no longer knows (removed, or restored from a
+  // backup): `container`'s, or with none named the one container's that has a log.
+  Result<std::string> LogOfForgottenLocked(const std::string& id, const std::string& container)
+      REQUIRES(mu_);
+  static Result<std::string> ReadLogFile(const std::string& path, int64_t offset);
   bool AnyRunningLocked() const REQUIRES(mu_);
   WorkloadStatus StatusOfLocked(const Workload& w) const REQUIRES(mu_);
 

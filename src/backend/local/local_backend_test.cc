@@ -638,6 +638,19 @@ TEST_F(LocalBackendTest, StoppingAQueuedWorkloadFailsItWithoutRunningIt) {
   EXPECT_EQ(b->Observe("busy").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(LocalBackendTest, ARemovedWorkloadsLogStaysReadable) {
+  auto b = Make(Opts());
+  ASSERT_TRUE(b->Launch(OneShell("ns/gone", "echo still-here")).ok());
+  ASSERT_EQ(WaitFinished(*b, "ns/gone").phase, WorkloadPhase::kSucceeded);
+  ASSERT_TRUE(b->Remove("ns/gone").ok());
+  EXPECT_EQ(*b->ReadLogs("ns/gone", "", 0), "still-here\n");
+  EXPECT_EQ(*b->ReadLogs("ns/gone", "main", 5), "-here\n");
+  EXPECT_EQ(b->ReadLogs("ns/gone", "other", 0).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(b->ReadLogs("ns/never", "", 0).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(b->ReadLogs("../ns/gone", "", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(b->ReadLogs("ns/gone", "../main", 0).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(LocalBackendTest, NewBackendReadoptsARunningWorkloadAndSeesItFinish) {
   LocalBackend::Options o = Opts();
   o.stop_on_shutdown = false;  // backend A goes away as if killed: its children keep running

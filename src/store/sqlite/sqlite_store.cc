@@ -282,9 +282,68 @@ Result<int64_t> SqliteStore::GetResourceVersion(const std::string& type, const s
 
 Result<int64_t> SqliteStore::Count(const std::string& type, const std::string& ns) {
   MutexLock lock(&mu_);
-  Statement st(db_, "SELECT COUNT(*) FROM objects WHERE type = ?1 AND (?2 = '' OR namespace = ?2)");
+  Statement st(db_,
+               "SELECT COUNT(*) FROM objects WHERE (?1 = '' OR type = ?1)"
+               " AND (?2 = '' OR namespace = ?2)");
   if (!st.Bind(1, type).Bind(2, ns).Step()) return Error("counting " + type);
   return st.Int(0);
+}
+
+Result<int64_t> SqliteStore::ReplaceText(const std::string& path, const std::string& from,
+                                         const std::string& to, Clock& clock) {
+  for (const std::string* text : {&from, &to}) {
+    for (char c : *text) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+        return InvalidArgument("replacing text in the store: \"" + *text +
+                               "\" holds a character JSON escapes");
+      }
+    }
+  }
+  if (from.empty()) return InvalidArgument("replacing text in the store: nothing to replace");
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, Open(path, clock));
+  MutexLock lock(&store->mu_);
+  int64_t changed = 0;
+  RETURN_IF_ERROR(store->InWriteTransaction([&]() REQUIRES(store->mu_) -> Status {
+    for (const char* table : {"objects", "changes"}) {
+      Statement st(store->db_, (std::string("UPDATE ") + table +
+                                " SET data = replace(data, ?1, ?2) WHERE instr(data, ?1) > 0")
+                                   .c_str());
+      st.Bind(1, from).Bind(2, to).Step();
+      if (!st.ok()) return store->Error(std::string("rewriting ") + table);
+      if (std::string(table) == "objects") changed = sqlite3_changes(store->db_);
+    }
+    return Status::Ok();
+  }));
+  return changed;
+}
+
+Result<int64_t> SqliteStore::Snapshot(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    return AlreadyExists("a snapshot of the store: " + path + " exists already");
+  }
+  MutexLock lock(&mu_);
+  {
+    Statement st(db_, "VACUUM INTO ?1");
+    st.Bind(1, path).Step();
+    if (!st.ok()) return Error("copying the store to " + path);
+  }
+  // The copy's counter, read from the copy itself (the store may have moved on meanwhile).
+  sqlite3* copy = nullptr;
+  int64_t version = -1;
+  if (sqlite3_open_v2(path.c_str(), &copy, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(copy, "SELECT value FROM meta WHERE key = 'version'", -1, &st,
+                           nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      version = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(copy);
+  if (version < 0) return Internal("the copy of the store at " + path + " does not read back");
+  ::chmod(path.c_str(), 0600);
+  return version;
 }
 
 Result<Json> SqliteStore::Update(const std::string& type, Json object) {

@@ -32,6 +32,13 @@ class SqliteStore : public Store {
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, Clock& clock);
   ~SqliteStore() override;
 
+  // Rewrites every occurrence of `from` in the stored objects and the change feed of the
+  // database at `path` (not open elsewhere) to `to`: a store restored into another SKIFF_HOME,
+  // whose objects name files under the old one (artifact URIs). Returns how many objects
+  // changed. InvalidArgument for texts JSON would escape (quotes, backslashes, controls).
+  static Result<int64_t> ReplaceText(const std::string& path, const std::string& from,
+                                     const std::string& to, Clock& clock);
+
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
@@ -41,6 +48,8 @@ class SqliteStore : public Store {
   Result<int64_t> GetResourceVersion(const std::string& type, const std::string& ns,
                                      const std::string& name) override;
   Result<int64_t> Count(const std::string& type, const std::string& ns) override;
+  // VACUUM INTO: a consistent, compact copy, made online.
+  Result<int64_t> Snapshot(const std::string& path) override;
   Result<Json> Update(const std::string& type, Json object) override;
   Result<Json> Delete(const std::string& type, const std::string& ns, const std::string& name,
                       int64_t expected_version) override;
