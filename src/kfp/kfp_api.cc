@@ -13,6 +13,7 @@
 #include "core/resource.h"
 #include "kfp/kfp_list.h"
 #include "kfp/kfp_openapi_json.h"
+#include "pipelines/artifact_paths.h"
 #include "pipelines/ir.h"
 #include "pipelines/recurring_run_controller.h"
 #include "pipelines/run_controller.h"
@@ -1078,13 +1079,17 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
   const std::string node = req.Param("node_id");
   const Json& status = ObjectAt(run, "status");
   const Json& tasks = ObjectAt(ObjectAt(status, "engine"), "tasks");
+  // By key, uuid or workload first; then by a task's name (the root DAG carries the pipeline's
+  // name, which may be a task's too).
   const Json* task = nullptr;
-  for (auto it = tasks.begin(); it != tasks.end(); ++it) {
+  for (auto it = tasks.begin(); task == nullptr && it != tasks.end(); ++it) {
     if (it.key() == node || StrOr(*it, "uuid", "") == node ||
-        StrOr(*it, "workload_id", "") == node || StrOr(*it, "name", "") == node) {
+        StrOr(*it, "workload_id", "") == node) {
       task = &*it;
-      break;
     }
+  }
+  for (auto it = tasks.begin(); task == nullptr && it != tasks.end(); ++it) {
+    if (it.key() != "root" && StrOr(*it, "name", "") == node) task = &*it;
   }
   if (task == nullptr)
     return NotFound("node '" + node + "' not found in run '" + MetaName(run) + "'");
@@ -1105,9 +1110,13 @@ Result<Json> KfpApi::ReadArtifact(const HttpRequest& req) {
   path = std::filesystem::weakly_canonical(path, ec);
   if (!options_.artifacts_root.empty()) {
     auto root = std::filesystem::weakly_canonical(options_.artifacts_root, ec).string();
-    if (path.string().rfind(root, 0) != 0) {
+    if (path.string().rfind(root + "/", 0) != 0) {
       return PermissionDenied("artifact '" + artifact_name + "' lies outside the artifact store");
     }
+    // Within it, the run's profile's artifacts only (an importer may name another's).
+    RETURN_IF_ERROR(pipelines::CheckArtifactAccess(path.string(), options_.artifacts_root,
+                                                   MetaNamespace(run), MetaUid(run),
+                                                   "artifact '" + artifact_name + "'"));
   }
   if (std::filesystem::is_directory(path, ec)) {
     return FailedPrecondition("artifact '" + artifact_name + "' is a directory");

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "core/ids.h"
+#include "pipelines/artifact_paths.h"
 #include "pipelines/executor_io.h"
 #include "pipelines/ir.h"
 #include "pipelines/placeholder.h"
@@ -139,7 +140,7 @@ Launcher::Launcher(LauncherOptions options, Backend& backend, TaskCache* cache)
 
 std::string Launcher::PipelineRoot(const TaskInvocation& inv) const {
   if (!inv.pipeline_root.empty()) return inv.pipeline_root;
-  return "file://" + options_.artifacts_root;
+  return "file://" + NamespaceArtifactRoot(options_.artifacts_root, inv.namespace_);
 }
 
 std::string Launcher::VolumesRoot() const {
@@ -359,22 +360,33 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
                  {kWorkloadOwnerNameLabel, inv.run_name}};
   RETURN_IF_ERROR(ApplyPlatformConfig(inv, &spec, &c, warnings));
   // Sandboxed: besides its own folder and volumes the task sees its output folders, its input
-  // artifacts (read-only) and its component's source. An input in SKIFF_HOME is given only from
-  // the artifacts folder (an importer's URI cannot reach the store or the tokens).
+  // artifacts (read-only) and its component's source. In SKIFF_HOME, it is given only artifacts
+  // of its own profile (artifact_paths.h): an importer's URI or a pipeline root of the run's
+  // cannot reach the store, the tokens or another profile's artifacts.
   spec.sandboxed = true;
-  for (const std::string& dir : OutputFolders(io)) spec.exposed.push_back({dir, false});
   const std::string home = fs::path(options_.artifacts_root).parent_path().string();
   auto within = [](const std::string& path, const std::string& dir) {
-    const std::string p = fs::path(path).lexically_normal().string();
-    return !dir.empty() && (p == dir || p.rfind(dir + "/", 0) == 0);
+    std::error_code ec;
+    const std::string p = fs::weakly_canonical(path, ec).lexically_normal().string();
+    const std::string d = fs::weakly_canonical(dir, ec).lexically_normal().string();
+    return !dir.empty() && (p == d || p.rfind(d + "/", 0) == 0);
   };
+  auto allowed = [&](const std::string& path, const std::string& what) -> Status {
+    if (within(path, home) && !within(path, options_.artifacts_root)) {
+      return PermissionDenied(where + ": " + what + " " + path +
+                              " lies in the platform's folder, outside its artifacts");
+    }
+    return CheckArtifactAccess(path, options_.artifacts_root, inv.namespace_, inv.run_id,
+                               where + ": " + what);
+  };
+  for (const auto& [name, artifact] : io.output_artifacts) {
+    RETURN_IF_ERROR(allowed(LocalPathForUri(artifact.uri), "output artifact " + name + " at"));
+  }
+  for (const std::string& dir : OutputFolders(io)) spec.exposed.push_back({dir, false});
   for (const std::string& path : InputArtifactPaths(io)) {
     std::error_code ec;
     if (!fs::exists(path, ec)) continue;  // not written (an optional output), or not local
-    if (within(path, home) && !within(path, options_.artifacts_root)) {
-      return PermissionDenied(where + ": input artifact " + path +
-                              " lies in the platform's folder, outside its artifacts");
-    }
+    RETURN_IF_ERROR(allowed(path, "input artifact"));
     spec.exposed.push_back({path, true});
   }
   if (!component_file.empty()) spec.exposed.push_back({component_file, true});

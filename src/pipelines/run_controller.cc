@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "core/text.h"
+#include "pipelines/artifact_paths.h"
 #include "pipelines/run_retry.h"
 
 namespace skiff::pipelines {
@@ -183,7 +184,8 @@ Result<std::optional<milliseconds>> RunController::Reconcile(const std::string& 
     ctx.display_name = run["spec"].value("displayName", MetaName(run));
     ctx.namespace_ = ns;
     std::string root = run["spec"].value("pipelineRoot", "");
-    ctx.pipeline_root = root.empty() ? "file://" + options_.artifacts_root : root;
+    ctx.pipeline_root =
+        root.empty() ? "file://" + NamespaceArtifactRoot(options_.artifacts_root, ns) : root;
     ctx.parameters = RunParameters(run);
     ctx.enable_cache = run["spec"].value("enableCaching", true);
     ParseRfc3339(status["createdAt"].get<std::string>(), &ctx.create_time);
