@@ -302,15 +302,19 @@ Result<int64_t> SqliteStore::ReplaceText(const std::string& path, const std::str
   if (from.empty()) return InvalidArgument("replacing text in the store: nothing to replace");
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, Open(path, clock));
   MutexLock lock(&store->mu_);
+  return store->ReplaceTextLocked(from, to);
+}
+
+Result<int64_t> SqliteStore::ReplaceTextLocked(const std::string& from, const std::string& to) {
   int64_t changed = 0;
-  RETURN_IF_ERROR(store->InWriteTransaction([&]() REQUIRES(store->mu_) -> Status {
+  RETURN_IF_ERROR(InWriteTransaction([&]() REQUIRES(mu_) -> Status {
     for (const char* table : {"objects", "changes"}) {
-      Statement st(store->db_, (std::string("UPDATE ") + table +
-                                " SET data = replace(data, ?1, ?2) WHERE instr(data, ?1) > 0")
-                                   .c_str());
+      Statement st(db_, (std::string("UPDATE ") + table +
+                         " SET data = replace(data, ?1, ?2) WHERE instr(data, ?1) > 0")
+                            .c_str());
       st.Bind(1, from).Bind(2, to).Step();
-      if (!st.ok()) return store->Error(std::string("rewriting ") + table);
-      if (std::string(table) == "objects") changed = sqlite3_changes(store->db_);
+      if (!st.ok()) return Error(std::string("rewriting ") + table);
+      if (std::string(table) == "objects") changed = sqlite3_changes(db_);
     }
     return Status::Ok();
   }));

@@ -65,6 +65,7 @@ class SqliteStore : public Store {
   SqliteStore(std::string path, sqlite3* db, Clock& clock);
 
   Status Migrate() REQUIRES(mu_);
+  Result<int64_t> ReplaceTextLocked(const std::string& from, const std::string& to) REQUIRES(mu_);
   // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails).
   template <typename Fn>
   Status InWriteTransaction(Fn&& fn) REQUIRES(mu_);
