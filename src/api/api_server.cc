@@ -56,6 +56,23 @@ Status ApiServer::Start() {
   return server_->Start();
 }
 
+bool ApiServer::AcquireRequest(const std::string& user) {
+  MutexLock lock(&requests_mu_);
+  int& mine = requests_by_user_[user];
+  if (mine >= options_.max_requests_per_user) {
+    if (mine == 0) requests_by_user_.erase(user);
+    return false;
+  }
+  ++mine;
+  return true;
+}
+
+void ApiServer::ReleaseRequest(const std::string& user) {
+  MutexLock lock(&requests_mu_);
+  auto it = requests_by_user_.find(user);
+  if (it != requests_by_user_.end() && --it->second <= 0) requests_by_user_.erase(it);
+}
+
 int ApiServer::port() const { return server_ ? server_->port() : 0; }
 
 std::string ApiServer::url() const {
@@ -129,6 +146,25 @@ void ApiServer::Handle(HttpRequest& req, HttpResponder& responder) {
     auto who = authn_.Authenticate(req.Header("authorization"));
     if (!who.ok()) return SendStatusError(r, who.status());
     req.principal = *who;
+  }
+  struct Slot {
+    ApiServer* server;
+    std::string user;
+    ~Slot() {
+      if (!user.empty()) server->ReleaseRequest(user);
+    }
+  } slot{this, ""};
+  if (!req.principal.user.empty()) {
+    if (!AcquireRequest(req.principal.user)) {
+      SendRefusal(r, 429, "TooManyRequests",
+                  "too many requests in flight for user " + Json(req.principal.user).dump() + " (" +
+                      std::to_string(options_.max_requests_per_user) +
+                      "); wait for one to end, or retry later",
+                  {{"retry-after", "1"}});
+      r.Record();
+      return;
+    }
+    slot.user = req.principal.user;
   }
   try {
     match.route->handler(req, r);

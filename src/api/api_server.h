@@ -12,7 +12,9 @@
 // Every route but the health checks (/healthz, and KFP's /apis/v2beta1/healthz however it is
 // added) and those added with requires_auth = false authenticates the bearer token first (401 as
 // a Status JSON otherwise) and finds the Principal in req.principal; authorization is each
-// handler's job (ResourceApi asks the Authorizer). Every request is counted in
+// handler's job (ResourceApi asks the Authorizer). A user has at most
+// Options::max_requests_per_user requests in flight (429 TooManyRequests past it). Every request
+// is counted in
 // skiff_http_requests_total{method,route,code} and timed.
 //
 // Thread-safety: AddRoute before Start; Start/Shutdown from the owning thread; metrics() and
@@ -21,11 +23,13 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "api/metrics.h"
 #include "api/resource_api.h"
 #include "auth/auth.h"
 #include "core/clock.h"
+#include "core/thread_annotations.h"
 #include "http/http_server.h"
 #include "http/status_json.h"
 #include "store/store.h"
@@ -39,6 +43,10 @@ class ApiServer {
     int threads = 2;
     std::string address = "127.0.0.1";
     size_t body_limit = 64 * 1024 * 1024;
+    // Requests one user may have in flight at once (a watch, a followed log, any other call):
+    // past it the user gets 429 with Retry-After, so one user cannot take every handler of the
+    // server (HttpServer::Options::max_workers) and make it answer 503 to everyone.
+    int max_requests_per_user = 64;
   };
 
   ApiServer(Options options, Store& store, Authenticator& authn, Authorizer& authz, Clock& clock);
@@ -58,6 +66,9 @@ class ApiServer {
 
  private:
   void Handle(HttpRequest& req, HttpResponder& responder);
+  // Takes one of `user`'s request slots; false when they hold them all.
+  bool AcquireRequest(const std::string& user);
+  void ReleaseRequest(const std::string& user);
 
   Options options_;
   Authenticator& authn_;
@@ -66,6 +77,8 @@ class ApiServer {
   std::unique_ptr<ResourceApi> resources_;
   Router router_;
   std::unique_ptr<HttpServer> server_;
+  Mutex requests_mu_;
+  std::unordered_map<std::string, int> requests_by_user_ GUARDED_BY(requests_mu_);
 };
 
 }  // namespace skiff

@@ -87,15 +87,6 @@ namespace {
 
 std::string Quoted(const std::string& s) { return Json(s).dump(); }
 
-// A Kubernetes Status for an HTTP code that no StatusCode maps to (415, 429).
-void SendRefusal(HttpResponder& r, int code, const char* reason, const std::string& message,
-                 HttpHeaders headers = {}) {
-  Json status = StatusJson(InvalidArgument(message));
-  status["code"] = code;
-  status["reason"] = reason;
-  r.SendJson(code, status, std::move(headers));
-}
-
 HttpHeaders WarningHeaders(const std::vector<std::string>& warnings) {
   if (warnings.empty()) return {};
   // RFC 7234 warn-code 299 ("miscellaneous persistent warning"), several joined by ", ".

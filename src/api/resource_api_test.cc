@@ -723,6 +723,51 @@ TEST_F(ResourceApiTest, AUserPastTheirWatchLimitGets429AndOthersAreServed) {
   EXPECT_EQ(status, 200) << "the slot is free again once the watch ended";
 }
 
+TEST_F(ResourceApiTest, AUserPastTheirRequestsInFlightGets429AndOthersAreServed) {
+  ApiServer server({.max_requests_per_user = 1}, *store_, *authn_, *authz_, clock_);
+  Mutex mu;
+  bool entered = false, leave = false;
+  CondVar cv;
+  server.AddRoute("GET", "/slow", [&](const HttpRequest&, HttpResponder& r) {
+    MutexLock lock(&mu);
+    entered = true;
+    cv.SignalAll();
+    while (!leave) cv.Wait(mu);
+    r.SendJson(200, {{"slow", true}});
+  });
+  ASSERT_TRUE(server.Start().ok());
+  auto get = [&](const std::string& path, const std::string& token) {
+    HttpClient client(server.url());
+    return client.Request("GET", path, {{"Authorization", "Bearer " + token}}, "");
+  };
+  std::thread held([&] { EXPECT_EQ(get("/slow", bob_token_)->status, 200); });
+  {
+    MutexLock lock(&mu);
+    while (!entered) cv.Wait(mu);
+  }
+  Result<HttpResult> second = get("/slow", bob_token_);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->status, 429) << second->body;
+  EXPECT_EQ(second->Header("retry-after"), "1");
+  EXPECT_EQ(Body(*second)["reason"], "TooManyRequests");
+  EXPECT_EQ(get("/healthz", bob_token_)->status, 200) << "health checks are not counted";
+  EXPECT_EQ(get(kJobs, admin_token_)->status, 200) << "another user is served";
+  {
+    MutexLock lock(&mu);
+    leave = true;
+    cv.SignalAll();
+  }
+  held.join();
+  // The slot is freed just after the answer went out: bob is served again (403: no role) soon.
+  int status = 429;
+  for (int i = 0; i < 200 && status == 429; ++i) {
+    status = get(kJobs, bob_token_)->status;
+    if (status == 429) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status, 403);
+  server.Shutdown();
+}
+
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);

@@ -73,4 +73,12 @@ void SendStatusError(HttpResponder& responder, const Status& status) {
   responder.SendJson(HttpStatusFor(status.code()), StatusJson(status));
 }
 
+void SendRefusal(HttpResponder& responder, int code, const char* reason, const std::string& message,
+                 HttpHeaders headers) {
+  Json status = StatusJson(InvalidArgument(message));
+  status["code"] = code;
+  status["reason"] = reason;
+  responder.SendJson(code, status, std::move(headers));
+}
+
 }  // namespace skiff

@@ -16,5 +16,9 @@ Json StatusJson(const Status& status);
 const char* StatusReason(StatusCode code);
 // Sends StatusJson(status) with the HTTP status that status.code() maps to.
 void SendStatusError(HttpResponder& responder, const Status& status);
+// Sends a Status for an HTTP code that no StatusCode maps to (415 UnsupportedMediaType, 429
+// TooManyRequests), with `headers` (Retry-After).
+void SendRefusal(HttpResponder& responder, int code, const char* reason, const std::string& message,
+                 HttpHeaders headers = {});
 
 }  // namespace skiff
