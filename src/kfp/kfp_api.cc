@@ -27,6 +27,10 @@ using pipelines::kRecurringRunType;
 
 constexpr char kApiVersion[] = "pipelines.kubeflow.org/v2beta1";
 constexpr char kEpoch[] = "1970-01-01T00:00:00Z";
+// The task details a run answer holds at most by default (a run may have far more tasks: its
+// loops' iterations), and at most when asked for a page.
+constexpr size_t kTaskDetailsPageSize = 1'000;
+constexpr int64_t kMaxTaskDetailsPageSize = 10'000;
 
 // Reads a string field under its proto JSON names (snake_case or lowerCamelCase).
 std::string Str(const Json& body, const char* snake, const char* camel = nullptr) {
@@ -170,10 +174,21 @@ Json ArtifactIds(const Json& artifacts) {
   return out;
 }
 
-Json TaskDetails(const Json& run, const std::string& run_id) {
+// Which of a run's task details an answer holds: at most `limit`, in task-path order, after the
+// path `after` ("" = from the first).
+struct TaskPage {
+  std::string after;
+  size_t limit = kTaskDetailsPageSize;
+};
+
+// One page of a run's task details; `next` (when not null) receives the path the next page
+// starts after, "" when this page holds the last task.
+Json TaskDetails(const Json& run, const std::string& run_id, const TaskPage& page = {},
+                 std::string* next = nullptr) {
   Json details = Json::array();
+  if (next != nullptr) next->clear();
   const Json& tasks = ObjectAt(ObjectAt(ObjectAt(run, "status"), "engine"), "tasks");
-  if (tasks.empty()) return details;
+  if (tasks.empty() || !tasks.is_object()) return details;
   std::map<std::string, std::string> parent_of;
   for (auto it = tasks.begin(); it != tasks.end(); ++it) {
     const Json& children = FieldOf(*it, "children");
@@ -191,9 +206,15 @@ Json TaskDetails(const Json& run, const std::string& run_id) {
     }
     return path;
   };
-  for (auto it = tasks.begin(); it != tasks.end(); ++it) {
-    const Json& t = *it;
-    const std::string& path = it.key();
+  const Json::object_t& by_path = tasks.get_ref<const Json::object_t&>();
+  for (auto it = page.after.empty() ? by_path.begin() : by_path.upper_bound(page.after);
+       it != by_path.end(); ++it) {
+    if (details.size() == page.limit) {
+      if (next != nullptr) *next = std::prev(it)->first;
+      break;
+    }
+    const Json& t = it->second;
+    const std::string& path = it->first;
     Json d = {{"run_id", run_id},
               {"task_id", id_of(path)},
               {"display_name", path == "root" ? std::string("root") : StrOr(t, "name", path)},
@@ -859,9 +880,18 @@ Json RunSummaryToApi(const Json& run) {
   return out;
 }
 
+// The run_details of a run: one page of its task details, and the token of the next page
+// (next_task_details_page_token, a Skiff extension) when there are more.
+Json RunDetails(const Json& run, const TaskPage& page = {}) {
+  std::string next;
+  Json details = {{"task_details", TaskDetails(run, MetaName(run), page, &next)}};
+  if (!next.empty()) details["next_task_details_page_token"] = EncodeBase64(next);
+  return details;
+}
+
 // What RunSummaryToApi leaves out: run_details, and pipeline_spec unless run from a version.
-void AddRunDetailsAndSpec(const Json& run, Json& out) {
-  out["run_details"] = {{"task_details", TaskDetails(run, MetaName(run))}};
+void AddRunDetailsAndSpec(const Json& run, Json& out, const TaskPage& page = {}) {
+  out["run_details"] = RunDetails(run, page);
   const Json& spec = ObjectAt(run, "spec");
   if (Obj(spec, "pipelineVersionReference", "pipelineVersionReference") != nullptr) return;
   if (spec.contains("platformSpec") && spec["platformSpec"].is_object()) {
@@ -999,7 +1029,7 @@ Result<Json> KfpApi::ListRuns(const HttpRequest& req) {
     Result<Json> run = store_.Get(kPipelineRunType, a.value("namespace", ""), id);
     if (!run.ok() && run.status().code() != StatusCode::kNotFound) return run.status();
     // A run deleted since the index caught up keeps its summary, without tasks.
-    a["run_details"] = {{"task_details", run.ok() ? TaskDetails(*run, id) : Json::array()}};
+    a["run_details"] = run.ok() ? RunDetails(*run) : Json{{"task_details", Json::array()}};
     runs.push_back(std::move(a));
   }
   Json out = {{"total_size", selection.total_size}, {"runs", std::move(runs)}};
@@ -1008,9 +1038,29 @@ Result<Json> KfpApi::ListRuns(const HttpRequest& req) {
 }
 
 Result<Json> KfpApi::GetRun(const HttpRequest& req) {
+  // A big run's task details come in pages (Skiff extension): task_details_page_size (at most
+  // kMaxTaskDetailsPageSize) and the task_details_page_token a previous answer gave.
+  TaskPage page;
+  if (std::string size = req.Query("task_details_page_size"); !size.empty()) {
+    ASSIGN_OR_RETURN(int64_t n, ProtoInt64(Json(size), "task_details_page_size"));
+    if (n < 1 || n > kMaxTaskDetailsPageSize) {
+      return InvalidArgument("task_details_page_size: must be 1 to " +
+                             std::to_string(kMaxTaskDetailsPageSize) + ", got " + size);
+    }
+    page.limit = static_cast<size_t>(n);
+  }
+  if (std::string token = req.Query("task_details_page_token"); !token.empty()) {
+    Result<std::string> after = DecodeBase64(token);
+    if (!after.ok() || after->empty()) {
+      return InvalidArgument("task_details_page_token: not a token this server gave");
+    }
+    page.after = *after;
+  }
   ASSIGN_OR_RETURN(Json run,
                    FindById(req, kPipelineRunType, req.Param("run_id"), "run", Verb::kGet));
-  return RunToApi(run);
+  Json out = RunSummaryToApi(run);
+  AddRunDetailsAndSpec(run, out, page);
+  return out;
 }
 
 Result<Json> KfpApi::DeleteRun(const HttpRequest& req) {

@@ -621,6 +621,55 @@ std::string ExpectKfpError(const HttpResult& r, int http, int grpc) {
   return body.value("message", "");
 }
 
+TEST_F(KfpApiServerTest, ABigRunsTaskDetailsComeInPages) {
+  HttpResult run =
+      Call("admin", "POST", "/apis/v2beta1/runs",
+           Json{{"display_name", "big"}, {"pipeline_spec", Json::parse(kTinyIr)}}.dump());
+  ASSERT_EQ(run.status, 200) << run.body;
+  const std::string id = Json::parse(run.body)["run_id"];
+  auto stored = store_->Get(pipelines::kPipelineRunType, "default", id);
+  ASSERT_TRUE(stored.ok());
+  Json tasks = Json::object();
+  for (int i = 0; i < 2500; ++i) {
+    char path[32];
+    std::snprintf(path, sizeof path, "root.t-%05d", i);
+    tasks[path] = {{"name", path + 5}, {"state", "SUCCEEDED"}};
+  }
+  (*stored)["status"] = {{"state", "RUNNING"}, {"engine", {{"tasks", tasks}}}};
+  ASSERT_TRUE(store_->Update(pipelines::kPipelineRunType, *stored).ok());
+
+  std::vector<std::string> seen;
+  std::string query;
+  int pages = 0;
+  do {
+    HttpResult got = Call("admin", "GET", "/apis/v2beta1/runs/" + id + query);
+    ASSERT_EQ(got.status, 200) << got.body;
+    Json details = Json::parse(got.body)["run_details"];
+    EXPECT_LE(details["task_details"].size(), 1000u);
+    for (const Json& t : details["task_details"]) seen.push_back(t["task_path"]);
+    query = details.contains("next_task_details_page_token")
+                ? "?task_details_page_token=" +
+                      PercentEncode(details["next_task_details_page_token"].get<std::string>())
+                : "";
+    ++pages;
+  } while (!query.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(seen.size(), 2500u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 2500u) << "each task once";
+
+  HttpResult all =
+      Call("admin", "GET", "/apis/v2beta1/runs/" + id + "?task_details_page_size=5000");
+  EXPECT_EQ(Json::parse(all.body)["run_details"]["task_details"].size(), 2500u);
+  EXPECT_FALSE(Json::parse(all.body)["run_details"].contains("next_task_details_page_token"));
+  // A listed run carries the first page only.
+  Json listed = Json::parse(Call("admin", "GET", "/apis/v2beta1/runs").body);
+  EXPECT_EQ(listed["runs"][0]["run_details"]["task_details"].size(), 1000u);
+  for (const char* bad : {"?task_details_page_size=0", "?task_details_page_size=10001",
+                          "?task_details_page_size=x", "?task_details_page_token=%25%25"}) {
+    EXPECT_EQ(Call("admin", "GET", "/apis/v2beta1/runs/" + id + bad).status, 400) << bad;
+  }
+}
+
 TEST_F(KfpApiServerTest, CreatingARunOfAnUnknownPipelineOrVersionIs404AndStoresNothing) {
   const std::string pid = UploadTiny("known");
   auto run_of = [&](Json reference) {
