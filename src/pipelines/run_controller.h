@@ -69,7 +69,9 @@ Status ValidatePipelineRun(Json& run, bool is_create);
 Result<std::string> FindTaskWorkload(const Json& run, const std::string& task);
 
 struct RunControllerOptions {
-  std::string artifacts_root;  // "<SKIFF_HOME>/artifacts": default pipeline root is file://<it>
+  // "<SKIFF_HOME>/artifacts": a run that names no pipeline root keeps its artifacts in its
+  // namespace's part of it (artifact_paths.h).
+  std::string artifacts_root;
   std::chrono::milliseconds poll_interval{std::chrono::milliseconds(50)};
   // A busy run's status is written to the store at most once per persist interval: the longer
   // of min_persist_interval and persist_cost_factor times what the last write took, capped at

@@ -148,5 +148,68 @@ TEST_F(RunControllerTest, ARunThatIsGoneIsForgotten) {
   EXPECT_FALSE(result->has_value());
 }
 
+// A loop of `n` iterations, each one container task.
+Json LoopIr(int n) {
+  Json items = Json::array();
+  for (int i = 0; i < n; ++i) items.push_back(i);
+  return {
+      {"pipelineInfo", {{"name", "wide"}}},
+      {"schemaVersion", "2.1.0"},
+      {"root",
+       {{"dag",
+         {{"tasks",
+           {{"loop",
+             {{"taskInfo", {{"name", "loop"}}},
+              {"componentRef", {{"name", "comp-loop"}}},
+              {"parameterIterator",
+               {{"itemInput", "item"}, {"items", {{"raw", items.dump()}}}}}}}}}}}}},
+      {"components",
+       {{"comp-loop",
+         {{"inputDefinitions", {{"parameters", {{"item", {{"parameterType", "NUMBER_INTEGER"}}}}}}},
+          {"dag",
+           {{"tasks",
+             {{"work",
+               {{"taskInfo", {{"name", "work"}}},
+                {"componentRef", {{"name", "comp-work"}}},
+                {"inputs",
+                 {{"parameters", {{"x", {{"componentInputParameter", "item"}}}}}}}}}}}}}}},
+        {"comp-work",
+         {{"executorLabel", "exec-work"},
+          {"inputDefinitions",
+           {{"parameters", {{"x", {{"parameterType", "NUMBER_INTEGER"}}}}}}}}}}},
+      {"deploymentSpec",
+       {{"executors",
+         {{"exec-work", {{"container", {{"image", "alpine"}, {"command", {"sleep", "600"}}}}}}}}}}};
+}
+
+TEST(RunControllerScaleTest, TerminateStopsARunOfAThousandTasksInOneReconcile) {
+  testing::TempDir dir;
+  FakeClock clock;
+  FakeTaskRunner runner;
+  auto store = OpenStore("sqlite://" + dir.path() + "/t.db", clock).value();
+  RunController controller(*store, runner, clock,
+                           {.artifacts_root = dir.path() + "/artifacts",
+                            .min_persist_interval = milliseconds(0),
+                            .persist_cost_factor = 0});
+  constexpr int kTasks = 1000;
+  Json run = MakePipelineRun("default", "wide", LoopIr(kTasks), Json::object(), {}, false);
+  ASSERT_TRUE(ValidatePipelineRun(run, true).ok()) << ValidatePipelineRun(run, true).ToString();
+  ASSERT_TRUE(store->Create(kPipelineRunType, run).ok());
+  for (int i = 0; i < 20 && runner.started.size() < kTasks; ++i) {
+    ASSERT_TRUE(controller.Reconcile("default", "wide").ok());
+  }
+  ASSERT_EQ(runner.started.size(), static_cast<size_t>(kTasks));
+
+  Json stored = store->Get(kPipelineRunType, "default", "wide").value();
+  stored["spec"]["cancelRequested"] = true;  // what :terminate writes
+  ASSERT_TRUE(store->Update(kPipelineRunType, stored).ok());
+  ASSERT_TRUE(controller.Reconcile("default", "wide").ok());
+  EXPECT_EQ(runner.cancelled.size(), static_cast<size_t>(kTasks)) << "every task told to stop";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(controller.Reconcile("default", "wide").ok());
+  stored = store->Get(kPipelineRunType, "default", "wide").value();
+  EXPECT_EQ(stored["status"]["state"], "CANCELED");
+  EXPECT_EQ(runner.started.size(), static_cast<size_t>(kTasks)) << "nothing started after it";
+}
+
 }  // namespace
 }  // namespace skiff::pipelines
