@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "api/discovery.h"
 #include "core/admission.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -132,6 +133,7 @@ Json CrdFor(const ResourceType& t) {
 }  // namespace
 
 void ResourceApi::AddRoutes(Router& router) {
+  AddDiscoveryRoutes(router, types_);
   router.Add("POST", "/apis/skiff.dev/v1/tokens:mint",
              [this](const HttpRequest& req, HttpResponder& r) { MintToken(req, r); });
   // Every registered kind's schema, read-only, to any signed-in user (it reveals no object).
@@ -227,8 +229,9 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
   const std::string& m = req.method;
   bool watch = false;
   if (m == "GET" && op == Op::kCollection) {
-    std::string w = req.Query("watch");
-    watch = w == "true" || w == "1";
+    // As the API server parses it (Go's ParseBool): the Python client sends "True".
+    const std::string w = req.Query("watch");
+    watch = w == "true" || w == "1" || w == "True" || w == "TRUE" || w == "t" || w == "T";
     verb = watch ? Verb::kWatch : Verb::kList;
   } else if (m == "GET") {
     verb = Verb::kGet;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -766,6 +767,48 @@ TEST_F(ResourceApiTest, AUserPastTheirRequestsInFlightGets429AndOthersAreServed)
   }
   EXPECT_EQ(status, 403);
   server.Shutdown();
+}
+
+TEST_F(ResourceApiTest, DiscoveryListsEveryServedKindAsTheApiServerDoes) {
+  HttpResult version = Call("GET", "/version", "", "");
+  ASSERT_EQ(version.status, 200) << "without a token, as the API server answers it";
+  EXPECT_EQ(Body(version)["major"], "1");
+  EXPECT_EQ(Body(version)["gitVersion"].get<std::string>().rfind("v1.", 0), 0u);
+  EXPECT_EQ(Call("GET", "/api", "", "").status, 401);
+
+  Json api = Body(Call("GET", "/api"));
+  EXPECT_EQ(api["kind"], "APIVersions");
+  EXPECT_EQ(api["versions"], Json::array({"v1"}));
+  Json core = Body(Call("GET", "/api/v1"));
+  EXPECT_EQ(core["groupVersion"], "v1");
+  std::map<std::string, Json> by_name;
+  for (const Json& r : core["resources"]) by_name[r["name"]] = r;
+  ASSERT_TRUE(by_name.count("pods"));
+  EXPECT_EQ(by_name["pods"]["kind"], "Pod");
+  EXPECT_EQ(by_name["pods"]["namespaced"], true);
+  EXPECT_EQ(by_name["pods/log"]["verbs"], Json::array({"get"}));
+  EXPECT_TRUE(by_name.count("secrets"));
+
+  Json groups = Body(Call("GET", "/apis"));
+  EXPECT_EQ(groups["kind"], "APIGroupList");
+  bool batch = false;
+  for (const Json& g : groups["groups"]) {
+    if (g["name"] == "batch") {
+      batch = true;
+      EXPECT_EQ(g["preferredVersion"]["groupVersion"], "batch/v1");
+    }
+    EXPECT_NE(g["name"], "") << "the core group is under /api";
+  }
+  EXPECT_TRUE(batch);
+  EXPECT_EQ(Body(Call("GET", "/apis/batch"))["kind"], "APIGroup");
+  Json jobs = Body(Call("GET", "/apis/batch/v1"));
+  ASSERT_FALSE(jobs["resources"].empty());
+  EXPECT_EQ(jobs["resources"][0]["name"], "jobs");
+  EXPECT_EQ(jobs["resources"][0]["shortNames"], Json::array({"job"}));
+  EXPECT_EQ(jobs["resources"][1]["name"], "jobs/status");
+  EXPECT_EQ(Call("GET", "/apis/batch/v2").status, 404);
+  EXPECT_EQ(Call("GET", "/apis/nope.example.com").status, 404);
+  EXPECT_EQ(Call("GET", "/api/v2").status, 404);
 }
 
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {

@@ -234,9 +234,24 @@ Result<Json> JobController::SyncPod(Json pod) {
     st["phase"] = WorkloadPhaseName(ws.phase);
     if (!ws.message.empty()) st["message"] = ws.message;
     if (ws.started_at) st["startTime"] = FormatRfc3339(*ws.started_at);
+    // A container's image, from the pod's spec: the Kubernetes clients require it (and an
+    // imageID, which has no meaning for an image run from a local environment).
+    auto image_of = [&pod](const std::string& container) {
+      const Json& spec = pod["spec"];
+      if (spec.is_object() && spec.contains("containers") && spec["containers"].is_array()) {
+        for (const Json& c : spec["containers"]) {
+          if (c.is_object() && c.value("name", "") == container) return c.value("image", "");
+        }
+      }
+      return std::string();
+    };
     Json containers = Json::array();
     for (const ContainerStatus& cs : ws.containers) {
-      Json c = {{"name", cs.name}, {"ready", cs.ready}, {"restartCount", cs.restart_count}};
+      Json c = {{"name", cs.name},
+                {"ready", cs.ready},
+                {"restartCount", cs.restart_count},
+                {"image", image_of(cs.name)},
+                {"imageID", ""}};
       auto terminated = [&cs](const std::string& reason) {
         Json term = {{"exitCode", *cs.exit_code}, {"reason", reason}};
         if (cs.started_at) term["startedAt"] = FormatRfc3339(*cs.started_at);

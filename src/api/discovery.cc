@@ -1,0 +1,143 @@
+#include "api/discovery.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "http/status_json.h"
+
+#ifndef SKIFF_VERSION
+#define SKIFF_VERSION "0.0.0"
+#endif
+
+namespace skiff {
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+Json VersionJson() {
+  return {{"major", kKubernetesMajor},
+          {"minor", kKubernetesMinor},
+          {"gitVersion", std::string("v") + kKubernetesMajor + "." + kKubernetesMinor +
+                             ".0+skiff." + SKIFF_VERSION},
+          {"gitCommit", ""},
+          {"gitTreeState", "clean"},
+          {"buildDate", "1970-01-01T00:00:00Z"},
+          {"goVersion", ""},
+          {"compiler", "skiff"},
+          {"platform", "linux/amd64"}};
+}
+
+// Group -> its versions, in registration order of their first kind.
+std::map<std::string, std::vector<std::string>> GroupVersions(const TypeRegistry& types) {
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const ResourceType& t : types.All()) {
+    std::vector<std::string>& versions = groups[t.group];
+    if (std::find(versions.begin(), versions.end(), t.version) == versions.end()) {
+      versions.push_back(t.version);
+    }
+  }
+  return groups;
+}
+
+Json GroupJson(const std::string& name, const std::vector<std::string>& versions) {
+  Json list = Json::array();
+  for (const std::string& v : versions) {
+    list.push_back({{"groupVersion", name + "/" + v}, {"version", v}});
+  }
+  return {{"name", name}, {"versions", list}, {"preferredVersion", list.at(0)}};
+}
+
+}  // namespace
+
+Json ApiResourceList(const TypeRegistry& types, const std::string& group,
+                     const std::string& version) {
+  Json resources = Json::array();
+  for (const ResourceType& t : types.All()) {
+    if (t.group != group || t.version != version) continue;
+    Json r = {{"name", t.plural},
+              {"singularName", Lower(t.kind)},
+              {"namespaced", t.namespaced},
+              {"kind", t.kind},
+              {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}};
+    if (!t.short_names.empty()) r["shortNames"] = t.short_names;
+    resources.push_back(std::move(r));
+    resources.push_back({{"name", t.plural + "/status"},
+                         {"singularName", ""},
+                         {"namespaced", t.namespaced},
+                         {"kind", t.kind},
+                         {"verbs", {"get", "patch", "update"}}});
+    if (group.empty() && t.plural == "pods") {
+      resources.push_back({{"name", "pods/log"},
+                           {"singularName", ""},
+                           {"namespaced", true},
+                           {"kind", "Pod"},
+                           {"verbs", {"get"}}});
+    }
+  }
+  return {{"kind", "APIResourceList"},
+          {"apiVersion", "v1"},
+          {"groupVersion", group.empty() ? version : group + "/" + version},
+          {"resources", std::move(resources)}};
+}
+
+void AddDiscoveryRoutes(Router& router, const TypeRegistry& types) {
+  router.Add(
+      "GET", "/version",
+      [](const HttpRequest&, HttpResponder& r) { r.SendJson(200, VersionJson()); },
+      /*requires_auth=*/false);
+  router.Add("GET", "/api", [&types](const HttpRequest& req, HttpResponder& r) {
+    Json versions = Json::array();
+    auto groups = GroupVersions(types);
+    if (auto core = groups.find(""); core != groups.end()) versions = core->second;
+    std::string host = req.Header("host");
+    r.SendJson(200, {{"kind", "APIVersions"},
+                     {"versions", versions},
+                     {"serverAddressByClientCIDRs",
+                      Json::array({{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", host}}})}});
+  });
+  router.Add("GET", "/api/{version}", [&types](const HttpRequest& req, HttpResponder& r) {
+    auto groups = GroupVersions(types);
+    auto core = groups.find("");
+    const std::string version = req.Param("version");
+    if (core == groups.end() ||
+        std::find(core->second.begin(), core->second.end(), version) == core->second.end()) {
+      return SendStatusError(r, NotFound("the server could not find the requested resource"));
+    }
+    r.SendJson(200, ApiResourceList(types, "", version));
+  });
+  router.Add("GET", "/apis", [&types](const HttpRequest&, HttpResponder& r) {
+    Json groups = Json::array();
+    for (const auto& [name, versions] : GroupVersions(types)) {
+      if (!name.empty()) groups.push_back(GroupJson(name, versions));
+    }
+    r.SendJson(200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}});
+  });
+  router.Add("GET", "/apis/{group}", [&types](const HttpRequest& req, HttpResponder& r) {
+    auto groups = GroupVersions(types);
+    auto it = groups.find(req.Param("group"));
+    if (req.Param("group").empty() || it == groups.end()) {
+      return SendStatusError(r, NotFound("the server could not find the requested resource"));
+    }
+    Json group = GroupJson(it->first, it->second);
+    group["kind"] = "APIGroup";
+    group["apiVersion"] = "v1";
+    r.SendJson(200, group);
+  });
+  router.Add("GET", "/apis/{group}/{version}", [&types](const HttpRequest& req, HttpResponder& r) {
+    auto groups = GroupVersions(types);
+    auto it = groups.find(req.Param("group"));
+    const std::string version = req.Param("version");
+    if (req.Param("group").empty() || it == groups.end() ||
+        std::find(it->second.begin(), it->second.end(), version) == it->second.end()) {
+      return SendStatusError(r, NotFound("the server could not find the requested resource"));
+    }
+    r.SendJson(200, ApiResourceList(types, it->first, version));
+  });
+}
+
+}  // namespace skiff

@@ -1,0 +1,37 @@
+// Discovery, as the Kubernetes API server serves it, so that kubectl and the Kubernetes client
+// libraries find the kinds Skiff serves and how to reach them:
+//
+//   GET /version                  the server's version ({"major", "minor", "gitVersion", ...})
+//   GET /api                      APIVersions: the core group's versions ("v1")
+//   GET /api/v1                   APIResourceList of the core kinds (pods, secrets, ...)
+//   GET /apis                     APIGroupList: every other group and its versions
+//   GET /apis/GROUP               APIGroup
+//   GET /apis/GROUP/VERSION       APIResourceList: each kind's plural, singular, kind, scope,
+//                                 verbs, short names, and its status (and pods' log) subresource
+//
+// Built from the TypeRegistry, so a kind a module registers is discoverable with nothing more.
+// /version answers without a token, as the API server's does; the rest need one. Aggregated
+// discovery (application/json;g=apidiscovery.k8s.io) is not served: clients fall back to these.
+//
+//   AddDiscoveryRoutes(router, TypeRegistry::Global());
+//
+// Thread-safe once added (the registry is read-only while serving).
+#pragma once
+
+#include "core/resource.h"
+#include "http/http_server.h"
+
+namespace skiff {
+
+// The Kubernetes version Skiff's API answers as (the API server release whose behaviour it
+// follows), and Skiff's own.
+inline constexpr char kKubernetesMajor[] = "1";
+inline constexpr char kKubernetesMinor[] = "32";
+
+void AddDiscoveryRoutes(Router& router, const TypeRegistry& types);
+
+// The APIResourceList of group/version ("" group: the core API); empty resources when none.
+Json ApiResourceList(const TypeRegistry& types, const std::string& group,
+                     const std::string& version);
+
+}  // namespace skiff

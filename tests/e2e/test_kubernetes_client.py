@@ -1,0 +1,96 @@
+"""The `kubernetes` Python client (the one every Kubeflow SDK is built on) against `skiff up`:
+discovery and version, CRUD and watch of a Job and of a PipelineRun, and another user's token
+refused with the API server's 403. (kubectl sends a token only over TLS: it comes with HTTPS.)"""
+import pytest
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from test_schemas import TINY_IR
+
+
+def api_for(skiff, token=None):
+    cfg = client.Configuration()
+    cfg.host = skiff.url
+    cfg.api_key = {"authorization": "Bearer " + (token or skiff.token)}
+    return client.ApiClient(cfg)
+
+
+def test_discovery_finds_every_group_and_the_core_kinds(skiff):
+    api = api_for(skiff)
+    assert client.VersionApi(api).get_code().git_version.startswith("v1.")
+    assert client.CoreApi(api).get_api_versions().versions == ["v1"]
+    groups = {g.name: g for g in client.ApisApi(api).get_api_versions().groups}
+    assert {"batch", "pipelines.kubeflow.org", "kubeflow.org"} <= set(groups), groups.keys()
+    assert groups["batch"].preferred_version.group_version == "batch/v1"
+    core = {r.name: r for r in client.CoreV1Api(api).get_api_resources().resources}
+    assert core["pods"].kind == "Pod" and core["pods"].namespaced
+    assert "pods/log" in core and "secrets" in core
+    batch = {r.name: r for r in client.BatchV1Api(api).get_api_resources().resources}
+    assert batch["jobs"].short_names == ["job"] and "watch" in batch["jobs"].verbs
+
+
+def test_a_job_is_created_watched_read_and_deleted_through_the_client(skiff):
+    api = api_for(skiff)
+    batch = client.BatchV1Api(api)
+    job = client.V1Job(
+        metadata=client.V1ObjectMeta(name="k8s-pi"),
+        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+            restart_policy="Never",
+            containers=[client.V1Container(name="main", image="busybox",
+                                           command=["sh", "-c", "echo from-the-k8s-client"])]))))
+    created = batch.create_namespaced_job("default", job)
+    assert created.metadata.uid and created.spec.backoff_limit == 6  # defaulted as Kubernetes
+    succeeded = None
+    w = watch.Watch()
+    for event in w.stream(batch.list_namespaced_job, "default", timeout_seconds=60):
+        status = event["object"].status
+        if event["object"].metadata.name == "k8s-pi" and status and status.succeeded:
+            succeeded = event["type"]
+            w.stop()
+    assert succeeded == "MODIFIED"
+    pods = client.CoreV1Api(api).list_namespaced_pod("default", label_selector="job-name=k8s-pi")
+    [pod] = pods.items
+    assert pod.status.phase == "Succeeded"
+    assert pod.status.container_statuses[0].image == "busybox"
+    log = client.CoreV1Api(api).read_namespaced_pod_log(pod.metadata.name, "default")
+    assert "from-the-k8s-client" in log
+    batch.delete_namespaced_job("k8s-pi", "default")
+    with pytest.raises(ApiException) as gone:
+        batch.read_namespaced_job("k8s-pi", "default")
+    assert gone.value.status == 404
+
+
+def test_a_pipeline_run_is_a_custom_object_to_the_client(skiff):
+    custom = client.CustomObjectsApi(api_for(skiff))
+    group, version, plural = "pipelines.kubeflow.org", "v2beta1", "pipelineruns"
+    run = {"apiVersion": f"{group}/{version}", "kind": "PipelineRun",
+           "metadata": {"name": "from-k8s"}, "spec": {"pipelineSpec": TINY_IR}}
+    created = custom.create_namespaced_custom_object(group, version, "default", plural, run)
+    assert created["metadata"]["uid"]
+    w = watch.Watch()
+    state = None
+    for event in w.stream(custom.list_namespaced_custom_object, group, version, "default",
+                          plural, timeout_seconds=120):
+        state = event["object"].get("status", {}).get("state")
+        if state in ("SUCCEEDED", "FAILED"):
+            w.stop()
+    assert state == "SUCCEEDED"
+    patched = custom.patch_namespaced_custom_object(
+        group, version, "default", plural, "from-k8s", {"metadata": {"labels": {"by": "k8s"}}})
+    assert patched["metadata"]["labels"] == {"by": "k8s"}
+    custom.delete_namespaced_custom_object(group, version, "default", plural, "from-k8s")
+    listed = custom.list_namespaced_custom_object(group, version, "default", plural)
+    assert [o["metadata"]["name"] for o in listed["items"]] == []
+
+
+def test_another_users_token_gets_the_api_servers_403(skiff):
+    skiff.cli("user", "create", "kate")
+    kate = skiff.cli("token", "create", "--user", "kate").stdout.strip()
+    api = api_for(skiff, kate)
+    with pytest.raises(ApiException) as denied:
+        client.CoreV1Api(api).list_namespaced_pod("default")
+    assert denied.value.status == 403
+    assert '"reason":"Forbidden"' in denied.value.body.replace(" ", "")
+    with pytest.raises(ApiException) as unauthenticated:
+        client.CoreV1Api(api_for(skiff, "skf_not_a_token")).list_namespaced_pod("default")
+    assert unauthenticated.value.status == 401
