@@ -79,6 +79,14 @@ Json ApiResourceList(const TypeRegistry& types, const std::string& group,
                            {"verbs", {"get"}}});
     }
   }
+  if (group.empty() && version == "v1") {  // namespace_api.h: read-only, one per profile
+    resources.push_back({{"name", "namespaces"},
+                         {"singularName", "namespace"},
+                         {"namespaced", false},
+                         {"kind", "Namespace"},
+                         {"verbs", {"get", "list"}},
+                         {"shortNames", {"ns"}}});
+  }
   return {{"kind", "APIResourceList"},
           {"apiVersion", "v1"},
           {"groupVersion", group.empty() ? version : group + "/" + version},

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/discovery.h"
+#include "api/namespace_api.h"
 #include "core/admission.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -134,6 +135,7 @@ Json CrdFor(const ResourceType& t) {
 
 void ResourceApi::AddRoutes(Router& router) {
   AddDiscoveryRoutes(router, types_);
+  AddNamespaceRoutes(router, store_, authz_);
   router.Add("POST", "/apis/skiff.dev/v1/tokens:mint",
              [this](const HttpRequest& req, HttpResponder& r) { MintToken(req, r); });
   // Every registered kind's schema, read-only, to any signed-in user (it reveals no object).

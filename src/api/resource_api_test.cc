@@ -811,6 +811,34 @@ TEST_F(ResourceApiTest, DiscoveryListsEveryServedKindAsTheApiServerDoes) {
   EXPECT_EQ(Call("GET", "/api/v2").status, 404);
 }
 
+TEST_F(ResourceApiTest, ProfilesAreNamespacesEachUserSeesTheirsOnly) {
+  Json profile = {{"apiVersion", "kubeflow.org/v1"},
+                  {"kind", "Profile"},
+                  {"metadata", {{"name", "team-b"}}},
+                  {"spec", {{"owner", {{"kind", "User"}, {"name", "bob"}}}}}};
+  ASSERT_TRUE(store_->Create(kProfileType, profile).ok());
+  auto names = [](const HttpResult& r) {
+    std::vector<std::string> out;
+    const Json body = Json::parse(r.body);
+    for (const Json& ns : body["items"]) out.push_back(ns["metadata"]["name"]);
+    return out;
+  };
+  HttpResult all = Call("GET", "/api/v1/namespaces");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(Body(all)["kind"], "NamespaceList");
+  EXPECT_EQ(names(all), (std::vector<std::string>{"default", "team-b"}));
+  EXPECT_EQ(names(Call("GET", "/api/v1/namespaces", "", "bob")),
+            std::vector<std::string>{"team-b"});
+  HttpResult mine = Call("GET", "/api/v1/namespaces/team-b", "", "bob");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(Body(mine)["status"]["phase"], "Active");
+  EXPECT_FALSE(Body(mine)["metadata"]["uid"].get<std::string>().empty());
+  EXPECT_EQ(Call("GET", "/api/v1/namespaces/default", "", "bob").status, 403);
+  EXPECT_EQ(Call("GET", "/api/v1/namespaces/nowhere", "", "bob").status, 403) << "no oracle";
+  EXPECT_EQ(Call("GET", "/api/v1/namespaces/nowhere").status, 404);
+  EXPECT_EQ(Call("POST", "/api/v1/namespaces", "{}").status, 404) << "made by a Profile";
+}
+
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);

@@ -94,3 +94,14 @@ def test_another_users_token_gets_the_api_servers_403(skiff):
     with pytest.raises(ApiException) as unauthenticated:
         client.CoreV1Api(api_for(skiff, "skf_not_a_token")).list_namespaced_pod("default")
     assert unauthenticated.value.status == 401
+
+    # Profiles are namespaces: each user lists the ones they have a role in.
+    skiff.cli("profile", "create", "kates", "--owner", "kate")
+    mine = client.CoreV1Api(api).list_namespace()
+    assert [n.metadata.name for n in mine.items] == ["kates"]
+    assert mine.items[0].status.phase == "Active"
+    everything = client.CoreV1Api(api_for(skiff)).list_namespace()
+    assert {"default", "kates"} <= {n.metadata.name for n in everything.items}
+    with pytest.raises(ApiException) as hidden:
+        client.CoreV1Api(api).read_namespace("default")
+    assert hidden.value.status == 403
