@@ -157,7 +157,15 @@ int RunCli(int argc, char** argv) {
   restore->add_option("dir", backup_dir, "the backup's folder")->required();
   restore->add_option("--home", home, "the home to restore into (default: SKIFF_HOME)");
 
+  bool kubeconfig_path = false;
+  auto* kubeconfig = app.add_subcommand(
+      "kubeconfig", "print a kubeconfig for this server and token (for the Kubernetes clients)");
+  kubeconfig->add_flag("--path", kubeconfig_path,
+                       "write it to SKIFF_HOME/kubeconfig (0600) and print the path instead");
+  add_ns(kubeconfig);
+
   CLI11_PARSE(app, argc, argv);
+  if (kubeconfig->parsed()) return cli::CmdKubeconfig(g, kubeconfig_path);
   if (backup->parsed()) return cli::CmdBackup(backup_dir, home, store_url);
   if (restore->parsed()) return cli::CmdRestore(backup_dir, home);
   if (run->parsed()) return cli::CmdRun(g, name, params, no_cache, run_name, local);

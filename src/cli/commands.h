@@ -71,6 +71,10 @@ struct UpOptions {
 };
 int CmdUp(const UpOptions& options);
 
+// skiff kubeconfig [--path]: prints a kubeconfig for this server and token (a context per
+// namespace the user has), or writes it to SKIFF_HOME/kubeconfig (0600) and prints its path.
+int CmdKubeconfig(const GlobalFlags& g, bool write_file);
+
 // skiff backup DIR / skiff restore DIR (backup.h); "" home = SKIFF_HOME.
 int CmdBackup(const std::string& dir, const std::string& home, const std::string& store_url);
 int CmdRestore(const std::string& dir, const std::string& home);

@@ -2,7 +2,7 @@
 discovery and version, CRUD and watch of a Job and of a PipelineRun, and another user's token
 refused with the API server's 403. (kubectl sends a token only over TLS: it comes with HTTPS.)"""
 import pytest
-from kubernetes import client, watch
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from test_schemas import TINY_IR
@@ -105,3 +105,15 @@ def test_another_users_token_gets_the_api_servers_403(skiff):
     with pytest.raises(ApiException) as hidden:
         client.CoreV1Api(api).read_namespace("default")
     assert hidden.value.status == 403
+
+
+def test_skiff_kubeconfig_is_what_load_kube_config_reads(skiff):
+    path = skiff.cli("kubeconfig", "--path").stdout.strip()
+    assert path == f"{skiff.home}/kubeconfig"
+    assert oct(__import__("os").stat(path).st_mode & 0o777) == "0o600"
+    contexts, current = config.list_kube_config_contexts(config_file=path)
+    assert current["name"] == "skiff-default" and current["context"]["namespace"] == "default"
+    api = config.new_client_from_config(config_file=path)
+    assert client.CoreV1Api(api).list_namespaced_pod("default").items == []
+    printed = skiff.cli("kubeconfig").stdout
+    assert "current-context: skiff-default" in printed and "kind: Config" in printed
