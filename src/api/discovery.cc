@@ -59,11 +59,13 @@ Json ApiResourceList(const TypeRegistry& types, const std::string& group,
   Json resources = Json::array();
   for (const ResourceType& t : types.All()) {
     if (t.group != group || t.version != version) continue;
-    Json r = {{"name", t.plural},
-              {"singularName", Lower(t.kind)},
-              {"namespaced", t.namespaced},
-              {"kind", t.kind},
-              {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}};
+    Json r = {
+        {"name", t.plural},
+        {"singularName", Lower(t.kind)},
+        {"namespaced", t.namespaced},
+        {"kind", t.kind},
+        {"verbs",
+         {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}}};
     if (!t.short_names.empty()) r["shortNames"] = t.short_names;
     resources.push_back(std::move(r));
     resources.push_back({{"name", t.plural + "/status"},

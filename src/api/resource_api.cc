@@ -162,7 +162,7 @@ void ResourceApi::AddRoutes(Router& router) {
         core ? "/api/{version}/{plural}" : "/apis/{group}/{version}/{plural}";
     for (bool cluster : {false, true}) {
       const std::string& base = cluster ? cluster_base : ns_base;
-      for (const char* m : {"GET", "POST"}) {
+      for (const char* m : {"GET", "POST", "DELETE"}) {
         router.Add(m, base, Bind(Op::kCollection, cluster, core));
       }
       for (const char* m : {"GET", "PUT", "PATCH", "DELETE"}) {
@@ -307,7 +307,7 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
       st = Patch(t, req, op == Op::kStatus, r);
       break;
     case Verb::kDelete:
-      st = Delete(t, req, r);
+      st = op == Op::kCollection ? DeleteCollection(t, req, r) : Delete(t, req, r);
       break;
   }
   if (!st.ok()) {
@@ -606,6 +606,33 @@ Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponde
   if (t.store_type == kApiTokenType) authn_.Invalidate(t.name);
   if (t.store_type == kUserType) authn_.InvalidateUser(t.name);
   r.SendJson(200, deleted);
+  return Status::Ok();
+}
+
+// deletecollection: every object of the collection (its labelSelector's, when given) deleted,
+// one at a time; answers the list of what was deleted, as the API server does. An object
+// deleted meanwhile by someone else is skipped.
+Status ResourceApi::DeleteCollection(const Target& t, const HttpRequest& req, HttpResponder& r) {
+  ListOptions options;
+  options.label_selector = req.Query("labelSelector");
+  if (!options.label_selector.empty()) {
+    RETURN_IF_ERROR(
+        LabelSelector::Parse(options.label_selector).status().WithContext("labelSelector"));
+  }
+  ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
+  Json deleted = Json::array();
+  for (const Json& item : list.items) {
+    Result<Json> gone = store_.Delete(t.store_type, MetaNamespace(item), MetaName(item), 0);
+    if (!gone.ok() && gone.status().code() == StatusCode::kNotFound) continue;
+    if (!gone.ok()) return gone.status();
+    if (t.store_type == kApiTokenType) authn_.Invalidate(MetaName(item));
+    if (t.store_type == kUserType) authn_.InvalidateUser(MetaName(item));
+    deleted.push_back(std::move(gone).value());
+  }
+  r.SendJson(200, {{"apiVersion", t.type->ApiVersion()},
+                   {"kind", t.type->kind + "List"},
+                   {"metadata", {{"resourceVersion", std::to_string(store_.CurrentVersion())}}},
+                   {"items", std::move(deleted)}});
   return Status::Ok();
 }
 

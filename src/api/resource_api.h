@@ -7,7 +7,8 @@
 //                                            (and, for GET of a namespaced kind: all namespaces)
 //   POST create, GET get / list (labelSelector, limit, continue) / watch (?watch=true
 //   [&resourceVersion=N]: newline-delimited {"type","object"} events), PUT replace (409 when
-//   metadata.resourceVersion is stale), PATCH (merge patch, RFC 7386), DELETE.
+//   metadata.resourceVersion is stale), PATCH (merge patch, RFC 7386), DELETE (of the collection:
+//   deletecollection, every object its labelSelector selects).
 //   PUT .../{name}/status replaces only the status (cluster admins only: a kind's controller
 //   writes its status); PUT on the object keeps the stored status.
 //   POST /apis/skiff.dev/v1/tokens:mint {"user"} -> {"token": "skf_..."}.
@@ -77,6 +78,7 @@ class ResourceApi {
   Status ReplaceStatus(const Target& t, Json obj, HttpResponder& r);
   Status Patch(const Target& t, const HttpRequest& req, bool status_only, HttpResponder& r);
   Status Delete(const Target& t, const HttpRequest& req, HttpResponder& r);
+  Status DeleteCollection(const Target& t, const HttpRequest& req, HttpResponder& r);
   void MintToken(const HttpRequest& req, HttpResponder& r);
 
   void AfterWrite(const Target& t, const Json& obj);

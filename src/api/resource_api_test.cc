@@ -839,6 +839,25 @@ TEST_F(ResourceApiTest, ProfilesAreNamespacesEachUserSeesTheirsOnly) {
   EXPECT_EQ(Call("POST", "/api/v1/namespaces", "{}").status, 404) << "made by a Profile";
 }
 
+TEST_F(ResourceApiTest, DeleteCollectionDeletesWhatItsSelectorSelects) {
+  for (int i = 0; i < 4; ++i) {
+    std::string tier = i % 2 == 0 ? "web" : "db";
+    ASSERT_EQ(Call("POST", kJobs, Job("j" + std::to_string(i), {{"tier", tier}}).dump()).status,
+              201);
+  }
+  EXPECT_EQ(Call("DELETE", kJobs, "", "bob").status, 403);
+  HttpResult gone = Call("DELETE", std::string(kJobs) + "?labelSelector=tier%3Dweb");
+  ASSERT_EQ(gone.status, 200) << gone.body;
+  EXPECT_EQ(Body(gone)["kind"], "JobList");
+  EXPECT_EQ(Body(gone)["items"].size(), 2u);
+  Json left = Body(Call("GET", kJobs));
+  ASSERT_EQ(left["items"].size(), 2u);
+  EXPECT_EQ(left["items"][0]["metadata"]["labels"]["tier"], "db");
+  EXPECT_EQ(Call("DELETE", std::string(kJobs) + "?labelSelector=%3D%3D").status, 400);
+  ASSERT_EQ(Call("DELETE", kJobs).status, 200);
+  EXPECT_TRUE(Body(Call("GET", kJobs))["items"].empty());
+}
+
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);

@@ -54,6 +54,8 @@ def test_a_job_is_created_watched_read_and_deleted_through_the_client(skiff):
     assert pod.status.container_statuses[0].image == "busybox"
     log = client.CoreV1Api(api).read_namespaced_pod_log(pod.metadata.name, "default")
     assert "from-the-k8s-client" in log
+    batch.delete_collection_namespaced_job("default", label_selector="nothing=selected")
+    assert batch.read_namespaced_job("k8s-pi", "default").metadata.uid == created.metadata.uid
     batch.delete_namespaced_job("k8s-pi", "default")
     with pytest.raises(ApiException) as gone:
         batch.read_namespaced_job("k8s-pi", "default")

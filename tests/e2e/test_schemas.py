@@ -488,7 +488,8 @@ def test_every_namespaced_kind_keeps_its_tenants_apart(skiff):
         patch = json.dumps({"metadata": {"labels": {"by": "someone"}}})
         writes = [("POST", collection, json.dumps(fresh)), ("PUT", url, body),
                   ("PATCH", url, patch), ("PUT", url + "/status", body),
-                  ("PATCH", url + "/status", patch), ("DELETE", url, None)]
+                  ("PATCH", url + "/status", patch), ("DELETE", url, None),
+                  ("DELETE", collection, None)]
         reads = [("GET", collection, None), ("GET", url, None), ("GET", url + "/status", None)]
         for method, path, data in reads + writes + [("GET", collection + "?watch=true", None)]:
             headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
