@@ -79,6 +79,8 @@ struct ResourceApi::Target {
   std::string name;  // "" for collections
   Principal principal;
   FieldValidation field_validation = FieldValidation::kWarn;
+  // ?dryRun=All: admitted and answered as if written, nothing stored.
+  bool dry_run = false;
 };
 
 ResourceApi::ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, Clock& clock,
@@ -218,6 +220,10 @@ Result<ResourceApi::Target> ResourceApi::Resolve(const HttpRequest& req, bool cl
   }
   t.principal = req.principal;
   ASSIGN_OR_RETURN(t.field_validation, ParseFieldValidation(req.Query("fieldValidation")));
+  if (const std::string dry = req.Query("dryRun"); !dry.empty()) {
+    if (dry != "All") return InvalidArgument("dryRun: " + Quote(dry) + " is not All");
+    t.dry_run = true;
+  }
   return t;
 }
 
@@ -508,6 +514,10 @@ Status ResourceApi::Create(const Target& t, Json obj, HttpResponder& r) {
   std::vector<std::string> warnings;
   Admission how{.op = WriteOp::kCreate, .field_validation = t.field_validation};
   RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  if (t.dry_run) {
+    r.SendJson(201, obj, WarningHeaders(warnings));
+    return Status::Ok();
+  }
   Result<Json> created = store_.Create(t.store_type, obj);
   // A generated name that is taken: another suffix (five tries, as the API server does).
   for (int attempt = 1;
@@ -529,6 +539,10 @@ Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
   Admission how{
       .op = WriteOp::kUpdate, .stored = &existing, .field_validation = t.field_validation};
   RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  if (t.dry_run) {
+    r.SendJson(200, obj, WarningHeaders(warnings));
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
   AfterWrite(t, updated);
   r.SendJson(200, updated, WarningHeaders(warnings));
@@ -542,6 +556,10 @@ Status ResourceApi::ReplaceStatus(const Target& t, Json obj, HttpResponder& r) {
   Admission how{
       .op = WriteOp::kUpdateStatus, .stored = &existing, .field_validation = t.field_validation};
   RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  if (t.dry_run) {
+    r.SendJson(200, obj, WarningHeaders(warnings));
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
   r.SendJson(200, updated, WarningHeaders(warnings));
   return Status::Ok();
@@ -584,6 +602,10 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
                   .stored = &existing,
                   .field_validation = t.field_validation};
     RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+    if (t.dry_run) {
+      r.SendJson(200, obj, WarningHeaders(warnings));
+      return Status::Ok();
+    }
     auto updated = store_.Update(t.store_type, obj);
     if (updated.ok()) {
       AfterWrite(t, *updated);
@@ -601,6 +623,11 @@ Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponde
   std::string rv = req.Query("resourceVersion");
   if (!rv.empty() && !ParseInt64(rv, &expected)) {
     return InvalidArgument("resourceVersion: " + Quote(rv) + " is not an integer");
+  }
+  if (t.dry_run) {
+    ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
+    r.SendJson(200, existing);
+    return Status::Ok();
   }
   ASSIGN_OR_RETURN(Json deleted, store_.Delete(t.store_type, t.ns, t.name, expected));
   if (t.store_type == kApiTokenType) authn_.Invalidate(t.name);
@@ -621,7 +648,11 @@ Status ResourceApi::DeleteCollection(const Target& t, const HttpRequest& req, Ht
   }
   ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
   Json deleted = Json::array();
-  for (const Json& item : list.items) {
+  for (Json& item : list.items) {
+    if (t.dry_run) {
+      deleted.push_back(std::move(item));
+      continue;
+    }
     Result<Json> gone = store_.Delete(t.store_type, MetaNamespace(item), MetaName(item), 0);
     if (!gone.ok() && gone.status().code() == StatusCode::kNotFound) continue;
     if (!gone.ok()) return gone.status();

@@ -8,7 +8,8 @@
 //   POST create, GET get / list (labelSelector, limit, continue) / watch (?watch=true
 //   [&resourceVersion=N]: newline-delimited {"type","object"} events), PUT replace (409 when
 //   metadata.resourceVersion is stale), PATCH (merge patch, RFC 7386), DELETE (of the collection:
-//   deletecollection, every object its labelSelector selects).
+//   deletecollection, every object its labelSelector selects). ?dryRun=All on any write: admitted
+//   and answered as if written, nothing stored.
 //   PUT .../{name}/status replaces only the status (cluster admins only: a kind's controller
 //   writes its status); PUT on the object keeps the stored status.
 //   POST /apis/skiff.dev/v1/tokens:mint {"user"} -> {"token": "skf_..."}.

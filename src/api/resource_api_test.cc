@@ -858,6 +858,33 @@ TEST_F(ResourceApiTest, DeleteCollectionDeletesWhatItsSelectorSelects) {
   EXPECT_TRUE(Body(Call("GET", kJobs))["items"].empty());
 }
 
+TEST_F(ResourceApiTest, ADryRunIsAdmittedAndAnsweredButStoresNothing) {
+  HttpResult dry = Call("POST", std::string(kJobs) + "?dryRun=All", Job("ghost").dump());
+  ASSERT_EQ(dry.status, 201) << dry.body;
+  EXPECT_EQ(Body(dry)["spec"]["completions"], 1) << "defaulted as a create is";
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "/ghost").status, 404);
+  Json bad = Job("ghost");
+  bad["spec"]["parallelism"] = "many";
+  EXPECT_EQ(Call("POST", std::string(kJobs) + "?dryRun=All", bad.dump()).status, 422);
+  EXPECT_EQ(Call("POST", std::string(kJobs) + "?dryRun=Some", Job("ghost").dump()).status, 400);
+  EXPECT_EQ(Call("POST", std::string(kJobs) + "?dryRun=All", Job("ghost").dump(), "bob").status,
+            403);
+
+  ASSERT_EQ(Call("POST", kJobs, Job("real").dump()).status, 201);
+  const std::string real = std::string(kJobs) + "/real";
+  Json changed = Body(Call("GET", real));
+  changed["spec"]["parallelism"] = 7;
+  EXPECT_EQ(Body(Call("PUT", real + "?dryRun=All", changed.dump()))["spec"]["parallelism"], 7);
+  EXPECT_EQ(Call("PATCH", real + "?dryRun=All", R"({"spec":{"parallelism":9}})", "admin",
+                 {{"Content-Type", "application/merge-patch+json"}})
+                .status,
+            200);
+  EXPECT_EQ(Call("DELETE", real + "?dryRun=All").status, 200);
+  EXPECT_EQ(Call("DELETE", std::string(kJobs) + "?dryRun=All").status, 200);
+  Json stored = Body(Call("GET", real));
+  EXPECT_EQ(stored["spec"]["parallelism"], 1) << "nothing of the dry runs was stored";
+}
+
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);

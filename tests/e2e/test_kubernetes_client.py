@@ -38,6 +38,9 @@ def test_a_job_is_created_watched_read_and_deleted_through_the_client(skiff):
             restart_policy="Never",
             containers=[client.V1Container(name="main", image="busybox",
                                            command=["sh", "-c", "echo from-the-k8s-client"])]))))
+    dry = batch.create_namespaced_job("default", job, dry_run="All")
+    assert dry.spec.backoff_limit == 6
+    assert batch.list_namespaced_job("default").items == [], "a dry run stores nothing"
     created = batch.create_namespaced_job("default", job)
     assert created.metadata.uid and created.spec.backoff_limit == 6  # defaulted as Kubernetes
     succeeded = None
