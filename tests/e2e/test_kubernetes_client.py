@@ -122,3 +122,26 @@ def test_skiff_kubeconfig_is_what_load_kube_config_reads(skiff):
     assert client.CoreV1Api(api).list_namespaced_pod("default").items == []
     printed = skiff.cli("kubeconfig").stdout
     assert "current-context: skiff-default" in printed and "kind: Config" in printed
+
+
+def test_a_watch_resumes_across_a_restart_from_its_last_version(skiff):
+    def job(name):
+        return client.V1Job(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+                restart_policy="Never",
+                containers=[client.V1Container(name="main", image="busybox",
+                                               command=["true"])]))))
+    client.BatchV1Api(api_for(skiff)).create_namespaced_job("default", job("before"))
+    version = client.BatchV1Api(api_for(skiff)).list_namespaced_job(
+        "default").metadata.resource_version
+    skiff.stop()
+    skiff.start()
+    batch = client.BatchV1Api(api_for(skiff))
+    batch.create_namespaced_job("default", job("after"))
+    seen = []
+    for event in watch.Watch().stream(batch.list_namespaced_job, "default",
+                                      resource_version=version, timeout_seconds=3):
+        seen.append((event["type"], event["object"].metadata.name))
+    assert ("ADDED", "after") in seen, seen
+    assert ("ADDED", "before") not in seen, "changes up to the version are not sent again"
