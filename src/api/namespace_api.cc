@@ -47,8 +47,7 @@ Result<bool> MaySee(Authorizer& authz, const Principal& who, const std::string& 
 void AddNamespaceRoutes(Router& router, Store& store, Authorizer& authz) {
   router.Add(
       "GET", "/api/v1/namespaces", [&store, &authz](const HttpRequest& req, HttpResponder& r) {
-        if (!req.Query("watch").empty() && req.Query("watch") != "false" &&
-            req.Query("watch") != "0") {
+        if (QueryFlagIsTrue(req.Query("watch"))) {
           return SendStatusError(r,
                                  InvalidArgument("watching namespaces is not served; list them"));
         }

@@ -237,9 +237,7 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
   const std::string& m = req.method;
   bool watch = false;
   if (m == "GET" && op == Op::kCollection) {
-    // As the API server parses it (Go's ParseBool): the Python client sends "True".
-    const std::string w = req.Query("watch");
-    watch = w == "true" || w == "1" || w == "True" || w == "TRUE" || w == "t" || w == "T";
+    watch = QueryFlagIsTrue(req.Query("watch"));
     verb = watch ? Verb::kWatch : Verb::kList;
   } else if (m == "GET") {
     verb = Verb::kGet;

@@ -74,6 +74,11 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
+bool QueryFlagIsTrue(std::string_view value) {
+  return value == "true" || value == "True" || value == "TRUE" || value == "t" || value == "T" ||
+         value == "1";
+}
+
 std::string PercentEncode(std::string_view s) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -128,6 +128,9 @@ class Router {
 // Splits "a=1&b=x%20y" into decoded pairs.
 std::map<std::string, std::string> ParseQuery(std::string_view query);
 std::string PercentDecode(std::string_view s);
+// A query flag as the Kubernetes API server reads one (Go's strconv.ParseBool): "true", "True",
+// "TRUE", "t", "T" and "1" are true (the Python client sends "True").
+bool QueryFlagIsTrue(std::string_view value);
 std::string PercentEncode(std::string_view s);
 
 class HttpServer {

@@ -1,6 +1,9 @@
 // The batch/v1 Job and core/v1 Pod kinds (schemas, printer columns, describe) and the Job
 // controller's registration: everything `skiff` knows about Jobs comes from here.
+#include <charconv>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "controller/controller.h"
 #include "core/schema.h"
@@ -197,24 +200,88 @@ class JobPlugin : public Controller {
   JobController controller_;
 };
 
-// GET /api/v1/namespaces/{namespace}/pods/{name}/log[?container=NAME]: the pod's log, read from
-// the backend; empty while the pod has no workload yet (as Kubernetes answers before a container
-// started writing).
+// The last `lines` lines of `text` (a last line without its newline counts).
+std::string TailLines(const std::string& text, int64_t lines) {
+  if (lines <= 0) return "";
+  size_t pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n') --pos;  // the final newline ends the last line
+  for (int64_t seen = 0; pos > 0; --pos) {
+    if (text[pos - 1] == '\n' && ++seen == lines) break;
+  }
+  return text.substr(pos);
+}
+
+// GET /api/v1/namespaces/{namespace}/pods/{name}/log: the pod's log, read from the backend;
+// empty while the pod has no workload yet (as Kubernetes answers before a container started
+// writing). As the API server: `container`, `tailLines`, `limitBytes`, and `follow=true`, which
+// streams what the container writes until the pod ends (or the client goes). Per-line times
+// are not kept: `timestamps`, `sinceSeconds`, `sinceTime` and `previous` are refused (400).
 void ServePodLog(const RouteContext& ctx, const HttpRequest& req, HttpResponder& res) {
   const std::string ns = req.Param("namespace");
   Status allowed = ctx.authorizer.Check(req.principal,
                                         AccessRequest{kPodType, ns, Verb::kGet, req.Param("name")});
   if (!allowed.ok()) return SendStatusError(res, allowed);
+  for (const char* unkept : {"timestamps", "sinceSeconds", "sinceTime", "previous"}) {
+    if (QueryFlagIsTrue(req.Query(unkept)) ||
+        (std::string(unkept).rfind("since", 0) == 0 && !req.Query(unkept).empty())) {
+      return SendStatusError(
+          res, InvalidArgument(std::string(unkept) + ": log lines carry no times and a restarted "
+                                                     "container's runs share one log here"));
+    }
+  }
+  auto number = [&req](const char* name) -> Result<std::optional<int64_t>> {
+    const std::string v = req.Query(name);
+    if (v.empty()) return std::optional<int64_t>();
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size() || n < 0) {
+      return InvalidArgument(std::string(name) + ": not a non-negative integer: " + v);
+    }
+    return std::optional<int64_t>(n);
+  };
+  auto tail = number("tailLines");
+  if (!tail.ok()) return SendStatusError(res, tail.status());
+  auto limit = number("limitBytes");
+  if (!limit.ok()) return SendStatusError(res, limit.status());
+  const bool follow = QueryFlagIsTrue(req.Query("follow"));
   auto pod = ctx.store.Get(kPodType, ns, req.Param("name"));
   if (!pod.ok()) return SendStatusError(res, pod.status());
-  auto logs = ctx.backend.ReadLogs(JobController::WorkloadId(*pod), req.Query("container"), 0);
-  if (!logs.ok()) {
-    if (logs.status().code() == StatusCode::kNotFound) {
-      return res.Send(200, "", {{"content-type", "text/plain; charset=utf-8"}});
+  const std::string id = JobController::WorkloadId(*pod);
+  const std::string container = req.Query("container");
+  auto read = [&](int64_t offset) -> Result<std::string> {
+    auto logs = ctx.backend.ReadLogs(id, container, offset);
+    if (!logs.ok() && logs.status().code() == StatusCode::kNotFound) return std::string();
+    return logs;
+  };
+  const HttpHeaders text_plain = {{"content-type", "text/plain; charset=utf-8"}};
+  auto logs = read(0);
+  if (!logs.ok()) return SendStatusError(res, logs.status());
+  int64_t offset = static_cast<int64_t>(logs->size());
+  std::string first = *tail ? TailLines(*logs, **tail) : *logs;
+  if (*limit && first.size() > static_cast<size_t>(**limit)) first.resize(**limit);
+  if (!follow) return res.Send(200, first, text_plain);
+
+  if (!res.StartStream(200, text_plain)) return;
+  if (!first.empty() && !res.Write(first)) return;
+  auto ended = [&]() {
+    auto now = ctx.store.Get(kPodType, ns, req.Param("name"));
+    if (!now.ok()) return true;  // deleted
+    const std::string phase = (*now)["status"].value("phase", "");
+    return phase == "Succeeded" || phase == "Failed";
+  };
+  while (!res.Cancelled()) {
+    const bool was_over = ended();  // read after: what it wrote before it ended is sent
+    auto more = read(offset);
+    if (!more.ok()) break;
+    if (!more->empty()) {
+      if (!res.Write(*more)) return;
+      offset += static_cast<int64_t>(more->size());
+      continue;  // the log may hold more than one read returns
     }
-    return SendStatusError(res, logs.status());
+    if (was_over) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  res.Send(200, *logs, {{"content-type", "text/plain; charset=utf-8"}});
+  res.End();
 }
 
 }  // namespace

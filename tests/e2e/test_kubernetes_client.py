@@ -145,3 +145,26 @@ def test_a_watch_resumes_across_a_restart_from_its_last_version(skiff):
         seen.append((event["type"], event["object"].metadata.name))
     assert ("ADDED", "after") in seen, seen
     assert ("ADDED", "before") not in seen, "changes up to the version are not sent again"
+
+
+def test_a_pods_log_follows_tails_and_limits_as_the_api_server_serves_it(skiff):
+    api = api_for(skiff)
+    core = client.CoreV1Api(api)
+    job = client.V1Job(
+        metadata=client.V1ObjectMeta(name="talker"),
+        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+            restart_policy="Never",
+            containers=[client.V1Container(
+                name="main", image="busybox",
+                command=["sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; sleep 0.3; done"])]))))
+    client.BatchV1Api(api).create_namespaced_job("default", job)
+    pod = skiff.wait_for(lambda: core.list_namespaced_pod(
+        "default", label_selector="job-name=talker").items, what="the pod")[0].metadata.name
+    followed = core.read_namespaced_pod_log(pod, "default", follow=True,
+                                            _preload_content=False).data.decode()
+    assert followed == "".join(f"line-{i}\n" for i in range(1, 6)), followed
+    assert core.read_namespaced_pod_log(pod, "default", tail_lines=2) == "line-4\nline-5\n"
+    assert core.read_namespaced_pod_log(pod, "default", limit_bytes=6) == "line-1"
+    with pytest.raises(ApiException) as unkept:
+        core.read_namespaced_pod_log(pod, "default", timestamps=True)
+    assert unkept.value.status == 400
