@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <exception>
+#include <limits>
 
 #include "core/log.h"
 
@@ -12,7 +13,8 @@ ApiServer::ApiServer(Options options, Store& store, Authenticator& authn, Author
     : options_(std::move(options)),
       authn_(authn),
       metered_store_(store, metrics_),
-      resources_(std::make_unique<ResourceApi>(metered_store_, authn, authz, clock)) {
+      resources_(std::make_unique<ResourceApi>(metered_store_, authn, authz, clock)),
+      requests_(options_.max_requests_per_user, std::numeric_limits<int>::max()) {
   router_.Add(
       "GET", "/healthz",
       [](const HttpRequest&, HttpResponder& r) {
@@ -54,23 +56,6 @@ Status ApiServer::Start() {
   server_ = std::make_unique<HttpServer>(
       http, [this](HttpRequest& req, HttpResponder& r) { Handle(req, r); });
   return server_->Start();
-}
-
-bool ApiServer::AcquireRequest(const std::string& user) {
-  MutexLock lock(&requests_mu_);
-  int& mine = requests_by_user_[user];
-  if (mine >= options_.max_requests_per_user) {
-    if (mine == 0) requests_by_user_.erase(user);
-    return false;
-  }
-  ++mine;
-  return true;
-}
-
-void ApiServer::ReleaseRequest(const std::string& user) {
-  MutexLock lock(&requests_mu_);
-  auto it = requests_by_user_.find(user);
-  if (it != requests_by_user_.end() && --it->second <= 0) requests_by_user_.erase(it);
 }
 
 int ApiServer::port() const { return server_ ? server_->port() : 0; }
@@ -147,15 +132,10 @@ void ApiServer::Handle(HttpRequest& req, HttpResponder& responder) {
     if (!who.ok()) return SendStatusError(r, who.status());
     req.principal = *who;
   }
-  struct Slot {
-    ApiServer* server;
-    std::string user;
-    ~Slot() {
-      if (!user.empty()) server->ReleaseRequest(user);
-    }
-  } slot{this, ""};
+  PerUserSlots::Slot slot;
   if (!req.principal.user.empty()) {
-    if (!AcquireRequest(req.principal.user)) {
+    slot = requests_.Acquire(req.principal.user);
+    if (!slot) {
       SendRefusal(r, 429, "TooManyRequests",
                   "too many requests in flight for user " + Json(req.principal.user).dump() + " (" +
                       std::to_string(options_.max_requests_per_user) +
@@ -164,7 +144,6 @@ void ApiServer::Handle(HttpRequest& req, HttpResponder& responder) {
       r.Record();
       return;
     }
-    slot.user = req.principal.user;
   }
   try {
     match.route->handler(req, r);

@@ -23,13 +23,12 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "api/metrics.h"
+#include "api/per_user_slots.h"
 #include "api/resource_api.h"
 #include "auth/auth.h"
 #include "core/clock.h"
-#include "core/thread_annotations.h"
 #include "http/http_server.h"
 #include "http/status_json.h"
 #include "store/store.h"
@@ -66,9 +65,6 @@ class ApiServer {
 
  private:
   void Handle(HttpRequest& req, HttpResponder& responder);
-  // Takes one of `user`'s request slots; false when they hold them all.
-  bool AcquireRequest(const std::string& user);
-  void ReleaseRequest(const std::string& user);
 
   Options options_;
   Authenticator& authn_;
@@ -77,8 +73,7 @@ class ApiServer {
   std::unique_ptr<ResourceApi> resources_;
   Router router_;
   std::unique_ptr<HttpServer> server_;
-  Mutex requests_mu_;
-  std::unordered_map<std::string, int> requests_by_user_ GUARDED_BY(requests_mu_);
+  PerUserSlots requests_;  // in flight
 };
 
 }  // namespace skiff

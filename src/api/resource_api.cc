@@ -432,18 +432,14 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
            "\n";
   };
   // The slot first: a refused watch costs no list.
-  if (!AcquireWatch(t.principal.user)) {
+  PerUserSlots::Slot slot = watches_.Acquire(t.principal.user);
+  if (!slot) {
     SendRefusal(r, 429, "TooManyRequests",
                 "too many open watches: user " + Quote(t.principal.user) +
                     " or the server is at its limit; close one, or retry later",
                 {{"retry-after", "5"}});
     return Status::Ok();
   }
-  struct Release {
-    ResourceApi* api;
-    std::string user;
-    ~Release() { api->ReleaseWatch(user); }
-  } release{this, t.principal.user};
   // Without a version, the watch starts with the current objects, as Kubernetes does.
   std::vector<Json> initial;
   if (after == 0) {
@@ -478,25 +474,6 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
   }
   r.End();
   return Status::Ok();
-}
-
-bool ResourceApi::AcquireWatch(const std::string& user) {
-  MutexLock lock(&watch_mu_);
-  int& mine = watches_by_user_[user];
-  if (mine >= watch_limit_per_user_ || watches_total_ >= watch_limit_total_) {
-    if (mine == 0) watches_by_user_.erase(user);
-    return false;
-  }
-  ++mine;
-  ++watches_total_;
-  return true;
-}
-
-void ResourceApi::ReleaseWatch(const std::string& user) {
-  MutexLock lock(&watch_mu_);
-  auto it = watches_by_user_.find(user);
-  if (it != watches_by_user_.end() && --it->second <= 0) watches_by_user_.erase(it);
-  --watches_total_;
 }
 
 Status ResourceApi::Get(const Target& t, HttpResponder& r) {

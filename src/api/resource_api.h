@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "api/per_user_slots.h"
 #include "auth/auth.h"
 #include "core/clock.h"
 #include "core/resource.h"
@@ -57,11 +58,7 @@ class ResourceApi {
   // Open watches allowed to one user and to everyone together (each holds a handler thread of
   // the HTTP server, 512 by default): one more is a 429 with Retry-After, so that no one user's
   // watches can make the server answer 503 to everybody.
-  void set_watch_limits(int per_user, int total) {
-    MutexLock lock(&watch_mu_);
-    watch_limit_per_user_ = per_user;
-    watch_limit_total_ = total;
-  }
+  void set_watch_limits(int per_user, int total) { watches_.SetLimits(per_user, total); }
 
  private:
   struct Target;
@@ -91,14 +88,7 @@ class ResourceApi {
   const TypeRegistry& types_;
   std::chrono::milliseconds watch_poll_{250};
 
-  // Takes a watch slot for `user` (false: a limit is reached); ReleaseWatch gives it back.
-  bool AcquireWatch(const std::string& user);
-  void ReleaseWatch(const std::string& user);
-  Mutex watch_mu_;
-  std::map<std::string, int> watches_by_user_ GUARDED_BY(watch_mu_);
-  int watches_total_ GUARDED_BY(watch_mu_) = 0;
-  int watch_limit_per_user_ GUARDED_BY(watch_mu_) = 32;
-  int watch_limit_total_ GUARDED_BY(watch_mu_) = 256;
+  PerUserSlots watches_{/*per_user=*/32, /*total=*/256};  // open watches
 };
 
 // Parses a request body as JSON (when declared or looking like JSON) or YAML; it must be one

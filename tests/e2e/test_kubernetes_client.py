@@ -15,6 +15,15 @@ def api_for(skiff, token=None):
     return client.ApiClient(cfg)
 
 
+def busybox_job(name, script):
+    return client.V1Job(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+            restart_policy="Never",
+            containers=[client.V1Container(name="main", image="busybox",
+                                           command=["sh", "-c", script])]))))
+
+
 def test_discovery_finds_every_group_and_the_core_kinds(skiff):
     api = api_for(skiff)
     assert client.VersionApi(api).get_code().git_version.startswith("v1.")
@@ -32,12 +41,7 @@ def test_discovery_finds_every_group_and_the_core_kinds(skiff):
 def test_a_job_is_created_watched_read_and_deleted_through_the_client(skiff):
     api = api_for(skiff)
     batch = client.BatchV1Api(api)
-    job = client.V1Job(
-        metadata=client.V1ObjectMeta(name="k8s-pi"),
-        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
-            restart_policy="Never",
-            containers=[client.V1Container(name="main", image="busybox",
-                                           command=["sh", "-c", "echo from-the-k8s-client"])]))))
+    job = busybox_job("k8s-pi", "echo from-the-k8s-client")
     dry = batch.create_namespaced_job("default", job, dry_run="All")
     assert dry.spec.backoff_limit == 6
     assert batch.list_namespaced_job("default").items == [], "a dry run stores nothing"
@@ -125,20 +129,14 @@ def test_skiff_kubeconfig_is_what_load_kube_config_reads(skiff):
 
 
 def test_a_watch_resumes_across_a_restart_from_its_last_version(skiff):
-    def job(name):
-        return client.V1Job(
-            metadata=client.V1ObjectMeta(name=name),
-            spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
-                restart_policy="Never",
-                containers=[client.V1Container(name="main", image="busybox",
-                                               command=["true"])]))))
-    client.BatchV1Api(api_for(skiff)).create_namespaced_job("default", job("before"))
+    client.BatchV1Api(api_for(skiff)).create_namespaced_job("default",
+                                                            busybox_job("before", "true"))
     version = client.BatchV1Api(api_for(skiff)).list_namespaced_job(
         "default").metadata.resource_version
     skiff.stop()
     skiff.start()
     batch = client.BatchV1Api(api_for(skiff))
-    batch.create_namespaced_job("default", job("after"))
+    batch.create_namespaced_job("default", busybox_job("after", "true"))
     seen = []
     for event in watch.Watch().stream(batch.list_namespaced_job, "default",
                                       resource_version=version, timeout_seconds=3):
@@ -150,14 +148,8 @@ def test_a_watch_resumes_across_a_restart_from_its_last_version(skiff):
 def test_a_pods_log_follows_tails_and_limits_as_the_api_server_serves_it(skiff):
     api = api_for(skiff)
     core = client.CoreV1Api(api)
-    job = client.V1Job(
-        metadata=client.V1ObjectMeta(name="talker"),
-        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
-            restart_policy="Never",
-            containers=[client.V1Container(
-                name="main", image="busybox",
-                command=["sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; sleep 0.3; done"])]))))
-    client.BatchV1Api(api).create_namespaced_job("default", job)
+    client.BatchV1Api(api).create_namespaced_job("default", busybox_job(
+        "talker", "for i in 1 2 3 4 5; do echo line-$i; sleep 0.3; done"))
     pod = skiff.wait_for(lambda: core.list_namespaced_pod(
         "default", label_selector="job-name=talker").items, what="the pod")[0].metadata.name
     followed = core.read_namespaced_pod_log(pod, "default", follow=True,
