@@ -119,6 +119,27 @@ class Skiff:
         raise AssertionError(f"timed out waiting for {what}; server log:\n{self.server_log()}")
 
 
+def busybox_job_yaml(name, script, namespace="default"):
+    """A batch/v1 Job of one busybox container running `script` once; more container fields may
+    be appended at its indentation (8 spaces)."""
+    return f"""
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", {json.dumps(script)}]
+"""
+
+
 @pytest.fixture
 def skiff(tmp_path):
     server = Skiff(tmp_path / "home")

@@ -2,6 +2,8 @@
 Kubernetes answers), and a quota that is not one is refused naming its field."""
 import json
 
+from conftest import busybox_job_yaml
+
 PROFILE = """
 apiVersion: kubeflow.org/v1
 kind: Profile
@@ -14,22 +16,6 @@ spec:
 {hard}
 """
 
-JOB = """
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: {name}
-  namespace: team-q
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: main
-        image: busybox
-        command: ["sh", "-c", "{command}"]
-"""
 
 
 def apply(skiff, tmp_path, text, check=True):
@@ -44,9 +30,9 @@ def profile(hard):
 
 def test_a_create_past_a_count_is_forbidden_through_the_api_and_the_cli(skiff, tmp_path):
     apply(skiff, tmp_path, profile({"count/jobs.batch": 1, "requests.nvidia.com/gpu": 1}))
-    apply(skiff, tmp_path, JOB.format(name="first", command="true"))
+    apply(skiff, tmp_path, busybox_job_yaml("first", "true", "team-q"))
 
-    res = apply(skiff, tmp_path, JOB.format(name="second", command="true"), check=False)
+    res = apply(skiff, tmp_path, busybox_job_yaml("second", "true", "team-q"), check=False)
     assert res.returncode != 0
     assert "exceeded quota: profile team-q" in res.stderr, res.stderr
     assert "limited: count/jobs.batch=1" in res.stderr, res.stderr
@@ -97,14 +83,12 @@ def test_a_profile_at_its_pods_quota_waits_while_another_profile_runs(skiff, tmp
                                                                       shared_dir):
     apply(skiff, tmp_path, profile({"pods": 1, "requests.storage": "5Gi"}))
     gate = shared_dir / "gate"
-    apply(skiff, tmp_path, JOB.format(
-        name="holder", command=f"while [ ! -f {gate} ]; do sleep 0.1; done; echo held"))
+    apply(skiff, tmp_path, busybox_job_yaml(
+        "holder", f"while [ ! -f {gate} ]; do sleep 0.1; done; echo held", "team-q"))
     skiff.wait_for(lambda: (pod_of(skiff, "team-q", "holder") or {}).get("status", {})
                    .get("phase") == "Running", what="the first job to run")
-    apply(skiff, tmp_path, JOB.format(name="waiter", command="echo waited"))
-    other = JOB.format(name="elsewhere", command="echo elsewhere").replace(
-        "namespace: team-q", "namespace: default")
-    apply(skiff, tmp_path, other)
+    apply(skiff, tmp_path, busybox_job_yaml("waiter", "echo waited", "team-q"))
+    apply(skiff, tmp_path, busybox_job_yaml("elsewhere", "echo elsewhere"))
 
     # The other profile's job runs to the end while this profile's second job waits for its quota.
     skiff.wait_for(lambda: "elsewhere" in skiff.cli("logs", "job/elsewhere", check=False).stdout,
@@ -127,12 +111,12 @@ def test_a_profile_at_its_pods_quota_waits_while_another_profile_runs(skiff, tmp
 
 def test_under_a_memory_quota_a_pod_without_a_memory_limit_is_refused(skiff, tmp_path):
     apply(skiff, tmp_path, profile({"memory": "1Gi"}))
-    apply(skiff, tmp_path, JOB.format(name="unbounded", command="true"))
+    apply(skiff, tmp_path, busybox_job_yaml("unbounded", "true", "team-q"))
     pod = skiff.wait_for(
         lambda: (p := pod_of(skiff, "team-q", "unbounded")) and
         p.get("status", {}).get("phase") == "Failed" and p, what="the pod to fail")
     assert "must set a memory limit" in pod["status"]["message"], pod["status"]
-    bounded = JOB.format(name="bounded", command="echo bounded") + \
+    bounded = busybox_job_yaml("bounded", "echo bounded", "team-q") + \
         "        resources: {limits: {memory: 256Mi}}\n"
     apply(skiff, tmp_path, bounded)
     skiff.wait_for(lambda: "bounded" in skiff.cli("logs", "job/bounded", "-n", "team-q",
