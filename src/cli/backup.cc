@@ -130,6 +130,40 @@ Result<Json> CopyHomeFiles(const fs::path& from, const fs::path& to, const Progr
   return folders;
 }
 
+// What a restore reads of a manifest, its types checked: a backup's folder is a user's input.
+struct ManifestFacts {
+  bool store_file = false;  // the store is in the backup (SQLite), not external
+  int64_t objects = 0;
+  int64_t version = 0;
+  std::string home;  // where it was taken ("" when not said)
+};
+
+Result<ManifestFacts> ReadManifest(const Json& m, const std::string& where) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument(where + ": not a " + kFormat + " manifest: " + why);
+  };
+  if (!m.is_object()) return bad("not a JSON object");
+  auto format = m.find("format");
+  if (format == m.end() || !format->is_string() || *format != kFormat) return bad("format");
+  auto store = m.find("store");
+  if (store == m.end() || !store->is_object()) return bad("store");
+  ManifestFacts facts;
+  if (auto home = m.find("home"); home != m.end()) {
+    if (!home->is_string()) return bad("home");
+    facts.home = home->get<std::string>();
+  }
+  facts.store_file = store->contains("file");
+  if (facts.store_file) {
+    for (auto [key, out] : {std::pair<const char*, int64_t*>{"objects", &facts.objects},
+                            std::pair<const char*, int64_t*>{"resourceVersion", &facts.version}}) {
+      auto it = store->find(key);
+      if (it == store->end() || !it->is_number_integer()) return bad(std::string("store.") + key);
+      *out = it->get<int64_t>();
+    }
+  }
+  return facts;
+}
+
 }  // namespace
 
 Result<BackupManifest> BackupHome(const BackupOptions& options, const Progress& progress) {
@@ -180,10 +214,7 @@ Result<BackupManifest> RestoreHome(const std::string& dir_arg, const std::string
   auto text = ReadFile((dir / kManifestFile).string());
   if (!text.ok()) return NotFound(dir_arg + " is not a backup: it has no " + kManifestFile);
   BackupManifest manifest = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!manifest.is_object() || manifest.value("format", "") != kFormat ||
-      !manifest.contains("store") || !manifest["store"].is_object()) {
-    return InvalidArgument((dir / kManifestFile).string() + ": not a " + kFormat + " manifest");
-  }
+  ASSIGN_OR_RETURN(ManifestFacts facts, ReadManifest(manifest, (dir / kManifestFile).string()));
   const fs::path home = HomePath(home_arg);
   if (fs::exists(home, ec) && !fs::is_empty(home, ec)) {
     return FailedPrecondition("restoring into " + home.string() +
@@ -193,8 +224,7 @@ Result<BackupManifest> RestoreHome(const std::string& dir_arg, const std::string
   if (ec) return Internal("creating " + home.string() + ": " + ec.message());
   ::chmod(home.c_str(), 0700);
 
-  const Json& store = manifest["store"];
-  if (store.contains("file")) {
+  if (facts.store_file) {
     Copied copied;
     const fs::path db = home / kStoreFile;
     RETURN_IF_ERROR(
@@ -202,7 +232,7 @@ Result<BackupManifest> RestoreHome(const std::string& dir_arg, const std::string
     if (copied.files != 1) return NotFound(dir_arg + " has no " + kStoreFile);
     ::chmod(db.c_str(), 0600);
     // The artifacts' paths move with the home.
-    const std::string old_home = manifest.value("home", "");
+    const std::string& old_home = facts.home;
     if (!old_home.empty() && old_home != home.string()) {
       ASSIGN_OR_RETURN(int64_t moved, SqliteStore::ReplaceText(db.string(), old_home + "/artifacts",
                                                                home.string() + "/artifacts",
@@ -214,11 +244,11 @@ Result<BackupManifest> RestoreHome(const std::string& dir_arg, const std::string
                      OpenStore("sqlite://" + db.string(), SystemClock::Instance()));
     ASSIGN_OR_RETURN(int64_t objects, restored->Count("", ""));
     const int64_t version = restored->CurrentVersion();
-    if (objects != store.value("objects", int64_t{-1}) ||
-        version < store.value("resourceVersion", int64_t{0})) {
-      return Internal("the restored store holds " + std::to_string(objects) +
-                      " objects at resourceVersion " + std::to_string(version) +
-                      ", the backup says " + store.dump());
+    if (objects != facts.objects || version < facts.version) {
+      return FailedPrecondition("the restored store holds " + std::to_string(objects) +
+                                " objects at resourceVersion " + std::to_string(version) +
+                                ", the backup says " + std::to_string(facts.objects) + " at " +
+                                std::to_string(facts.version) + ": the backup is damaged");
     }
     progress("store: " + std::to_string(objects) + " objects as of resourceVersion " +
              std::to_string(version));

@@ -96,5 +96,27 @@ TEST_F(BackupTest, NeitherOverwritesAnythingAndAFolderThatIsNoBackupIsSaidToBeNo
             StatusCode::kNotFound);
 }
 
+TEST_F(BackupTest, AManifestOfTheWrongShapeIsRefusedNamingWhatIsWrong) {
+  const std::string backup = dir_.path() + "/backup";
+  ASSERT_TRUE(Backup(backup).ok());
+  Json manifest = Json::parse(*ReadFile(backup + "/backup.json"));
+  for (auto [key, value] : {std::pair<const char*, Json>{"objects", "3"},
+                            std::pair<const char*, Json>{"resourceVersion", Json::array()}}) {
+    Json wrong = manifest;
+    wrong["store"][key] = value;
+    ASSERT_TRUE(WriteFileAtomically(backup + "/backup.json", wrong.dump()).ok());
+    auto restored = RestoreHome(backup, dir_.path() + "/new", [](const std::string&) {});
+    EXPECT_EQ(restored.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(restored.status().message().find(std::string("store.") + key), std::string::npos)
+        << restored.status().message();
+  }
+  Json wrong = manifest;
+  wrong["home"] = 7;
+  ASSERT_TRUE(WriteFileAtomically(backup + "/backup.json", wrong.dump()).ok());
+  EXPECT_EQ(RestoreHome(backup, dir_.path() + "/new", [](const std::string&) {}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dir_.path() + "/new")) << "refused before anything is written";
+}
+
 }  // namespace
 }  // namespace skiff::cli
