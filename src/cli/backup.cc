@@ -101,15 +101,6 @@ std::string Line(const std::string& what, const Copied& c) {
   return line;
 }
 
-// A home as the platform names it, and so the artifacts' paths in the store start with it.
-std::string HomePath(const std::string& path) {
-  std::error_code ec;
-  fs::path absolute = fs::absolute(path, ec);
-  std::string normal = (ec ? fs::path(path) : absolute).lexically_normal().string();
-  if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
-  return normal;
-}
-
 // Copies everything of a home (or a backup) but the store and the manifest from `from` to `to`.
 Result<Json> CopyHomeFiles(const fs::path& from, const fs::path& to, const Progress& progress) {
   Json folders = Json::object();
@@ -167,7 +158,7 @@ Result<ManifestFacts> ReadManifest(const Json& m, const std::string& where) {
 }  // namespace
 
 Result<BackupManifest> BackupHome(const BackupOptions& options, const Progress& progress) {
-  const fs::path home = HomePath(options.home);
+  const fs::path home = AbsolutePath(options.home);
   const fs::path dir = options.dir;
   std::error_code ec;
   if (!fs::is_directory(home, ec)) return NotFound("no SKIFF_HOME at " + home.string());
@@ -215,7 +206,7 @@ Result<BackupManifest> RestoreHome(const std::string& dir_arg, const std::string
   if (!text.ok()) return NotFound(dir_arg + " is not a backup: it has no " + kManifestFile);
   BackupManifest manifest = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
   ASSIGN_OR_RETURN(ManifestFacts facts, ReadManifest(manifest, (dir / kManifestFile).string()));
-  const fs::path home = HomePath(home_arg);
+  const fs::path home = AbsolutePath(home_arg);
   if (fs::exists(home, ec) && !fs::is_empty(home, ec)) {
     return FailedPrecondition("restoring into " + home.string() +
                               ": it holds files already; restore into a new or empty folder");

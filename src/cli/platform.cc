@@ -7,6 +7,7 @@
 
 #include "auth/quota_store.h"
 #include "core/clock.h"
+#include "core/files.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "store/encrypting_store.h"
@@ -38,9 +39,8 @@ Result<std::string> Platform::ReadConfigValue(const std::string& kind, const std
 Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& options) {
   std::unique_ptr<Platform> p(new Platform());
   // Absolute: the paths made from it are kept in the store (artifacts' URIs).
+  p->home_ = AbsolutePath(options.home);
   std::error_code ec;
-  p->home_ = std::filesystem::absolute(options.home, ec).lexically_normal().string();
-  if (p->home_.size() > 1 && p->home_.back() == '/') p->home_.pop_back();
   for (const char* sub : {"", "/logs", "/artifacts", "/workloads", "/envs", "/volumes", "/tasks"}) {
     std::filesystem::create_directories(p->home_ + sub, ec);
     if (ec) return Internal("creating " + p->home_ + sub + ": " + ec.message());

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -48,6 +49,30 @@ Status WriteFileAtomically(const std::string& path, const std::string& contents,
     return Internal("cannot write " + path + ": " + std::strerror(err));
   }
   return Status::Ok();
+}
+
+std::string NormalPath(const std::string& path) {
+  std::string n = std::filesystem::path(path).lexically_normal().string();
+  while (n.size() > 1 && n.back() == '/') n.pop_back();
+  return n;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return NormalPath(ec ? path : absolute.string());
+}
+
+std::string ResolvedPath(const std::string& path) {
+  std::error_code ec;
+  std::string r = std::filesystem::weakly_canonical(path, ec).string();
+  return ec || r.empty() ? NormalPath(path) : NormalPath(r);
+}
+
+bool PathWithin(const std::string& path, const std::string& folder) {
+  const std::string p = NormalPath(path), f = NormalPath(folder);
+  if (f == "/") return true;
+  return p == f || (p.size() > f.size() && p.compare(0, f.size(), f) == 0 && p[f.size()] == '/');
 }
 
 }  // namespace skiff

@@ -27,4 +27,15 @@ struct WriteOptions {
 Status WriteFileAtomically(const std::string& path, const std::string& contents,
                            WriteOptions options = {});
 
+// Paths, compared by component:
+// `path` lexically normal, without a trailing '/' ("/a/./b/" -> "/a/b").
+std::string NormalPath(const std::string& path);
+// `path` made absolute (from the working directory), then normal.
+std::string AbsolutePath(const std::string& path);
+// `path` with its links followed as far as it exists (std::filesystem::weakly_canonical), then
+// normal; what it leads to, for judging where a path a user gave really lies.
+std::string ResolvedPath(const std::string& path);
+// True when `path` is `folder` or lies in it (both normalised first; no links followed).
+bool PathWithin(const std::string& path, const std::string& folder);
+
 }  // namespace skiff

@@ -39,5 +39,22 @@ TEST(Files, ErrorsNameThePath) {
   EXPECT_NE(st.message().find("no/such/dir/file"), std::string::npos) << st.message();
 }
 
+TEST(Files, PathsAreComparedByComponentAndResolvedThroughTheirLinks) {
+  EXPECT_TRUE(PathWithin("/a/b", "/a"));
+  EXPECT_TRUE(PathWithin("/a/", "/a"));
+  EXPECT_FALSE(PathWithin("/ab", "/a"));
+  EXPECT_TRUE(PathWithin("/a/../a/b", "/a"));
+  EXPECT_FALSE(PathWithin("/a/../b", "/a"));
+  EXPECT_TRUE(PathWithin("/anything", "/"));
+  EXPECT_EQ(NormalPath("/a/./b/"), "/a/b");
+  EXPECT_EQ(AbsolutePath("/x/y/../z/"), "/x/z");
+  EXPECT_EQ(AbsolutePath("rel").front(), '/');
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/real");
+  std::filesystem::create_symlink(dir.path() + "/real", dir.path() + "/link");
+  EXPECT_EQ(ResolvedPath(dir.path() + "/link/not-yet"),
+            ResolvedPath(dir.path() + "/real") + "/not-yet");
+}
+
 }  // namespace
 }  // namespace skiff

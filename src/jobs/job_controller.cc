@@ -240,7 +240,7 @@ Result<Json> JobController::SyncPod(Json pod) {
       const Json& spec = pod["spec"];
       if (spec.is_object() && spec.contains("containers") && spec["containers"].is_array()) {
         for (const Json& c : spec["containers"]) {
-          if (c.is_object() && c.value("name", "") == container) return c.value("image", "");
+          if (TextAt(c, {"name"}) == container) return TextAt(c, {"image"});
         }
       }
       return std::string();

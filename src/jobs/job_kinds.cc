@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "controller/controller.h"
@@ -221,9 +222,11 @@ void ServePodLog(const RouteContext& ctx, const HttpRequest& req, HttpResponder&
   Status allowed = ctx.authorizer.Check(req.principal,
                                         AccessRequest{kPodType, ns, Verb::kGet, req.Param("name")});
   if (!allowed.ok()) return SendStatusError(res, allowed);
-  for (const char* unkept : {"timestamps", "sinceSeconds", "sinceTime", "previous"}) {
-    if (QueryFlagIsTrue(req.Query(unkept)) ||
-        (std::string(unkept).rfind("since", 0) == 0 && !req.Query(unkept).empty())) {
+  for (const char* unkept : {"timestamps", "previous", "sinceSeconds", "sinceTime"}) {
+    const bool flag =
+        std::string_view(unkept) == "timestamps" || std::string_view(unkept) == "previous";
+    const std::string value = req.Query(unkept);
+    if (flag ? QueryFlagIsTrue(value) : !value.empty()) {
       return SendStatusError(
           res, InvalidArgument(std::string(unkept) + ": log lines carry no times and a restarted "
                                                      "container's runs share one log here"));
@@ -266,7 +269,7 @@ void ServePodLog(const RouteContext& ctx, const HttpRequest& req, HttpResponder&
   auto ended = [&]() {
     auto now = ctx.store.Get(kPodType, ns, req.Param("name"));
     if (!now.ok()) return true;  // deleted
-    const std::string phase = (*now)["status"].value("phase", "");
+    const std::string phase = TextAt(*now, {"status", "phase"});
     return phase == "Succeeded" || phase == "Failed";
   };
   while (!res.Cancelled()) {

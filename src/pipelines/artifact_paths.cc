@@ -2,17 +2,12 @@
 
 #include <filesystem>
 
+#include "core/files.h"
+
 namespace skiff::pipelines {
 namespace {
 
 namespace fs = std::filesystem;
-
-// `path` with its links resolved (as far as it exists), normalised.
-fs::path Resolved(const std::string& path) {
-  std::error_code ec;
-  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
-  return ec ? fs::path(path).lexically_normal() : p;
-}
 
 // The path of `path` relative to `dir`, when it lies in it (empty otherwise).
 fs::path Inside(const fs::path& path, const fs::path& dir) {
@@ -31,11 +26,12 @@ Status CheckArtifactAccess(const std::string& path, const std::string& artifacts
                            const std::string& ns, const std::string& run_uid,
                            const std::string& what) {
   if (artifacts_root.empty()) return Status::Ok();
-  const fs::path root = Resolved(artifacts_root);
-  const fs::path rel = Inside(Resolved(path), root);
+  const fs::path root = ResolvedPath(artifacts_root);
+  const fs::path resolved = ResolvedPath(path);
+  const fs::path rel = Inside(resolved, root);
   if (rel.empty()) {
     // Outside the artifacts folder (or the folder itself, which holds everyone's).
-    if (Resolved(path) == root) {
+    if (resolved == root) {
       return PermissionDenied(what + " " + path + " is the whole artifacts folder of the platform");
     }
     return Status::Ok();

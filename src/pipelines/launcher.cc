@@ -8,6 +8,7 @@
 #include <optional>
 #include <system_error>
 
+#include "core/files.h"
 #include "core/ids.h"
 #include "pipelines/artifact_paths.h"
 #include "pipelines/executor_io.h"
@@ -364,15 +365,12 @@ Result<WorkloadSpec> Launcher::BuildWorkloadUnchecked(const TaskInvocation& inv,
   // of its own profile (artifact_paths.h): an importer's URI or a pipeline root of the run's
   // cannot reach the store, the tokens or another profile's artifacts.
   spec.sandboxed = true;
-  const std::string home = fs::path(options_.artifacts_root).parent_path().string();
-  auto within = [](const std::string& path, const std::string& dir) {
-    std::error_code ec;
-    const std::string p = fs::weakly_canonical(path, ec).lexically_normal().string();
-    const std::string d = fs::weakly_canonical(dir, ec).lexically_normal().string();
-    return !dir.empty() && (p == d || p.rfind(d + "/", 0) == 0);
-  };
+  const std::string artifacts = ResolvedPath(options_.artifacts_root);
+  const std::string home = NormalPath(fs::path(artifacts).parent_path().string());
   auto allowed = [&](const std::string& path, const std::string& what) -> Status {
-    if (within(path, home) && !within(path, options_.artifacts_root)) {
+    const std::string resolved = ResolvedPath(path);
+    if (!options_.artifacts_root.empty() && PathWithin(resolved, home) &&
+        !PathWithin(resolved, artifacts)) {
       return PermissionDenied(where + ": " + what + " " + path +
                               " lies in the platform's folder, outside its artifacts");
     }

@@ -2,6 +2,7 @@
 
 #include "auth/profile_quota.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace skiff::profiles {
 namespace {
@@ -46,14 +47,14 @@ bool PutCondition(Json& status, Json condition, const std::string& now) {
   Json kept = Json::array();
   Json before = nullptr;
   for (const Json& c : conditions) {
-    if (c.is_object() && c.value("type", "") == kQuotaCondition) {
+    if (TextAt(c, {"type"}) == kQuotaCondition) {
       before = c;
     } else {
       kept.push_back(c);
     }
   }
   auto same = [](const Json& a, const Json& b, const char* key) {
-    return a.value(key, "") == b.value(key, "");
+    return TextAt(a, {key}) == TextAt(b, {key});
   };
   if (condition.is_null() && before.is_null()) return false;
   if (!condition.is_null() && !before.is_null() && same(condition, before, "status") &&
@@ -62,7 +63,7 @@ bool PutCondition(Json& status, Json condition, const std::string& now) {
   }
   if (!condition.is_null()) {
     condition["lastTransitionTime"] = !before.is_null() && same(condition, before, "status")
-                                          ? before.value("lastTransitionTime", now)
+                                          ? TextAt(before, {"lastTransitionTime"}, now)
                                           : now;
     kept.push_back(std::move(condition));
   }

@@ -3,33 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/files.h"
+
 namespace skiff::local {
 namespace {
-
-std::string Normal(const std::string& path) {
-  std::string n = std::filesystem::path(path).lexically_normal().string();
-  while (n.size() > 1 && n.back() == '/') n.pop_back();
-  return n;
-}
-
-// Where a source leads, its links followed: a user's folder that is a link into a hidden one is
-// judged by where it leads (and the sandbox opens it refusing any link, so a link swapped in
-// later does not open).
-std::string Resolved(const std::string& path) {
-  std::error_code ec;
-  std::string r = std::filesystem::weakly_canonical(path, ec).string();
-  return ec || r.empty() ? Normal(path) : Normal(r);
-}
 
 size_t Depth(const std::string& path) { return std::count(path.begin(), path.end(), '/'); }
 
 }  // namespace
-
-bool PathWithin(const std::string& path, const std::string& folder) {
-  const std::string p = Normal(path), f = Normal(folder);
-  if (f == "/") return true;
-  return p == f || (p.size() > f.size() && p.compare(0, f.size(), f) == 0 && p[f.size()] == '/');
-}
 
 uint32_t ProfileUid(const std::string& profile) {
   uint32_t h = 2166136261u;  // FNV-1a
@@ -56,37 +37,38 @@ Result<SandboxPlan> PlanSandbox(const SandboxLayout& layout, const ContainerFold
     RETURN_IF_ERROR(absolute(h, "hidden folder"));
     const bool inside_another =
         std::any_of(layout.hidden.begin(), layout.hidden.end(), [&](const std::string& other) {
-          return Normal(other) != Normal(h) && PathWithin(h, other);
+          return NormalPath(other) != NormalPath(h) && PathWithin(h, other);
         });
-    if (!inside_another) plan.hide.push_back(Normal(h));
+    if (!inside_another) plan.hide.push_back(NormalPath(h));
   }
   // Read-only wherever they lie (in a hidden folder, or under /tmp, which is the container's own).
-  for (const std::string& v : layout.visible) plan.binds.push_back({Resolved(v), Normal(v), true});
+  for (const std::string& v : layout.visible)
+    plan.binds.push_back({ResolvedPath(v), NormalPath(v), true});
   RETURN_IF_ERROR(absolute(folders.own_dir, "the workload's folder"));
   const std::string workdir = folders.working_dir.empty() ? folders.own_dir : folders.working_dir;
   RETURN_IF_ERROR(absolute(workdir, "workingDir"));
-  plan.binds.push_back({Resolved(folders.own_dir), Normal(workdir), false});
+  plan.binds.push_back({ResolvedPath(folders.own_dir), NormalPath(workdir), false});
   for (const ContainerFolders::Mount& m : folders.mounts) {
     const std::string what = "volume " + m.volume;
     RETURN_IF_ERROR(absolute(m.source, what));
     RETURN_IF_ERROR(absolute(m.target, what + " mountPath"));
-    const std::string source = Resolved(m.source);
+    const std::string source = ResolvedPath(m.source);
     if (!m.from_platform && hidden(source)) {
       return PermissionDenied(what + ": " + m.source +
                               " lies in a folder the platform keeps from workloads");
     }
-    plan.binds.push_back({source, Normal(m.target), m.read_only});
+    plan.binds.push_back({source, NormalPath(m.target), m.read_only});
   }
   for (const HostPath& p : folders.exposed) {
     RETURN_IF_ERROR(absolute(p.path, "exposed path"));
-    plan.binds.push_back({Resolved(p.path), Normal(p.path), p.read_only});
+    plan.binds.push_back({ResolvedPath(p.path), NormalPath(p.path), p.read_only});
   }
   // Outer folders first: a volume mounted in the working directory lands on top of it.
   std::stable_sort(
       plan.binds.begin(), plan.binds.end(),
       [](const SandboxBind& a, const SandboxBind& b) { return Depth(a.target) < Depth(b.target); });
   RETURN_IF_ERROR(absolute(folders.tmp_dir, "the workload's /tmp"));
-  plan.tmp = Resolved(folders.tmp_dir);
+  plan.tmp = ResolvedPath(folders.tmp_dir);
   if (layout.profile_identity) {
     plan.uid = ProfileUid(folders.profile);
     plan.gid = *plan.uid;

@@ -58,7 +58,4 @@ Result<SandboxPlan> PlanSandbox(const SandboxLayout& layout, const ContainerFold
 // other's files through their sandboxes).
 uint32_t ProfileUid(const std::string& profile);
 
-// True when `path` is `folder` or lies in it (both absolute, compared by component).
-bool PathWithin(const std::string& path, const std::string& folder);
-
 }  // namespace skiff::local

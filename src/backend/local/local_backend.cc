@@ -838,9 +838,9 @@ Result<std::string> LocalBackend::SandboxLocked(const Workload& w, const Contain
     std::error_code ec;
     const fs::file_status there = fs::symlink_status(m.mount_path, ec);
     const bool own_place =
-        local::PathWithin(m.mount_path, "/tmp") ||
+        PathWithin(m.mount_path, "/tmp") ||
         std::any_of(sandbox_layout_.hidden.begin(), sandbox_layout_.hidden.end(),
-                    [&](const std::string& h) { return local::PathWithin(m.mount_path, h); });
+                    [&](const std::string& h) { return PathWithin(m.mount_path, h); });
     if (!own_place && (!fs::exists(there) || fs::is_symlink(there))) {
       RETURN_IF_ERROR(LinkVolume(where, m, host, links));
       folders.mounts.push_back({vol->name, host, host, m.read_only, platform});
