@@ -6,6 +6,8 @@ import json
 import os
 import secrets as random_secrets
 
+from conftest import busybox_job_yaml
+
 SECRET = """
 apiVersion: v1
 kind: Secret
@@ -15,20 +17,7 @@ stringData:
   password: {value}
 """
 
-JOB = """
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: uses-secret
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: main
-        image: busybox
-        command: ["sh", "-c", "echo got-$PASSWORD"]
+JOB = busybox_job_yaml("uses-secret", "echo got-$PASSWORD") + """\
         env:
         - name: PASSWORD
           valueFrom:
