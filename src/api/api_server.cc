@@ -53,6 +53,8 @@ Status ApiServer::Start() {
   http.port = options_.port;
   http.threads = options_.threads;
   http.body_limit = options_.body_limit;
+  http.tls_cert_file = options_.tls_cert_file;
+  http.tls_key_file = options_.tls_key_file;
   server_ = std::make_unique<HttpServer>(
       http, [this](HttpRequest& req, HttpResponder& r) { Handle(req, r); });
   return server_->Start();
@@ -62,6 +64,11 @@ int ApiServer::port() const { return server_ ? server_->port() : 0; }
 
 std::string ApiServer::url() const {
   return "http://" + options_.address + ":" + std::to_string(port());
+}
+
+std::string ApiServer::tls_url() const {
+  if (options_.tls_cert_file.empty()) return "";
+  return "https://" + options_.address + ":" + std::to_string(port());
 }
 
 void ApiServer::Shutdown() {

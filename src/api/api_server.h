@@ -46,6 +46,9 @@ class ApiServer {
     // past it the user gets 429 with Retry-After, so one user cannot take every handler of the
     // server (HttpServer::Options::max_workers) and make it answer 503 to everyone.
     int max_requests_per_user = 64;
+    // PEM files: when set, the port serves HTTPS beside HTTP (HttpServer::Options).
+    std::string tls_cert_file;
+    std::string tls_key_file;
   };
 
   ApiServer(Options options, Store& store, Authenticator& authn, Authorizer& authz, Clock& clock);
@@ -55,7 +58,8 @@ class ApiServer {
                 bool requires_auth = true);
   Status Start();
   int port() const;
-  std::string url() const;  // "http://127.0.0.1:<port>"
+  std::string url() const;      // "http://127.0.0.1:<port>"
+  std::string tls_url() const;  // "https://127.0.0.1:<port>", or "" without TLS
   void Shutdown();
 
   Metrics& metrics() { return metrics_; }

@@ -39,6 +39,11 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}))
       ->envname("SKIFF_SANDBOX")
       ->capture_default_str();
+  up_cmd->add_option("--tls-cert-file", up.tls_cert_file,
+                     "PEM certificate for HTTPS on the API port (default: one made under "
+                     "SKIFF_HOME/tls, signed by that home's CA)");
+  up_cmd->add_option("--tls-private-key-file", up.tls_key_file,
+                     "PEM private key of --tls-cert-file");
   // One flag per setting the modules registered (--job-backoff-ms, ...).
   for (const ModuleSetting& setting : ModuleRegistry::Global().settings()) {
     auto* option = up_cmd->add_option("--" + setting.name, up.settings[setting.name], setting.help)

@@ -68,6 +68,10 @@ struct UpOptions {
   // The modules' settings (ModuleRegistry::AddSetting) given on the command line; "" = not given.
   std::map<std::string, std::string> settings;
   std::string sandbox = "on";  // on | off (PlatformOptions::sandbox)
+  // The certificate and key HTTPS is served with; "" = made under SKIFF_HOME/tls, signed by a CA
+  // of that home (tls_certificates.h) which `skiff kubeconfig` hands to clients.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 int CmdUp(const UpOptions& options);
 

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/text.h"
+
 namespace skiff::cli {
 
 std::string SkiffHome() {
@@ -18,9 +20,12 @@ std::string SkiffHome() {
   return std::string(home && *home ? home : ".") + "/.skiff";
 }
 
-Status WriteServerFile(const std::string& home, const std::string& url,
-                       const std::string& token_file) {
-  Json j = {{"url", url}, {"pid", getpid()}, {"token_file", token_file}};
+Status WriteServerFile(const std::string& home, const ServerFile& server) {
+  Json j = {{"url", server.url},
+            {"https_url", server.https_url},
+            {"ca_file", server.ca_file},
+            {"pid", getpid()},
+            {"token_file", server.token_file}};
   return WriteFileAtomically(home + "/server.json", j.dump(2) + "\n", {.mode = 0644, .sync = true});
 }
 
@@ -52,6 +57,8 @@ Result<ClientConfig> LoadClientConfig(const ConfigFlags& flags) {
     if (j.contains("token_file") && j["token_file"].is_string()) {
       token_file = j["token_file"].get<std::string>();
     }
+    cfg.https_url = TextAt(j, {"https_url"});
+    cfg.ca_file = TextAt(j, {"ca_file"});
   }
   while (!cfg.url.empty() && cfg.url.back() == '/') cfg.url.pop_back();
   if (!flags.token.empty()) {

@@ -11,7 +11,9 @@
 #include "cli/config.h"
 #include "cli/platform.h"
 #include "controller/controller.h"
+#include "core/files.h"
 #include "core/log.h"
+#include "http/tls_certificates.h"
 #include "store/store.h"
 
 namespace skiff::cli {
@@ -50,6 +52,22 @@ int CmdUp(const UpOptions& options) {
   std::vector<std::shared_ptr<void>> route_state;  // what the routes use: outlives `api`
   ApiServer::Options api_options;
   api_options.port = options.port;
+  // HTTPS beside HTTP on the API port: kubectl and client-go send a token only over TLS.
+  std::string ca_file;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Fail("serving HTTPS",
+                InvalidArgument("--tls-cert-file and --tls-private-key-file go together"));
+  }
+  if (options.tls_cert_file.empty()) {
+    auto tls = EnsureServingCertificate(home + "/tls", {api_options.address, "localhost"});
+    if (!tls.ok()) return Fail("making the HTTPS certificate", tls.status());
+    api_options.tls_cert_file = tls->cert_file;
+    api_options.tls_key_file = tls->key_file;
+    ca_file = tls->ca_file;
+  } else {
+    api_options.tls_cert_file = AbsolutePath(options.tls_cert_file);
+    api_options.tls_key_file = AbsolutePath(options.tls_key_file);
+  }
   ApiServer api(api_options, p.store(), authenticator, authorizer, clock);
   // The modules' own routes (KFP's REST API, lineage, logs).
   RouteContext routes{api.metered_store(), p.backend(), authorizer, clock, home};
@@ -107,11 +125,11 @@ int CmdUp(const UpOptions& options) {
   if (!started.ok()) return Fail("starting the API server", started);
   p.Start();
 
-  const std::string url = "http://127.0.0.1:" + std::to_string(api.port());
-  Status written = WriteServerFile(home, url, *token_file);
+  const std::string url = api.url();
+  Status written = WriteServerFile(home, {url, api.tls_url(), ca_file, *token_file});
   if (!written.ok()) return Fail("writing " + home + "/server.json", written);
   const bool postgres = p.store_url().rfind("postgres", 0) == 0;
-  std::printf("Skiff is up at %s\n", url.c_str());
+  std::printf("Skiff is up at %s (and %s)\n", url.c_str(), api.tls_url().c_str());
   std::printf("  admin token: %s\n", token_file->c_str());
   std::printf("  store:       %s\n", postgres ? "postgresql" : p.store_url().c_str());
   std::printf("  try:         SKIFF_HOME=%s skiff get jobs\n", home.c_str());

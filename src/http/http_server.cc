@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <cstdint>
 #include <deque>
@@ -344,7 +346,13 @@ class WorkerPool {
   bool stopping_ GUARDED_BY(mu_) = false;
 };
 
-class Connection;
+// What the server keeps of each connection, whatever its stream: a way to close it at shutdown.
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  // Closes the socket from any thread.
+  virtual void Close() = 0;
+};
 
 }  // namespace
 
@@ -361,9 +369,12 @@ class HttpServer::Impl {
 
   Status Start(int* bound_port);
   void Shutdown();
+  Status LoadTls();
 
   bool shutting_down() const { return shutting_down_.load(); }
   const Options& options() const { return options_; }
+  // The TLS context when the server serves HTTPS too (Options::tls_cert_file), else null.
+  net::ssl::context* tls() { return tls_.get(); }
 
   // Called on a connection's strand with a complete request.
   bool Submit(std::function<void()> task) { return pool_.Submit(std::move(task)); }
@@ -377,7 +388,7 @@ class HttpServer::Impl {
     active_requests_--;
     idle_.SignalAll();
   }
-  void AddConnection(const std::shared_ptr<Connection>& c) {
+  void AddConnection(const std::shared_ptr<ConnectionBase>& c) {
     MutexLock lock(&mu_);
     connections_.push_back(c);
     // Forget connections that are gone, now and then.
@@ -390,11 +401,15 @@ class HttpServer::Impl {
 
  private:
   void DoAccept();
+  // Starts serving an accepted socket: as plain HTTP, or first finds out whether the client
+  // speaks TLS when the server serves HTTPS too.
+  void Serve(tcp::socket socket);
   void CloseAllConnections();
 
   const Options options_;
   RequestHandler handler_;
   net::io_context ioc_;
+  std::unique_ptr<net::ssl::context> tls_;  // set by Start when serving HTTPS
   tcp::acceptor acceptor_;  // on a strand: accepts and the close at shutdown never overlap
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> io_threads_;
@@ -406,33 +421,51 @@ class HttpServer::Impl {
   Mutex mu_;
   CondVar idle_;  // active_requests_ went down
   int active_requests_ GUARDED_BY(mu_) = 0;
-  std::vector<std::weak_ptr<Connection>> connections_ GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<ConnectionBase>> connections_ GUARDED_BY(mu_);
 };
 
 namespace {
 
-// One TCP connection: reads requests one at a time (keep-alive), hands each to the worker pool
-// and writes what the handler answers. Everything touching the socket runs on the strand.
-class Connection : public std::enable_shared_from_this<Connection> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection over `Stream` (PlainStream or TlsStream): reads requests one at a time
+// (keep-alive), hands each to the worker pool and writes what the handler answers. Everything
+// touching the socket runs on the strand.
+template <typename Stream>
+class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  Connection(tcp::socket&& socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {
-    beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+  // `buffer` holds what was read from the socket before (the bytes that told TLS from HTTP).
+  Connection(Stream&& stream, beast::flat_buffer&& buffer, std::string remote,
+             HttpServer::Impl* server)
+      : stream_(std::move(stream)),
+        server_(server),
+        buffer_(std::move(buffer)),
+        remote_(std::move(remote)) {}
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        self->Lowest().expires_after(std::chrono::seconds(30));
+        self->stream_.async_handshake(net::ssl::stream_base::server, self->buffer_.data(),
+                                      [self](beast::error_code ec, size_t used) {
+                                        if (ec) return self->CloseNow();
+                                        self->buffer_.consume(used);
+                                        self->ReadHeader();
+                                      });
+      } else {
+        self->ReadHeader();
+      }
+    });
   }
 
-  // Closes the socket from any thread (server shutdown).
-  void Close() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->CloseNow(); });
+  void Close() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->CloseNow(); });
   }
 
   bool client_gone() const { return client_gone_.load(); }
-  beast::tcp_stream& stream() { return stream_; }
+  Stream& stream() { return stream_; }
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
   HttpServer::Impl* server() { return server_; }
   auto executor() { return stream_.get_executor(); }
 
@@ -448,7 +481,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Streaming: notices when the client goes away while we are not reading requests.
   void WatchForClose() {
     stream_.async_read_some(net::buffer(probe_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) {
                                 self->client_gone_ = true;
                                 return;
@@ -462,8 +495,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     closed_ = true;
     client_gone_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().socket().close(ec);
   }
 
   // For streamed responses: the header and its serializer live here until the stream ends.
@@ -477,10 +510,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->body_limit(server_->options().body_limit);
     parser_->header_limit(
         static_cast<std::uint32_t>(std::min<size_t>(server_->options().header_limit, UINT32_MAX)));
-    stream_.expires_after(std::chrono::seconds(120));
+    Lowest().expires_after(std::chrono::seconds(120));
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -493,7 +526,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      msg.version());
       http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                        [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
                           if (ec) return self->CloseNow();
                           self->ReadBody();
                         });
@@ -505,7 +538,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReadBody() {
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
   }
 
   void RejectTooLarge() {
@@ -537,17 +570,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       .dump() +
                   "\n";
     res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      self->stream_.expires_after(std::chrono::seconds(2));
-      self->Drain();
-    });
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code, size_t) {
+                        beast::error_code ignored;
+                        self->Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->Lowest().expires_after(std::chrono::seconds(2));
+                        self->Drain();
+                      });
   }
 
   void Drain() {
     stream_.async_read_some(net::buffer(probe_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->CloseNow();
                               self->Drain();
                             });
@@ -555,7 +589,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnRequest(beast::error_code ec);
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -567,9 +601,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 // Answers one request from a worker thread; every socket operation is posted to the strand and
 // waited for.
+template <typename Stream>
 class ConnectionResponder : public HttpResponder {
  public:
-  ConnectionResponder(std::shared_ptr<Connection> conn, unsigned version, bool keep_alive)
+  ConnectionResponder(std::shared_ptr<Connection<Stream>> conn, unsigned version, bool keep_alive)
       : conn_(std::move(conn)), version_(version), keep_alive_(keep_alive) {}
 
   void Send(int status, std::string body, HttpHeaders headers) override {
@@ -615,8 +650,8 @@ class ConnectionResponder : public HttpResponder {
     if (!has_type) res.set(http::field::content_type, "application/json");
     res.keep_alive(false);
     res.chunked(true);
-    auto ec = RunOnStrand([](Connection& c, auto done) {
-      c.stream().expires_never();
+    auto ec = RunOnStrand([](Connection<Stream>& c, auto done) {
+      c.Lowest().expires_never();
       c.stream_serializer.emplace(c.stream_header);
       http::async_write_header(c.stream(), *c.stream_serializer,
                                [done](beast::error_code ec, size_t) { done(ec); });
@@ -630,7 +665,7 @@ class ConnectionResponder : public HttpResponder {
     if (state_ != State::kStreaming || Cancelled()) return false;
     if (chunk.empty()) return true;
     auto data = std::make_shared<std::string>(chunk);
-    auto ec = RunOnStrand([data](Connection& c, auto done) {
+    auto ec = RunOnStrand([data](Connection<Stream>& c, auto done) {
       auto body = std::make_shared<http::chunk_body<net::const_buffer>>(
           net::const_buffer(data->data(), data->size()));
       net::async_write(c.stream(), *body,
@@ -643,7 +678,7 @@ class ConnectionResponder : public HttpResponder {
     if (state_ != State::kStreaming) return;
     state_ = State::kEnded;
     if (!conn_->client_gone()) {
-      RunOnStrand([](Connection& c, auto done) {
+      RunOnStrand([](Connection<Stream>& c, auto done) {
         auto last = std::make_shared<http::chunk_last<http::chunk_crlf>>(http::make_chunk_last());
         net::async_write(c.stream(), *last,
                          [done, last](beast::error_code ec, size_t) { done(ec); });
@@ -687,13 +722,14 @@ class ConnectionResponder : public HttpResponder {
     return future.get();
   }
 
-  std::shared_ptr<Connection> conn_;
+  std::shared_ptr<Connection<Stream>> conn_;
   unsigned version_;
   bool keep_alive_;
   State state_ = State::kNone;
 };
 
-void Connection::OnRequest(beast::error_code ec) {
+template <typename Stream>
+void Connection<Stream>::OnRequest(beast::error_code ec) {
   if (ec == http::error::body_limit) return RejectTooLarge();
   if (ec) return CloseNow();
   http::request<http::string_body> msg = parser_->release();
@@ -705,8 +741,9 @@ void Connection::OnRequest(beast::error_code ec) {
   req->remote = remote_;
 
   // While the handler runs nothing is read, so idle timeouts do not apply.
-  stream_.expires_never();
-  auto responder = std::make_shared<ConnectionResponder>(shared_from_this(), version, keep_alive);
+  Lowest().expires_never();
+  auto responder =
+      std::make_shared<ConnectionResponder<Stream>>(this->shared_from_this(), version, keep_alive);
   HttpServer::Impl* server = server_;
   server->BeginRequest();
   bool submitted = server->Submit([server, req, responder] {
@@ -730,19 +767,95 @@ void Connection::OnRequest(beast::error_code ec) {
                       .dump() +
                   "\n";
     res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
-      self->CloseNow();
-    });
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res](beast::error_code, size_t) { self->CloseNow(); });
+  }
+}
+
+// Reads the first bytes of a connection to HTTPS server and hands it on as TLS (a handshake
+// record) or plain HTTP, with the bytes read.
+class Detector : public std::enable_shared_from_this<Detector> {
+ public:
+  Detector(tcp::socket&& socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Run() {
+    stream_.expires_after(std::chrono::seconds(30));
+    beast::async_detect_ssl(stream_, buffer_,
+                            [self = shared_from_this()](beast::error_code ec, bool tls) {
+                              if (ec) {
+                                beast::error_code ignored;
+                                self->stream_.socket().close(ignored);
+                                return;
+                              }
+                              self->HandOn(tls);
+                            });
+  }
+
+ private:
+  void HandOn(bool tls);
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl* server_;
+  beast::flat_buffer buffer_;
+};
+
+std::string RemoteOf(tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? "" : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+template <typename Stream>
+void StartConnection(Stream stream, beast::flat_buffer buffer, HttpServer::Impl* server) {
+  std::string remote = RemoteOf(beast::get_lowest_layer(stream).socket());
+  auto conn = std::make_shared<Connection<Stream>>(std::move(stream), std::move(buffer),
+                                                   std::move(remote), server);
+  server->AddConnection(conn);
+  conn->Start();
+}
+
+void Detector::HandOn(bool tls) {
+  if (server_->shutting_down()) return;
+  if (tls) {
+    StartConnection(TlsStream(std::move(stream_), *server_->tls()), std::move(buffer_), server_);
+  } else {
+    StartConnection(std::move(stream_), std::move(buffer_), server_);
   }
 }
 
 }  // namespace
+
+Status HttpServer::Impl::LoadTls() {
+  auto tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  beast::error_code ec;
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                       net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
+                   ec);
+  if (!ec) tls->use_certificate_chain_file(options_.tls_cert_file, ec);
+  if (ec) {
+    return InvalidArgument("http server: cannot use the certificate " + options_.tls_cert_file +
+                           ": " + ec.message());
+  }
+  tls->use_private_key_file(options_.tls_key_file, net::ssl::context::pem, ec);
+  if (ec) {
+    return InvalidArgument("http server: cannot use the key " + options_.tls_key_file + ": " +
+                           ec.message());
+  }
+  tls_ = std::move(tls);
+  return Status::Ok();
+}
 
 Status HttpServer::Impl::Start(int* bound_port) {
   if (started_) return FailedPrecondition("http server already started");
   beast::error_code ec;
   auto address = net::ip::make_address(options_.address, ec);
   if (ec) return InvalidArgument("http server: bad address \"" + options_.address + "\"");
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    RETURN_IF_ERROR(LoadTls());
+  }
   tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
   std::string where = options_.address + ":" + std::to_string(options_.port);
   acceptor_.open(endpoint.protocol(), ec);
@@ -764,16 +877,22 @@ void HttpServer::Impl::DoAccept() {
       if (!acceptor_.is_open() || shutting_down_) return;
       LogWarn("http accept failed", {{"error", ec.message()}});
     } else if (!shutting_down_) {
-      auto conn = std::make_shared<Connection>(std::move(socket), this);
-      AddConnection(conn);
-      conn->Start();
+      Serve(std::move(socket));
     }
     DoAccept();
   });
 }
 
+void HttpServer::Impl::Serve(tcp::socket socket) {
+  if (tls_ == nullptr) {
+    StartConnection(beast::tcp_stream(std::move(socket)), beast::flat_buffer(), this);
+  } else {
+    std::make_shared<Detector>(std::move(socket), this)->Run();
+  }
+}
+
 void HttpServer::Impl::CloseAllConnections() {
-  std::vector<std::shared_ptr<Connection>> live;
+  std::vector<std::shared_ptr<ConnectionBase>> live;
   {
     MutexLock lock(&mu_);
     for (auto& w : connections_) {

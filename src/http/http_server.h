@@ -145,6 +145,12 @@ class HttpServer {
     size_t header_limit = 8 * 1024;
     int max_workers = 512;  // concurrent handlers; beyond that 503
     std::chrono::milliseconds shutdown_grace{10'000};
+    // PEM files (tls_certificates.h makes them): when set, the port serves HTTPS too. Each
+    // connection's first bytes tell: a TLS handshake is answered over TLS, anything else as
+    // plain HTTP, so clients that send tokens only over TLS (kubectl, client-go) and those that
+    // speak HTTP on loopback (the CLI, kfp.Client) share one port.
+    std::string tls_cert_file;
+    std::string tls_key_file;
   };
   using RequestHandler = std::function<void(HttpRequest&, HttpResponder&)>;
 

@@ -1,0 +1,87 @@
+"""The real kubectl (tools/kubectl: the upstream command at the release in its go.mod, built from
+the Go module proxy) against `skiff up`, through the kubeconfig `skiff kubeconfig` writes: HTTPS
+with the CA of the Skiff home, the token, a context per namespace."""
+import base64
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import busybox_job_yaml
+
+SOURCE = os.environ.get("SKIFF_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+@pytest.fixture(scope="module")
+def kubectl_binary():
+    built = subprocess.run([os.path.join(SOURCE, "tools", "kubectl", "build")],
+                           capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, "building kubectl (tools/kubectl/build):\n" + built.stderr
+    return built.stdout.strip()
+
+
+class Kubectl:
+    def __init__(self, binary, skiff, kubeconfig):
+        self.binary, self.skiff, self.kubeconfig = binary, skiff, kubeconfig
+
+    def __call__(self, *args, input=None, check=True, token=None, timeout=60):
+        cmd = [self.binary, "--kubeconfig", self.kubeconfig, *args]
+        if token:
+            cmd[3:3] = ["--token", token]
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and res.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n"
+                                 f"stdout: {res.stdout}\nstderr: {res.stderr}\n"
+                                 f"server log:\n{self.skiff.server_log()}")
+        return res
+
+
+@pytest.fixture
+def kubectl(kubectl_binary, skiff):
+    return Kubectl(kubectl_binary, skiff, skiff.cli("kubeconfig", "--path").stdout.strip())
+
+
+def test_the_kubeconfig_points_at_https_with_the_homes_ca(kubectl, skiff):
+    config = json.loads(kubectl("config", "view", "--raw", "-o", "json").stdout)
+    cluster = config["clusters"][0]["cluster"]
+    assert cluster["server"].startswith("https://127.0.0.1:")
+    with open(os.path.join(skiff.home, "tls", "ca.crt"), "rb") as f:
+        assert base64.b64decode(cluster["certificate-authority-data"]) == f.read()
+    assert "insecure-skip-tls-verify" not in cluster
+    version = json.loads(kubectl("version", "-o", "json").stdout)
+    assert version["serverVersion"]["gitVersion"].startswith("v1.")
+    assert "WARNING" not in kubectl("version").stderr, "no version skew to warn of"
+
+
+def test_get_namespaces_and_api_resources(kubectl):
+    assert kubectl("get", "ns", "-o", "name").stdout.split() == ["namespace/default"]
+    resources = kubectl("api-resources", "--no-headers").stdout
+    rows = {line.split()[0]: line.split() for line in resources.splitlines()}
+    assert {"pods", "jobs", "pipelineruns", "namespaces", "secrets"} <= set(rows), resources
+    assert "batch/v1" in rows["jobs"] and "Job" in rows["jobs"]
+
+
+def test_a_job_runs_and_logs_through_kubectl(kubectl, skiff):
+    kubectl("create", "--validate=false", "-f", "-",
+            input=busybox_job_yaml("hello", "echo hello from kubectl; echo second line"))
+    skiff.wait_for(lambda: kubectl("get", "job", "hello", "-o",
+                                   "jsonpath={.status.succeeded}").stdout == "1",
+                   what="the job to succeed")
+    assert kubectl("logs", "job/hello").stdout == "hello from kubectl\nsecond line\n"
+    job = json.loads(kubectl("get", "job", "hello", "-o", "json").stdout)
+    assert job["status"]["succeeded"] == 1
+    assert "Pods Statuses:" in kubectl("describe", "job", "hello").stdout
+    kubectl("delete", "job", "hello")
+    assert "NotFound" in kubectl("get", "job", "hello", check=False).stderr
+
+
+def test_another_users_token_sees_only_their_namespace_and_gets_403_elsewhere(kubectl, skiff):
+    skiff.cli("user", "create", "kate")
+    kate = skiff.cli("token", "create", "--user", "kate").stdout.strip()
+    skiff.cli("profile", "create", "kates", "--owner", "kate")
+    assert kubectl("get", "ns", "-o", "name", token=kate).stdout.split() == ["namespace/kates"]
+    denied = kubectl("get", "pods", "-n", "default", token=kate, check=False)
+    assert denied.returncode != 0
+    assert "Error from server (Forbidden)" in denied.stderr, denied.stderr
+    assert kubectl("get", "pods", "-n", "kates", token=kate).returncode == 0
