@@ -9,17 +9,17 @@
 #include "api/discovery.h"
 #include "api/namespace_api.h"
 #include "core/admission.h"
+#include "core/field_selector.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/resource.h"
 #include "core/schema.h"
+#include "core/text.h"
 #include "http/status_json.h"
 
 namespace skiff {
 
 namespace {
-
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 std::string ContentType(const HttpRequest& req) {
   std::string type = req.Header("content-type");
@@ -388,9 +388,15 @@ Status ResourceApi::List(const Target& t, const HttpRequest& req, HttpResponder&
     return InvalidArgument("limit: " + Quote(limit) + " is not a non-negative integer");
   }
   options.continue_token = req.Query("continue");
+  // Field selectors filter the page the store returns: a page may hold fewer than `limit` items
+  // and still have a continue token, which clients follow.
+  ASSIGN_OR_RETURN(FieldSelector fields,
+                   FieldSelector::Parse(req.Query("fieldSelector"), t.type->field_selectors));
   ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
   Json items = Json::array();
-  for (auto& item : list.items) items.push_back(std::move(item));
+  for (auto& item : list.items) {
+    if (fields.Matches(item)) items.push_back(std::move(item));
+  }
   r.SendJson(200, {{"apiVersion", t.type->ApiVersion()},
                    {"kind", t.type->kind + "List"},
                    {"metadata",
@@ -408,6 +414,8 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
     if (!parsed.ok()) return parsed.status().WithContext("labelSelector");
     selector = std::move(parsed).value();
   }
+  ASSIGN_OR_RETURN(FieldSelector fields,
+                   FieldSelector::Parse(req.Query("fieldSelector"), t.type->field_selectors));
   int64_t after = 0;
   std::string rv = req.Query("resourceVersion");
   if (!rv.empty() && (!ParseInt64(rv, &after) || after < 0)) {
@@ -426,10 +434,41 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
     deadline = std::chrono::steady_clock::now() +
                std::chrono::seconds(std::min(seconds, kMaxWatchSeconds));
   }
+  // Bookmarks (allowWatchBookmarks): an event carrying only the version reached, so that a
+  // client resumes from there instead of from its last change. The streaming list
+  // (sendInitialEvents=true) ends its initial events with one, annotated, as the API server does.
+  const bool bookmarks = QueryFlagIsTrue(req.Query("allowWatchBookmarks"));
+  // Without a version the watch starts with the current objects, as Kubernetes does;
+  // sendInitialEvents says so either way.
+  bool send_initial = after == 0;
+  if (req.query.count("sendInitialEvents") != 0) {
+    send_initial = QueryFlagIsTrue(req.Query("sendInitialEvents"));
+    if (req.Query("resourceVersionMatch") != "NotOlderThan") {
+      return InvalidArgument(
+          "resourceVersionMatch: must be \"NotOlderThan\" when sendInitialEvents is set");
+    }
+    if (send_initial && !bookmarks) {
+      return InvalidArgument("allowWatchBookmarks: must be true when sendInitialEvents is true");
+    }
+  } else if (!req.Query("resourceVersionMatch").empty()) {
+    return InvalidArgument(
+        "resourceVersionMatch: is forbidden for a watch unless "
+        "sendInitialEvents is set");
+  }
   auto event_line = [](const char* type, const Json& object) {
     return Json{{"type", type}, {"object", object}}.dump(-1, ' ', false,
                                                          Json::error_handler_t::replace) +
            "\n";
+  };
+  auto bookmark = [&t, &event_line](int64_t version, bool initial_events_end) {
+    Json meta = {{"resourceVersion", std::to_string(version)}};
+    if (initial_events_end) meta["annotations"] = {{"k8s.io/initial-events-end", "true"}};
+    return event_line(
+        "BOOKMARK",
+        {{"apiVersion", t.type->ApiVersion()}, {"kind", t.type->kind}, {"metadata", meta}});
+  };
+  auto selected = [&selector, &fields](const Json& obj) {
+    return (!selector || selector->Matches(MetaLabels(obj))) && fields.Matches(obj);
   };
   // The slot first: a refused watch costs no list.
   PerUserSlots::Slot slot = watches_.Acquire(t.principal.user);
@@ -440,23 +479,31 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
                 {{"retry-after", "5"}});
     return Status::Ok();
   }
-  // Without a version, the watch starts with the current objects, as Kubernetes does.
   std::vector<Json> initial;
-  if (after == 0) {
+  if (send_initial) {
     ListOptions options;
     options.label_selector = sel;
     ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
-    after = list.resource_version;
+    after = std::max(after, list.resource_version);
     initial = std::move(list.items);
+  } else if (after == 0) {
+    after = store_.CurrentVersion();
   }
   if (!r.StartStream(200, {{"content-type", "application/json"}})) return Status::Ok();
   for (const Json& obj : initial) {
-    if (!r.Write(event_line("ADDED", obj))) return Status::Ok();
+    if (selected(obj) && !r.Write(event_line("ADDED", obj))) return Status::Ok();
   }
+  if (send_initial && bookmarks && !r.Write(bookmark(after, true))) return Status::Ok();
+  auto last_sent = std::chrono::steady_clock::now();
   ChangeFilter filter{t.store_type, t.ns};
   constexpr size_t kBatch = 256;
   while (!r.Cancelled()) {
-    if (deadline && std::chrono::steady_clock::now() >= *deadline) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline && now >= *deadline) break;
+    if (bookmarks && now - last_sent >= bookmark_interval_) {
+      if (!r.Write(bookmark(after, false))) return Status::Ok();
+      last_sent = now;
+    }
     int64_t current = store_.CurrentVersion();
     auto events = store_.ReadChanges(filter, after, kBatch);
     if (!events.ok()) {
@@ -465,8 +512,9 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
     }
     for (const WatchEvent& ev : *events) {
       after = ev.resource_version;
-      if (selector && !selector->Matches(MetaLabels(ev.object))) continue;
+      if (!selected(ev.object)) continue;
       if (!r.Write(event_line(WatchEventTypeName(ev.type), ev.object))) return Status::Ok();
+      last_sent = std::chrono::steady_clock::now();
     }
     if (events->size() == kBatch) continue;
     after = std::max(after, current);

@@ -55,6 +55,9 @@ class ResourceApi {
 
   // How often an idle watch checks whether its client or the server went away.
   void set_watch_poll(std::chrono::milliseconds poll) { watch_poll_ = poll; }
+  // How long a watch that asked for bookmarks (allowWatchBookmarks) stays quiet before it is
+  // sent one.
+  void set_bookmark_interval(std::chrono::milliseconds interval) { bookmark_interval_ = interval; }
   // Open watches allowed to one user and to everyone together (each holds a handler thread of
   // the HTTP server, 512 by default): one more is a 429 with Retry-After, so that no one user's
   // watches can make the server answer 503 to everybody.
@@ -87,6 +90,7 @@ class ResourceApi {
   Clock& clock_;
   const TypeRegistry& types_;
   std::chrono::milliseconds watch_poll_{250};
+  std::chrono::milliseconds bookmark_interval_{15'000};
 
   PerUserSlots watches_{/*per_user=*/32, /*total=*/256};  // open watches
 };

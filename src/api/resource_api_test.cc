@@ -316,6 +316,83 @@ TEST_F(ResourceApiTest, WatchWithoutAVersionStartsWithTheCurrentObjects) {
   EXPECT_EQ(MetaName(events[0]["object"]), "existing");
 }
 
+TEST_F(ResourceApiTest, FieldSelectorsFilterListsAndWatchesAndUnknownFieldsAre400) {
+  ASSERT_EQ(Call("POST", kJobs, Job("one").dump()).status, 201);
+  ASSERT_EQ(Call("POST", kJobs, Job("two").dump()).status, 201);
+  Json listed = Body(Call("GET", std::string(kJobs) + "?fieldSelector=metadata.name%3Dtwo"));
+  ASSERT_EQ(listed["items"].size(), 1u);
+  EXPECT_EQ(MetaName(listed["items"][0]), "two");
+  listed = Body(Call("GET", std::string(kJobs) + "?fieldSelector=metadata.name!%3Dtwo"));
+  ASSERT_EQ(listed["items"].size(), 1u);
+  EXPECT_EQ(MetaName(listed["items"][0]), "one");
+  HttpResult refused = Call("GET", std::string(kJobs) + "?fieldSelector=spec.parallelism%3D1");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("field label not supported: spec.parallelism"), std::string::npos);
+
+  std::vector<Json> events;
+  HttpClient watch_client(server_->url());
+  auto res = watch_client.StreamLines(
+      std::string(kJobs) + "?watch=1&fieldSelector=metadata.name%3Dtwo&timeoutSeconds=1",
+      {{"Authorization", "Bearer " + admin_token_}}, [&](std::string_view line) {
+        events.push_back(Json::parse(line));
+        return true;
+      });
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(MetaName(events[0]["object"]), "two");
+}
+
+TEST_F(ResourceApiTest, AStreamingListEndsItsInitialEventsWithAnAnnotatedBookmark) {
+  ASSERT_EQ(Call("POST", kJobs, Job("one").dump()).status, 201);
+  std::string rv = Body(Call("GET", kJobs))["metadata"]["resourceVersion"];
+  // As client-go's watch-list asks (kubectl wait, informers).
+  const std::string path = std::string(kJobs) +
+                           "?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+                           "&resourceVersionMatch=NotOlderThan&resourceVersion=" +
+                           rv;
+  std::vector<Json> events;
+  HttpClient watch_client(server_->url());
+  auto res = watch_client.StreamLines(path, {{"Authorization", "Bearer " + admin_token_}},
+                                      [&](std::string_view line) {
+                                        events.push_back(Json::parse(line));
+                                        return events.size() < 2;
+                                      });
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(MetaName(events[0]["object"]), "one");
+  EXPECT_EQ(events[1]["type"], "BOOKMARK");
+  EXPECT_EQ(events[1]["object"]["kind"], "Job");
+  EXPECT_EQ(events[1]["object"]["metadata"]["resourceVersion"], rv);
+  EXPECT_EQ(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+
+  // The API server's rules for the parameters.
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "?watch=1&sendInitialEvents=true").status, 400);
+  EXPECT_EQ(Call("GET", std::string(kJobs) +
+                            "?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan")
+                .status,
+            400);
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "?watch=1&resourceVersionMatch=Exact").status, 400);
+}
+
+TEST_F(ResourceApiTest, AQuietWatchThatAskedForBookmarksGetsThem) {
+  server_->resources().set_bookmark_interval(std::chrono::milliseconds(50));
+  std::string rv = Body(Call("GET", kJobs))["metadata"]["resourceVersion"];
+  std::vector<Json> events;
+  HttpClient watch_client(server_->url());
+  auto res = watch_client.StreamLines(
+      std::string(kJobs) + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + rv,
+      {{"Authorization", "Bearer " + admin_token_}}, [&](std::string_view line) {
+        events.push_back(Json::parse(line));
+        return false;
+      });
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "BOOKMARK");
+  EXPECT_EQ(events[0]["object"]["metadata"]["resourceVersion"], rv);
+  EXPECT_FALSE(events[0]["object"]["metadata"].contains("annotations"));
+}
+
 TEST_F(ResourceApiTest, AWatchTimeoutOfAnySizeIsServedAndAZeroOneEndsAtOnce) {
   ASSERT_EQ(Call("POST", kJobs, Job("existing").dump()).status, 201);
   HttpClient watch_client(server_->url());

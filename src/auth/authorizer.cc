@@ -1,6 +1,8 @@
 // Roles and the Authorizer (see auth.h).
 #include "auth/auth.h"
 
+#include "core/text.h"
+
 namespace skiff {
 
 const char* VerbName(Verb verb) {
@@ -73,8 +75,6 @@ bool RoleAllows(Role role, Verb verb, const std::string& store_type) {
   }
   return false;
 }
-
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 }  // namespace
 

@@ -5,11 +5,10 @@
 
 #include "core/ids.h"
 #include "core/schema.h"
+#include "core/text.h"
 
 namespace skiff {
 namespace {
-
-std::string Quote(const std::string& s) { return Json(s).dump(); }
 
 // The store's own metadata: what a writer sends there is replaced.
 constexpr const char* kSystemFields[] = {"uid", "creationTimestamp", "generation",

@@ -35,6 +35,7 @@ Status CheckImmutable(const Json& stored, const Json& obj) {
 void RegisterCoreKinds(TypeRegistry& registry) {
   using namespace openapi;
   ResourceType secret{"", "v1", "Secret", "secrets", true, {"secret"}};
+  secret.field_selectors = {"type"};
   secret.schema = KindSchema({{"type", String()},
                               {"immutable", Boolean()},
                               {"data", StringMap()},  // base64 values

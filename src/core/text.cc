@@ -5,6 +5,10 @@
 
 namespace skiff {
 
+std::string Quote(const std::string& s) {
+  return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 std::string HumanDuration(TimePoint::duration d) {
   long long s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
   if (s < 0) s = 0;

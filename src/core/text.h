@@ -14,6 +14,8 @@
 
 namespace skiff {
 
+// `s` in double quotes, escaped as a JSON string: how messages name what a user wrote.
+std::string Quote(const std::string& s);
 // "5s", "3m12s", "2d4h": kubectl's age format.
 std::string HumanDuration(TimePoint::duration d);
 // How long ago the object was created ("<unknown>" without a creationTimestamp).

@@ -167,6 +167,10 @@ ResourceType PodKind() {
        }},
       {"EXIT CODE", [](const Json& o, TimePoint) { return PodExitCode(o); }},
   };
+  // The pod fields the API server selects on (those Skiff's pods have).
+  pod.field_selectors = {"spec.nodeName",           "spec.restartPolicy", "spec.schedulerName",
+                         "spec.serviceAccountName", "status.phase",       "status.podIP",
+                         "status.nominatedNodeName"};
   return pod;
 }
 

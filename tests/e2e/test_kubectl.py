@@ -62,12 +62,10 @@ def test_get_namespaces_and_api_resources(kubectl):
     assert "batch/v1" in rows["jobs"] and "Job" in rows["jobs"]
 
 
-def test_a_job_runs_and_logs_through_kubectl(kubectl, skiff):
+def test_a_job_runs_and_logs_through_kubectl(kubectl):
     kubectl("create", "--validate=false", "-f", "-",
             input=busybox_job_yaml("hello", "echo hello from kubectl; echo second line"))
-    skiff.wait_for(lambda: kubectl("get", "job", "hello", "-o",
-                                   "jsonpath={.status.succeeded}").stdout == "1",
-                   what="the job to succeed")
+    kubectl("wait", "--for=condition=Complete", "job/hello", "--timeout=60s")
     assert kubectl("logs", "job/hello").stdout == "hello from kubectl\nsecond line\n"
     job = json.loads(kubectl("get", "job", "hello", "-o", "json").stdout)
     assert job["status"]["succeeded"] == 1
