@@ -8,6 +8,7 @@
 
 #include "api/discovery.h"
 #include "api/namespace_api.h"
+#include "api/openapi.h"
 #include "core/admission.h"
 #include "core/field_selector.h"
 #include "core/ids.h"
@@ -137,6 +138,7 @@ Json CrdFor(const ResourceType& t) {
 
 void ResourceApi::AddRoutes(Router& router) {
   AddDiscoveryRoutes(router, types_);
+  AddOpenApiRoutes(router, types_);
   AddNamespaceRoutes(router, store_, authz_);
   router.Add("POST", "/apis/skiff.dev/v1/tokens:mint",
              [this](const HttpRequest& req, HttpResponder& r) { MintToken(req, r); });

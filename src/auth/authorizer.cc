@@ -1,6 +1,5 @@
 // Roles and the Authorizer (see auth.h).
 #include "auth/auth.h"
-
 #include "core/text.h"
 
 namespace skiff {

@@ -110,9 +110,10 @@ Status AsInvalid(const Status& st, const std::string& what) {
   static const std::regex kField(
       R"(^([A-Za-z][A-Za-z0-9_]*(\[[^\]\s:]+\])?(\.[A-Za-z0-9_/-]+(\[[^\]\s:]+\])?)*): )");
   std::smatch m;
-  std::string field = std::regex_search(st.message(), m, kField) ? m[1].str() : "";
-  return Invalid(what + " is invalid: " + st.message(),
-                 {{field, st.message(), "FieldValueInvalid"}});
+  const bool named = std::regex_search(st.message(), m, kField);
+  return Invalid(
+      what + " is invalid: " + st.message(),
+      {{named ? m[1].str() : "", named ? m.suffix().str() : st.message(), "FieldValueInvalid"}});
 }
 
 Status Admit(const ResourceType& type, const Admission& how, Json& obj,

@@ -22,8 +22,8 @@ Status CheckImmutable(const Json& stored, const Json& obj) {
       continue;
     }
     if (stored.value(field, Json()) != obj.value(field, Json())) {
-      std::string message = field + ": field is immutable when `immutable` is set";
-      return Invalid(MetaName(stored) + " is invalid: " + message,
+      const std::string message = "field is immutable when `immutable` is set";
+      return Invalid(MetaName(stored) + " is invalid: " + field + ": " + message,
                      {{field, message, "FieldValueForbidden"}});
     }
   }

@@ -390,8 +390,7 @@ Status SchemaReport::ToStatus(const std::string& what) const {
   for (size_t i = 0; i < errors.size(); ++i) {
     if (i > 0) message += "; ";
     message += errors[i].field + ": " + errors[i].message;
-    causes.push_back(
-        {errors[i].field, errors[i].field + ": " + errors[i].message, errors[i].reason});
+    causes.push_back({errors[i].field, errors[i].message, errors[i].reason});
   }
   if (errors.size() >= kMaxErrors) message += "; (further errors not shown)";
   return Invalid(std::move(message), std::move(causes));

@@ -38,9 +38,11 @@ int HttpStatusFor(StatusCode code);
 
 // One offending field of a kInvalid status (a Kubernetes Status cause).
 struct StatusCause {
-  std::string field;    // "spec.enabled"
-  std::string message;  // "spec.enabled: expected boolean, got string"
-  std::string reason;   // "FieldValueTypeInvalid"
+  std::string field;  // "spec.enabled"
+  // What is wrong, without the field (clients print "FIELD: MESSAGE"): "expected boolean, got
+  // string".
+  std::string message;
+  std::string reason;  // "FieldValueTypeInvalid"
 };
 
 class [[nodiscard]] Status {

@@ -63,7 +63,7 @@ Json StatusJson(const Status& status) {
     out["reason"] = "Invalid";
     out["details"] = {{"field", m[1].str()},
                       {"causes", Json::array({{{"field", m[1].str()},
-                                               {"message", status.message()},
+                                               {"message", m.suffix().str()},
                                                {"reason", "FieldValueInvalid"}}})}};
   }
   return out;

@@ -83,3 +83,27 @@ def test_another_users_token_sees_only_their_namespace_and_gets_403_elsewhere(ku
     assert denied.returncode != 0
     assert "Error from server (Forbidden)" in denied.stderr, denied.stderr
     assert kubectl("get", "pods", "-n", "kates", token=kate).returncode == 0
+
+
+def test_apply_creates_then_finds_nothing_to_change_and_the_server_checks_fields(kubectl):
+    job = busybox_job_yaml("applied", "echo applied")
+    assert kubectl("apply", "-f", "-", input=job).stdout.strip() == "job.batch/applied created"
+    assert kubectl("apply", "-f", "-", input=job).stdout.strip() == "job.batch/applied unchanged"
+    # kubectl leaves field checks to the server (fieldValidation=Strict): a misspelt field is
+    # refused, naming it.
+    wrong = busybox_job_yaml("misspelt", "true").replace("  backoffLimit: 0",
+                                                          "  backofLimit: 0")
+    refused = kubectl("apply", "-f", "-", input=wrong, check=False)
+    assert refused.returncode != 0
+    assert "spec.backofLimit" in refused.stderr, refused.stderr
+    assert "NotFound" in kubectl("get", "job", "misspelt", check=False).stderr
+
+
+def test_explain_reads_each_kinds_schema(kubectl):
+    spec = kubectl("explain", "job.spec").stdout
+    assert "KIND:       Job" in spec and "GROUP:      batch" in spec
+    assert "backoffLimit\t<integer>" in spec and "template\t<Object>" in spec
+    run = kubectl("explain", "pipelineruns").stdout
+    assert "GROUP:      pipelines.kubeflow.org" in run and "spec\t<Object> -required-" in run
+    missing = kubectl("explain", "job.spec.nothing", check=False)
+    assert missing.returncode != 0 and 'field "nothing" does not exist' in missing.stderr
