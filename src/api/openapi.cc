@@ -8,17 +8,12 @@
 #include <set>
 
 #include "api/discovery.h"
+#include "core/patch.h"
 #include "core/schema.h"
 #include "http/status_json.h"
 
 namespace skiff {
 namespace {
-
-// The patch types the resource API applies (ResourceApi::Patch).
-const std::vector<std::string>& PatchTypes() {
-  static const std::vector<std::string> types = {"application/merge-patch+json"};
-  return types;
-}
 
 std::string Capitalized(const std::string& s) {
   std::string out;
@@ -182,7 +177,7 @@ class Writer {
                   {"put", Operation(t, "put", "replace" + g + scope + t.kind, t.kind, WriteParams(),
                                     name, json_body, name)},
                   {"patch", Operation(t, "patch", "patch" + g + scope + t.kind, t.kind,
-                                      WriteParams(), "Patch", PatchTypes(), name)},
+                                      WriteParams(), "Patch", PatchTypesOf(t), name)},
                   {"delete", Operation(t, "delete", "delete" + g + scope + t.kind, t.kind,
                                        DeleteParams(), "", {}, status_kind)}};
     paths[one + "/status"] = {
@@ -192,7 +187,7 @@ class Writer {
         {"put", Operation(t, "put", "replace" + g + scope + t.kind + "Status", t.kind,
                           WriteParams(), name, json_body, name)},
         {"patch", Operation(t, "patch", "patch" + g + scope + t.kind + "Status", t.kind,
-                            WriteParams(), "Patch", PatchTypes(), name)}};
+                            WriteParams(), "Patch", PatchTypesOf(t), name)}};
     if (t.namespaced) {
       paths[prefix + "/" + t.plural] = {
           {"get", Operation(t, "list", "list" + g + t.kind + "ForAllNamespaces", t.kind,

@@ -13,6 +13,7 @@
 #include "core/field_selector.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/patch.h"
 #include "core/resource.h"
 #include "core/schema.h"
 #include "core/text.h"
@@ -592,31 +593,41 @@ Status ResourceApi::ReplaceStatus(const Target& t, Json obj, HttpResponder& r) {
 
 Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_only,
                           HttpResponder& r) {
-  // Merge patch (RFC 7386) is the one patch applied; the others are refused as Kubernetes refuses
-  // a patch type a kind has no strategy for, rather than applied as a merge patch (a strategic
-  // merge patch's $patch directives would be stored as data).
-  std::string type = ContentType(req);
-  std::string unsupported;
-  if (type == "application/json-patch+json") {
-    unsupported = "JSON patch (RFC 6902)";
-  } else if (type == "application/strategic-merge-patch+json") {
-    unsupported = "strategic merge patch";
-  } else if (type == "application/apply-patch+yaml" || type == "application/apply-patch+json") {
-    unsupported = "server-side apply";
-  }
-  if (!unsupported.empty()) {
+  // Merge patch (RFC 7386) for every kind, JSON patch (RFC 6902) for every kind, strategic
+  // merge patch for Kubernetes' own kinds (ResourceType::strategic_merge_patch), as the API
+  // server has them; a patch type a kind has no strategy for is refused (415), never applied as
+  // another (a strategic merge patch's $patch directives would be stored as data).
+  const std::string type = ContentType(req);
+  const std::vector<std::string> accepted = PatchTypesOf(*t.type);
+  if (std::find(accepted.begin(), accepted.end(), type) == accepted.end()) {
+    std::string list;
+    for (const std::string& a : accepted) list += (list.empty() ? "" : ", ") + a;
     SendRefusal(r, 415, "UnsupportedMediaType",
-                unsupported + " is not supported for " + t.store_type +
-                    ": send application/merge-patch+json");
+                "the patch type " + Quote(type) + " is not supported for " + t.store_type +
+                    ": accepted media types are " + list);
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(Json patch, ParseRequestBody(req));
-  bool pinned = patch.contains("metadata") && patch["metadata"].is_object() &&
+  Json patch;
+  const bool json_patch = type == "application/json-patch+json";
+  if (json_patch) {
+    ASSIGN_OR_RETURN(patch, ParseJson(req.body, "request body"));
+    if (!patch.is_array()) return InvalidArgument("request body: a JSON patch is a list");
+  } else {
+    ASSIGN_OR_RETURN(patch, ParseRequestBody(req));
+  }
+  bool pinned = !json_patch && patch.contains("metadata") && patch["metadata"].is_object() &&
                 patch["metadata"].contains("resourceVersion");
   for (int attempt = 0; attempt < 5; ++attempt) {
     ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
     Json obj = existing;
-    MergePatch(obj, patch);
+    if (json_patch) {
+      RETURN_IF_ERROR(ApplyJsonPatch(obj, patch));
+    } else if (type == "application/strategic-merge-patch+json") {
+      RETURN_IF_ERROR(
+          StrategicMergePatch(obj, patch, t.type->schema ? t.type->schema->openapi() : Json()));
+    } else {
+      MergePatch(obj, patch);
+    }
     if (!obj.is_object()) return InvalidArgument("request body: the patch must be an object");
     if (MetaName(obj) != t.name || MetaNamespace(obj) != t.ns) {
       return InvalidArgument("metadata.name: a patch may not change the name or namespace");

@@ -85,6 +85,7 @@ class ResourceApiTest : public ::testing::Test {
                              {"status", openapi::Object({{"active", openapi::Integer(0)}})}});
     job.validate = [](Json& obj, bool) -> Status {
       Json& spec = obj["spec"];
+      if (!spec.is_object()) spec = Json::object();
       if (spec.value("parallelism", 1) > 100) {
         return InvalidArgument("spec.parallelism: must be at most 100");
       }
@@ -240,10 +241,27 @@ TEST_F(ResourceApiTest, MergePatchChangesOnlyWhatItNames) {
   r = Call("PATCH", std::string(kJobs) + "/pi", R"({"spec":{"parallelism":"two"}})", "admin",
            {{"Content-Type", "application/merge-patch+json"}});
   EXPECT_EQ(r.status, 422);
-  r = Call("PATCH", std::string(kJobs) + "/pi", R"([{"op":"remove","path":"/spec"}])", "admin",
+  // JSON patch (RFC 6902), checked by the same admission.
+  r = Call("PATCH", std::string(kJobs) + "/pi",
+           R"([{"op":"test","path":"/spec/parallelism","value":4},
+               {"op":"replace","path":"/spec/parallelism","value":5}])",
+           "admin", {{"Content-Type", "application/json-patch+json"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["spec"]["parallelism"], 5);
+  r = Call("PATCH", std::string(kJobs) + "/pi",
+           R"([{"op":"replace","path":"/spec/parallelism","value":"five"}])", "admin",
            {{"Content-Type", "application/json-patch+json"}});
-  EXPECT_EQ(r.status, 415);
-  // A strategic merge patch is not taken for a merge patch: its directives would become data.
+  EXPECT_EQ(r.status, 422) << r.body;
+  r = Call("PATCH", std::string(kJobs) + "/pi",
+           R"([{"op":"test","path":"/spec/parallelism","value":4}])", "admin",
+           {{"Content-Type", "application/json-patch+json"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("the test failed"), std::string::npos) << r.body;
+  r = Call("PATCH", std::string(kJobs) + "/pi", R"({"op":"remove"})", "admin",
+           {{"Content-Type", "application/json-patch+json"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  // A strategic merge patch is not taken for a merge patch for a kind without a strategy (a
+  // custom kind): its directives would become data.
   const std::string before = Body(Call("GET", std::string(kJobs) + "/pi"))["spec"].dump();
   for (const char* type :
        {"application/strategic-merge-patch+json", "application/apply-patch+yaml"}) {

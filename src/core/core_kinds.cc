@@ -35,6 +35,7 @@ Status CheckImmutable(const Json& stored, const Json& obj) {
 void RegisterCoreKinds(TypeRegistry& registry) {
   using namespace openapi;
   ResourceType secret{"", "v1", "Secret", "secrets", true, {"secret"}};
+  secret.strategic_merge_patch = true;
   secret.field_selectors = {"type"};
   secret.schema = KindSchema({{"type", String()},
                               {"immutable", Boolean()},
@@ -57,6 +58,7 @@ void RegisterCoreKinds(TypeRegistry& registry) {
   registry.Add(std::move(secret));
 
   ResourceType config_map{"", "v1", "ConfigMap", "configmaps", true, {"cm", "configmap"}};
+  config_map.strategic_merge_patch = true;
   config_map.schema =
       KindSchema({{"immutable", Boolean()}, {"data", StringMap()}, {"binaryData", StringMap()}});
   config_map.columns = {{"DATA", [](const Json& obj, auto) {

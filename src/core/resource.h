@@ -113,6 +113,9 @@ struct ResourceType {
   // Objects only the platform writes (usage records): the API serves reads to whoever may read
   // them; a create, change or delete through it is refused to everyone but a cluster admin.
   bool platform_written = false;
+  // Kubernetes' own kinds (Pod, Job, Secret, ...) take strategic merge patches, following the
+  // list strategies in their schema (core/patch.h); custom kinds, as CRDs, do not.
+  bool strategic_merge_patch = false;
   // Fields a `fieldSelector` may name beyond metadata.name and metadata.namespace
   // (core/field_selector.h), as the API server has them for the kind: "status.phase", ...
   std::vector<std::string> field_selectors;

@@ -92,26 +92,14 @@ Result<std::shared_ptr<const Node>> Compile(const Json& doc, const std::string& 
       {"object", Node::Type::kObject}, {"array", Node::Type::kArray},
       {"string", Node::Type::kString}, {"integer", Node::Type::kInteger},
       {"number", Node::Type::kNumber}, {"boolean", Node::Type::kBoolean}};
-  static const std::vector<std::string> kKnown = {"type",
-                                                  "properties",
-                                                  "required",
-                                                  "additionalProperties",
-                                                  "items",
-                                                  "enum",
-                                                  "minimum",
-                                                  "maximum",
-                                                  "minLength",
-                                                  "maxLength",
-                                                  "minItems",
-                                                  "maxItems",
-                                                  "maxProperties",
-                                                  "format",
-                                                  "default",
-                                                  "nullable",
-                                                  "description",
-                                                  "x-kubernetes-preserve-unknown-fields",
-                                                  "x-kubernetes-int-or-string",
-                                                  "x-kubernetes-embedded-resource"};
+  static const std::vector<std::string> kKnown = {
+      "type", "properties", "required", "additionalProperties", "items", "enum", "minimum",
+      "maximum", "minLength", "maxLength", "minItems", "maxItems", "maxProperties", "format",
+      "default", "nullable", "description", "x-kubernetes-preserve-unknown-fields",
+      "x-kubernetes-int-or-string", "x-kubernetes-embedded-resource",
+      // How strategic merge patches merge a list
+      // (core/patch.h); no meaning for validation.
+      "x-kubernetes-patch-strategy", "x-kubernetes-patch-merge-key"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
       return InvalidArgument(where + ": unsupported schema keyword \"" + it.key() + "\"");
@@ -466,9 +454,11 @@ const Json& ObjectMetaOpenApi() {
           {"deletionTimestamp", {{"type", "string"}}},
           {"labels", string_map},
           {"annotations", string_map},
-          {"finalizers", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+          {"finalizers", openapi::MergeSet(openapi::String())},
           {"ownerReferences",
            {{"type", "array"},
+            {"x-kubernetes-patch-strategy", "merge"},
+            {"x-kubernetes-patch-merge-key", "uid"},
             {"items",
              {{"type", "object"},
               {"x-kubernetes-preserve-unknown-fields", true},

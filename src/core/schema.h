@@ -103,6 +103,19 @@ inline Json Map(Json values) {
   return {{"type", "object"}, {"additionalProperties", std::move(values)}};
 }
 inline Json StringMap() { return Map(String()); }
+// A list a strategic merge patch merges element by element (core/patch.h): objects matched by
+// `key` (containers by "name"), or, with no key, a set of primitives (finalizers).
+inline Json MergeList(Json items, const std::string& key) {
+  Json a = Array(std::move(items));
+  a["x-kubernetes-patch-strategy"] = "merge";
+  a["x-kubernetes-patch-merge-key"] = key;
+  return a;
+}
+inline Json MergeSet(Json items) {
+  Json a = Array(std::move(items));
+  a["x-kubernetes-patch-strategy"] = "merge";
+  return a;
+}
 // An object with these fields; others are pruned (and refused by strict callers).
 inline Json Object(Json properties, const std::vector<std::string>& required = {}) {
   Json o = {{"type", "object"}, {"properties", std::move(properties)}};
@@ -119,13 +132,14 @@ inline Json OpenObject(Json properties) {
 inline Json Any() { return {{"x-kubernetes-preserve-unknown-fields", true}}; }
 // Kubernetes conditions: [{type, status, reason, message, lastTransitionTime, ...}].
 inline Json Conditions() {
-  return Array(OpenObject({{"type", String()},
-                           {"status", String()},
-                           {"reason", String()},
-                           {"message", String()},
-                           {"lastTransitionTime", String()},
-                           {"lastUpdateTime", String()},
-                           {"lastProbeTime", String()}}));
+  return MergeList(OpenObject({{"type", String()},
+                               {"status", String()},
+                               {"reason", String()},
+                               {"message", String()},
+                               {"lastTransitionTime", String()},
+                               {"lastUpdateTime", String()},
+                               {"lastProbeTime", String()}}),
+                   "type");
 }
 }  // namespace openapi
 

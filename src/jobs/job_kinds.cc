@@ -87,6 +87,7 @@ std::string DescribeJob(const Json& job, const std::vector<Json>& pods, TimePoin
 ResourceType JobKind() {
   using namespace openapi;
   ResourceType job{"batch", "v1", "Job", "jobs", true, {"job"}};
+  job.strategic_merge_patch = true;
   // Closed, as Kubernetes' Job is: the fields the local backend has no use for are kept as written.
   Json spec = Object({{"parallelism", Int32(0)},
                       {"completions", Int32(0)},
@@ -132,6 +133,7 @@ ResourceType JobKind() {
 ResourceType PodKind() {
   using namespace openapi;
   ResourceType pod{"", "v1", "Pod", "pods", true, {"po", "pod"}};
+  pod.strategic_merge_patch = true;
   pod.schema = KindSchema(
       {{"spec", PodSpecOpenApi()},
        {"status",

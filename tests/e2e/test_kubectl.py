@@ -107,3 +107,61 @@ def test_explain_reads_each_kinds_schema(kubectl):
     assert "GROUP:      pipelines.kubeflow.org" in run and "spec\t<Object> -required-" in run
     missing = kubectl("explain", "job.spec.nothing", check=False)
     assert missing.returncode != 0 and 'field "nothing" does not exist' in missing.stderr
+
+
+CONFIG_MAP = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  labels: {app: demo}
+data:
+  a: "1"
+  b: "2"
+"""
+
+
+def test_apply_diff_and_patches_change_an_object_as_on_a_cluster(kubectl):
+    kubectl("apply", "-f", "-", input=CONFIG_MAP)
+    changed = CONFIG_MAP.replace('  b: "2"', '  c: "3"')
+    diff = kubectl("diff", "-f", "-", input=changed, check=False)
+    assert diff.returncode == 1, diff.stderr  # 1: differences found
+    assert '-  b: "2"' in diff.stdout and '+  c: "3"' in diff.stdout
+    # The second apply is a strategic merge patch computed from the last applied configuration:
+    # b, which the file no longer has, goes.
+    assert kubectl("apply", "-f", "-", input=changed).stdout.strip() == \
+        "configmap/settings configured"
+    assert kubectl("diff", "-f", "-", input=changed).returncode == 0
+    kubectl("label", "configmap", "settings", "tier=back")
+    kubectl("annotate", "configmap", "settings", "note=hi")
+    kubectl("patch", "configmap", "settings", "--type=json",
+            "-p", '[{"op": "add", "path": "/data/d", "value": "4"}]')
+    kubectl("patch", "configmap", "settings", "--type=merge", "-p", '{"data": {"a": null}}')
+    live = json.loads(kubectl("get", "configmap", "settings", "-o", "json").stdout)
+    assert live["data"] == {"c": "3", "d": "4"}
+    assert live["metadata"]["labels"] == {"app": "demo", "tier": "back"}
+    assert live["metadata"]["annotations"]["note"] == "hi"
+    failed = kubectl("patch", "configmap", "settings", "--type=json",
+                     "-p", '[{"op": "test", "path": "/data/c", "value": "9"}]', check=False)
+    assert failed.returncode != 0 and "the test failed" in failed.stderr, failed.stderr
+
+
+def test_a_custom_kind_is_applied_and_patched_with_merge_patches(kubectl):
+    run = """
+apiVersion: kubeflow.org/v1
+kind: Profile
+metadata:
+  name: team-x
+spec:
+  owner: {kind: User, name: admin}
+"""
+    assert kubectl("apply", "-f", "-", input=run).stdout.strip() == \
+        "profile.kubeflow.org/team-x created"
+    assert kubectl("apply", "-f", "-", input=run).stdout.strip() == \
+        "profile.kubeflow.org/team-x unchanged"
+    kubectl("label", "profile", "team-x", "cost-center=42")
+    smp = kubectl("patch", "profile", "team-x", "--type=strategic", "-p", '{"metadata": {}}',
+                  check=False)
+    assert smp.returncode != 0
+    assert "accepted media types are application/merge-patch+json" in smp.stderr, smp.stderr
+    assert "team-x" in kubectl("get", "ns", "-o", "name").stdout
