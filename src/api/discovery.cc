@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "api/access_review.h"
 #include "http/status_json.h"
 
 #ifndef SKIFF_VERSION
@@ -41,6 +42,7 @@ std::map<std::string, std::vector<std::string>> GroupVersions(const TypeRegistry
       versions.push_back(t.version);
     }
   }
+  groups[kAuthorizationGroup] = {"v1"};  // access_review.h
   return groups;
 }
 
@@ -81,6 +83,7 @@ Json ApiResourceList(const TypeRegistry& types, const std::string& group,
                            {"verbs", {"get"}}});
     }
   }
+  if (group == kAuthorizationGroup && version == "v1") resources = AccessReviewResources();
   if (group.empty() && version == "v1") {  // namespace_api.h: read-only, one per profile
     resources.push_back({{"name", "namespaces"},
                          {"singularName", "namespace"},

@@ -6,12 +6,14 @@
 #include <set>
 #include <string>
 
+#include "api/access_review.h"
 #include "api/discovery.h"
 #include "api/namespace_api.h"
 #include "api/openapi.h"
 #include "core/admission.h"
 #include "core/field_selector.h"
 #include "core/ids.h"
+#include "core/kube_protobuf.h"
 #include "core/log.h"
 #include "core/patch.h"
 #include "core/resource.h"
@@ -59,10 +61,14 @@ Result<Json> ParseRequestBody(const HttpRequest& req) {
     return InvalidArgument("request body: empty (want a JSON or YAML object)");
   }
   std::string type = ContentType(req);
+  Json obj;
+  if (type == kKubeProtobufType) {  // client-go's typed clients (core/kube_protobuf.h)
+    ASSIGN_OR_RETURN(obj, DecodeKubeProtobuf(body));
+    return obj;
+  }
   bool json =
       type.find("json") != std::string::npos ||
       (type.find("yaml") == std::string::npos && (body[first] == '{' || body[first] == '['));
-  Json obj;
   if (json) {
     ASSIGN_OR_RETURN(obj, ParseJson(body, "request body"));
   } else {
@@ -140,6 +146,7 @@ Json CrdFor(const ResourceType& t) {
 void ResourceApi::AddRoutes(Router& router) {
   AddDiscoveryRoutes(router, types_);
   AddOpenApiRoutes(router, types_);
+  AddAccessReviewRoutes(router, types_, authz_);
   AddNamespaceRoutes(router, store_, authz_);
   router.Add("POST", "/apis/skiff.dev/v1/tokens:mint",
              [this](const HttpRequest& req, HttpResponder& r) { MintToken(req, r); });

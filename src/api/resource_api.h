@@ -95,8 +95,9 @@ class ResourceApi {
   PerUserSlots watches_{/*per_user=*/32, /*total=*/256};  // open watches
 };
 
-// Parses a request body as JSON (when declared or looking like JSON) or YAML; it must be one
-// object. Errors name the line.
+// Parses a request body as JSON (when declared or looking like JSON), YAML, or the Kubernetes
+// protobuf encoding of the kinds core/kube_protobuf.h reads; it must be one object. Errors name
+// the line.
 Result<Json> ParseRequestBody(const HttpRequest& req);
 
 }  // namespace skiff

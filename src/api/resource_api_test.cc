@@ -980,6 +980,37 @@ TEST_F(ResourceApiTest, ADryRunIsAdmittedAndAnsweredButStoresNothing) {
   EXPECT_EQ(stored["spec"]["parallelism"], 1) << "nothing of the dry runs was stored";
 }
 
+TEST_F(ResourceApiTest, AnAccessReviewAnswersAsTheResourceApiWould) {
+  constexpr char kReviews[] = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+  auto review = [](const std::string& verb, const std::string& resource) {
+    return Json{
+        {"kind", "SelfSubjectAccessReview"},
+        {"apiVersion", "authorization.k8s.io/v1"},
+        {"spec",
+         {{"resourceAttributes",
+           {{"namespace", "team-a"}, {"verb", verb}, {"group", "batch"}, {"resource", resource}}}}}}
+        .dump();
+  };
+  HttpResult r = Call("POST", kReviews, review("create", "jobs"));
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["status"]["allowed"], true);
+  r = Call("POST", kReviews, review("create", "jobs"), "bob");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["status"]["allowed"], false);
+  EXPECT_EQ(Call("POST", std::string(kJobs), Job("x").dump(), "bob").status, 403);
+  r = Call("POST", kReviews, review("create", "nothings"), "bob");
+  EXPECT_EQ(Body(r)["status"]["allowed"], false);
+  EXPECT_EQ(Call("POST", kReviews, review("frobnicate", "jobs")).status, 400);
+  EXPECT_EQ(Call("POST", kReviews, R"({"spec": 3})").status, 400);
+  EXPECT_EQ(Call("POST", kReviews, R"({"kind": "Pod", "spec": {}})").status, 400);
+  r = Call("POST", kReviews,
+           R"({"spec": {"nonResourceAttributes": {"path": "/version", "verb": "get"}}})", "bob");
+  EXPECT_EQ(Body(r)["status"]["allowed"], true);
+  // Discovery lists the group so that kubectl finds it.
+  Json group = Body(Call("GET", "/apis/authorization.k8s.io/v1"));
+  EXPECT_EQ(group["resources"][0]["name"], "selfsubjectaccessreviews");
+}
+
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);

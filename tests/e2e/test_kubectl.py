@@ -165,3 +165,39 @@ spec:
     assert smp.returncode != 0
     assert "accepted media types are application/merge-patch+json" in smp.stderr, smp.stderr
     assert "team-x" in kubectl("get", "ns", "-o", "name").stdout
+
+
+def test_auth_can_i_tells_what_each_users_role_allows(kubectl, skiff):
+    assert kubectl("auth", "can-i", "create", "jobs").stdout.strip() == "yes"  # the admin
+    skiff.cli("user", "create", "kate")
+    kate = skiff.cli("token", "create", "--user", "kate").stdout.strip()
+    skiff.cli("profile", "create", "kates", "--owner", "kate")
+    skiff.cli("user", "create", "vic")
+    vic = skiff.cli("token", "create", "--user", "vic").stdout.strip()
+    skiff.cli("role", "grant", "vic", "--role", "view", "-n", "kates")
+
+    def can(token, *args):
+        res = kubectl("auth", "can-i", *args, token=token, check=False)
+        assert res.returncode in (0, 1), res.stderr
+        return res.stdout.strip().split(" ")[0]
+
+    assert can(kate, "create", "jobs", "-n", "kates") == "yes"
+    assert can(kate, "create", "jobs", "-n", "default") == "no"
+    assert can(vic, "get", "pods", "-n", "kates") == "yes"
+    assert can(vic, "get", "secrets", "-n", "kates") == "no"  # view reads no Secrets
+    assert can(vic, "delete", "pipelineruns", "-n", "kates") == "no"
+    # What can-i says is what the server does.
+    assert can(vic, "create", "configmaps", "-n", "kates") == "no"
+    refused = kubectl("create", "configmap", "x", "-n", "kates", token=vic, check=False)
+    assert refused.returncode != 0 and 'user "vic" may not create' in refused.stderr
+    rules = kubectl("auth", "can-i", "--list", "-n", "kates", token=vic).stdout
+    assert "pods" in rules and "[get list watch]" in rules and "secrets" not in rules
+
+
+def test_typed_creates_arrive_in_protobuf_and_are_read(kubectl):
+    kubectl("create", "configmap", "made", "--from-literal=k=v", "--from-literal=x=y")
+    kubectl("create", "secret", "generic", "sec", "--from-literal=pw=hunter2")
+    assert json.loads(kubectl("get", "cm", "made", "-o", "jsonpath={.data}").stdout) == \
+        {"k": "v", "x": "y"}
+    data = json.loads(kubectl("get", "secret", "sec", "-o", "jsonpath={.data}").stdout)
+    assert base64.b64decode(data["pw"]) == b"hunter2"
