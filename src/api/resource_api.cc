@@ -10,6 +10,7 @@
 #include "api/discovery.h"
 #include "api/namespace_api.h"
 #include "api/openapi.h"
+#include "api/table.h"
 #include "core/admission.h"
 #include "core/field_selector.h"
 #include "core/ids.h"
@@ -308,7 +309,7 @@ void ResourceApi::Serve(Op op, bool cluster_path, bool core_group, const HttpReq
       st = Watch(t, req, r);
       break;
     case Verb::kGet:
-      st = Get(t, r);
+      st = Get(t, req, r);
       break;
     case Verb::kCreate:
       st = Create(t, std::move(body).value(), r);
@@ -403,16 +404,22 @@ Status ResourceApi::List(const Target& t, const HttpRequest& req, HttpResponder&
   ASSIGN_OR_RETURN(FieldSelector fields,
                    FieldSelector::Parse(req.Query("fieldSelector"), t.type->field_selectors));
   ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
-  Json items = Json::array();
+  std::vector<Json> selected;
   for (auto& item : list.items) {
-    if (fields.Matches(item)) items.push_back(std::move(item));
+    if (fields.Matches(item)) selected.push_back(std::move(item));
+  }
+  if (WantsTable(req)) {
+    r.SendJson(200, ToTable(*t.type, selected, clock_.Now(),
+                            {{"resourceVersion", std::to_string(list.resource_version)},
+                             {"continue", list.continue_token}}));
+    return Status::Ok();
   }
   r.SendJson(200, {{"apiVersion", t.type->ApiVersion()},
                    {"kind", t.type->kind + "List"},
                    {"metadata",
                     {{"resourceVersion", std::to_string(list.resource_version)},
                      {"continue", list.continue_token}}},
-                   {"items", std::move(items)}});
+                   {"items", Json(std::move(selected))}});
   return Status::Ok();
 }
 
@@ -465,9 +472,20 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
         "resourceVersionMatch: is forbidden for a watch unless "
         "sendInitialEvents is set");
   }
-  auto event_line = [](const char* type, const Json& object) {
-    return Json{{"type", type}, {"object", object}}.dump(-1, ' ', false,
-                                                         Json::error_handler_t::replace) +
+  // A client that prints (kubectl get -w) gets each object as a Table of one row, the column
+  // definitions with the first.
+  const bool table = WantsTable(req);
+  bool defined = false;
+  auto event_line = [&](const char* type, const Json& object) {
+    Json shown = object;
+    if (table && std::string(type) != "BOOKMARK" && std::string(type) != "ERROR") {
+      shown =
+          ToTable(*t.type, {object}, clock_.Now(),
+                  {{"resourceVersion", TextAt(object, {"metadata", "resourceVersion"})}}, !defined);
+      defined = true;
+    }
+    return Json{{"type", type}, {"object", shown}}.dump(-1, ' ', false,
+                                                        Json::error_handler_t::replace) +
            "\n";
   };
   auto bookmark = [&t, &event_line](int64_t version, bool initial_events_end) {
@@ -534,8 +552,13 @@ Status ResourceApi::Watch(const Target& t, const HttpRequest& req, HttpResponder
   return Status::Ok();
 }
 
-Status ResourceApi::Get(const Target& t, HttpResponder& r) {
+Status ResourceApi::Get(const Target& t, const HttpRequest& req, HttpResponder& r) {
   ASSIGN_OR_RETURN(Json obj, store_.Get(t.store_type, t.ns, t.name));
+  if (WantsTable(req)) {
+    const Json meta = {{"resourceVersion", TextAt(obj, {"metadata", "resourceVersion"})}};
+    r.SendJson(200, ToTable(*t.type, {obj}, clock_.Now(), meta));
+    return Status::Ok();
+  }
   r.SendJson(200, obj);
   return Status::Ok();
 }

@@ -73,7 +73,7 @@ class ResourceApi {
 
   Status List(const Target& t, const HttpRequest& req, HttpResponder& r);
   Status Watch(const Target& t, const HttpRequest& req, HttpResponder& r);
-  Status Get(const Target& t, HttpResponder& r);
+  Status Get(const Target& t, const HttpRequest& req, HttpResponder& r);
   Status Create(const Target& t, Json obj, HttpResponder& r);
   Status Replace(const Target& t, Json obj, HttpResponder& r);
   Status ReplaceStatus(const Target& t, Json obj, HttpResponder& r);

@@ -1011,6 +1011,25 @@ TEST_F(ResourceApiTest, AnAccessReviewAnswersAsTheResourceApiWould) {
   EXPECT_EQ(group["resources"][0]["name"], "selfsubjectaccessreviews");
 }
 
+TEST_F(ResourceApiTest, AClientThatPrintsGetsTables) {
+  ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
+  const HttpHeaders table = {
+      {"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}};
+  Json listed = Body(Call("GET", kJobs, "", "admin", table));
+  EXPECT_EQ(listed["kind"], "Table");
+  ASSERT_EQ(listed["columnDefinitions"].size(), 2u);  // Name, Age: the test kind has no columns
+  EXPECT_EQ(listed["columnDefinitions"][0]["format"], "name");
+  ASSERT_EQ(listed["rows"].size(), 1u);
+  EXPECT_EQ(listed["rows"][0]["cells"][0], "pi");
+  EXPECT_EQ(listed["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+  EXPECT_EQ(listed["rows"][0]["object"]["metadata"]["name"], "pi");
+  Json one = Body(Call("GET", std::string(kJobs) + "/pi", "", "admin", table));
+  EXPECT_EQ(one["kind"], "Table");
+  EXPECT_EQ(one["rows"][0]["cells"][0], "pi");
+  // Without the Table media type, objects as ever.
+  EXPECT_EQ(Body(Call("GET", kJobs))["kind"], "JobList");
+}
+
 TEST_F(ResourceApiTest, ShutdownEndsAnOpenWatch) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   HeldWatch held(server_->url(), std::string(kJobs) + "?watch=true", admin_token_);

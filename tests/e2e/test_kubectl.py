@@ -201,3 +201,15 @@ def test_typed_creates_arrive_in_protobuf_and_are_read(kubectl):
         {"k": "v", "x": "y"}
     data = json.loads(kubectl("get", "secret", "sec", "-o", "jsonpath={.data}").stdout)
     assert base64.b64decode(data["pw"]) == b"hunter2"
+
+
+def test_get_prints_each_kinds_columns_and_watches_rows(kubectl):
+    kubectl("apply", "-f", "-", input=busybox_job_yaml("slow", "sleep 2"))
+    header = kubectl("get", "jobs").stdout.splitlines()[0].split()
+    assert header == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    watched = kubectl("get", "jobs", "-w", "--request-timeout=8s", check=False, timeout=30)
+    rows = [line.split() for line in watched.stdout.splitlines()[1:]]
+    assert rows and rows[-1][:3] == ["slow", "Complete", "1/1"], watched.stdout
+    wide = kubectl("get", "pods", "-o", "wide", "--show-labels").stdout.splitlines()
+    assert wide[0].split()[-1] == "LABELS" and "job-name=slow" in wide[1]
+    assert kubectl("get", "jobs", "-A", "--no-headers").stdout.split()[:2] == ["default", "slow"]
