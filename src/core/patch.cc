@@ -90,7 +90,7 @@ void Add(Json& doc, const Json::json_pointer& path, const Json& value) {
     return;
   }
   Json& parent = doc.at(path.parent_pointer());
-  const std::string last = path.back();
+  const std::string& last = path.back();
   if (parent.is_array()) {
     if (last == "-") {
       parent.push_back(value);
@@ -109,7 +109,7 @@ void Add(Json& doc, const Json::json_pointer& path, const Json& value) {
 void Remove(Json& doc, const Json::json_pointer& path) {
   if (path.empty()) throw std::invalid_argument("cannot remove the whole document");
   Json& parent = doc.at(path.parent_pointer());
-  const std::string last = path.back();
+  const std::string& last = path.back();
   if (parent.is_array()) {
     if (parent.empty()) throw std::out_of_range("the array is empty");
     const size_t index = ArrayIndex(last, parent.size() - 1);
