@@ -102,7 +102,8 @@ class Writer {
     return Json::array(
         {Param("dryRun", "query", "string",
                "When present (All), the write is checked and answered but not stored."),
-         Param("fieldManager", "query", "string", "The name of the actor making the change."),
+         Param("fieldManager", "query", "string",
+               "Accepted and ignored: field managers are not recorded yet."),
          Param("fieldValidation", "query", "string",
                "What to do with fields the schema does not declare: Ignore, Warn (the "
                "default) or Strict."),
@@ -129,12 +130,10 @@ class Writer {
   }
 
   Json DeleteParams() const {
-    Json p = Json::array(
+    // propagationPolicy is not listed: Skiff does not act on it yet.
+    return Json::array(
         {Param("dryRun", "query", "string", "When present (All), nothing is deleted."),
-         Param("gracePeriodSeconds", "query", "integer",
-               "Accepted; workloads are stopped at once."),
-         Param("propagationPolicy", "query", "string", "Orphan, Background or Foreground.")});
-    return p;
+         Param("gracePeriodSeconds", "query", "integer", "Accepted and ignored.")});
   }
 
   static Json Concat(Json a, const Json& b) {
@@ -160,7 +159,6 @@ class Writer {
     Json name_params = path_params;
     name_params.push_back(Param("name", "path", "string", "The object's name."));
     const std::vector<std::string> json_body = {"application/json", "application/yaml"};
-    const std::string status_kind = "Status";
 
     Json paths = Json::object();
     paths[collection] = {
@@ -179,7 +177,7 @@ class Writer {
                   {"patch", Operation(t, "patch", "patch" + g + scope + t.kind, t.kind,
                                       WriteParams(), "Patch", PatchTypesOf(t), name)},
                   {"delete", Operation(t, "delete", "delete" + g + scope + t.kind, t.kind,
-                                       DeleteParams(), "", {}, status_kind)}};
+                                       DeleteParams(), "", {}, "Status")}};
     paths[one + "/status"] = {
         {"parameters", name_params},
         {"get", Operation(t, "get", "read" + g + scope + t.kind + "Status", t.kind, Json::array(),

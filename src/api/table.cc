@@ -1,5 +1,6 @@
 #include "api/table.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/text.h"

@@ -148,6 +148,8 @@ class Authorizer {
 
   // The user's role in namespace `ns`: profile owner -> admin, else the best role binding.
   Result<Role> RoleIn(const std::string& user, const std::string& ns);
+  // Whether `role` in a namespace allows `verb` on the namespaced kind filed under `store_type`.
+  static bool RoleAllows(Role role, Verb verb, const std::string& store_type);
 
  private:
   Store& store_;

@@ -59,7 +59,9 @@ bool IsReadVerb(Verb verb) {
   return verb == Verb::kGet || verb == Verb::kList || verb == Verb::kWatch;
 }
 
-bool RoleAllows(Role role, Verb verb, const std::string& store_type) {
+}  // namespace
+
+bool Authorizer::RoleAllows(Role role, Verb verb, const std::string& store_type) {
   switch (role) {
     case Role::kAdmin:
       return true;
@@ -74,8 +76,6 @@ bool RoleAllows(Role role, Verb verb, const std::string& store_type) {
   }
   return false;
 }
-
-}  // namespace
 
 Result<Role> Authorizer::RoleIn(const std::string& user, const std::string& ns) {
   if (user.empty() || ns.empty()) return Role::kNone;

@@ -15,7 +15,6 @@ namespace {
 // How a field of a message is read into JSON.
 enum class As {
   kString,
-  kBytes,  // base64, as JSON writes []byte
   kBool,
   kInt,        // varint (int32/int64)
   kTime,       // metav1.Time {seconds, nanos} -> RFC 3339
@@ -189,9 +188,6 @@ Status DecodeField(Reader& r, uint64_t wire, const Field& f, Json& out, const st
   switch (f.as) {
     case As::kString:
       out[f.name] = std::string(bytes);
-      break;
-    case As::kBytes:
-      out[f.name] = EncodeBase64(std::string(bytes));
       break;
     case As::kStrings:
       if (!out.contains(f.name)) out[f.name] = Json::array();

@@ -69,24 +69,19 @@ Result<std::string> CertPem(X509* cert) {
   return BioText(bio.get());
 }
 
-// The key or certificate in a PEM file; null when it is missing or not one.
-Key ReadKey(const std::string& path) {
+// The key or certificate in a PEM file (read with OpenSSL's `read`); null when it is missing or
+// not one.
+template <typename Owned, typename Read>
+Owned ReadPem(const std::string& path, Read read) {
   auto text = ReadFile(path);
   if (!text.ok()) return nullptr;
   Bio bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  Key key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  Owned pem(bio ? read(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   ERR_clear_error();
-  return key;
+  return pem;
 }
-
-Cert ReadCert(const std::string& path) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return nullptr;
-  Bio bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  Cert cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  ERR_clear_error();
-  return cert;
-}
+Key ReadKey(const std::string& path) { return ReadPem<Key>(path, PEM_read_bio_PrivateKey); }
+Cert ReadCert(const std::string& path) { return ReadPem<Cert>(path, PEM_read_bio_X509); }
 
 Result<Key> NewKey() {
   Key key(EVP_EC_gen("P-256"));
