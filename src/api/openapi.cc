@@ -103,11 +103,19 @@ class Writer {
         {Param("dryRun", "query", "string",
                "When present (All), the write is checked and answered but not stored."),
          Param("fieldManager", "query", "string",
-               "Accepted and ignored: field managers are not recorded yet."),
+               "The name the write's fields are recorded under in metadata.managedFields "
+               "(required for an apply); else the client's User-Agent."),
          Param("fieldValidation", "query", "string",
                "What to do with fields the schema does not declare: Ignore, Warn (the "
                "default) or Strict."),
          Param("pretty", "query", "string", "Accepted and ignored: output is always compact.")});
+  }
+
+  Json PatchParams() const {
+    Json p = WriteParams();
+    p.push_back(Param("force", "query", "boolean",
+                      "An apply takes over the fields other managers hold (apply only)."));
+    return p;
   }
 
   Json ListParams() const {
@@ -175,7 +183,7 @@ class Writer {
                   {"put", Operation(t, "put", "replace" + g + scope + t.kind, t.kind, WriteParams(),
                                     name, json_body, name)},
                   {"patch", Operation(t, "patch", "patch" + g + scope + t.kind, t.kind,
-                                      WriteParams(), "Patch", PatchTypesOf(t), name)},
+                                      PatchParams(), "Patch", PatchTypesOf(t), name)},
                   {"delete", Operation(t, "delete", "delete" + g + scope + t.kind, t.kind,
                                        DeleteParams(), "", {}, "Status")}};
     paths[one + "/status"] = {
@@ -185,7 +193,7 @@ class Writer {
         {"put", Operation(t, "put", "replace" + g + scope + t.kind + "Status", t.kind,
                           WriteParams(), name, json_body, name)},
         {"patch", Operation(t, "patch", "patch" + g + scope + t.kind + "Status", t.kind,
-                            WriteParams(), "Patch", PatchTypesOf(t), name)}};
+                            PatchParams(), "Patch", PatchTypesOf(t), name)}};
     if (t.namespaced) {
       paths[prefix + "/" + t.plural] = {
           {"get", Operation(t, "list", "list" + g + t.kind + "ForAllNamespaces", t.kind,

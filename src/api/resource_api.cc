@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -90,7 +91,21 @@ struct ResourceApi::Target {
   FieldValidation field_validation = FieldValidation::kWarn;
   // ?dryRun=All: admitted and answered as if written, nothing stored.
   bool dry_run = false;
+  // Who the write's fields are recorded under (core/managed_fields.h): ?fieldManager=, else the
+  // User-Agent's product.
+  std::string field_manager;
+  bool field_manager_named = false;
+  std::optional<bool> force;  // ?force=: an apply takes the fields other managers hold
 };
+
+namespace {
+
+const Json& SchemaOf(const ResourceType& type) {
+  static const Json* none = new Json(Json::object());
+  return type.schema ? type.schema->openapi() : *none;
+}
+
+}  // namespace
 
 ResourceApi::ResourceApi(Store& store, Authenticator& authn, Authorizer& authz, Clock& clock,
                          const TypeRegistry& types)
@@ -234,6 +249,19 @@ Result<ResourceApi::Target> ResourceApi::Resolve(const HttpRequest& req, bool cl
   if (const std::string dry = req.Query("dryRun"); !dry.empty()) {
     if (dry != "All") return InvalidArgument("dryRun: " + Quote(dry) + " is not All");
     t.dry_run = true;
+  }
+  if (const std::string manager = req.Query("fieldManager"); !manager.empty()) {
+    RETURN_IF_ERROR(ValidateFieldManager(manager));
+    t.field_manager = manager;
+    t.field_manager_named = true;
+  } else {
+    t.field_manager = DefaultFieldManager(req.Header("user-agent"));
+  }
+  if (const std::string force = req.Query("force"); !force.empty()) {
+    if (force != "true" && force != "false") {
+      return InvalidArgument("force: " + Quote(force) + " is not true or false");
+    }
+    t.force = force == "true";
   }
   return t;
 }
@@ -570,6 +598,7 @@ Status ResourceApi::Create(const Target& t, Json obj, HttpResponder& r) {
   std::vector<std::string> warnings;
   Admission how{.op = WriteOp::kCreate, .field_validation = t.field_validation};
   RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  RecordUpdate(nullptr, obj, ManagerOf(t, false), SchemaOf(*t.type));
   if (t.dry_run) {
     r.SendJson(201, obj, WarningHeaders(warnings));
     return Status::Ok();
@@ -595,6 +624,7 @@ Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
   Admission how{
       .op = WriteOp::kUpdate, .stored = &existing, .field_validation = t.field_validation};
   RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  RecordUpdate(&existing, obj, ManagerOf(t, false), SchemaOf(*t.type));
   if (t.dry_run) {
     r.SendJson(200, obj, WarningHeaders(warnings));
     return Status::Ok();
@@ -612,6 +642,7 @@ Status ResourceApi::ReplaceStatus(const Target& t, Json obj, HttpResponder& r) {
   Admission how{
       .op = WriteOp::kUpdateStatus, .stored = &existing, .field_validation = t.field_validation};
   RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+  RecordUpdate(&existing, obj, ManagerOf(t, true), SchemaOf(*t.type));
   if (t.dry_run) {
     r.SendJson(200, obj, WarningHeaders(warnings));
     return Status::Ok();
@@ -637,6 +668,10 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
                     ": accepted media types are " + list);
     return Status::Ok();
   }
+  if (type == "application/apply-patch+yaml") return Apply(t, req, status_only, r);
+  if (t.force.has_value()) {
+    return InvalidArgument("force: may not be specified for non-apply patch");
+  }
   Json patch;
   const bool json_patch = type == "application/json-patch+json";
   if (json_patch) {
@@ -653,8 +688,7 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
     if (json_patch) {
       RETURN_IF_ERROR(ApplyJsonPatch(obj, patch));
     } else if (type == "application/strategic-merge-patch+json") {
-      RETURN_IF_ERROR(
-          StrategicMergePatch(obj, patch, t.type->schema ? t.type->schema->openapi() : Json()));
+      RETURN_IF_ERROR(StrategicMergePatch(obj, patch, SchemaOf(*t.type)));
     } else {
       MergePatch(obj, patch);
     }
@@ -668,7 +702,8 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
                   .stored = &existing,
                   .field_validation = t.field_validation};
     RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
-    if (t.dry_run) {
+    RecordUpdate(&existing, obj, ManagerOf(t, status_only), SchemaOf(*t.type));
+    if (t.dry_run || obj == existing) {  // a patch that changes nothing writes nothing
       r.SendJson(200, obj, WarningHeaders(warnings));
       return Status::Ok();
     }
@@ -682,6 +717,66 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
     if (updated.status().code() != StatusCode::kConflict || pinned) return updated.status();
   }
   return Conflict("the object kept changing while the patch was applied; try again");
+}
+
+// Server-side apply (core/managed_fields.h): the body is the manager's whole intent for the
+// object; creates it when it is not there (which the caller must be allowed to do).
+Status ResourceApi::Apply(const Target& t, const HttpRequest& req, bool status_only,
+                          HttpResponder& r) {
+  if (!t.field_manager_named) {
+    return InvalidArgument("fieldManager: Required value: is required for apply patch");
+  }
+  ASSIGN_OR_RETURN(Json config, ParseRequestBody(req));
+  RETURN_IF_ERROR(MatchUrl(config, *t.type, t.ns, t.name));
+  const FieldManager manager = ManagerOf(t, status_only);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    Result<Json> existing = store_.Get(t.store_type, t.ns, t.name);
+    if (!existing.ok() && (existing.status().code() != StatusCode::kNotFound || status_only)) {
+      return existing.status();
+    }
+    const Json* live = existing.ok() ? &existing.value() : nullptr;
+    if (live == nullptr) {
+      AccessRequest access{.store_type = t.store_type,
+                           .namespace_ = t.ns,
+                           .verb = Verb::kCreate,
+                           .name = t.name,
+                           .object = &config,
+                           .cluster_scoped = !t.type->namespaced};
+      RETURN_IF_ERROR(authz_.Check(t.principal, access));
+    }
+    ASSIGN_OR_RETURN(Json obj, ServerSideApply(live, config, manager, t.force.value_or(false),
+                                               SchemaOf(*t.type)));
+    std::vector<std::string> warnings;
+    Admission how{.op = live == nullptr ? WriteOp::kCreate
+                        : status_only   ? WriteOp::kUpdateStatus
+                                        : WriteOp::kUpdate,
+                  .stored = live,
+                  .field_validation = t.field_validation};
+    RETURN_IF_ERROR(Admit(*t.type, how, obj, &warnings));
+    const int code = live == nullptr ? 201 : 200;
+    if (t.dry_run || (live != nullptr && obj == *live)) {  // the same apply again writes nothing
+      r.SendJson(code, obj, WarningHeaders(warnings));
+      return Status::Ok();
+    }
+    Result<Json> written =
+        live == nullptr ? store_.Create(t.store_type, obj) : store_.Update(t.store_type, obj);
+    if (written.ok()) {
+      AfterWrite(t, *written);
+      r.SendJson(code, *written, WarningHeaders(warnings));
+      return Status::Ok();
+    }
+    // Someone wrote (or created it) in between: apply again to what is there now.
+    const StatusCode raced = live == nullptr ? StatusCode::kAlreadyExists : StatusCode::kConflict;
+    if (written.status().code() != raced) return written.status();
+  }
+  return Conflict("the object kept changing while the configuration was applied; try again");
+}
+
+FieldManager ResourceApi::ManagerOf(const Target& t, bool status) const {
+  return {.manager = t.field_manager,
+          .api_version = t.type->ApiVersion(),
+          .subresource = status ? "status" : "",
+          .time = FormatRfc3339(clock_.Now())};
 }
 
 Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponder& r) {

@@ -39,6 +39,7 @@
 #include "api/per_user_slots.h"
 #include "auth/auth.h"
 #include "core/clock.h"
+#include "core/managed_fields.h"
 #include "core/resource.h"
 #include "core/thread_annotations.h"
 #include "http/http_server.h"
@@ -78,6 +79,8 @@ class ResourceApi {
   Status Replace(const Target& t, Json obj, HttpResponder& r);
   Status ReplaceStatus(const Target& t, Json obj, HttpResponder& r);
   Status Patch(const Target& t, const HttpRequest& req, bool status_only, HttpResponder& r);
+  Status Apply(const Target& t, const HttpRequest& req, bool status_only, HttpResponder& r);
+  FieldManager ManagerOf(const Target& t, bool status) const;
   Status Delete(const Target& t, const HttpRequest& req, HttpResponder& r);
   Status DeleteCollection(const Target& t, const HttpRequest& req, HttpResponder& r);
   void MintToken(const HttpRequest& req, HttpResponder& r);

@@ -10,6 +10,7 @@
 #include "api/api_server.h"
 #include "auth/testing/auth_testing.h"
 #include "core/schema.h"
+#include "core/text.h"
 #include "core/thread_annotations.h"
 #include "http/http_client.h"
 
@@ -263,17 +264,70 @@ TEST_F(ResourceApiTest, MergePatchChangesOnlyWhatItNames) {
   // A strategic merge patch is not taken for a merge patch for a kind without a strategy (a
   // custom kind): its directives would become data.
   const std::string before = Body(Call("GET", std::string(kJobs) + "/pi"))["spec"].dump();
-  for (const char* type :
-       {"application/strategic-merge-patch+json", "application/apply-patch+yaml"}) {
-    r = Call("PATCH", std::string(kJobs) + "/pi",
-             R"({"spec":{"$patch":"replace","parallelism":7}})", "admin", {{"Content-Type", type}});
-    EXPECT_EQ(r.status, 415) << type;
-    EXPECT_EQ(Body(r)["reason"], "UnsupportedMediaType");
-  }
+  r = Call("PATCH", std::string(kJobs) + "/pi", R"({"spec":{"$patch":"replace","parallelism":7}})",
+           "admin", {{"Content-Type", "application/strategic-merge-patch+json"}});
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(Body(r)["reason"], "UnsupportedMediaType");
   EXPECT_EQ(Body(Call("GET", std::string(kJobs) + "/pi"))["spec"].dump(), before);
   r = Call("PATCH", std::string(kJobs) + "/nope", R"({"spec":{}})", "admin",
            {{"Content-Type", "application/merge-patch+json"}});
   EXPECT_EQ(r.status, 404);
+}
+
+TEST_F(ResourceApiTest, ServerSideApplyCreatesOwnsAndRefusesToTakeAnotherManagersField) {
+  const HttpHeaders apply = {{"Content-Type", "application/apply-patch+yaml"}};
+  const std::string pi = std::string(kJobs) + "/pi";
+  const std::string config =
+      "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi}\n"
+      "spec: {parallelism: 2}\n";
+  HttpResult r = Call("PATCH", pi, config, "admin", apply);
+  EXPECT_EQ(r.status, 400) << "an apply names its field manager";
+  EXPECT_NE(r.body.find("fieldManager"), std::string::npos) << r.body;
+
+  r = Call("PATCH", pi + "?fieldManager=kubectl", config, "admin", apply);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["spec"]["completions"], 1) << "defaulted as on a create";
+  EXPECT_EQ(Body(r)["metadata"]["managedFields"][0]["manager"], "kubectl");
+  EXPECT_EQ(Body(r)["metadata"]["managedFields"][0]["operation"], "Apply");
+  const std::string version = TextAt(Body(r), {"metadata", "resourceVersion"});
+  clock_.Advance(std::chrono::seconds(5));
+  r = Call("PATCH", pi + "?fieldManager=kubectl", config, "admin", apply);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(TextAt(Body(r), {"metadata", "resourceVersion"}), version)
+      << "the same apply is a no-op";
+
+  // Another manager changes the field; applying the old value again is a conflict naming it.
+  r = Call("PATCH", pi + "?fieldManager=editor", R"({"spec":{"parallelism":3}})", "admin",
+           {{"Content-Type", "application/merge-patch+json"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Call("PATCH", pi + "?fieldManager=kubectl", config, "admin", apply);
+  ASSERT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["field"], ".spec.parallelism");
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["reason"], "FieldManagerConflict");
+  EXPECT_NE(r.body.find(R"(conflict with \"editor\")"), std::string::npos) << r.body;
+  r = Call("PATCH", pi + "?fieldManager=kubectl&force=true", config, "admin", apply);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["spec"]["parallelism"], 2);
+
+  // What admission refuses, an apply cannot store; force belongs to applies only.
+  r = Call("PATCH", pi + "?fieldManager=kubectl", "spec: {parallelism: two}\n", "admin", apply);
+  EXPECT_EQ(r.status, 422) << r.body;
+  r = Call("PATCH", pi + "?force=true", R"({"spec":{"parallelism":3}})", "admin",
+           {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = Call("PATCH", pi + "?fieldManager=%01", config, "admin", apply);
+  EXPECT_EQ(r.status, 400) << r.body;
+  // Without a fieldManager, a write is recorded under its client's name.
+  r = Call("POST", kJobs, Job("other").dump(), "admin", {{"User-Agent", "kfp-client/2.0"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["metadata"]["managedFields"][0]["manager"], "kfp-client");
+}
+
+TEST_F(ResourceApiTest, AnApplyThatWouldCreateNeedsTheRightToCreate) {
+  HttpResult r = Call("PATCH", std::string(kJobs) + "/pi?fieldManager=bob", Job("pi").dump(), "bob",
+                      {{"Content-Type", "application/apply-patch+yaml"}});
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(Call("GET", std::string(kJobs) + "/pi").status, 404);
 }
 
 TEST_F(ResourceApiTest, DeleteRemovesTheObject) {

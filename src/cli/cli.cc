@@ -79,6 +79,9 @@ int RunCli(int argc, char** argv) {
   get->add_option("-o,--output", output, "yaml|json|name");
   get->add_option("-l,--selector", selector, "label selector");
   get->add_flag("-A,--all-namespaces", g.all_namespaces, "across all namespaces");
+  bool show_managed_fields = false;
+  get->add_flag("--show-managed-fields", show_managed_fields,
+                "keep metadata.managedFields in -o json/yaml (hidden, as kubectl does)");
   add_ns(get);
 
   auto* describe = app.add_subcommand("describe", "show a resource in detail");
@@ -179,7 +182,7 @@ int RunCli(int argc, char** argv) {
   if (app.got_subcommand("config")) return cli::CmdConfig(g);
   if (apply->parsed()) return cli::CmdApply(g, files);
   if (get->parsed() && cli::IsLineageKind(kind)) return cli::CmdGetLineage(g, kind, name, output);
-  if (get->parsed()) return cli::CmdGet(g, kind, name, output, selector);
+  if (get->parsed()) return cli::CmdGet(g, kind, name, output, selector, show_managed_fields);
   if (describe->parsed() && cli::IsLineageKind(kind)) return cli::CmdDescribeLineage(g, kind, name);
   if (describe->parsed()) return cli::CmdDescribe(g, kind, name);
   if (del->parsed()) {

@@ -186,7 +186,7 @@ int CmdApply(const GlobalFlags& g, const std::vector<std::string>& files) {
 }
 
 int CmdGet(const GlobalFlags& g, const std::string& kind, const std::string& name,
-           const std::string& output, const std::string& selector) {
+           const std::string& output, const std::string& selector, bool show_managed_fields) {
   auto type = ResolveKind(kind);
   if (!type.ok()) return Fail(type.status());
   auto api = Connect(g);
@@ -203,6 +203,13 @@ int CmdGet(const GlobalFlags& g, const std::string& kind, const std::string& nam
     auto list = api->Call("GET", path);
     if (!list.ok()) return Fail(list.status());
     for (const Json& item : list->value("items", Json::array())) items.push_back(item);
+  }
+  if (!show_managed_fields) {  // who set which field: rarely what a reader wants (kubectl's rule)
+    for (Json& item : items) {
+      if (item.contains("metadata") && item["metadata"].is_object()) {
+        item["metadata"].erase("managedFields");
+      }
+    }
   }
   if (output == "json") {
     std::printf(

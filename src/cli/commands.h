@@ -26,7 +26,7 @@ Result<ApiClient> Connect(const GlobalFlags& g);
 int CmdConfig(const GlobalFlags& g);
 int CmdApply(const GlobalFlags& g, const std::vector<std::string>& files);
 int CmdGet(const GlobalFlags& g, const std::string& kind, const std::string& name,
-           const std::string& output, const std::string& selector);
+           const std::string& output, const std::string& selector, bool show_managed_fields);
 int CmdDescribe(const GlobalFlags& g, const std::string& kind, const std::string& name);
 int CmdDelete(const GlobalFlags& g, const std::string& kind, const std::vector<std::string>& names,
               const std::vector<std::string>& files);

@@ -293,6 +293,7 @@ class Merger {
 std::vector<std::string> PatchTypesOf(const ResourceType& type) {
   std::vector<std::string> types = {"application/merge-patch+json", "application/json-patch+json"};
   if (type.strategic_merge_patch) types.emplace_back("application/strategic-merge-patch+json");
+  types.emplace_back("application/apply-patch+yaml");  // server-side apply (core/managed_fields.h)
   return types;
 }
 

@@ -32,8 +32,8 @@
 
 namespace skiff {
 
-// The patch media types a kind takes: JSON merge patch and JSON patch for every kind, strategic
-// merge patch too for Kubernetes' own (ResourceType::strategic_merge_patch).
+// The patch media types a kind takes: JSON merge patch, JSON patch and server-side apply for every
+// kind, strategic merge patch too for Kubernetes' own (ResourceType::strategic_merge_patch).
 std::vector<std::string> PatchTypesOf(const ResourceType& type);
 
 Status ApplyJsonPatch(Json& target, const Json& operations);

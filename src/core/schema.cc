@@ -97,9 +97,10 @@ Result<std::shared_ptr<const Node>> Compile(const Json& doc, const std::string& 
       "maximum", "minLength", "maxLength", "minItems", "maxItems", "maxProperties", "format",
       "default", "nullable", "description", "x-kubernetes-preserve-unknown-fields",
       "x-kubernetes-int-or-string", "x-kubernetes-embedded-resource",
-      // How strategic merge patches merge a list
-      // (core/patch.h); no meaning for validation.
-      "x-kubernetes-patch-strategy", "x-kubernetes-patch-merge-key"};
+      // How patches and applies merge a list (core/patch.h,
+      // core/managed_fields.h); no meaning for validation.
+      "x-kubernetes-patch-strategy", "x-kubernetes-patch-merge-key", "x-kubernetes-list-type",
+      "x-kubernetes-list-map-keys"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
       return InvalidArgument(where + ": unsupported schema keyword \"" + it.key() + "\"");

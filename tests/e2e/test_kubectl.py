@@ -146,6 +146,48 @@ def test_apply_diff_and_patches_change_an_object_as_on_a_cluster(kubectl):
     assert failed.returncode != 0 and "the test failed" in failed.stderr, failed.stderr
 
 
+def test_server_side_apply_owns_fields_and_names_another_managers(kubectl, skiff):
+    settings = CONFIG_MAP.replace("name: settings", "name: ssa-settings")
+    applied = kubectl("apply", "--server-side", "-f", "-", input=settings)
+    assert applied.stdout.strip() == "configmap/ssa-settings serverside-applied"
+    version = kubectl("get", "cm", "ssa-settings", "-o", "jsonpath={.metadata.resourceVersion}")
+    kubectl("apply", "--server-side", "-f", "-", input=settings)
+    assert kubectl("get", "cm", "ssa-settings",
+                   "-o", "jsonpath={.metadata.resourceVersion}").stdout == version.stdout, \
+        "the second apply changes nothing"
+    live = json.loads(kubectl("get", "cm", "ssa-settings", "-o", "json",
+                              "--show-managed-fields").stdout)
+    [entry] = live["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"]) == ("kubectl", "Apply")
+    assert entry["fieldsV1"]["f:data"] == {".": {}, "f:a": {}, "f:b": {}}
+
+    # Another manager takes a field; applying the old value again names the conflict.
+    kubectl("patch", "cm", "ssa-settings", "--type=merge", "-p", '{"data": {"a": "9"}}')
+    refused = kubectl("apply", "--server-side", "-f", "-", input=settings, check=False)
+    assert refused.returncode != 0
+    assert 'conflict with "kubectl-patch"' in refused.stderr and ".data.a" in refused.stderr, \
+        refused.stderr
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=settings)
+    # A field the configuration no longer names goes.
+    kubectl("apply", "--server-side", "-f", "-", input=settings.replace('  b: "2"\n', ""))
+    live = json.loads(kubectl("get", "cm", "ssa-settings", "-o", "json").stdout)
+    assert live["data"] == {"a": "1"}
+    assert "managedFields" not in live["metadata"], "kubectl hides them unless asked"
+    shown = json.loads(skiff.cli("get", "configmaps", "ssa-settings", "-o", "json",
+                                 "--show-managed-fields").stdout)
+    assert [e["manager"] for e in shown["metadata"]["managedFields"]] == ["kubectl"]
+    hidden = json.loads(skiff.cli("get", "configmaps", "ssa-settings", "-o", "json").stdout)
+    assert "managedFields" not in hidden["metadata"], "and so does skiff get"
+
+    # The same Job YAML runs when applied server-side.
+    job = busybox_job_yaml("ssa-job", "echo applied server-side")
+    assert kubectl("apply", "--server-side", "-f", "-", input=job).stdout.strip() == \
+        "job.batch/ssa-job serverside-applied"
+    kubectl("wait", "--for=condition=Complete", "job/ssa-job", "--timeout=60s")
+    assert kubectl("logs", "job/ssa-job").stdout == "applied server-side\n"
+    kubectl("apply", "--server-side", "-f", "-", input=job)
+
+
 def test_a_custom_kind_is_applied_and_patched_with_merge_patches(kubectl):
     run = """
 apiVersion: kubeflow.org/v1
