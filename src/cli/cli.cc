@@ -44,6 +44,13 @@ int RunCli(int argc, char** argv) {
                      "SKIFF_HOME/tls, signed by that home's CA)");
   up_cmd->add_option("--tls-private-key-file", up.tls_key_file,
                      "PEM private key of --tls-cert-file");
+  up_cmd
+      ->add_option("--watch-history", up.watch_history_seconds,
+                   "seconds of change history kept for watches to resume from; older versions "
+                   "get 410 Expired (0: keep all) (SKIFF_WATCH_HISTORY)")
+      ->check(CLI::NonNegativeNumber)
+      ->envname("SKIFF_WATCH_HISTORY")
+      ->capture_default_str();
   // One flag per setting the modules registered (--job-backoff-ms, ...).
   for (const ModuleSetting& setting : ModuleRegistry::Global().settings()) {
     auto* option = up_cmd->add_option("--" + setting.name, up.settings[setting.name], setting.help)

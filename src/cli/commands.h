@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -72,6 +73,7 @@ struct UpOptions {
   // of that home (tls_certificates.h) which `skiff kubeconfig` hands to clients.
   std::string tls_cert_file;
   std::string tls_key_file;
+  int64_t watch_history_seconds = 300;  // PlatformOptions::watch_history
 };
 int CmdUp(const UpOptions& options);
 

@@ -110,7 +110,8 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
     if (!value.empty()) context.settings[name] = value;
   }
   context.metrics = &p->controller_metrics_;
-  p->controllers_ = std::make_unique<ControllerManager>(*p->store_, TypeRegistry::Global());
+  p->controllers_ = std::make_unique<ControllerManager>(*p->store_, TypeRegistry::Global(), clock,
+                                                        options.watch_history);
   RETURN_IF_ERROR(p->controllers_->AddAll(ModuleRegistry::Global(), context));
   p->backend_->SetListener(
       [self](const std::string&, const std::map<std::string, std::string>& labels) {

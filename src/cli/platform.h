@@ -10,6 +10,7 @@
 // Thread-safe after Start (each part documents its own rules).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,9 @@ struct PlatformOptions {
   // Pods run in the local backend's sandbox (backend/local/sandbox.h): SKIFF_HOME and the
   // server's home are kept from them. Off: they run as the server's user and see what it sees.
   bool sandbox = true;
+  // How long the store keeps its change history, for watches to resume from (ChangeFeed); 0:
+  // forever.
+  std::chrono::seconds watch_history{300};
 };
 
 class Platform {

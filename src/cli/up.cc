@@ -40,7 +40,8 @@ int CmdUp(const UpOptions& options) {
 
   Clock& clock = SystemClock::Instance();
   auto platform =
-      Platform::Create({home, options.store_url, options.settings, options.sandbox == "on"});
+      Platform::Create({home, options.store_url, options.settings, options.sandbox == "on",
+                        std::chrono::seconds(options.watch_history_seconds)});
   if (!platform.ok()) return Fail("starting the platform", platform.status());
   Platform& p = **platform;
 

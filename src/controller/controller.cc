@@ -69,8 +69,9 @@ void ModuleRegistry::AddSetting(ModuleSetting setting) {
   settings_.push_back(std::move(setting));
 }
 
-ControllerManager::ControllerManager(Store& store, const TypeRegistry& types)
-    : store_(store), types_(types), feed_(store) {}
+ControllerManager::ControllerManager(Store& store, const TypeRegistry& types, Clock& clock,
+                                     std::chrono::seconds history)
+    : store_(store), types_(types), feed_(store, clock, history) {}
 
 ControllerManager::~ControllerManager() { Stop(); }
 

@@ -160,8 +160,10 @@ class ModuleRegistry {
 
 class ControllerManager {
  public:
-  // `types` gives each controller's loop the schema of the kind it reconciles.
-  ControllerManager(Store& store, const TypeRegistry& types);
+  // `types` gives each controller's loop the schema of the kind it reconciles; `history`, how
+  // long the store keeps its changes for watches (ChangeFeed; 0: forever).
+  ControllerManager(Store& store, const TypeRegistry& types, Clock& clock = SystemClock::Instance(),
+                    std::chrono::seconds history = std::chrono::seconds(0));
   ~ControllerManager();
 
   // Builds every controller of `modules` with `context`; the first factory error is returned

@@ -28,6 +28,8 @@ const char* StatusCodeName(StatusCode code) {
       return "Unavailable";
     case StatusCode::kDeadlineExceeded:
       return "DeadlineExceeded";
+    case StatusCode::kExpired:
+      return "Expired";
     case StatusCode::kUnimplemented:
       return "Unimplemented";
     case StatusCode::kInternal:
@@ -62,6 +64,8 @@ int HttpStatusFor(StatusCode code) {
       return 503;
     case StatusCode::kDeadlineExceeded:
       return 504;
+    case StatusCode::kExpired:
+      return 410;
     case StatusCode::kUnimplemented:
       return 501;
     case StatusCode::kInternal:

@@ -29,6 +29,7 @@ enum class StatusCode {
   kResourceExhausted,   // 413/429
   kUnavailable,         // 503: try again later (dead process, closed socket, shutting down)
   kDeadlineExceeded,    // 504
+  kExpired,             // 410: a version the change feed no longer has (compacted): list afresh
   kUnimplemented,       // 501
   kInternal,            // 500: a bug or an unexpected failure below us
 };

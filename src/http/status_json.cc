@@ -30,6 +30,8 @@ const char* StatusReason(StatusCode code) {
       return "ServiceUnavailable";
     case StatusCode::kDeadlineExceeded:
       return "Timeout";
+    case StatusCode::kExpired:
+      return "Expired";
     case StatusCode::kUnimplemented:
       return "NotImplemented";
     case StatusCode::kInternal:

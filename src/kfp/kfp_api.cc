@@ -274,6 +274,7 @@ int GrpcCodeFor(StatusCode code) {
     case StatusCode::kResourceExhausted:
       return 8;
     case StatusCode::kFailedPrecondition:
+    case StatusCode::kExpired:
       return 9;
     case StatusCode::kConflict:
       return 10;

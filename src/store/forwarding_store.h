@@ -57,6 +57,8 @@ class ForwardingStore : public Store {
                                               size_t limit) override {
     return inner_.ReadChanges(filter, after, limit);
   }
+  Result<int64_t> Compact(int64_t through) override { return inner_.Compact(through); }
+  Result<int64_t> CompactedVersion() override { return inner_.CompactedVersion(); }
   int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override {
     return inner_.WaitForChange(after, timeout);
   }

@@ -21,7 +21,7 @@
 // - Create of an existing name fails with kAlreadyExists; Get/Update/Delete of a missing object
 //   fail with kNotFound.
 // - Every write appends a WatchEvent to the change feed in the same transaction. ReadChanges
-//   returns the events with version > after, oldest first.
+//   returns the events with version > after, oldest first, until Compact drops the old ones.
 // - Durability: once a write returns ok, it survives kill -9 of the process (fsync'd commit).
 // - Thread-safe: any method may be called from any thread.
 #pragma once
@@ -97,9 +97,17 @@ class Store {
   // backed up with its own tools (PostgreSQL: pg_dump). Returns the copy's resourceVersion.
   virtual Result<int64_t> Snapshot(const std::string& path);
 
-  // The change feed. Events with version > `after`, oldest first, at most `limit`.
+  // The change feed. Events with version > `after`, oldest first, at most `limit`; kExpired when
+  // some of them were compacted away (`after` is below CompactedVersion(): list afresh).
   virtual Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                                       size_t limit) = 0;
+  // Drops the change feed's events with version <= `through` (no further than the current
+  // version), as etcd compacts its history, so that the feed does not grow without end. Kept
+  // across restarts; a `through` at or below the compacted version does nothing. Returns how many
+  // events were dropped.
+  virtual Result<int64_t> Compact(int64_t through) = 0;
+  // The version through which the feed was compacted (0: never).
+  virtual Result<int64_t> CompactedVersion() = 0;
   // Blocks until the store's version exceeds `after` or `timeout` passes; returns the current
   // version. Wakes on writes made through this Store object.
   virtual int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) = 0;

@@ -223,4 +223,10 @@ void ChangeNotifier::WakeAll() {
   cv_.SignalAll();
 }
 
+Status TooOldVersion(int64_t after, int64_t compacted) {
+  return Status(StatusCode::kExpired, "too old resource version: " + std::to_string(after) + " (" +
+                                          std::to_string(compacted + 1) +
+                                          "): the change feed was compacted; list afresh");
+}
+
 }  // namespace skiff::store_internal

@@ -57,6 +57,9 @@ const char* ChangeObjectColumn(const ChangeFilter& filter);
 
 const char* EventText(WatchEvent::Type type);  // stored form, same as WatchEventTypeName
 Result<WatchEvent::Type> ParseEventText(const std::string& text, int64_t version);
+// What ReadChanges answers for `after` below the compacted version: kExpired, worded as the
+// Kubernetes API server words it ("too old resource version"), so clients list afresh.
+Status TooOldVersion(int64_t after, int64_t compacted);
 
 // Opaque List continue token: hex of "namespace\0name" of the last item returned.
 std::string EncodeContinueToken(const std::string& ns, const std::string& name);

@@ -316,6 +316,36 @@ TEST_P(StoreConformanceTest, ChangeFeedFiltersByTypeAndNamespaceAndHonoursTheLim
   EXPECT_EQ(versions({}, 2, 0), (V{3, 4}));  // 0 = no limit
 }
 
+TEST_P(StoreConformanceTest, CompactionDropsOldChangesAndReadingBelowItIsExpired) {
+  for (const char* name : {"a", "b", "c", "d"}) MustCreate("default", name);  // 1..4
+  EXPECT_EQ(*store_->CompactedVersion(), 0);
+  EXPECT_EQ(*store_->Compact(2), 2);
+  EXPECT_EQ(*store_->CompactedVersion(), 2);
+  Result<std::vector<WatchEvent>> kept = store_->ReadChanges(ChangeFilter{}, 2, 0);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_EQ(kept->size(), 2u);
+  EXPECT_EQ((*kept)[0].resource_version, 3);
+  for (int64_t after : {0, 1}) {
+    Result<std::vector<WatchEvent>> gone = store_->ReadChanges(ChangeFilter{kType, ""}, after, 0);
+    EXPECT_EQ(gone.status().code(), StatusCode::kExpired) << after;
+    EXPECT_NE(gone.status().message().find("too old resource version"), std::string::npos);
+  }
+  EXPECT_EQ(*store_->Compact(1), 0) << "compaction only moves forward";
+  EXPECT_EQ(*store_->Compact(99), 2) << "and no further than the current version";
+  EXPECT_EQ(*store_->CompactedVersion(), 4);
+  EXPECT_TRUE(store_->ReadChanges(ChangeFilter{}, 4, 0)->empty());
+  EXPECT_EQ(store_->Get(kType, "default", "a").status().code(), StatusCode::kOk)
+      << "objects stay; only their history goes";
+
+  store_.reset();  // kept across a restart
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(*store_->CompactedVersion(), 4);
+  EXPECT_EQ(store_->ReadChanges(ChangeFilter{}, 3, 0).status().code(), StatusCode::kExpired);
+  MustCreate("default", "e");
+  EXPECT_EQ(store_->ReadChanges(ChangeFilter{}, 4, 0)->size(), 1u);
+}
+
 TEST_P(StoreConformanceTest, GetResourceVersionFollowsWritesAndIsNotFoundAfterDelete) {
   Json obj = MustCreate("default", "a");
   EXPECT_EQ(*store_->GetResourceVersion(kType, "default", "a"), 1);

@@ -1,6 +1,8 @@
 """The `kubernetes` Python client (the one every Kubeflow SDK is built on) against `skiff up`:
 discovery and version, CRUD and watch of a Job and of a PipelineRun, and another user's token
 refused with the API server's 403. (kubectl sends a token only over TLS: it comes with HTTPS.)"""
+import time
+
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
@@ -143,6 +145,38 @@ def test_a_watch_resumes_across_a_restart_from_its_last_version(skiff):
         seen.append((event["type"], event["object"].metadata.name))
     assert ("ADDED", "after") in seen, seen
     assert ("ADDED", "before") not in seen, "changes up to the version are not sent again"
+
+
+def test_a_watch_from_a_compacted_version_gets_410_and_the_client_lists_afresh(skiff):
+    # A second of change history (the default keeps five minutes, as the API server keeps etcd's).
+    skiff.stop()
+    skiff.extra_args += ["--watch-history", "1"]
+    skiff.start()
+    batch = client.BatchV1Api(api_for(skiff))
+    batch.create_namespaced_job("default", busybox_job("old", "true"))
+    version = batch.list_namespaced_job("default").metadata.resource_version
+    batch.create_namespaced_job("default", busybox_job("newer", "true"))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            seen = [e["object"].metadata.name for e in watch.Watch().stream(
+                batch.list_namespaced_job, "default", resource_version=version,
+                timeout_seconds=1)]
+            assert "newer" in seen, "every change, while the history has it"
+        except ApiException as e:
+            assert e.status == 410, e
+            assert "Expired: too old resource version: " + version in e.reason, e.reason
+            break
+        assert time.monotonic() < deadline, "the history was never compacted"
+        time.sleep(0.5)
+    # As client-go's reflector does: list afresh, then watch from the list's version.
+    listed = batch.list_namespaced_job("default")
+    assert {"old", "newer"} <= {j.metadata.name for j in listed.items}
+    batch.create_namespaced_job("default", busybox_job("latest", "true"))
+    seen = [e["object"].metadata.name for e in watch.Watch().stream(
+        batch.list_namespaced_job, "default", resource_version=listed.metadata.resource_version,
+        timeout_seconds=2)]
+    assert "latest" in seen, seen
 
 
 def test_a_pods_log_follows_tails_and_limits_as_the_api_server_serves_it(skiff):

@@ -408,11 +408,47 @@ Result<ListResult> PostgresStore::List(const std::string& type, const std::strin
   return std::move(collector).Finish(version);
 }
 
+Result<int64_t> PostgresStore::ReadCompacted() {
+  ASSIGN_OR_RETURN(Rows rows, Query("reading the compacted version",
+                                    "SELECT value FROM meta WHERE key = 'compacted'"));
+  return rows.size() == 1 ? rows.Int(0, 0) : 0;
+}
+
+Result<int64_t> PostgresStore::CompactedVersion() {
+  MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureConnected());
+  return ReadCompacted();
+}
+
+Result<int64_t> PostgresStore::Compact(int64_t through) {
+  MutexLock lock(&mu_);
+  int64_t dropped = 0;
+  RETURN_IF_ERROR(InWriteTransaction([&](int64_t current) REQUIRES(mu_) -> Status {
+    ASSIGN_OR_RETURN(int64_t compacted, ReadCompacted());
+    through = std::min(through, current);
+    if (through <= compacted) return Status::Ok();
+    ASSIGN_OR_RETURN(Rows count,
+                     Query("compacting the change feed",
+                           "WITH dropped AS (DELETE FROM changes WHERE version <= $1::bigint "
+                           "RETURNING 1) SELECT count(*) FROM dropped",
+                           {std::to_string(through)}));
+    dropped = count.size() == 1 ? count.Int(0, 0) : 0;
+    return Query("recording the compacted version",
+                 "INSERT INTO meta (key, value) VALUES ('compacted', $1) "
+                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                 {std::to_string(through)})
+        .status();
+  }));
+  return dropped;
+}
+
 Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& filter,
                                                            int64_t after, size_t limit) {
   std::vector<WatchEvent> events;
   MutexLock lock(&mu_);
   RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(int64_t compacted, ReadCompacted());
+  if (after < compacted) return store_internal::TooOldVersion(after, compacted);
   std::string sql =
       std::string("SELECT version, type, namespace, name, event, ") +
       store_internal::ChangeObjectColumn(filter) +

@@ -49,6 +49,8 @@ class PostgresStore : public Store {
                           const ListOptions& options) override;
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override;
+  Result<int64_t> Compact(int64_t through) override;
+  Result<int64_t> CompactedVersion() override;
   int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
   void WakeWaiters() override { notifier_.WakeAll(); }
   int64_t CurrentVersion() override;
@@ -77,6 +79,7 @@ class PostgresStore : public Store {
                       const std::string& ns, const std::string& name, const std::string& labels,
                       const std::string& data) REQUIRES(mu_);
   Result<int64_t> ReadVersion() REQUIRES(mu_);
+  Result<int64_t> ReadCompacted() REQUIRES(mu_);  // 0 when never compacted
 
   const std::string url_;           // as given, for libpq
   const std::string redacted_url_;  // for messages

@@ -459,10 +459,44 @@ Result<ListResult> SqliteStore::List(const std::string& type, const std::string&
   return std::move(collector).Finish(version);
 }
 
+Result<int64_t> SqliteStore::ReadCompacted() {
+  Statement st(db_, "SELECT value FROM meta WHERE key = 'compacted'");
+  if (!st.Step()) {
+    if (!st.ok()) return Error("reading the compacted version");
+    return 0;
+  }
+  return st.Int(0);
+}
+
+Result<int64_t> SqliteStore::CompactedVersion() {
+  MutexLock lock(&mu_);
+  return ReadCompacted();
+}
+
+Result<int64_t> SqliteStore::Compact(int64_t through) {
+  MutexLock lock(&mu_);
+  int64_t dropped = 0;
+  RETURN_IF_ERROR(InWriteTransaction([&]() REQUIRES(mu_) -> Status {
+    ASSIGN_OR_RETURN(int64_t current, ReadVersion());
+    ASSIGN_OR_RETURN(int64_t compacted, ReadCompacted());
+    through = std::min(through, current);
+    if (through <= compacted) return Status::Ok();
+    Statement drop(db_, "DELETE FROM changes WHERE version <= ?1");
+    if (!drop.Bind(1, through).Run()) return Error("compacting the change feed");
+    dropped = sqlite3_changes(db_);
+    Statement mark(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted', ?1)");
+    if (!mark.Bind(1, through).Run()) return Error("recording the compacted version");
+    return Status::Ok();
+  }));
+  return dropped;
+}
+
 Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& filter, int64_t after,
                                                          size_t limit) {
   std::vector<WatchEvent> events;
   MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(int64_t compacted, ReadCompacted());
+  if (after < compacted) return store_internal::TooOldVersion(after, compacted);
   const std::string sql = std::string("SELECT version, type, namespace, name, event, ") +
                           store_internal::ChangeObjectColumn(filter) +
                           " FROM changes WHERE version > ?1 AND (?2 = '' OR type = ?2)"

@@ -57,6 +57,8 @@ class SqliteStore : public Store {
                           const ListOptions& options) override;
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override;
+  Result<int64_t> Compact(int64_t through) override;
+  Result<int64_t> CompactedVersion() override;
   int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
   void WakeWaiters() override { notifier_.WakeAll(); }
   int64_t CurrentVersion() override;
@@ -71,6 +73,7 @@ class SqliteStore : public Store {
   Status InWriteTransaction(Fn&& fn) REQUIRES(mu_);
   // Reads the counter.
   Result<int64_t> ReadVersion() REQUIRES(mu_);
+  Result<int64_t> ReadCompacted() REQUIRES(mu_);  // 0 when never compacted
   Result<int64_t> NextVersion() REQUIRES(mu_);
   Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
                       const std::string& ns, const std::string& name, const std::string& labels,
