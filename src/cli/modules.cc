@@ -2,6 +2,7 @@
 
 #include "auth/auth.h"
 #include "controller/controller.h"
+#include "events/events.h"
 #include "jobs/job_controller.h"
 #include "kfp/kfp_module.h"
 #include "pipelines/run_controller.h"
@@ -14,6 +15,7 @@ void RegisterModules() {
   ModuleRegistry& modules = ModuleRegistry::Global();
   RegisterCoreKinds(modules.types());
   RegisterAuthKinds(modules.types());
+  events::Register(modules);
   jobs::Register(modules);
   pipelines::Register(modules);
   RegisterKfpModule(modules);

@@ -71,7 +71,11 @@ Json Condition(const std::string& type, const std::string& reason, const std::st
 
 JobController::JobController(Store& store, Backend& backend, Clock& clock,
                              JobControllerOptions options)
-    : store_(store), backend_(backend), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      backend_(backend),
+      clock_(clock),
+      options_(std::move(options)),
+      events_(store, clock, "job-controller") {}
 
 std::string JobController::WorkloadId(const Json& pod) {
   return MetaNamespace(pod) + "_" + MetaName(pod);
@@ -432,6 +436,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
           active_indexes.insert(next_index);
         }
         ASSIGN_OR_RETURN(Json pod, CreatePod(job, index));
+        events_.Normal(job, "SuccessfulCreate", "Created pod: " + MetaName(pod));
         if (IsTerminalPhase(PodPhase(pod))) {
           failed++;
           want_requeue(milliseconds(0));
@@ -472,6 +477,10 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
           LogInfo("job finished", {{"job", ns + "/" + name},
                                    {"condition", c.value("type", "")},
                                    {"reason", c.value("reason", "")}});
+        }
+        if (c.value("type", "") == "Complete") events_.Normal(job, "Completed", "Job completed");
+        if (c.value("type", "") == "Failed") {
+          events_.Warning(job, c.value("reason", ""), c.value("message", ""));
         }
       }
     }

@@ -19,6 +19,7 @@
 
 #include "backend/backend.h"
 #include "core/clock.h"
+#include "events/events.h"
 #include "jobs/pod_template.h"
 #include "store/store.h"
 
@@ -72,6 +73,7 @@ class JobController {
   Backend& backend_;
   Clock& clock_;
   JobControllerOptions options_;
+  events::EventRecorder events_;  // what `kubectl describe job` shows
 };
 
 }  // namespace skiff::jobs

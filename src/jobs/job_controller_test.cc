@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <set>
 
 #include "backend/fake_backend.h"
+#include "core/text.h"
 
 namespace skiff::jobs {
 namespace {
@@ -75,6 +77,17 @@ class JobControllerTest : public ::testing::Test {
   std::unique_ptr<JobController> controller_;
 };
 
+// "TYPE REASON MESSAGE" of every event recorded, sorted.
+std::vector<std::string> EventReasonsIn(Store& store) {
+  std::vector<std::string> out;
+  const ListResult events = store.List(events::kEventType, "", {}).value();
+  for (const Json& e : events.items) {
+    out.push_back(TextAt(e, {"type"}) + " " + TextAt(e, {"reason"}) + " " + TextAt(e, {"message"}));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 TEST_F(JobControllerTest, ASucceedingPodCompletesTheJob) {
   Apply(MakeJob("pi"));
   Reconcile("pi");
@@ -93,6 +106,10 @@ TEST_F(JobControllerTest, ASucceedingPodCompletesTheJob) {
   EXPECT_EQ(Pods("pi")[0]["status"]["phase"], "Succeeded");
   Reconcile("pi");  // idempotent: nothing more is launched
   EXPECT_EQ(backend_.launched().size(), 1u);
+  EXPECT_EQ(EventReasonsIn(*store_),
+            (std::vector<std::string>{"Normal Completed Job completed",
+                                      "Normal SuccessfulCreate Created pod: " + MetaName(pods[0])}))
+      << "what kubectl describe job shows";
 }
 
 TEST_F(JobControllerTest, FailedPodsAreRetriedWithBackoffUntilTheLimit) {
@@ -114,6 +131,10 @@ TEST_F(JobControllerTest, FailedPodsAreRetriedWithBackoffUntilTheLimit) {
   Json job = GetJob("flaky");
   EXPECT_EQ(Condition(job), "Failed/BackoffLimitExceeded");
   EXPECT_EQ(job["status"]["failed"], 2);
+  const std::vector<std::string> reasons = EventReasonsIn(*store_);
+  EXPECT_NE(std::find(reasons.begin(), reasons.end(),
+                      "Warning BackoffLimitExceeded Job has reached the specified backoff limit"),
+            reasons.end());
 }
 
 TEST_F(JobControllerTest, OnFailurePodsRestartInPlaceAndTheirRestartsCountAgainstTheLimit) {

@@ -69,7 +69,14 @@ def test_a_job_runs_and_logs_through_kubectl(kubectl):
     assert kubectl("logs", "job/hello").stdout == "hello from kubectl\nsecond line\n"
     job = json.loads(kubectl("get", "job", "hello", "-o", "json").stdout)
     assert job["status"]["succeeded"] == 1
-    assert "Pods Statuses:" in kubectl("describe", "job", "hello").stdout
+    described = kubectl("describe", "job", "hello").stdout
+    assert "Pods Statuses:" in described
+    # The job controller's events, as describe shows them (Type, Reason, Age, From, Message).
+    events = described[described.index("Events:"):]
+    assert "SuccessfulCreate" in events and "job-controller  Created pod: hello-" in events, events
+    assert "Completed" in events and "Job completed" in events, events
+    listed = kubectl("get", "events", "--field-selector", "involvedObject.name=hello").stdout
+    assert "SuccessfulCreate" in listed and "job/hello" in listed, listed
     kubectl("delete", "job", "hello")
     assert "NotFound" in kubectl("get", "job", "hello", check=False).stderr
 
