@@ -100,6 +100,63 @@ struct ResourceApi::Target {
 
 namespace {
 
+bool BeingDeleted(const Json& obj) {
+  return !TextAt(obj, {"metadata", "deletionTimestamp"}).empty();
+}
+
+bool HasFinalizers(const Json& obj) {
+  const Json& finalizers = At(obj, {"metadata", "finalizers"});
+  return finalizers.is_array() && !finalizers.empty();
+}
+
+// DeleteOptions (meta/v1), from the body kubectl, client-go and the Python client send, or from
+// the query.
+struct DeleteOptions {
+  std::string uid;      // preconditions.uid
+  int64_t version = 0;  // preconditions.resourceVersion or ?resourceVersion=; 0: none
+};
+
+Result<DeleteOptions> ReadDeleteOptions(const HttpRequest& req) {
+  DeleteOptions options;
+  std::string policy = req.Query("propagationPolicy");
+  std::string version = req.Query("resourceVersion");
+  if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    ASSIGN_OR_RETURN(Json body, ParseRequestBody(req));
+    auto text = [&body](std::initializer_list<const char*> path, const std::string& field,
+                        std::string& out) -> Status {
+      const Json& value = At(body, path);
+      if (value.is_null()) return Status::Ok();
+      if (!value.is_string()) return InvalidArgument(field + ": must be a string");
+      out = value.get<std::string>();
+      return Status::Ok();
+    };
+    RETURN_IF_ERROR(text({"propagationPolicy"}, "propagationPolicy", policy));
+    if (const Json& orphan = At(body, {"orphanDependents"});
+        orphan.is_boolean() && policy.empty()) {
+      policy = orphan.get<bool>() ? "Orphan" : "Background";  // the field before propagationPolicy
+    }
+    if (const Json& pre = At(body, {"preconditions"}); !pre.is_null() && !pre.is_object()) {
+      return InvalidArgument("preconditions: must be an object");
+    }
+    RETURN_IF_ERROR(text({"preconditions", "uid"}, "preconditions.uid", options.uid));
+    RETURN_IF_ERROR(
+        text({"preconditions", "resourceVersion"}, "preconditions.resourceVersion", version));
+  }
+  if (!version.empty() && !ParseInt64(version, &options.version)) {
+    return InvalidArgument("resourceVersion: " + Quote(version) + " is not an integer");
+  }
+  if (policy == "Orphan" || policy == "Foreground") {
+    return InvalidArgument("propagationPolicy: " + Quote(policy) +
+                           " is not supported: an object's dependents (a Job's pods) are deleted "
+                           "after it, in the background");
+  }
+  if (!policy.empty() && policy != "Background") {
+    return InvalidArgument("propagationPolicy: Unsupported value: " + Quote(policy) +
+                           ": supported values: \"Background\"");
+  }
+  return options;
+}
+
 const Json& SchemaOf(const ResourceType& type) {
   static const Json* none = new Json(Json::object());
   return type.schema ? type.schema->openapi() : *none;
@@ -631,6 +688,7 @@ Status ResourceApi::Replace(const Target& t, Json obj, HttpResponder& r) {
   }
   ASSIGN_OR_RETURN(Json updated, store_.Update(t.store_type, std::move(obj)));
   AfterWrite(t, updated);
+  ASSIGN_OR_RETURN(updated, FinishIfFinalized(t, std::move(updated)));
   r.SendJson(200, updated, WarningHeaders(warnings));
   return Status::Ok();
 }
@@ -710,7 +768,8 @@ Status ResourceApi::Patch(const Target& t, const HttpRequest& req, bool status_o
     auto updated = store_.Update(t.store_type, obj);
     if (updated.ok()) {
       AfterWrite(t, *updated);
-      r.SendJson(200, *updated, WarningHeaders(warnings));
+      ASSIGN_OR_RETURN(Json finished, FinishIfFinalized(t, std::move(updated).value()));
+      r.SendJson(200, finished, WarningHeaders(warnings));
       return Status::Ok();
     }
     // Someone wrote in between: the patch did not name a version, so apply it again.
@@ -762,7 +821,8 @@ Status ResourceApi::Apply(const Target& t, const HttpRequest& req, bool status_o
         live == nullptr ? store_.Create(t.store_type, obj) : store_.Update(t.store_type, obj);
     if (written.ok()) {
       AfterWrite(t, *written);
-      r.SendJson(code, *written, WarningHeaders(warnings));
+      ASSIGN_OR_RETURN(Json finished, FinishIfFinalized(t, std::move(written).value()));
+      r.SendJson(code, finished, WarningHeaders(warnings));
       return Status::Ok();
     }
     // Someone wrote (or created it) in between: apply again to what is there now.
@@ -779,27 +839,72 @@ FieldManager ResourceApi::ManagerOf(const Target& t, bool status) const {
           .time = FormatRfc3339(clock_.Now())};
 }
 
+// An object with finalizers is not deleted at once: it is marked (metadata.deletionTimestamp,
+// answered 202 as the API server does) and stays until its finalizers are removed, by whoever
+// put them there; the update that removes the last one deletes it (FinishIfFinalized).
 Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponder& r) {
-  int64_t expected = 0;
-  std::string rv = req.Query("resourceVersion");
-  if (!rv.empty() && !ParseInt64(rv, &expected)) {
-    return InvalidArgument("resourceVersion: " + Quote(rv) + " is not an integer");
-  }
-  if (t.dry_run) {
+  ASSIGN_OR_RETURN(DeleteOptions options, ReadDeleteOptions(req));
+  for (int attempt = 0; attempt < 5; ++attempt) {
     ASSIGN_OR_RETURN(Json existing, store_.Get(t.store_type, t.ns, t.name));
-    r.SendJson(200, existing);
+    if (!options.uid.empty() && options.uid != MetaUid(existing)) {
+      return Conflict("Precondition failed: UID in precondition: " + options.uid +
+                      ", UID in object meta: " + MetaUid(existing));
+    }
+    if (t.dry_run) {
+      r.SendJson(HasFinalizers(existing) ? 202 : 200, existing);
+      return Status::Ok();
+    }
+    bool marked = false;
+    Result<Json> gone = DeleteOrMark(t, existing, options.version, &marked);
+    if (!gone.ok() && gone.status().code() == StatusCode::kConflict && options.version == 0) {
+      continue;  // written in between: look again (the caller named no version)
+    }
+    if (!gone.ok()) return gone.status();
+    if (!marked) {
+      if (t.store_type == kApiTokenType) authn_.Invalidate(t.name);
+      if (t.store_type == kUserType) authn_.InvalidateUser(t.name);
+    }
+    r.SendJson(marked ? 202 : 200, *gone);
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(Json deleted, store_.Delete(t.store_type, t.ns, t.name, expected));
-  if (t.store_type == kApiTokenType) authn_.Invalidate(t.name);
-  if (t.store_type == kUserType) authn_.InvalidateUser(t.name);
-  r.SendJson(200, deleted);
-  return Status::Ok();
+  return Conflict("the object kept changing while it was deleted; try again");
+}
+
+Result<Json> ResourceApi::DeleteOrMark(const Target& t, const Json& existing, int64_t expected,
+                                       bool* marked) {
+  *marked = HasFinalizers(existing);
+  if (!*marked) {
+    return store_.Delete(t.store_type, MetaNamespace(existing), MetaName(existing),
+                         expected > 0 ? expected : MetaResourceVersion(existing));
+  }
+  if (BeingDeleted(existing)) {
+    if (expected > 0 && expected != MetaResourceVersion(existing)) {
+      return Conflict("the object's resourceVersion is not " + std::to_string(expected));
+    }
+    return existing;  // already waiting on its finalizers
+  }
+  Json marking = existing;
+  marking["metadata"]["deletionTimestamp"] = FormatRfc3339(clock_.Now());
+  marking["metadata"]["deletionGracePeriodSeconds"] = 0;
+  if (expected > 0) marking["metadata"]["resourceVersion"] = std::to_string(expected);
+  return store_.Update(t.store_type, std::move(marking));
+}
+
+Result<Json> ResourceApi::FinishIfFinalized(const Target& t, Json updated) {
+  if (!BeingDeleted(updated) || HasFinalizers(updated)) return updated;
+  Result<Json> deleted = store_.Delete(t.store_type, MetaNamespace(updated), MetaName(updated),
+                                       MetaResourceVersion(updated));
+  // Written again meanwhile (the next write finishes it), or deleted by another: no error.
+  if (!deleted.ok() && deleted.status().code() != StatusCode::kConflict &&
+      deleted.status().code() != StatusCode::kNotFound) {
+    return deleted.status();
+  }
+  return updated;
 }
 
 // deletecollection: every object of the collection (its labelSelector's, when given) deleted,
-// one at a time; answers the list of what was deleted, as the API server does. An object
-// deleted meanwhile by someone else is skipped.
+// one at a time (or marked, when it has finalizers); answers the list of them, as the API server
+// does. An object deleted meanwhile by someone else is skipped.
 Status ResourceApi::DeleteCollection(const Target& t, const HttpRequest& req, HttpResponder& r) {
   ListOptions options;
   options.label_selector = req.Query("labelSelector");
@@ -807,6 +912,8 @@ Status ResourceApi::DeleteCollection(const Target& t, const HttpRequest& req, Ht
     RETURN_IF_ERROR(
         LabelSelector::Parse(options.label_selector).status().WithContext("labelSelector"));
   }
+  ASSIGN_OR_RETURN(DeleteOptions delete_options, ReadDeleteOptions(req));
+  (void)delete_options;  // checked: a policy other than Background is refused
   ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
   Json deleted = Json::array();
   for (Json& item : list.items) {
@@ -814,11 +921,15 @@ Status ResourceApi::DeleteCollection(const Target& t, const HttpRequest& req, Ht
       deleted.push_back(std::move(item));
       continue;
     }
-    Result<Json> gone = store_.Delete(t.store_type, MetaNamespace(item), MetaName(item), 0);
-    if (!gone.ok() && gone.status().code() == StatusCode::kNotFound) continue;
+    bool marked = false;
+    Result<Json> gone = DeleteOrMark(t, item, 0, &marked);
+    if (!gone.ok() && (gone.status().code() == StatusCode::kNotFound ||
+                       gone.status().code() == StatusCode::kConflict)) {
+      continue;  // deleted or changed meanwhile: the caller lists again
+    }
     if (!gone.ok()) return gone.status();
-    if (t.store_type == kApiTokenType) authn_.Invalidate(MetaName(item));
-    if (t.store_type == kUserType) authn_.InvalidateUser(MetaName(item));
+    if (!marked && t.store_type == kApiTokenType) authn_.Invalidate(MetaName(item));
+    if (!marked && t.store_type == kUserType) authn_.InvalidateUser(MetaName(item));
     deleted.push_back(std::move(gone).value());
   }
   r.SendJson(200, {{"apiVersion", t.type->ApiVersion()},

@@ -330,6 +330,53 @@ TEST_F(ResourceApiTest, AnApplyThatWouldCreateNeedsTheRightToCreate) {
   EXPECT_EQ(Call("GET", std::string(kJobs) + "/pi").status, 404);
 }
 
+TEST_F(ResourceApiTest, AnObjectWithFinalizersIsMarkedAndGoesWhenTheLastIsRemoved) {
+  const HttpHeaders merge = {{"Content-Type", "application/merge-patch+json"}};
+  Json job = Job("held");
+  job["metadata"]["finalizers"] = {"example.com/hold"};
+  ASSERT_EQ(Call("POST", kJobs, job.dump()).status, 201);
+  const std::string held = std::string(kJobs) + "/held";
+  HttpResult r = Call("DELETE", held);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_FALSE(TextAt(Body(r), {"metadata", "deletionTimestamp"}).empty()) << r.body;
+  const std::string version = TextAt(Body(r), {"metadata", "resourceVersion"});
+  r = Call("DELETE", held);
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(TextAt(Body(r), {"metadata", "resourceVersion"}), version) << "marked once";
+  EXPECT_EQ(Call("GET", held).status, 200);
+  // While it is being deleted it takes no new finalizer, and no write unmarks it.
+  r = Call("PATCH", held, R"({"metadata":{"finalizers":["example.com/hold","example.com/more"]}})",
+           "admin", merge);
+  EXPECT_EQ(r.status, 422) << r.body;
+  r = Call("PATCH", held, R"({"metadata":{"deletionTimestamp":null,"labels":{"a":"b"}}})", "admin",
+           merge);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(TextAt(Body(r), {"metadata", "deletionTimestamp"}).empty());
+  // The write that removes the last finalizer ends it.
+  r = Call("PATCH", held, R"({"metadata":{"finalizers":null}})", "admin", merge);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Call("GET", held).status, 404);
+}
+
+TEST_F(ResourceApiTest, DeleteOptionsCarryPreconditionsAndBackgroundPropagationOnly) {
+  ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
+  const std::string pi = std::string(kJobs) + "/pi";
+  EXPECT_EQ(Call("DELETE", pi, R"({"preconditions":{"uid":"not-its-uid"}})").status, 409);
+  HttpResult r = Call("DELETE", pi, R"({"propagationPolicy":"Orphan"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("propagationPolicy"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("DELETE", pi + "?propagationPolicy=Sideways").status, 400);
+  EXPECT_EQ(Call("DELETE", pi, R"({"propagationPolicy":5})").status, 400);
+  EXPECT_EQ(Call("DELETE", pi, R"({"preconditions":"x"})").status, 400);
+  const std::string uid = TextAt(Body(Call("GET", pi)), {"metadata", "uid"});
+  r = Call("DELETE", pi,
+           R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background",)"
+           R"("preconditions":{"uid":")" +
+               uid + R"("}})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Call("GET", pi).status, 404);
+}
+
 TEST_F(ResourceApiTest, DeleteRemovesTheObject) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   HttpResult r = Call("DELETE", std::string(kJobs) + "/pi");

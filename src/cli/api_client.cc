@@ -25,6 +25,8 @@ StatusCode StatusCodeForHttp(int http_status) {
       return StatusCode::kNotFound;
     case 409:
       return StatusCode::kConflict;
+    case 410:
+      return StatusCode::kExpired;
     case 413:
       return StatusCode::kResourceExhausted;
     case 422:

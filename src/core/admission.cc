@@ -12,7 +12,7 @@ namespace {
 
 // The store's own metadata: what a writer sends there is replaced.
 constexpr const char* kSystemFields[] = {"uid", "creationTimestamp", "generation",
-                                         "deletionTimestamp"};
+                                         "deletionTimestamp", "deletionGracePeriodSeconds"};
 
 // A string field of metadata, or "" when absent or null; InvalidArgument when another type.
 Result<std::string> MetaText(const Json& meta, const char* field) {
@@ -51,6 +51,24 @@ Status CheckIdentity(const ResourceType& type, Json& obj) {
   RETURN_IF_ERROR(MetaText(meta, "name").status());
   RETURN_IF_ERROR(MetaText(meta, "generateName").status());
   RETURN_IF_ERROR(MetaText(meta, "resourceVersion").status());
+  return Status::Ok();
+}
+
+// Kubernetes' rule: once an object is being deleted, its finalizers may be removed, not added
+// (else it might never go).
+Status NoNewFinalizersWhileDeleting(const Json& stored, const Json& obj) {
+  if (TextAt(stored, {"metadata", "deletionTimestamp"}).empty()) return Status::Ok();
+  const Json& before = At(stored, {"metadata", "finalizers"});
+  for (const Json& finalizer : At(obj, {"metadata", "finalizers"})) {
+    if (before.is_array() && std::find(before.begin(), before.end(), finalizer) != before.end()) {
+      continue;
+    }
+    const std::string message =
+        "no new finalizers can be added if the object is being deleted, found new finalizers " +
+        finalizer.dump(-1, ' ', false, Json::error_handler_t::replace);
+    return Invalid(MetaName(stored) + " is invalid: metadata.finalizers: " + message,
+                   {{"metadata.finalizers", message, "FieldValueForbidden"}});
+  }
   return Status::Ok();
 }
 
@@ -168,6 +186,9 @@ Status Admit(const ResourceType& type, const Admission& how, Json& obj,
   const std::string what = type.kind + " " + Quote(MetaName(obj));
   RETURN_IF_ERROR(CheckSchema(type, how, obj, what, warnings));
   if (how.op == WriteOp::kUpdateStatus) return Status::Ok();  // rules are about the spec
+  if (how.op == WriteOp::kUpdate) {
+    RETURN_IF_ERROR(NoNewFinalizersWhileDeleting(*how.stored, obj));
+  }
   if (type.validate) {
     RETURN_IF_ERROR(AsInvalid(type.validate(obj, how.op == WriteOp::kCreate), what));
   }

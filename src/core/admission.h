@@ -16,16 +16,17 @@
 //     the namespace is a DNS-1123 name for a namespaced kind and absent for a cluster-scoped one;
 //     the name is a DNS-1123 name. On create, a `generateName` with no name gives the name: the
 //     prefix (cut to leave room for the suffix) plus five random characters.
-//  2. The platform's fields: `uid`, `creationTimestamp`, `generation` and `deletionTimestamp`
-//     are the store's. A create drops them (and `resourceVersion` and the status); an update keeps
-//     the stored ones whatever the writer sent, and the stored status (status has its own write);
-//     `resourceVersion` stays as the writer's precondition (absent: last write wins).
-//     A status write (kUpdateStatus) takes only the status (and the precondition) from `obj`: the
-//     rest is the stored object.
+//  2. The platform's fields: `uid`, `creationTimestamp`, `generation`, `deletionTimestamp` and
+//     `deletionGracePeriodSeconds` are the store's. A create drops them (and `resourceVersion` and
+//     the status); an update keeps the stored ones whatever the writer sent, and the stored status
+//     (status has its own write); `resourceVersion` stays as the writer's precondition (absent:
+//     last write wins). A status write (kUpdateStatus) takes only the status (and the precondition)
+//     from `obj`: the rest is the stored object.
 //  3. The kind's schema: types, required fields, enums, ranges, defaults; unknown fields at any
 //     depth are pruned and reported as warnings, or refused (FieldValidation::kStrict).
 //  4. The kind's rules (`ResourceType::validate`) on create and update, and its update rule
-//     (`ResourceType::validate_update`, which sees the stored object) on update.
+//     (`ResourceType::validate_update`, which sees the stored object) on update; and
+//     Kubernetes' own: an object being deleted (deletionTimestamp set) takes no new finalizers.
 // Everything refused is a kInvalid Status (HTTP 422) naming each offending field in its causes,
 // except a malformed identity (wrong apiVersion, a name that is no name), which is
 // kInvalidArgument (400), as Kubernetes answers.

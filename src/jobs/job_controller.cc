@@ -144,6 +144,20 @@ Status JobController::CleanUpOrphans(const std::string& ns, const std::string& j
 }
 
 Status JobController::DeleteJobAndPods(const Json& job) {
+  const Json& finalizers = At(job, {"metadata", "finalizers"});
+  if (finalizers.is_array() && !finalizers.empty()) {
+    // Held by its finalizers, as a delete through the API would be: marked, and deleted (pods
+    // too) once whoever put them there removes them.
+    if (!TextAt(job, {"metadata", "deletionTimestamp"}).empty()) return Status::Ok();
+    Json marked = job;
+    marked["metadata"]["deletionTimestamp"] = FormatRfc3339(clock_.Now());
+    marked["metadata"]["deletionGracePeriodSeconds"] = 0;
+    auto updated = store_.Update(kJobType, marked);
+    if (!updated.ok() && updated.status().code() != StatusCode::kNotFound) {
+      return updated.status();
+    }
+    return Status::Ok();
+  }
   auto deleted =
       store_.Delete(kJobType, MetaNamespace(job), MetaName(job), MetaResourceVersion(job));
   if (!deleted.ok() && deleted.status().code() != StatusCode::kNotFound) return deleted.status();

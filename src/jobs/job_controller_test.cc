@@ -253,6 +253,21 @@ TEST_F(JobControllerTest, TtlAfterFinishedDeletesTheJobAndItsPods) {
   EXPECT_TRUE(Pods("short").empty());
 }
 
+TEST_F(JobControllerTest, TtlAfterFinishedLeavesAJobWithFinalizersMarkedForThem) {
+  Json job = MakeJob("held", {{"ttlSecondsAfterFinished", 30}});
+  job["metadata"]["finalizers"] = {"example.com/hold"};
+  Apply(job);
+  Reconcile("held");
+  ASSERT_TRUE(backend_.Finish(Id(Pods("held")[0]), 0).ok());
+  Reconcile("held");
+  clock_.Advance(seconds(31));
+  Reconcile("held");
+  Reconcile("held");
+  Json marked = GetJob("held");
+  EXPECT_FALSE(TextAt(marked, {"metadata", "deletionTimestamp"}).empty());
+  EXPECT_EQ(Pods("held").size(), 1u) << "its pods go with it, when its finalizers let it go";
+}
+
 TEST_F(JobControllerTest, DeletingAJobStopsAndRemovesItsPods) {
   Apply(MakeJob("gone"));
   Reconcile("gone");

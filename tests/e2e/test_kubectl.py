@@ -195,6 +195,21 @@ def test_server_side_apply_owns_fields_and_names_another_managers(kubectl, skiff
     kubectl("apply", "--server-side", "-f", "-", input=job)
 
 
+def test_finalizers_hold_a_deleted_object_until_they_are_removed(kubectl):
+    held = CONFIG_MAP.replace("name: settings", "name: held").replace(
+        "  labels: {app: demo}", "  labels: {app: demo}\n  finalizers: [example.com/hold]")
+    kubectl("apply", "-f", "-", input=held)
+    assert 'configmap "held" deleted' in kubectl("delete", "cm", "held", "--wait=false").stdout
+    live = json.loads(kubectl("get", "cm", "held", "-o", "json").stdout)
+    assert live["metadata"]["deletionTimestamp"], live["metadata"]
+    kubectl("patch", "cm", "held", "--type=json",
+            "-p", '[{"op": "remove", "path": "/metadata/finalizers"}]')
+    assert "NotFound" in kubectl("get", "cm", "held", check=False).stderr
+    kubectl("apply", "-f", "-", input=CONFIG_MAP.replace("name: settings", "name: kept"))
+    orphan = kubectl("delete", "cm", "kept", "--cascade=orphan", check=False)
+    assert orphan.returncode != 0 and "propagationPolicy" in orphan.stderr, orphan.stderr
+
+
 def test_a_custom_kind_is_applied_and_patched_with_merge_patches(kubectl):
     run = """
 apiVersion: kubeflow.org/v1
