@@ -54,6 +54,81 @@ Json GroupJson(const std::string& name, const std::vector<std::string>& versions
   return {{"name", name}, {"versions", list}, {"preferredVersion", list.at(0)}};
 }
 
+// Aggregated discovery (apidiscovery.k8s.io/v2): what a client offering it in Accept gets from
+// /api and /apis instead, every group version's resources in one answer.
+constexpr char kAggregatedType[] =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+bool WantsAggregated(const HttpRequest& req) {
+  const std::string accept = req.Header("accept");
+  size_t start = 0;
+  while (start <= accept.size()) {
+    size_t end = accept.find(',', start);
+    if (end == std::string::npos) end = accept.size();
+    std::string range = accept.substr(start, end - start);
+    range.erase(std::remove(range.begin(), range.end(), ' '), range.end());
+    if (range.starts_with("application/json;") &&
+        range.find(";g=apidiscovery.k8s.io") != std::string::npos &&
+        range.find(";v=v2") != std::string::npos && range.find(";v=v2beta1") == std::string::npos &&
+        range.find(";as=APIGroupDiscoveryList") != std::string::npos) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+// One group version in aggregated discovery's shape, from its APIResourceList: each
+// subresource ("jobs/status") listed under its resource.
+Json VersionDiscovery(const TypeRegistry& types, const std::string& group,
+                      const std::string& version) {
+  const Json list = ApiResourceList(types, group, version);
+  Json resources = Json::array();
+  std::map<std::string, size_t> position;
+  for (const Json& r : list["resources"]) {
+    const std::string name = r.value("name", "");
+    const Json kind = {{"group", group}, {"version", version}, {"kind", r.value("kind", "")}};
+    const size_t slash = name.find('/');
+    if (slash == std::string::npos) {
+      Json resource = {{"resource", name},
+                       {"responseKind", kind},
+                       {"scope", r.value("namespaced", false) ? "Namespaced" : "Cluster"},
+                       {"singularResource", r.value("singularName", "")},
+                       {"verbs", r.value("verbs", Json::array())}};
+      if (r.contains("shortNames")) resource["shortNames"] = r["shortNames"];
+      if (r.contains("categories")) resource["categories"] = r["categories"];
+      position[name] = resources.size();
+      resources.push_back(std::move(resource));
+      continue;
+    }
+    auto parent = position.find(name.substr(0, slash));
+    if (parent == position.end()) continue;
+    resources[parent->second]["subresources"].push_back(
+        {{"subresource", name.substr(slash + 1)},
+         {"responseKind", kind},
+         {"verbs", r.value("verbs", Json::array())}});
+  }
+  return {{"version", version}, {"resources", std::move(resources)}, {"freshness", "Current"}};
+}
+
+// /api's (`core`) or /apis' groups as an APIGroupDiscoveryList.
+void SendAggregated(const TypeRegistry& types, bool core, HttpResponder& r) {
+  Json items = Json::array();
+  for (const auto& [name, versions] : GroupVersions(types)) {
+    if (name.empty() != core) continue;
+    Json listed = Json::array();
+    for (const std::string& v : versions) listed.push_back(VersionDiscovery(types, name, v));
+    items.push_back({{"metadata", core ? Json::object() : Json{{"name", name}}},
+                     {"versions", std::move(listed)}});
+  }
+  r.SendJson(200,
+             {{"kind", "APIGroupDiscoveryList"},
+              {"apiVersion", "apidiscovery.k8s.io/v2"},
+              {"metadata", Json::object()},
+              {"items", std::move(items)}},
+             {{"content-type", kAggregatedType}, {"vary", "Accept"}});
+}
+
 }  // namespace
 
 Json ApiResourceList(const TypeRegistry& types, const std::string& group,
@@ -104,6 +179,7 @@ void AddDiscoveryRoutes(Router& router, const TypeRegistry& types) {
       [](const HttpRequest&, HttpResponder& r) { r.SendJson(200, VersionJson()); },
       /*requires_auth=*/false);
   router.Add("GET", "/api", [&types](const HttpRequest& req, HttpResponder& r) {
+    if (WantsAggregated(req)) return SendAggregated(types, /*core=*/true, r);
     Json versions = Json::array();
     auto groups = GroupVersions(types);
     if (auto core = groups.find(""); core != groups.end()) versions = core->second;
@@ -123,7 +199,8 @@ void AddDiscoveryRoutes(Router& router, const TypeRegistry& types) {
     }
     r.SendJson(200, ApiResourceList(types, "", version));
   });
-  router.Add("GET", "/apis", [&types](const HttpRequest&, HttpResponder& r) {
+  router.Add("GET", "/apis", [&types](const HttpRequest& req, HttpResponder& r) {
+    if (WantsAggregated(req)) return SendAggregated(types, /*core=*/false, r);
     Json groups = Json::array();
     for (const auto& [name, versions] : GroupVersions(types)) {
       if (!name.empty()) groups.push_back(GroupJson(name, versions));

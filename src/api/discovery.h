@@ -10,8 +10,11 @@
 //                                 verbs, short names, and its status (and pods' log) subresource
 //
 // Built from the TypeRegistry, so a kind a module registers is discoverable with nothing more.
-// /version answers without a token, as the API server's does; the rest need one. Aggregated
-// discovery (application/json;g=apidiscovery.k8s.io) is not served: clients fall back to these.
+// A client that offers aggregated discovery in Accept
+// (application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList, as kubectl and client-go
+// do) gets from /api and /apis an APIGroupDiscoveryList instead: every group version's resources
+// with their subresources, in one answer, so discovery costs two requests, not one per group.
+// /version answers without a token, as the API server's does; the rest need one.
 //
 //   AddDiscoveryRoutes(router, TypeRegistry::Global());
 //

@@ -1007,6 +1007,51 @@ TEST_F(ResourceApiTest, DiscoveryListsEveryServedKindAsTheApiServerDoes) {
   EXPECT_EQ(Call("GET", "/api/v2").status, 404);
 }
 
+TEST_F(ResourceApiTest, AggregatedDiscoveryAnswersClientsThatOfferIt) {
+  // What client-go sends (discovery_client.go): aggregated v2 first, then the legacy forms.
+  const HttpHeaders accept = {
+      {"Accept",
+       "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+       "application/json;q=0.9,*/*;q=0.8"}};
+  HttpResult r = Call("GET", "/apis", "", "admin", accept);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"],
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+  Json list = Body(r);
+  EXPECT_EQ(list["kind"], "APIGroupDiscoveryList");
+  EXPECT_EQ(list["apiVersion"], "apidiscovery.k8s.io/v2");
+  Json batch;
+  for (const Json& g : list["items"]) {
+    EXPECT_NE(TextAt(g, {"metadata", "name"}), "") << "the core group is under /api";
+    if (TextAt(g, {"metadata", "name"}) == "batch") batch = g;
+  }
+  ASSERT_EQ(batch["versions"].size(), 1u) << list.dump();
+  EXPECT_EQ(batch["versions"][0]["version"], "v1");
+  EXPECT_EQ(batch["versions"][0]["freshness"], "Current");
+  const Json& jobs = batch["versions"][0]["resources"][0];
+  EXPECT_EQ(jobs["resource"], "jobs");
+  EXPECT_EQ(jobs["responseKind"], Json({{"group", "batch"}, {"version", "v1"}, {"kind", "Job"}}));
+  EXPECT_EQ(jobs["scope"], "Namespaced");
+  EXPECT_EQ(jobs["singularResource"], "job");
+  EXPECT_EQ(jobs["shortNames"], Json::array({"job"}));
+  EXPECT_EQ(jobs["subresources"][0]["subresource"], "status");
+  EXPECT_EQ(jobs["subresources"][0]["verbs"], Json::array({"get", "patch", "update"}));
+
+  Json core = Body(Call("GET", "/api", "", "admin", accept));
+  ASSERT_EQ(core["items"].size(), 1u);
+  std::map<std::string, Json> by_name;
+  for (const Json& res : core["items"][0]["versions"][0]["resources"])
+    by_name[res["resource"]] = res;
+  ASSERT_TRUE(by_name.count("pods"));
+  EXPECT_EQ(by_name["pods"]["subresources"][1]["subresource"], "log");
+  EXPECT_TRUE(by_name.count("namespaces"));
+  // A client that offers only the legacy forms (or v2beta1) gets them.
+  r = Call(
+      "GET", "/apis", "", "admin",
+      {{"Accept", "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"}});
+  EXPECT_EQ(Body(r)["kind"], "APIGroupList");
+}
+
 TEST_F(ResourceApiTest, ProfilesAreNamespacesEachUserSeesTheirsOnly) {
   Json profile = {{"apiVersion", "kubeflow.org/v1"},
                   {"kind", "Profile"},

@@ -54,8 +54,14 @@ def test_the_kubeconfig_points_at_https_with_the_homes_ca(kubectl, skiff):
     assert "version difference" not in kubectl("version").stderr, "no version skew to warn of"
 
 
-def test_get_namespaces_and_api_resources(kubectl):
+def test_get_namespaces_and_api_resources(kubectl, tmp_path):
     assert kubectl("get", "ns", "-o", "name").stdout.split() == ["namespace/default"]
+    # Aggregated discovery: with an empty cache, /api and /apis answer everything, and no group
+    # version is asked for on its own.
+    fresh = kubectl("api-resources", "--no-headers", "--cache-dir", str(tmp_path), "-v=6")
+    asked = [line for line in fresh.stderr.splitlines() if "GET" in line and "/api" in line]
+    assert any("/apis?" in line or "/apis\"" in line for line in asked), fresh.stderr
+    assert not any("/apis/batch/v1" in line for line in asked), asked
     resources = kubectl("api-resources", "--no-headers").stdout
     rows = {line.split()[0]: line.split() for line in resources.splitlines()}
     assert {"pods", "jobs", "pipelineruns", "namespaces", "secrets"} <= set(rows), resources
