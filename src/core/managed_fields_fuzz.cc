@@ -16,6 +16,7 @@
 #include "core/managed_fields.h"
 #include "core/schema.h"
 #include "core/testing/fuzz_check.h"
+#include "core/testing/fuzz_input.h"
 
 namespace {
 
@@ -34,12 +35,10 @@ const skiff::Json& KeyedSchema() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
-  const size_t newline = input.find('\n');
-  if (newline == std::string::npos) return 0;
-  auto live = skiff::ParseJson(input.substr(0, newline), "live");
-  auto config = skiff::ParseJson(input.substr(newline + 1), "config");
-  if (!live.ok() || !config.ok()) return 0;
-  const skiff::Json* live_object = live->is_object() ? &*live : nullptr;
+  auto docs = skiff::TwoJsonDocuments(data, size);
+  if (!docs) return 0;
+  const skiff::Json* live_object = docs->first.is_object() ? &docs->first : nullptr;
+  const skiff::Json* config = &docs->second;
   const skiff::FieldManager manager{.manager = "fuzz",
                                     .api_version = "batch/v1",
                                     .subresource = "",

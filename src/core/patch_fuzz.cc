@@ -14,6 +14,7 @@
 #include "core/patch.h"
 #include "core/schema.h"
 #include "core/testing/fuzz_check.h"
+#include "core/testing/fuzz_input.h"
 
 namespace {
 
@@ -40,11 +41,10 @@ const skiff::Json& MergingSchema() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
-  const size_t newline = input.find('\n');
-  if (newline == std::string::npos) return 0;
-  auto doc = skiff::ParseJson(input.substr(0, newline), "document");
-  auto patch = skiff::ParseJson(input.substr(newline + 1), "patch");
-  if (!doc.ok() || !patch.ok()) return 0;
+  auto docs = skiff::TwoJsonDocuments(data, size);
+  if (!docs) return 0;
+  skiff::Json* doc = &docs->first;
+  const skiff::Json* patch = &docs->second;
   const skiff::Json before = *doc;
   skiff::Status st = patch->is_array() ? skiff::ApplyJsonPatch(*doc, *patch)
                                        : skiff::StrategicMergePatch(*doc, *patch, MergingSchema());

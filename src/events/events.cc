@@ -144,16 +144,17 @@ EventRecorder::EventRecorder(Store& store, Clock& clock, std::string component)
 
 void EventRecorder::Normal(const Json& object, const std::string& reason,
                            const std::string& message) {
-  Result<Json> recorded = Record(object, "Normal", reason, message);
-  if (!recorded.ok()) {
-    LogWarn("recording an event failed",
-            {{"reason", reason}, {"error", recorded.status().ToString()}});
-  }
+  RecordOrLog(object, "Normal", reason, message);
 }
 
 void EventRecorder::Warning(const Json& object, const std::string& reason,
                             const std::string& message) {
-  Result<Json> recorded = Record(object, "Warning", reason, message);
+  RecordOrLog(object, "Warning", reason, message);
+}
+
+void EventRecorder::RecordOrLog(const Json& object, const std::string& type,
+                                const std::string& reason, const std::string& message) {
+  Result<Json> recorded = Record(object, type, reason, message);
   if (!recorded.ok()) {
     LogWarn("recording an event failed",
             {{"reason", reason}, {"error", recorded.status().ToString()}});

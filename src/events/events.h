@@ -42,6 +42,9 @@ class EventRecorder {
                       const std::string& message);
 
  private:
+  void RecordOrLog(const Json& object, const std::string& type, const std::string& reason,
+                   const std::string& message);
+
   Store& store_;
   Clock& clock_;
   const std::string component_;
