@@ -87,6 +87,17 @@ def test_a_job_runs_and_logs_through_kubectl(kubectl):
     assert "NotFound" in kubectl("get", "job", "hello", check=False).stderr
 
 
+def test_logs_follow_a_running_pod_until_it_ends(kubectl):
+    kubectl("create", "--validate=false", "-f", "-",
+            input=busybox_job_yaml("ticker", "for i in 1 2 3; do echo tick $i; sleep 1; done"))
+    kubectl("wait", "--for=jsonpath={.status.active}=1", "job/ticker", "--timeout=60s")
+    # Started while the pod runs: kubectl returns once the pod has ended, with every line.
+    followed = kubectl("logs", "-f", "job/ticker", timeout=60)
+    assert followed.stdout == "tick 1\ntick 2\ntick 3\n", followed.stdout
+    kubectl("wait", "--for=condition=Complete", "job/ticker", "--timeout=60s")
+    assert kubectl("logs", "job/ticker", "--tail=1").stdout == "tick 3\n"
+
+
 def test_another_users_token_sees_only_their_namespace_and_gets_403_elsewhere(kubectl, skiff):
     skiff.cli("user", "create", "kate")
     kate = skiff.cli("token", "create", "--user", "kate").stdout.strip()
