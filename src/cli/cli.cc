@@ -48,7 +48,7 @@ int RunCli(int argc, char** argv) {
       ->add_option("--watch-history", up.watch_history_seconds,
                    "seconds of change history kept for watches to resume from; older versions "
                    "get 410 Expired (0: keep all) (SKIFF_WATCH_HISTORY)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(int64_t{0}, int64_t{10} * 365 * 24 * 3600))  // up to ten years
       ->envname("SKIFF_WATCH_HISTORY")
       ->capture_default_str();
   // One flag per setting the modules registered (--job-backoff-ms, ...).

@@ -1,7 +1,9 @@
 #include "core/managed_fields.h"
 
+#include <algorithm>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "core/text.h"
 
@@ -81,26 +83,32 @@ std::string KeyName(const Json& element, const std::vector<std::string>& keys) {
   return named.empty() ? "" : "k:" + Text(named);
 }
 
-// The name of each element of `list` read as `shape`; none when the list is one value (atomic, or
-// an element without a key, or two elements with the same one).
-std::optional<std::vector<std::string>> ElementNames(const Json& list, const ListShape& shape) {
-  if (shape.kind == ListShape::Kind::kAtomic || !list.is_array()) return std::nullopt;
+// The elements of a list read as keyed or as a set: each one's name, and where each name is (a
+// hash lookup: lists are as long as a request body allows).
+struct Elements {
   std::vector<std::string> names;
-  std::set<std::string> seen;
+  std::unordered_map<std::string, size_t> index;
+
+  std::optional<size_t> Find(const std::string& name) const {
+    auto it = index.find(name);
+    return it == index.end() ? std::nullopt : std::optional<size_t>(it->second);
+  }
+};
+
+// The elements of `list` read as `shape`; none when the list is one value (atomic, or an element
+// without a key, or two elements with the same one).
+std::optional<Elements> ElementNames(const Json& list, const ListShape& shape) {
+  if (shape.kind == ListShape::Kind::kAtomic || !list.is_array()) return std::nullopt;
+  Elements elements;
   for (const Json& element : list) {
     std::string name =
         shape.kind == ListShape::Kind::kMap ? KeyName(element, shape.keys) : "v:" + Text(element);
-    if (name.empty() || !seen.insert(name).second) return std::nullopt;
-    names.push_back(std::move(name));
+    if (name.empty() || !elements.index.emplace(name, elements.names.size()).second) {
+      return std::nullopt;
+    }
+    elements.names.push_back(std::move(name));
   }
-  return names;
-}
-
-std::optional<size_t> IndexOf(const std::vector<std::string>& names, const std::string& name) {
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return i;
-  }
-  return std::nullopt;
+  return elements;
 }
 
 // What field sets leave out: apiVersion, kind, the metadata the server sets and, outside the
@@ -174,7 +182,7 @@ Json MergeApplied(const Json& live, const Json& config, const Json& schema) {
     if (!live_names || !config_names) return config;
     Json out = live;
     for (size_t i = 0; i < config.size(); ++i) {
-      if (auto j = IndexOf(*live_names, (*config_names)[i])) {
+      if (auto j = live_names->Find(config_names->names[i])) {
         out[*j] = shape.kind == ListShape::Kind::kMap
                       ? MergeApplied(live[*j], config[i], ItemSchema(schema))
                       : config[i];
@@ -264,7 +272,7 @@ struct FieldSetAccess {
       FieldSet element =
           shape.kind == ListShape::Kind::kMap ? Of(value[i], ItemSchema(schema)) : FieldSet();
       element.member_ = true;
-      s.children_[(*names)[i]] = std::move(element);
+      s.children_[names->names[i]] = std::move(element);
     }
     return s;
   }
@@ -295,8 +303,8 @@ struct FieldSetAccess {
     if (before_names && after_names && !before->empty() && !after->empty()) {
       const Json& items = ItemSchema(schema);
       auto element = [&](const std::string& name) {
-        auto b = IndexOf(*before_names, name);
-        auto a = IndexOf(*after_names, name);
+        auto b = before_names->Find(name);
+        auto a = after_names->Find(name);
         FieldSet c;
         if (a && b) {
           if (shape.kind == ListShape::Kind::kMap)
@@ -309,9 +317,9 @@ struct FieldSetAccess {
         }
         if (!c.empty()) s.children_[name] = std::move(c);
       };
-      for (const std::string& name : *before_names) element(name);
-      for (const std::string& name : *after_names) {
-        if (!IndexOf(*before_names, name)) element(name);
+      for (const std::string& name : before_names->names) element(name);
+      for (const std::string& name : after_names->names) {
+        if (!before_names->Find(name)) element(name);
       }
       return s;
     }
@@ -322,6 +330,9 @@ struct FieldSetAccess {
   // Removes from `value` each member of `remove` that `others` has nothing of.
   static void Prune(Json& value, const FieldSet& remove, const FieldSet* others,
                     const Json& schema) {
+    // A list's elements are found by name once, and the ones to go erased last, from the end.
+    const std::optional<Elements> elements = ElementNames(value, ShapeOf(schema));
+    std::vector<size_t> erased;
     for (const auto& [name, child] : remove.children_) {
       const FieldSet* other = nullptr;
       if (others != nullptr) {
@@ -337,19 +348,18 @@ struct FieldSetAccess {
         } else {
           Prune(*it, child, other, PropertySchema(schema, key));
         }
-      } else if (value.is_array()) {
-        const ListShape shape = ShapeOf(schema);
-        auto names = ElementNames(value, shape);
-        if (!names) continue;
-        auto index = IndexOf(*names, name);
+      } else if (elements) {
+        auto index = elements->Find(name);
         if (!index) continue;
         if (child.member_ && other == nullptr) {
-          value.erase(*index);
+          erased.push_back(*index);
         } else {
           Prune(value[*index], child, other, ItemSchema(schema));
         }
       }
     }
+    std::sort(erased.rbegin(), erased.rend());
+    for (size_t index : erased) value.erase(index);
   }
 
   static FieldSet Read(const Json& fields) {

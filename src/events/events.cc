@@ -171,7 +171,10 @@ Result<Json> EventRecorder::Record(const Json& object, const std::string& type,
   // One event per (object, type, reason, message, component): a repeat counts it up.
   const std::string key =
       Sha256Hex(uid + '\n' + type + '\n' + reason + '\n' + note + '\n' + component_).substr(0, 16);
-  const std::string event_name = name.substr(0, kMaxName - key.size() - 1) + "." + key;
+  // The object's name, cut to leave room for the key and not ending in '-' or '.'.
+  std::string prefix = name.substr(0, kMaxName - key.size() - 1);
+  while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
+  const std::string event_name = prefix + "." + key;
   const std::string now = FormatRfc3339(clock_.Now());
   for (int attempt = 0; attempt < 3; ++attempt) {
     Result<Json> existing = store_.Get(kEventType, ns, event_name);
@@ -215,13 +218,15 @@ void Register(ModuleRegistry& modules) {
   modules.AddSetting({"event-ttl-seconds",
                       "how long an event is kept after it last happened, in seconds",
                       std::to_string(kDefaultEventTtl.count()), /*integer=*/true});
-  modules.AddController("events",
-                        [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
-                          const std::chrono::seconds ttl(
-                              ctx.IntSetting("event-ttl-seconds", kDefaultEventTtl.count()));
-                          return std::unique_ptr<Controller>(
-                              std::make_unique<EventTtlController>(ctx.store, ctx.clock, ttl));
-                        });
+  modules.AddController(
+      "events", [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
+        // At most ten years: the clock's arithmetic must not overflow.
+        const std::chrono::seconds ttl(
+            std::min<int64_t>(ctx.IntSetting("event-ttl-seconds", kDefaultEventTtl.count()),
+                              int64_t{10} * 365 * 24 * 3600));
+        return std::unique_ptr<Controller>(
+            std::make_unique<EventTtlController>(ctx.store, ctx.clock, ttl));
+      });
 }
 
 }  // namespace skiff::events
