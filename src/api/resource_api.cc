@@ -112,8 +112,9 @@ bool HasFinalizers(const Json& obj) {
 // DeleteOptions (meta/v1), from the body kubectl, client-go and the Python client send, or from
 // the query.
 struct DeleteOptions {
-  std::string uid;      // preconditions.uid
-  int64_t version = 0;  // preconditions.resourceVersion or ?resourceVersion=; 0: none
+  bool dry_run = false;  // dryRun: ["All"], as kubectl delete --dry-run=server sends it
+  std::string uid;       // preconditions.uid
+  int64_t version = 0;   // preconditions.resourceVersion or ?resourceVersion=; 0: none
 };
 
 Result<DeleteOptions> ReadDeleteOptions(const HttpRequest& req) {
@@ -137,6 +138,12 @@ Result<DeleteOptions> ReadDeleteOptions(const HttpRequest& req) {
     }
     if (const Json& pre = At(body, {"preconditions"}); !pre.is_null() && !pre.is_object()) {
       return InvalidArgument("preconditions: must be an object");
+    }
+    for (const Json& dry : At(body, {"dryRun"})) {
+      if (dry != Json("All"))
+        return InvalidArgument("dryRun: Unsupported value: " +
+                               dry.dump(-1, ' ', false, Json::error_handler_t::replace));
+      options.dry_run = true;
     }
     RETURN_IF_ERROR(text({"preconditions", "uid"}, "preconditions.uid", options.uid));
     RETURN_IF_ERROR(
@@ -850,7 +857,7 @@ Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponde
       return Conflict("Precondition failed: UID in precondition: " + options.uid +
                       ", UID in object meta: " + MetaUid(existing));
     }
-    if (t.dry_run) {
+    if (t.dry_run || options.dry_run) {
       r.SendJson(HasFinalizers(existing) ? 202 : 200, existing);
       return Status::Ok();
     }
@@ -913,11 +920,11 @@ Status ResourceApi::DeleteCollection(const Target& t, const HttpRequest& req, Ht
         LabelSelector::Parse(options.label_selector).status().WithContext("labelSelector"));
   }
   ASSIGN_OR_RETURN(DeleteOptions delete_options, ReadDeleteOptions(req));
-  (void)delete_options;  // checked: a policy other than Background is refused
+  const bool dry_run = t.dry_run || delete_options.dry_run;
   ASSIGN_OR_RETURN(ListResult list, store_.List(t.store_type, t.ns, options));
   Json deleted = Json::array();
   for (Json& item : list.items) {
-    if (t.dry_run) {
+    if (dry_run) {
       deleted.push_back(std::move(item));
       continue;
     }

@@ -368,6 +368,10 @@ TEST_F(ResourceApiTest, DeleteOptionsCarryPreconditionsAndBackgroundPropagationO
   EXPECT_EQ(Call("DELETE", pi + "?propagationPolicy=Sideways").status, 400);
   EXPECT_EQ(Call("DELETE", pi, R"({"propagationPolicy":5})").status, 400);
   EXPECT_EQ(Call("DELETE", pi, R"({"preconditions":"x"})").status, 400);
+  // kubectl delete --dry-run=server says so in the body: nothing goes.
+  EXPECT_EQ(Call("DELETE", pi, R"({"dryRun":["All"]})").status, 200);
+  EXPECT_EQ(Call("DELETE", pi, R"({"dryRun":["Some"]})").status, 400);
+  EXPECT_EQ(Call("GET", pi).status, 200);
   const std::string uid = TextAt(Body(Call("GET", pi)), {"metadata", "uid"});
   r = Call("DELETE", pi,
            R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background",)"

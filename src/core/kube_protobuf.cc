@@ -79,6 +79,12 @@ const Message kSecret{{{1, "metadata", As::kMessage, &kObjectMeta},
                        {3, "type", As::kString},
                        {4, "stringData", As::kStringMap},
                        {5, "immutable", As::kBool}}};
+const Message kPreconditions{{{1, "uid", As::kString}, {2, "resourceVersion", As::kString}}};
+const Message kDeleteOptions{{{1, "gracePeriodSeconds", As::kInt},
+                              {2, "preconditions", As::kMessage, &kPreconditions},
+                              {3, "orphanDependents", As::kBool},
+                              {4, "propagationPolicy", As::kString},
+                              {5, "dryRun", As::kStrings}}};
 const Message kTime{{{1, "seconds", As::kInt}, {2, "nanos", As::kInt}}};
 
 const Message* MessageOf(const std::string& api_version, const std::string& kind) {
@@ -87,6 +93,8 @@ const Message* MessageOf(const std::string& api_version, const std::string& kind
       {{"authorization.k8s.io/v1", "SelfSubjectRulesReview"}, &kRulesReview},
       {{"v1", "ConfigMap"}, &kConfigMap},
       {{"v1", "Secret"}, &kSecret}};
+  // A typed client's delete sends its options under its own group version.
+  if (kind == "DeleteOptions") return &kDeleteOptions;
   auto it = kinds.find({api_version, kind});
   return it == kinds.end() ? nullptr : it->second;
 }

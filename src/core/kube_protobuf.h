@@ -2,8 +2,8 @@
 // into the JSON the API serves. client-go's generated clients (kubectl's typed calls: `kubectl
 // auth can-i`, `kubectl create configmap`, ...) send Kubernetes' own kinds this way and do not
 // fall back to JSON, so Skiff reads the kinds those calls send: SelfSubjectAccessReview,
-// SelfSubjectRulesReview, ConfigMap and Secret (with their ObjectMeta). Answers are JSON, which
-// those clients accept.
+// SelfSubjectRulesReview, ConfigMap and Secret (with their ObjectMeta), and the DeleteOptions a
+// typed client's delete carries. Answers are JSON, which those clients accept.
 //
 // The encoding: the bytes "k8s\0", then a runtime.Unknown message (typeMeta {apiVersion, kind},
 // raw: the object's own message, as k8s.io/api's generated.proto numbers its fields).

@@ -63,6 +63,16 @@ TEST(KubeProtobufTest, ReadsAConfigMapAndASecretWithTheirMetadata) {
   EXPECT_EQ((*secret)["type"], "Opaque");
 }
 
+TEST(KubeProtobufTest, ReadsTheDeleteOptionsOfATypedClientsDelete) {
+  const std::string raw = Number(1, 0) + Bytes(2, Bytes(1, "uid-1") + Bytes(2, "7")) +
+                          Bytes(4, "Background") + Bytes(5, "All");
+  auto obj = DecodeKubeProtobuf(Envelope("batch/v1", "DeleteOptions", raw));
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ((*obj)["preconditions"], (Json{{"uid", "uid-1"}, {"resourceVersion", "7"}}));
+  EXPECT_EQ((*obj)["propagationPolicy"], "Background");
+  EXPECT_EQ((*obj)["dryRun"], Json::array({"All"}));
+}
+
 TEST(KubeProtobufTest, UnknownFieldsAreSkippedAndAnUnknownKindOrBadBytesAreRefused) {
   auto cm = DecodeKubeProtobuf(Envelope("v1", "ConfigMap", Number(9, 5) + Bytes(10, "zz")));
   ASSERT_TRUE(cm.ok());

@@ -223,6 +223,8 @@ def test_finalizers_hold_a_deleted_object_until_they_are_removed(kubectl):
             "-p", '[{"op": "remove", "path": "/metadata/finalizers"}]')
     assert "NotFound" in kubectl("get", "cm", "held", check=False).stderr
     kubectl("apply", "-f", "-", input=CONFIG_MAP.replace("name: settings", "name: kept"))
+    assert "(server dry run)" in kubectl("delete", "cm", "kept", "--dry-run=server").stdout
+    kubectl("get", "cm", "kept")  # still there
     orphan = kubectl("delete", "cm", "kept", "--cascade=orphan", check=False)
     assert orphan.returncode != 0 and "propagationPolicy" in orphan.stderr, orphan.stderr
 
