@@ -35,8 +35,11 @@ int64_t ChangeFeed::batches_read() const {
 }
 
 int64_t FeedRetention::CompactThrough(TimePoint now, int64_t version) {
-  if (reached_.empty() || (version > reached_.back().second &&
-                           now - reached_.back().first >= std::chrono::seconds(1))) {
+  // Noted a second apart at least, and at most about a thousand a retention: the record stays
+  // small however long the retention.
+  const auto gap = std::max<std::chrono::nanoseconds>(std::chrono::seconds(1), retention_ / 1000);
+  if (reached_.empty() ||
+      (version > reached_.back().second && now - reached_.back().first >= gap)) {
     reached_.emplace_back(now, version);
   }
   const TimePoint horizon = now - retention_;

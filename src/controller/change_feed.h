@@ -50,7 +50,8 @@ class FeedRetention {
 
  private:
   std::chrono::seconds retention_;
-  std::deque<std::pair<TimePoint, int64_t>> reached_;  // oldest first, a second apart at least
+  // Oldest first, a second (or a thousandth of the retention) apart at least.
+  std::deque<std::pair<TimePoint, int64_t>> reached_;
 };
 
 class ChangeFeed {

@@ -1,6 +1,7 @@
 #include "events/events.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/ids.h"
 #include "core/log.h"
@@ -180,7 +181,9 @@ Result<Json> EventRecorder::Record(const Json& object, const std::string& type,
     Result<Json> existing = store_.Get(kEventType, ns, event_name);
     if (existing.ok()) {
       Json event = std::move(existing).value();
-      event["count"] = IntAt(event, {"count"}, 1) + 1;
+      // Anyone who may write events may write a count: it saturates rather than overflow.
+      const int64_t count = IntAt(event, {"count"}, 1);
+      event["count"] = count < std::numeric_limits<int64_t>::max() ? count + 1 : count;
       event["lastTimestamp"] = now;
       Result<Json> updated = store_.Update(kEventType, event);
       if (updated.ok() || updated.status().code() != StatusCode::kConflict) return updated;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "backend/fake_backend.h"
 #include "core/testing/temp_dir.h"
 #include "core/text.h"
@@ -65,6 +67,11 @@ TEST_F(EventsTest, AnEventNamesItsObjectAndARepeatCountsItUp) {
   EXPECT_EQ(again["count"], 2);
   EXPECT_EQ(TextAt(again, {"firstTimestamp"}), first);
   EXPECT_NE(TextAt(again, {"lastTimestamp"}), first);
+  // A count someone wrote at the largest integer stays there rather than overflow.
+  again["count"] = std::numeric_limits<int64_t>::max();
+  ASSERT_TRUE(store_->Update(kEventType, again).ok());
+  Json saturated = recorder.Record(job_, "Normal", "SuccessfulCreate", "Created pod: pi-1").value();
+  EXPECT_EQ(saturated["count"], std::numeric_limits<int64_t>::max());
   recorder.Warning(job_, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
   EXPECT_EQ(Events().size(), 2u);
 }
