@@ -52,6 +52,9 @@ class ForwardingStore : public Store {
   Result<int64_t> Count(const std::string& type, const std::string& ns) override {
     return inner_.Count(type, ns);
   }
+  Result<std::vector<OwnerLink>> ListOwnerLinks(const std::string& owner_uid) override {
+    return inner_.ListOwnerLinks(owner_uid);
+  }
   Result<int64_t> Snapshot(const std::string& path) override { return inner_.Snapshot(path); }
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override {

@@ -92,7 +92,7 @@ TEST_F(SqliteStoreTest, TheDatabaseIsInWalModeWithASchemaVersion) {
       },
       &version, nullptr);
   sqlite3_close(db);
-  EXPECT_EQ(version, 2);
+  EXPECT_EQ(version, 3);
 }
 
 TEST_F(SqliteStoreTest, ADatabaseOfSchemaVersion1IsMigratedWithItsObjectsAndChanges) {

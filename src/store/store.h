@@ -22,6 +22,8 @@
 //   fail with kNotFound.
 // - Every write appends a WatchEvent to the change feed in the same transaction. ReadChanges
 //   returns the events with version > after, oldest first, until Compact drops the old ones.
+// - Every write keeps the owner index in the same transaction: which objects name which owner
+//   (by uid) in metadata.ownerReferences, for the garbage collector (ListOwnerLinks).
 // - Durability: once a write returns ok, it survives kill -9 of the process (fsync'd commit).
 // - Thread-safe: any method may be called from any thread.
 #pragma once
@@ -64,10 +66,26 @@ const char* WatchEventTypeName(WatchEvent::Type type);  // "ADDED", "MODIFIED", 
 struct ChangeFilter {
   std::string store_type;  // empty = all types
   std::string namespace_;  // empty = all namespaces
-  // True: each event's object is only {"metadata": {name, namespace, labels}}, read without
-  // parsing the stored object (what a controller needs to map a change to a key; much cheaper
-  // for large objects such as a PipelineRun with thousands of tasks).
+  // True: each event's object is only its metadata's name, namespace, labels, and (when set)
+  // uid, deletionTimestamp, finalizers and ownerReferences (apiVersion, kind, name, uid),
+  // read without parsing the stored object (what a controller needs to map a change to a key;
+  // much cheaper for large objects such as a PipelineRun with thousands of tasks).
   bool metadata_only = false;
+};
+
+// One entry of an object's metadata.ownerReferences, as the store indexes it: the dependent
+// (store_type, namespace_, name) names the owner `owner_uid` (apiVersion, kind, name as written).
+struct OwnerLink {
+  std::string owner_uid;
+  std::string owner_api_version;
+  std::string owner_kind;
+  std::string owner_name;
+  bool block_owner_deletion = false;
+  std::string store_type;
+  std::string namespace_;
+  std::string name;
+
+  bool operator==(const OwnerLink&) const = default;
 };
 
 class Store {
@@ -92,6 +110,10 @@ class Store {
   // stores that count in their database also take `type` "" for every type. This default counts
   // a List page by page (and refuses type "").
   virtual Result<int64_t> Count(const std::string& type, const std::string& ns);
+  // The objects whose metadata.ownerReferences name owner `owner_uid` ("": every owner), ordered
+  // by owner uid, then (type, namespace, name). A reference without a uid, kind, name or
+  // apiVersion (strings) is not indexed.
+  virtual Result<std::vector<OwnerLink>> ListOwnerLinks(const std::string& owner_uid) = 0;
   // Writes a copy of the whole store as of one moment to the new file `path` (not there yet),
   // while others go on writing: a backup. Unimplemented (this default) where the database is
   // backed up with its own tools (PostgreSQL: pg_dump). Returns the copy's resourceVersion.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/ids.h"
+#include "core/text.h"
 
 namespace skiff::store_internal {
 namespace {
@@ -104,6 +105,64 @@ std::string LabelsText(const Json& object) {
   }
 }
 
+std::string ChangeMetaText(const Json& object) {
+  const Json& meta = At(object, {"metadata"});
+  Json out = Json::object();
+  for (const char* field : {"uid", "deletionTimestamp"}) {
+    if (const Json& v = At(meta, {field});
+        v.is_string() && !v.get_ref<const std::string&>().empty())
+      out[field] = v;
+  }
+  if (const Json& finalizers = At(meta, {"finalizers"});
+      finalizers.is_array() && !finalizers.empty()) {
+    out["finalizers"] = finalizers;
+  }
+  if (const Json& refs = At(meta, {"ownerReferences"}); refs.is_array()) {
+    Json owners = Json::array();
+    for (const Json& ref : refs) {
+      Json owner = Json::object();
+      for (const char* field : {"apiVersion", "kind", "name", "uid"}) {
+        if (const Json& v = At(ref, {field}); v.is_string()) owner[field] = v;
+      }
+      if (owner.contains("uid")) owners.push_back(std::move(owner));
+    }
+    if (!owners.empty()) out["ownerReferences"] = std::move(owners);
+  }
+  if (out.empty()) return "";
+  try {
+    return out.dump();
+  } catch (const Json::exception&) {
+    return "";  // invalid UTF-8 in a finalizer: the object's write is refused by SerializeObject
+  }
+}
+
+std::vector<OwnerLink> OwnerLinksOf(const std::string& type, const Json& object) {
+  std::vector<OwnerLink> links;
+  const Json& refs = At(object, {"metadata", "ownerReferences"});
+  if (!refs.is_array()) return links;
+  for (const Json& ref : refs) {
+    OwnerLink link;
+    link.owner_uid = TextAt(ref, {"uid"});
+    link.owner_api_version = TextAt(ref, {"apiVersion"});
+    link.owner_kind = TextAt(ref, {"kind"});
+    link.owner_name = TextAt(ref, {"name"});
+    if (link.owner_uid.empty() || link.owner_api_version.empty() || link.owner_kind.empty() ||
+        link.owner_name.empty()) {
+      continue;
+    }
+    const bool seen = std::any_of(links.begin(), links.end(), [&](const OwnerLink& l) {
+      return l.owner_uid == link.owner_uid;
+    });
+    if (seen) continue;  // one row per owner, as the index's key is
+    link.block_owner_deletion = At(ref, {"blockOwnerDeletion"}) == Json(true);
+    link.store_type = type;
+    link.namespace_ = MetaNamespace(object);
+    link.name = MetaName(object);
+    links.push_back(std::move(link));
+  }
+  return links;
+}
+
 Result<Json> ParseStoredObject(const std::string& text, const std::string& key) {
   Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
@@ -113,19 +172,28 @@ Result<Json> ParseStoredObject(const std::string& text, const std::string& key) 
   return parsed;
 }
 
-const char* ChangeObjectColumn(const ChangeFilter& filter) {
-  return filter.metadata_only ? "labels" : "data";
+const char* ChangeObjectColumns(const ChangeFilter& filter) {
+  return filter.metadata_only ? "labels, meta" : "data, ''";
 }
 
 Result<Json> ChangeObject(const ChangeFilter& filter, const std::string& type,
-                          const std::string& ns, const std::string& name, const std::string& text) {
+                          const std::string& ns, const std::string& name, const std::string& text,
+                          const std::string& meta_text) {
   const std::string key = ObjectKey(type, ns, name);
   if (!filter.metadata_only) return ParseStoredObject(text, key);
   Json labels = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (labels.is_discarded() || !labels.is_object()) {
     return Internal("change of " + key + " is corrupt: its labels are not a JSON object");
   }
-  Json meta = {{"name", name}, {"labels", std::move(labels)}};
+  Json meta = Json::object();
+  if (!meta_text.empty()) {
+    meta = Json::parse(meta_text, nullptr, /*allow_exceptions=*/false);
+    if (meta.is_discarded() || !meta.is_object()) {
+      return Internal("change of " + key + " is corrupt: its metadata is not a JSON object");
+    }
+  }
+  meta["name"] = name;
+  meta["labels"] = std::move(labels);
   if (!ns.empty()) meta["namespace"] = ns;
   return Json{{"metadata", std::move(meta)}};
 }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/thread_annotations.h"
 #include "store/store.h"
@@ -44,16 +45,24 @@ void StampUpdated(Json& object, const Json& stored, int64_t version);
 Result<std::string> SerializeObject(const Json& object, const std::string& key);
 // JSON text of metadata.labels ("{}" when absent).
 std::string LabelsText(const Json& object);
+// The metadata a metadata-only change carries besides name, namespace and labels (ChangeFilter):
+// JSON text of {uid, deletionTimestamp, finalizers, ownerReferences: [{apiVersion, kind, name,
+// uid}]}, each when set (a reference without a uid is left out).
+std::string ChangeMetaText(const Json& object);
+// The owner index's rows for `object` of `type` (one per owner uid; see Store::ListOwnerLinks).
+std::vector<OwnerLink> OwnerLinksOf(const std::string& type, const Json& object);
 // Parses a stored row's JSON; kInternal naming the object when the stored text is corrupt.
 Result<Json> ParseStoredObject(const std::string& text, const std::string& key);
-// The object of a change row as ReadChanges returns it: the stored object parsed, or with
-// filter.metadata_only {"metadata": {"name", "namespace" (when not empty), "labels"}} built from
-// the row's labels text (the column a metadata-only query selects instead of the data).
-// kInternal naming the object when the text is corrupt.
+// The object of a change row as ReadChanges returns it: the stored object parsed (`text`), or
+// with filter.metadata_only {"metadata": {"name", "namespace" (when not empty), "labels", ...}}
+// built from the row's labels text and meta text (ChangeMetaText; empty in rows written before
+// it was kept). kInternal naming the object when a text is corrupt.
 Result<Json> ChangeObject(const ChangeFilter& filter, const std::string& type,
-                          const std::string& ns, const std::string& name, const std::string& text);
-// The column ReadChanges selects for the object: "labels" with metadata_only, else "data".
-const char* ChangeObjectColumn(const ChangeFilter& filter);
+                          const std::string& ns, const std::string& name, const std::string& text,
+                          const std::string& meta);
+// The two columns ReadChanges selects for the object: "labels, meta" with metadata_only, else
+// "data, ''".
+const char* ChangeObjectColumns(const ChangeFilter& filter);
 
 const char* EventText(WatchEvent::Type type);  // stored form, same as WatchEventTypeName
 Result<WatchEvent::Type> ParseEventText(const std::string& text, int64_t version);

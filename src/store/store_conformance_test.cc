@@ -375,12 +375,116 @@ TEST_P(StoreConformanceTest, MetadataOnlyChangesCarryNameNamespaceAndLabelsWitho
   for (int i = 0; i < 3; ++i) {
     const Json& o = (*events)[i].object;
     EXPECT_EQ(o, (Json{{"metadata",
-                        {{"name", "a"}, {"namespace", "ns1"}, {"labels", {{"team", teams[i]}}}}}}))
+                        {{"name", "a"},
+                         {"namespace", "ns1"},
+                         {"uid", MetaUid(obj)},
+                         {"labels", {{"team", teams[i]}}}}}}))
         << i;
   }
   EXPECT_EQ((*events)[2].type, WatchEvent::Type::kDeleted);
   EXPECT_EQ((*events)[3].object["metadata"]["labels"], Json::object());
   EXPECT_FALSE((*events)[3].object.contains("spec"));
+}
+
+Json OwnerRef(const Json& owner, bool block = false) {
+  Json ref = {{"apiVersion", "example.dev/v1"},
+              {"kind", "Widget"},
+              {"name", MetaName(owner)},
+              {"uid", MetaUid(owner)}};
+  if (block) ref["blockOwnerDeletion"] = true;
+  return ref;
+}
+
+TEST_P(StoreConformanceTest, MetadataOnlyChangesCarryOwnerUidsFinalizersAndDeletionTimestamp) {
+  Json owner = MustCreate("ns1", "owner");
+  Json dependent = MakeTestObject("ns1", "dep");
+  dependent["metadata"]["ownerReferences"] = Json::array({OwnerRef(owner)});
+  dependent["metadata"]["finalizers"] = Json::array({"foregroundDeletion"});
+  dependent["metadata"]["deletionTimestamp"] = "2026-01-02T03:04:05Z";
+  ASSERT_TRUE(store_->Create(kType, dependent).ok());
+
+  ChangeFilter filter;
+  filter.metadata_only = true;
+  Result<std::vector<WatchEvent>> events = store_->ReadChanges(filter, 1, 100);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 1u);
+  const Json& meta = (*events)[0].object["metadata"];
+  EXPECT_EQ(meta["ownerReferences"], Json::array({OwnerRef(owner)}));
+  EXPECT_EQ(meta["finalizers"], Json::array({"foregroundDeletion"}));
+  EXPECT_EQ(meta["deletionTimestamp"], "2026-01-02T03:04:05Z");
+  EXPECT_FALSE(meta.contains("creationTimestamp"));
+}
+
+TEST_P(StoreConformanceTest, TheOwnerIndexFollowsCreatesUpdatesAndDeletes) {
+  Json a = MustCreate("ns1", "a");
+  Json b = MustCreate("ns1", "b");
+  Json dep = MakeTestObject("ns1", "dep");
+  Json refs = Json::array({OwnerRef(a, /*block=*/true),
+                           OwnerRef(b),
+                           // Not indexed: no uid; the same owner twice counts once.
+                           {{"apiVersion", "v1"}, {"kind", "Widget"}, {"name", "x"}},
+                           OwnerRef(a),
+                           "not an object"});
+  dep["metadata"]["ownerReferences"] = refs;
+  dep = store_->Create(kType, dep).value();
+  Json other = MakeTestObject("ns2", "other");
+  other["metadata"]["ownerReferences"] = Json::array({OwnerRef(a)});
+  ASSERT_TRUE(store_->Create("gadgets.example.dev", other).ok());
+
+  Result<std::vector<OwnerLink>> of_a = store_->ListOwnerLinks(MetaUid(a));
+  ASSERT_TRUE(of_a.ok()) << of_a.status().ToString();
+  ASSERT_EQ(of_a->size(), 2u);
+  EXPECT_EQ((*of_a)[0], (OwnerLink{.owner_uid = MetaUid(a),
+                                   .owner_api_version = "example.dev/v1",
+                                   .owner_kind = "Widget",
+                                   .owner_name = "a",
+                                   .block_owner_deletion = false,
+                                   .store_type = "gadgets.example.dev",
+                                   .namespace_ = "ns2",
+                                   .name = "other"}));
+  EXPECT_EQ((*of_a)[1].store_type, kType);
+  EXPECT_EQ((*of_a)[1].name, "dep");
+  EXPECT_TRUE((*of_a)[1].block_owner_deletion);
+  EXPECT_EQ(store_->ListOwnerLinks(MetaUid(b))->size(), 1u);
+  EXPECT_EQ(store_->ListOwnerLinks("")->size(), 3u);
+
+  // An update that drops an owner drops its link; a delete drops them all.
+  dep["metadata"]["ownerReferences"] = Json::array({OwnerRef(b)});
+  dep = store_->Update(kType, dep).value();
+  EXPECT_EQ(store_->ListOwnerLinks(MetaUid(a))->size(), 1u);
+  EXPECT_EQ(store_->ListOwnerLinks(MetaUid(b))->size(), 1u);
+  ASSERT_TRUE(store_->Delete(kType, "ns1", "dep").ok());
+  EXPECT_TRUE(store_->ListOwnerLinks(MetaUid(b))->empty());
+  EXPECT_EQ(store_->ListOwnerLinks("")->size(), 1u);
+  EXPECT_TRUE(store_->ListOwnerLinks("no-such-uid")->empty());
+}
+
+TEST_P(StoreConformanceTest, TheOwnerIndexIsBuiltFromObjectsStoredBeforeIt) {
+  Json a = MustCreate("ns1", "a");
+  Json dep = MakeTestObject("ns1", "dep");
+  dep["metadata"]["ownerReferences"] = Json::array({OwnerRef(a, true), OwnerRef(a), 7});
+  ASSERT_TRUE(store_->Create(kType, dep).ok());
+  Json odd = MakeTestObject("ns1", "odd");
+  odd["metadata"]["ownerReferences"] = "not a list";
+  ASSERT_TRUE(store_->Create(kType, odd).ok());
+  store_.reset();
+  // As a database of the schema before the index: the migration fills it from the objects.
+  Status old = GetParam()->exec_sql(url_,
+                                    "DROP TABLE owner_links; ALTER TABLE changes DROP COLUMN meta;"
+                                    " DELETE FROM schema_migrations WHERE version = 3;");
+  ASSERT_TRUE(old.ok()) << old.ToString();
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  Result<std::vector<OwnerLink>> links = store_->ListOwnerLinks("");
+  ASSERT_TRUE(links.ok()) << links.status().ToString();
+  ASSERT_EQ(links->size(), 1u);
+  EXPECT_EQ((*links)[0].owner_uid, MetaUid(a));
+  EXPECT_EQ((*links)[0].name, "dep");
+  EXPECT_TRUE((*links)[0].block_owner_deletion);
+  // Changes recorded before carry no metadata beyond their labels, and still read.
+  ChangeFilter filter;
+  filter.metadata_only = true;
+  EXPECT_EQ(store_->ReadChanges(filter, 0, 10)->size(), 3u);
 }
 
 TEST_P(StoreConformanceTest, WaitForChangeWakesOnAWriteFromAnotherThread) {

@@ -28,6 +28,33 @@ const char* const kMigrations[] = {
     "INSERT INTO meta (key, value) VALUES ('version', '0');",
     // 2: the labels of each change, so a controller maps changes to keys without the body.
     "ALTER TABLE changes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
+    // 3: the owner index (which objects name which owner in metadata.ownerReferences), filled
+    // from the objects stored, and the metadata of each change that the garbage collector maps.
+    // (json, not jsonb: a stored string may hold \u0000, which jsonb refuses.)
+    "ALTER TABLE changes ADD COLUMN meta TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE owner_links ("
+    "  owner_uid TEXT COLLATE \"C\" NOT NULL, type TEXT COLLATE \"C\" NOT NULL,"
+    "  namespace TEXT COLLATE \"C\" NOT NULL, name TEXT COLLATE \"C\" NOT NULL,"
+    "  owner_api_version TEXT NOT NULL, owner_kind TEXT NOT NULL, owner_name TEXT NOT NULL,"
+    "  block BOOLEAN NOT NULL,"
+    "  PRIMARY KEY (owner_uid, type, namespace, name));"
+    "CREATE INDEX owner_links_by_object ON owner_links (type, namespace, name);"
+    "INSERT INTO owner_links"
+    "  SELECT r.value->>'uid', o.type, o.namespace, o.name, r.value->>'apiVersion',"
+    "    r.value->>'kind', r.value->>'name',"
+    "    COALESCE(json_typeof(r.value->'blockOwnerDeletion') = 'boolean'"
+    "             AND (r.value->>'blockOwnerDeletion') = 'true', false)"
+    "  FROM objects o CROSS JOIN LATERAL json_array_elements("
+    "    CASE WHEN json_typeof(o.data::json #> '{metadata,ownerReferences}') = 'array'"
+    "    THEN o.data::json #> '{metadata,ownerReferences}' ELSE '[]'::json END)"
+    "    WITH ORDINALITY AS r(value, position)"
+    "  WHERE json_typeof(r.value) = 'object'"
+    "    AND json_typeof(r.value->'uid') = 'string' AND r.value->>'uid' <> ''"
+    "    AND json_typeof(r.value->'apiVersion') = 'string' AND r.value->>'apiVersion' <> ''"
+    "    AND json_typeof(r.value->'kind') = 'string' AND r.value->>'kind' <> ''"
+    "    AND json_typeof(r.value->'name') = 'string' AND r.value->>'name' <> ''"
+    "  ORDER BY o.type, o.namespace, o.name, r.position"
+    "  ON CONFLICT DO NOTHING;",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 // Serialises migrations of concurrent openers (pg_advisory_xact_lock key).
@@ -205,13 +232,67 @@ Status PostgresStore::SetVersion(int64_t version) {
 
 Status PostgresStore::AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
                                    const std::string& ns, const std::string& name,
-                                   const std::string& labels, const std::string& data) {
+                                   const Json& object, const std::string& data) {
   return Query("appending change " + std::to_string(version),
-               "INSERT INTO changes (version, type, namespace, name, event, labels, data) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-               {std::to_string(version), type, ns, name, store_internal::EventText(event), labels,
-                data})
+               "INSERT INTO changes (version, type, namespace, name, event, labels, meta, data) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+               {std::to_string(version), type, ns, name, store_internal::EventText(event),
+                store_internal::LabelsText(object), store_internal::ChangeMetaText(object), data})
       .status();
+}
+
+Status PostgresStore::WriteOwnerLinks(const std::string& type, const Json* before,
+                                      const Json* after) {
+  const std::vector<OwnerLink> old_links =
+      before ? store_internal::OwnerLinksOf(type, *before) : std::vector<OwnerLink>();
+  const std::vector<OwnerLink> new_links =
+      after ? store_internal::OwnerLinksOf(type, *after) : std::vector<OwnerLink>();
+  if (old_links == new_links) return Status::Ok();
+  const Json& object = after ? *after : *before;
+  const std::string ns = MetaNamespace(object), name = MetaName(object);
+  const std::string key = ObjectKey(type, ns, name);
+  if (!old_links.empty()) {
+    RETURN_IF_ERROR(
+        Query("unindexing the owners of " + key,
+              "DELETE FROM owner_links WHERE type = $1 AND namespace = $2 AND name = $3",
+              {type, ns, name})
+            .status());
+  }
+  for (const OwnerLink& link : new_links) {
+    RETURN_IF_ERROR(
+        Query("indexing the owners of " + key,
+              "INSERT INTO owner_links (owner_uid, type, namespace, name, "
+              "owner_api_version, owner_kind, owner_name, block) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+              {link.owner_uid, link.store_type, link.namespace_, link.name, link.owner_api_version,
+               link.owner_kind, link.owner_name, link.block_owner_deletion ? "true" : "false"})
+            .status());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<OwnerLink>> PostgresStore::ListOwnerLinks(const std::string& owner_uid) {
+  MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(Rows rows,
+                   Query("reading the owner index",
+                         "SELECT owner_uid, owner_api_version, owner_kind, owner_name, "
+                         "CASE WHEN block THEN '1' ELSE '0' END, type, namespace, name "
+                         "FROM owner_links WHERE ($1::text = '' OR owner_uid = $1::text) "
+                         "ORDER BY owner_uid, type, namespace, name",
+                         {owner_uid}));
+  std::vector<OwnerLink> links;
+  for (int i = 0; i < rows.size(); ++i) {
+    links.push_back({.owner_uid = rows.Text(i, 0),
+                     .owner_api_version = rows.Text(i, 1),
+                     .owner_kind = rows.Text(i, 2),
+                     .owner_name = rows.Text(i, 3),
+                     .block_owner_deletion = rows.Text(i, 4) == "1",
+                     .store_type = rows.Text(i, 5),
+                     .namespace_ = rows.Text(i, 6),
+                     .name = rows.Text(i, 7)});
+  }
+  return links;
 }
 
 Result<int64_t> PostgresStore::ReadVersion() {
@@ -248,7 +329,8 @@ Result<Json> PostgresStore::Create(const std::string& type, Json object) {
                 "labels, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 {type, ns, name, MetaUid(object), std::to_string(version), labels, data})
               .status());
-      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, labels, data);
+      RETURN_IF_ERROR(WriteOwnerLinks(type, nullptr, &object));
+      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, object, data);
     }));
   }
   notifier_.Publish(version);
@@ -323,7 +405,8 @@ Result<Json> PostgresStore::Update(const std::string& type, Json object) {
                 "data = $4 WHERE type = $5 AND namespace = $6 AND name = $7",
                 {MetaUid(object), std::to_string(version), labels, data, type, ns, name})
               .status());
-      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, labels, data);
+      RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, &object));
+      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, object, data);
     }));
   }
   notifier_.Publish(version);
@@ -352,8 +435,8 @@ Result<Json> PostgresStore::Delete(const std::string& type, const std::string& n
                             "DELETE FROM objects WHERE type = $1 AND namespace = $2 AND name = $3",
                             {type, ns, name})
                           .status());
-      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name,
-                          store_internal::LabelsText(stored), data);
+      RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, nullptr));
+      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name, stored, data);
     }));
   }
   notifier_.Publish(version);
@@ -451,7 +534,7 @@ Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& f
   if (after < compacted) return store_internal::TooOldVersion(after, compacted);
   std::string sql =
       std::string("SELECT version, type, namespace, name, event, ") +
-      store_internal::ChangeObjectColumn(filter) +
+      store_internal::ChangeObjectColumns(filter) +
       " FROM changes WHERE version > $1::bigint AND ($2::text = '' OR type = $2::text)"
       " AND ($3::text = '' OR namespace = $3::text) ORDER BY version LIMIT " +
       (limit == 0 ? std::string("ALL") : std::to_string(limit));
@@ -464,8 +547,9 @@ Result<std::vector<WatchEvent>> PostgresStore::ReadChanges(const ChangeFilter& f
     ev.namespace_ = rows.Text(i, 2);
     ev.name = rows.Text(i, 3);
     ASSIGN_OR_RETURN(ev.type, store_internal::ParseEventText(rows.Text(i, 4), ev.resource_version));
-    ASSIGN_OR_RETURN(ev.object, store_internal::ChangeObject(filter, ev.store_type, ev.namespace_,
-                                                             ev.name, rows.Text(i, 5)));
+    ASSIGN_OR_RETURN(ev.object,
+                     store_internal::ChangeObject(filter, ev.store_type, ev.namespace_, ev.name,
+                                                  rows.Text(i, 5), rows.Text(i, 6)));
     events.push_back(std::move(ev));
   }
   return events;

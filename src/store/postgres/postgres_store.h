@@ -49,6 +49,7 @@ class PostgresStore : public Store {
                           const ListOptions& options) override;
   Result<std::vector<WatchEvent>> ReadChanges(const ChangeFilter& filter, int64_t after,
                                               size_t limit) override;
+  Result<std::vector<OwnerLink>> ListOwnerLinks(const std::string& owner_uid) override;
   Result<int64_t> Compact(int64_t through) override;
   Result<int64_t> CompactedVersion() override;
   int64_t WaitForChange(int64_t after, std::chrono::milliseconds timeout) override;
@@ -75,9 +76,13 @@ class PostgresStore : public Store {
   template <typename Fn>
   Status InWriteTransaction(Fn&& fn) REQUIRES(mu_);
   Status SetVersion(int64_t version) REQUIRES(mu_);
+  // Appends the change of `object` (its text `data`) to the feed.
   Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
-                      const std::string& ns, const std::string& name, const std::string& labels,
+                      const std::string& ns, const std::string& name, const Json& object,
                       const std::string& data) REQUIRES(mu_);
+  // Brings the owner index from what `before` named to what `after` names (null: none).
+  Status WriteOwnerLinks(const std::string& type, const Json* before, const Json* after)
+      REQUIRES(mu_);
   Result<int64_t> ReadVersion() REQUIRES(mu_);
   Result<int64_t> ReadCompacted() REQUIRES(mu_);  // 0 when never compacted
 

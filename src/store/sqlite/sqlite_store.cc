@@ -29,6 +29,29 @@ const char* const kMigrations[] = {
     "INSERT INTO meta (key, value) VALUES ('version', '0');",
     // 2: the labels of each change, so a controller maps changes to keys without the body.
     "ALTER TABLE changes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';",
+    // 3: the owner index (which objects name which owner in metadata.ownerReferences), filled
+    // from the objects stored, and the metadata of each change that the garbage collector maps.
+    "ALTER TABLE changes ADD COLUMN meta TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE owner_links ("
+    "  owner_uid TEXT NOT NULL, type TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+    "  owner_api_version TEXT NOT NULL, owner_kind TEXT NOT NULL, owner_name TEXT NOT NULL,"
+    "  block INTEGER NOT NULL,"
+    "  PRIMARY KEY (owner_uid, type, namespace, name)) WITHOUT ROWID;"
+    "CREATE INDEX owner_links_by_object ON owner_links (type, namespace, name);"
+    "INSERT OR IGNORE INTO owner_links"
+    "  SELECT json_extract(r.value, '$.uid'), o.type, o.namespace, o.name,"
+    "    json_extract(r.value, '$.apiVersion'), json_extract(r.value, '$.kind'),"
+    "    json_extract(r.value, '$.name'),"
+    "    CASE WHEN json_type(r.value, '$.blockOwnerDeletion') = 'true' THEN 1 ELSE 0 END"
+    "  FROM objects o, json_each(o.data, '$.metadata.ownerReferences') r"
+    "  WHERE json_type(o.data, '$.metadata.ownerReferences') = 'array'"
+    "    AND json_type(r.value) = 'object'"
+    "    AND json_type(r.value, '$.uid') = 'text' AND json_extract(r.value, '$.uid') <> ''"
+    "    AND json_type(r.value, '$.apiVersion') = 'text'"
+    "    AND json_extract(r.value, '$.apiVersion') <> ''"
+    "    AND json_type(r.value, '$.kind') = 'text' AND json_extract(r.value, '$.kind') <> ''"
+    "    AND json_type(r.value, '$.name') = 'text' AND json_extract(r.value, '$.name') <> ''"
+    "  ORDER BY o.type, o.namespace, o.name, r.key;",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -210,17 +233,68 @@ Result<int64_t> SqliteStore::NextVersion() {
 }
 
 Status SqliteStore::AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
-                                 const std::string& ns, const std::string& name,
-                                 const std::string& labels, const std::string& data) {
+                                 const std::string& ns, const std::string& name, const Json& object,
+                                 const std::string& data) {
   Statement st(db_,
-               "INSERT INTO changes (version, type, namespace, name, event, labels, data) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)");
+               "INSERT INTO changes (version, type, namespace, name, event, labels, meta, data) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   st.Bind(1, version).Bind(2, type).Bind(3, ns).Bind(4, name);
-  st.Bind(5, std::string(store_internal::EventText(event))).Bind(6, labels);
-  if (!st.Bind(7, data).Run()) {
+  st.Bind(5, std::string(store_internal::EventText(event)))
+      .Bind(6, store_internal::LabelsText(object));
+  st.Bind(7, store_internal::ChangeMetaText(object));
+  if (!st.Bind(8, data).Run()) {
     return Error("appending change " + std::to_string(version));
   }
   return Status::Ok();
+}
+
+Status SqliteStore::WriteOwnerLinks(const std::string& type, const Json* before,
+                                    const Json* after) {
+  const std::vector<OwnerLink> old_links =
+      before ? store_internal::OwnerLinksOf(type, *before) : std::vector<OwnerLink>();
+  const std::vector<OwnerLink> new_links =
+      after ? store_internal::OwnerLinksOf(type, *after) : std::vector<OwnerLink>();
+  if (old_links == new_links) return Status::Ok();
+  const Json& object = after ? *after : *before;
+  const std::string key = ObjectKey(type, MetaNamespace(object), MetaName(object));
+  if (!old_links.empty()) {
+    Statement remove(db_, "DELETE FROM owner_links WHERE type = ? AND namespace = ? AND name = ?");
+    remove.Bind(1, type).Bind(2, MetaNamespace(object)).Bind(3, MetaName(object));
+    if (!remove.Run()) return Error("unindexing the owners of " + key);
+  }
+  for (const OwnerLink& link : new_links) {
+    Statement insert(db_,
+                     "INSERT INTO owner_links (owner_uid, type, namespace, name, "
+                     "owner_api_version, owner_kind, owner_name, block) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.Bind(1, link.owner_uid).Bind(2, link.store_type).Bind(3, link.namespace_);
+    insert.Bind(4, link.name).Bind(5, link.owner_api_version).Bind(6, link.owner_kind);
+    insert.Bind(7, link.owner_name).Bind(8, int64_t{link.block_owner_deletion ? 1 : 0});
+    if (!insert.Run()) return Error("indexing the owners of " + key);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<OwnerLink>> SqliteStore::ListOwnerLinks(const std::string& owner_uid) {
+  MutexLock lock(&mu_);
+  Statement st(db_,
+               "SELECT owner_uid, owner_api_version, owner_kind, owner_name, block, type, "
+               "namespace, name FROM owner_links WHERE (?1 = '' OR owner_uid = ?1) "
+               "ORDER BY owner_uid, type, namespace, name");
+  st.Bind(1, owner_uid);
+  std::vector<OwnerLink> links;
+  while (st.Step()) {
+    links.push_back({.owner_uid = st.Text(0),
+                     .owner_api_version = st.Text(1),
+                     .owner_kind = st.Text(2),
+                     .owner_name = st.Text(3),
+                     .block_owner_deletion = st.Int(4) != 0,
+                     .store_type = st.Text(5),
+                     .namespace_ = st.Text(6),
+                     .name = st.Text(7)});
+  }
+  if (!st.ok()) return Error("reading the owner index");
+  return links;
 }
 
 Result<Json> SqliteStore::Create(const std::string& type, Json object) {
@@ -245,7 +319,8 @@ Result<Json> SqliteStore::Create(const std::string& type, Json object) {
       insert.Bind(1, type).Bind(2, ns).Bind(3, name).Bind(4, MetaUid(object)).Bind(5, version);
       const std::string labels = store_internal::LabelsText(object);
       if (!insert.Bind(6, labels).Bind(7, data).Run()) return Error("inserting " + key);
-      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, labels, data);
+      RETURN_IF_ERROR(WriteOwnerLinks(type, nullptr, &object));
+      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, object, data);
     }));
   }
   notifier_.Publish(version);
@@ -379,7 +454,8 @@ Result<Json> SqliteStore::Update(const std::string& type, Json object) {
       if (!update.Bind(4, data).Bind(5, type).Bind(6, ns).Bind(7, name).Run()) {
         return Error("updating " + key);
       }
-      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, labels, data);
+      RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, &object));
+      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, object, data);
     }));
   }
   notifier_.Publish(version);
@@ -409,8 +485,8 @@ Result<Json> SqliteStore::Delete(const std::string& type, const std::string& ns,
       if (!remove.Bind(1, type).Bind(2, ns).Bind(3, name).Run()) {
         return Error("deleting " + key);
       }
-      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name,
-                          store_internal::LabelsText(stored), data);
+      RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, nullptr));
+      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name, stored, data);
     }));
   }
   notifier_.Publish(version);
@@ -498,7 +574,7 @@ Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& fil
   ASSIGN_OR_RETURN(int64_t compacted, ReadCompacted());
   if (after < compacted) return store_internal::TooOldVersion(after, compacted);
   const std::string sql = std::string("SELECT version, type, namespace, name, event, ") +
-                          store_internal::ChangeObjectColumn(filter) +
+                          store_internal::ChangeObjectColumns(filter) +
                           " FROM changes WHERE version > ?1 AND (?2 = '' OR type = ?2)"
                           " AND (?3 = '' OR namespace = ?3) ORDER BY version LIMIT ?4";
   Statement st(db_, sql.c_str());
@@ -512,7 +588,7 @@ Result<std::vector<WatchEvent>> SqliteStore::ReadChanges(const ChangeFilter& fil
     ev.name = st.Text(3);
     ASSIGN_OR_RETURN(ev.type, store_internal::ParseEventText(st.Text(4), ev.resource_version));
     ASSIGN_OR_RETURN(ev.object, store_internal::ChangeObject(filter, ev.store_type, ev.namespace_,
-                                                             ev.name, st.Text(5)));
+                                                             ev.name, st.Text(5), st.Text(6)));
     events.push_back(std::move(ev));
   }
   if (!st.ok()) return Error("reading changes after " + std::to_string(after));
