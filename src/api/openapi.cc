@@ -138,10 +138,12 @@ class Writer {
   }
 
   Json DeleteParams() const {
-    // propagationPolicy is not listed: Skiff does not act on it yet.
     return Json::array(
         {Param("dryRun", "query", "string", "When present (All), nothing is deleted."),
-         Param("gracePeriodSeconds", "query", "integer", "Accepted and ignored.")});
+         Param("gracePeriodSeconds", "query", "integer", "Accepted and ignored."),
+         Param("propagationPolicy", "query", "string",
+               "How the dependents go: Background (the default: after the object), Foreground "
+               "(before it) or Orphan (they stay).")});
   }
 
   static Json Concat(Json a, const Json& b) {

@@ -115,6 +115,9 @@ struct DeleteOptions {
   bool dry_run = false;  // dryRun: ["All"], as kubectl delete --dry-run=server sends it
   std::string uid;       // preconditions.uid
   int64_t version = 0;   // preconditions.resourceVersion or ?resourceVersion=; 0: none
+  // propagationPolicy (or the older orphanDependents): "Background", "Foreground", "Orphan";
+  // "" when not given (Background).
+  std::string propagation;
 };
 
 Result<DeleteOptions> ReadDeleteOptions(const HttpRequest& req) {
@@ -152,15 +155,11 @@ Result<DeleteOptions> ReadDeleteOptions(const HttpRequest& req) {
   if (!version.empty() && !ParseInt64(version, &options.version)) {
     return InvalidArgument("resourceVersion: " + Quote(version) + " is not an integer");
   }
-  if (policy == "Orphan" || policy == "Foreground") {
-    return InvalidArgument("propagationPolicy: " + Quote(policy) +
-                           " is not supported: an object's dependents (a Job's pods) are deleted "
-                           "after it, in the background");
-  }
-  if (!policy.empty() && policy != "Background") {
+  if (!policy.empty() && policy != "Background" && policy != "Foreground" && policy != "Orphan") {
     return InvalidArgument("propagationPolicy: Unsupported value: " + Quote(policy) +
-                           ": supported values: \"Background\"");
+                           ": supported values: \"Background\", \"Foreground\", \"Orphan\"");
   }
+  options.propagation = policy;
   return options;
 }
 
@@ -862,7 +861,7 @@ Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponde
       return Status::Ok();
     }
     bool marked = false;
-    Result<Json> gone = DeleteOrMark(t, existing, options.version, &marked);
+    Result<Json> gone = DeleteOrMark(t, existing, options.version, options.propagation, &marked);
     if (!gone.ok() && gone.status().code() == StatusCode::kConflict && options.version == 0) {
       continue;  // written in between: look again (the caller named no version)
     }
@@ -878,21 +877,36 @@ Status ResourceApi::Delete(const Target& t, const HttpRequest& req, HttpResponde
 }
 
 Result<Json> ResourceApi::DeleteOrMark(const Target& t, const Json& existing, int64_t expected,
-                                       bool* marked) {
-  *marked = HasFinalizers(existing);
+                                       const std::string& propagation, bool* marked) {
+  // Orphan and Foreground are finalizers the garbage collector acts on (gc/); a policy given
+  // again for an object being deleted replaces the one before, as the API server does.
+  Json marking = existing;
+  Json& finalizers = marking["metadata"]["finalizers"];
+  if (!finalizers.is_array()) finalizers = Json::array();
+  if (!propagation.empty()) {
+    const Json orphan(kOrphanFinalizer), foreground(kForegroundFinalizer);
+    finalizers.erase(std::remove_if(finalizers.begin(), finalizers.end(),
+                                    [&](const Json& f) { return f == orphan || f == foreground; }),
+                     finalizers.end());
+    if (propagation == "Orphan") finalizers.push_back(orphan);
+    if (propagation == "Foreground") finalizers.push_back(foreground);
+  }
+  if (finalizers.empty()) marking["metadata"].erase("finalizers");
+  *marked = HasFinalizers(marking);
   if (!*marked) {
     return store_.Delete(t.store_type, MetaNamespace(existing), MetaName(existing),
                          expected > 0 ? expected : MetaResourceVersion(existing));
   }
-  if (BeingDeleted(existing)) {
+  if (BeingDeleted(existing) && marking == existing) {
     if (expected > 0 && expected != MetaResourceVersion(existing)) {
       return Conflict("the object's resourceVersion is not " + std::to_string(expected));
     }
     return existing;  // already waiting on its finalizers
   }
-  Json marking = existing;
-  marking["metadata"]["deletionTimestamp"] = FormatRfc3339(clock_.Now());
-  marking["metadata"]["deletionGracePeriodSeconds"] = 0;
+  if (!BeingDeleted(existing)) {
+    marking["metadata"]["deletionTimestamp"] = FormatRfc3339(clock_.Now());
+    marking["metadata"]["deletionGracePeriodSeconds"] = 0;
+  }
   if (expected > 0) marking["metadata"]["resourceVersion"] = std::to_string(expected);
   return store_.Update(t.store_type, std::move(marking));
 }
@@ -929,7 +943,7 @@ Status ResourceApi::DeleteCollection(const Target& t, const HttpRequest& req, Ht
       continue;
     }
     bool marked = false;
-    Result<Json> gone = DeleteOrMark(t, item, 0, &marked);
+    Result<Json> gone = DeleteOrMark(t, item, 0, delete_options.propagation, &marked);
     if (!gone.ok() && (gone.status().code() == StatusCode::kNotFound ||
                        gone.status().code() == StatusCode::kConflict)) {
       continue;  // deleted or changed meanwhile: the caller lists again

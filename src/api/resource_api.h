@@ -84,8 +84,10 @@ class ResourceApi {
   Status Delete(const Target& t, const HttpRequest& req, HttpResponder& r);
   // Deletes `existing`, or, while it has finalizers, marks it as being deleted
   // (metadata.deletionTimestamp) and leaves it to them; `expected`: a resourceVersion
-  // precondition (0: none). Sets *marked when it only marked it.
-  Result<Json> DeleteOrMark(const Target& t, const Json& existing, int64_t expected, bool* marked);
+  // precondition (0: none); `propagation`: the DeleteOptions' propagationPolicy (Orphan and
+  // Foreground add their finalizer). Sets *marked when it only marked it.
+  Result<Json> DeleteOrMark(const Target& t, const Json& existing, int64_t expected,
+                            const std::string& propagation, bool* marked);
   // An update that took the last finalizer off an object being deleted ends it.
   Result<Json> FinishIfFinalized(const Target& t, Json updated);
   Status DeleteCollection(const Target& t, const HttpRequest& req, HttpResponder& r);

@@ -358,14 +358,38 @@ TEST_F(ResourceApiTest, AnObjectWithFinalizersIsMarkedAndGoesWhenTheLastIsRemove
   EXPECT_EQ(Call("GET", held).status, 404);
 }
 
-TEST_F(ResourceApiTest, DeleteOptionsCarryPreconditionsAndBackgroundPropagationOnly) {
+TEST_F(ResourceApiTest, OrphanAndForegroundDeletesLeaveTheObjectToTheGarbageCollector) {
+  ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
+  const std::string pi = std::string(kJobs) + "/pi";
+  HttpResult r = Call("DELETE", pi, R"({"propagationPolicy":"Orphan"})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(Body(r)["metadata"]["finalizers"], Json::array({"orphan"}));
+  EXPECT_FALSE(TextAt(Body(r), {"metadata", "deletionTimestamp"}).empty());
+  // Asked again, the policy given last holds; with Background no finalizer is left: it goes.
+  r = Call("DELETE", pi + "?propagationPolicy=Foreground");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(Body(r)["metadata"]["finalizers"], Json::array({"foregroundDeletion"}));
+  EXPECT_EQ(Call("DELETE", pi, R"({"orphanDependents":false})").status, 200);
+  EXPECT_EQ(Call("GET", pi).status, 404);
+  // Another finalizer keeps holding it.
+  Json held = Job("held");
+  held["metadata"]["finalizers"] = {"example.com/hold"};
+  ASSERT_EQ(Call("POST", kJobs, held.dump()).status, 201);
+  r = Call("DELETE", std::string(kJobs) + "/held", R"({"orphanDependents":true})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(Body(r)["metadata"]["finalizers"], Json::array({"example.com/hold", "orphan"}));
+  r = Call("DELETE", std::string(kJobs) + "/held?propagationPolicy=Background");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(Body(r)["metadata"]["finalizers"], Json::array({"example.com/hold"}));
+}
+
+TEST_F(ResourceApiTest, DeleteOptionsCarryPreconditionsAndAPropagationPolicy) {
   ASSERT_EQ(Call("POST", kJobs, Job("pi").dump()).status, 201);
   const std::string pi = std::string(kJobs) + "/pi";
   EXPECT_EQ(Call("DELETE", pi, R"({"preconditions":{"uid":"not-its-uid"}})").status, 409);
-  HttpResult r = Call("DELETE", pi, R"({"propagationPolicy":"Orphan"})");
+  HttpResult r = Call("DELETE", pi + "?propagationPolicy=Sideways");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("propagationPolicy"), std::string::npos) << r.body;
-  EXPECT_EQ(Call("DELETE", pi + "?propagationPolicy=Sideways").status, 400);
   EXPECT_EQ(Call("DELETE", pi, R"({"propagationPolicy":5})").status, 400);
   EXPECT_EQ(Call("DELETE", pi, R"({"preconditions":"x"})").status, 400);
   // kubectl delete --dry-run=server says so in the body: nothing goes.

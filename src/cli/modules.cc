@@ -3,6 +3,7 @@
 #include "auth/auth.h"
 #include "controller/controller.h"
 #include "events/events.h"
+#include "gc/garbage_collector.h"
 #include "jobs/job_controller.h"
 #include "kfp/kfp_module.h"
 #include "pipelines/run_controller.h"
@@ -21,6 +22,7 @@ void RegisterModules() {
   RegisterKfpModule(modules);
   usage::Register(modules);
   profiles::Register(modules);
+  gc::Register(modules);
 }
 
 }  // namespace skiff::cli

@@ -39,8 +39,8 @@ class WidgetController : public RecordingController {
   explicit WidgetController(std::vector<std::string>* calls)
       : RecordingController("widgets.example.dev", calls) {}
   std::vector<Watch> Watches() const override {
-    return {{"gadgets.example.dev", [](const WatchEvent& ev) -> std::optional<Key> {
-               return Key{ev.namespace_, "from-" + MetaName(ev.object)};
+    return {{"gadgets.example.dev", [](const WatchEvent& ev) -> std::vector<Key> {
+               return {Key{ev.namespace_, "from-" + MetaName(ev.object)}};
              }}};
   }
   std::optional<Key> KeyForWorkload(

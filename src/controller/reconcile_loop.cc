@@ -73,6 +73,18 @@ void ReconcileLoop::Enqueue(const Key& key) {
 }
 
 void ReconcileLoop::EnqueueAll() {
+  if (options_.list_keys) {
+    auto keys = options_.list_keys();
+    if (!keys.ok()) {
+      LogWarn("controller list failed",
+              {{"controller", name_}, {"error", keys.status().ToString()}});
+      return;
+    }
+    MutexLock lock(&mu_);
+    auto now = SteadyClock::now();
+    for (Key& key : *keys) due_[std::move(key)] = now;
+    return;
+  }
   ListOptions options;
   auto list = store_.List(store_type_, "", options);
   if (!list.ok()) {
@@ -262,8 +274,8 @@ bool ReconcileLoop::ApplyChangesLocked(const std::vector<WatchEvent>& batch, int
       due_[std::move(key)] = now;
       any = true;
     } else if (auto it = mappers_.find(ev.store_type); it != mappers_.end()) {
-      if (auto key = it->second(ev)) {
-        due_[*key] = now;
+      for (Key& key : it->second(ev)) {
+        due_[std::move(key)] = now;
         any = true;
       }
     }

@@ -38,6 +38,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/thread_annotations.h"
 #include "store/store.h"
@@ -51,10 +52,11 @@ class ReconcileLoop {
   using Key = std::pair<std::string, std::string>;  // namespace, name
   using ReconcileFn = std::function<Result<std::optional<std::chrono::milliseconds>>(
       const std::string& ns, const std::string& name)>;
-  // Maps a change of another type to the key of the object to reconcile (e.g. pod -> its job).
-  // The event's object holds only metadata (name, namespace, labels): the loop reads the change
-  // feed with ChangeFilter::metadata_only, so large objects are never parsed just to be mapped.
-  using Mapper = std::function<std::optional<Key>(const WatchEvent&)>;
+  // Maps a change of another type to the keys of the objects to reconcile (e.g. pod -> its job;
+  // none when the change concerns no object of this loop). The event's object holds only
+  // metadata (ChangeFilter::metadata_only: name, namespace, labels, uid, owners, finalizers), so
+  // large objects are never parsed just to be mapped.
+  using Mapper = std::function<std::vector<Key>(const WatchEvent&)>;
 
   struct Options {
     std::chrono::milliseconds resync_period{std::chrono::seconds(30)};
@@ -64,6 +66,10 @@ class ReconcileLoop {
     // The schema of the reconciled kind (null: objects are not checked) and its name.
     std::shared_ptr<const Schema> schema;
     std::string kind;
+    // The keys looked at when the loop starts and at every resync, for a loop whose keys are not
+    // the objects of its store type (the garbage collector's owners); unset: every object of the
+    // store type.
+    std::function<Result<std::vector<Key>>()> list_keys;
   };
 
   // Counters since construction (exported as /metrics).

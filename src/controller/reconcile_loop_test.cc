@@ -79,16 +79,42 @@ TEST_F(ReconcileLoopTest, MapsChangesOfOtherTypesToTheirOwner) {
     calls.push_back(n);
     return Result<std::optional<milliseconds>>(std::optional<milliseconds>());
   });
-  loop.AlsoWatch("pods", [](const WatchEvent& ev) -> std::optional<ReconcileLoop::Key> {
+  loop.AlsoWatch("pods", [](const WatchEvent& ev) -> std::vector<ReconcileLoop::Key> {
     auto labels = MetaLabels(ev.object);
-    if (!labels.count("job-name")) return std::nullopt;
-    return ReconcileLoop::Key{ev.namespace_, labels["job-name"]};
+    if (!labels.count("job-name")) return {};
+    return {ReconcileLoop::Key{ev.namespace_, labels["job-name"]}};
   });
   EXPECT_EQ(loop.RunOnce(), 0);  // nothing stored yet
   ASSERT_TRUE(store_->Create("pods", Object("Pod", "p1", {{"job-name", "pi"}})).ok());
   ASSERT_TRUE(store_->Create("pods", Object("Pod", "p2")).ok());
   loop.RunOnce();
   EXPECT_EQ(calls, (std::vector<std::string>{"pi"}));
+}
+
+TEST_F(ReconcileLoopTest, AChangeMayWakeSeveralKeysAndListKeysNamesWhatIsLookedAtFirst) {
+  std::vector<std::string> calls;
+  ReconcileLoop::Options options;
+  options.list_keys = []() -> Result<std::vector<ReconcileLoop::Key>> {
+    return std::vector<ReconcileLoop::Key>{{"", "listed"}};
+  };
+  ReconcileLoop loop(
+      "t", *store_, "owners.internal",
+      [&](const std::string& ns, const std::string& n) {
+        calls.push_back(ns + "/" + n);
+        return Result<std::optional<milliseconds>>(std::optional<milliseconds>());
+      },
+      options);
+  // Each pod wakes one key per label value.
+  loop.AlsoWatch("pods", [](const WatchEvent& ev) {
+    std::vector<ReconcileLoop::Key> keys;
+    for (const auto& [k, v] : MetaLabels(ev.object)) keys.push_back({ev.namespace_, v});
+    return keys;
+  });
+  ASSERT_TRUE(store_->Create("owners.internal", Object("Owner", "stored")).ok());
+  EXPECT_EQ(loop.RunOnce(), 1);  // what list_keys names, not what the store holds
+  ASSERT_TRUE(store_->Create("pods", Object("Pod", "p", {{"a", "x"}, {"b", "y"}})).ok());
+  EXPECT_EQ(loop.RunOnce(), 2);
+  EXPECT_EQ(calls, (std::vector<std::string>{"/listed", "ns/x", "ns/y"}));
 }
 
 TEST_F(ReconcileLoopTest, StartReconcilesEverythingAlreadyStoredAndStopJoins) {

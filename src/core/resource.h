@@ -33,6 +33,10 @@ std::string MetaNamespace(const Json& obj);
 std::string MetaUid(const Json& obj);
 int64_t MetaResourceVersion(const Json& obj);  // stored as a decimal string, as in Kubernetes
 std::map<std::string, std::string> MetaLabels(const Json& obj);
+// The finalizers a delete with propagationPolicy Orphan or Foreground puts on the object, which
+// the garbage collector (gc/) acts on.
+inline constexpr char kOrphanFinalizer[] = "orphan";
+inline constexpr char kForegroundFinalizer[] = "foregroundDeletion";
 // Splits "group/version" (or "v1") into its parts.
 void SplitApiVersion(const std::string& api_version, std::string* group, std::string* version);
 

@@ -78,7 +78,7 @@ JobController::JobController(Store& store, Backend& backend, Clock& clock,
       events_(store, clock, "job-controller") {}
 
 std::string JobController::WorkloadId(const Json& pod) {
-  return MetaNamespace(pod) + "_" + MetaName(pod);
+  return PodWorkloadId(MetaNamespace(pod), MetaName(pod));
 }
 
 Status JobController::ValidateJob(Json& job, bool /*is_create*/) {
@@ -129,21 +129,7 @@ Status JobController::ValidateJob(Json& job, bool /*is_create*/) {
   return Status::Ok();
 }
 
-Status JobController::CleanUpOrphans(const std::string& ns, const std::string& job_name) {
-  ListOptions opts;
-  opts.label_selector = "job-name=" + job_name;
-  ASSIGN_OR_RETURN(ListResult pods, store_.List(kPodType, ns, opts));
-  for (Json& pod : pods.items) {
-    RETURN_IF_ERROR(StopPod(pod, "JobDeleted"));
-    Status removed = backend_.Remove(WorkloadId(pod));
-    if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
-    auto deleted = store_.Delete(kPodType, ns, MetaName(pod));
-    if (!deleted.ok() && deleted.status().code() != StatusCode::kNotFound) return deleted.status();
-  }
-  return Status::Ok();
-}
-
-Status JobController::DeleteJobAndPods(const Json& job) {
+Status JobController::DeleteJob(const Json& job) {
   const Json& finalizers = At(job, {"metadata", "finalizers"});
   if (finalizers.is_array() && !finalizers.empty()) {
     // Held by its finalizers, as a delete through the API would be: marked, and deleted (pods
@@ -161,7 +147,7 @@ Status JobController::DeleteJobAndPods(const Json& job) {
   auto deleted =
       store_.Delete(kJobType, MetaNamespace(job), MetaName(job), MetaResourceVersion(job));
   if (!deleted.ok() && deleted.status().code() != StatusCode::kNotFound) return deleted.status();
-  return CleanUpOrphans(MetaNamespace(job), MetaName(job));
+  return Status::Ok();
 }
 
 Status JobController::StopPod(Json& pod, const std::string& reason) {
@@ -197,7 +183,8 @@ Result<Json> JobController::CreatePod(const Json& job, std::optional<int> comple
                                           {"kind", "Job"},
                                           {"name", job_name},
                                           {"uid", MetaUid(job)},
-                                          {"controller", true}}});
+                                          {"controller", true},
+                                          {"blockOwnerDeletion", true}}});
   pod["spec"] = tmpl["spec"];
   if (completion_index) {
     std::string idx = std::to_string(*completion_index);
@@ -307,8 +294,8 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
                                                              const std::string& name) {
   auto got = store_.Get(kJobType, ns, name);
   if (!got.ok()) {
+    // A Job deleted: the garbage collector deletes its pods (they name it their owner).
     if (got.status().code() != StatusCode::kNotFound) return got.status();
-    RETURN_IF_ERROR(CleanUpOrphans(ns, name));  // the Job was deleted: its pods go too
     return std::optional<milliseconds>();
   }
   Json job = std::move(got).value();
@@ -423,6 +410,9 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
                                  "Job was active longer than specified deadline", now)});
     } else if (suspended) {
       RETURN_IF_ERROR(stop_active("Suspended"));
+    } else if (!TextAt(job, {"metadata", "deletionTimestamp"}).empty()) {
+      // Being deleted (its finalizers, or the garbage collector deleting its pods first): no
+      // pod is started any more.
     } else {
       // How many more pods to run now.
       int wanted = 0;
@@ -500,7 +490,8 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
     }
   }
 
-  // ttlSecondsAfterFinished: delete the Job (and its pods) once it has been finished that long.
+  // ttlSecondsAfterFinished: delete the Job once it has been finished that long (the garbage
+  // collector deletes its pods).
   const Json* done = TrueCondition(job, "Complete");
   if (!done) done = TrueCondition(job, "Failed");
   if (done && spec.contains("ttlSecondsAfterFinished") &&
@@ -510,7 +501,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
       TimePoint expiry = at + std::chrono::seconds(spec["ttlSecondsAfterFinished"].get<int64_t>());
       if (now >= expiry) {
         LogInfo("job expired (ttlSecondsAfterFinished)", {{"job", ns + "/" + name}});
-        RETURN_IF_ERROR(DeleteJobAndPods(job));
+        RETURN_IF_ERROR(DeleteJob(job));
         return std::optional<milliseconds>();
       }
       want_requeue(std::chrono::duration_cast<milliseconds>(expiry - now));

@@ -62,12 +62,12 @@ class JobController {
   static std::string WorkloadId(const Json& pod);
 
  private:
-  Status CleanUpOrphans(const std::string& ns, const std::string& job_name);
   Result<Json> CreatePod(const Json& job, std::optional<int> completion_index);
   // Brings a pod's stored status in line with its workload; returns the updated pod.
   Result<Json> SyncPod(Json pod);
   Status StopPod(Json& pod, const std::string& reason);
-  Status DeleteJobAndPods(const Json& job);
+  // Deletes the Job (marks it, when finalizers hold it); its pods go after it.
+  Status DeleteJob(const Json& job);
 
   Store& store_;
   Backend& backend_;

@@ -10,6 +10,7 @@
 
 #include "backend/fake_backend.h"
 #include "core/text.h"
+#include "jobs/pod_controller.h"
 
 namespace skiff::jobs {
 namespace {
@@ -242,15 +243,20 @@ TEST_F(JobControllerTest, AnEditedCompletionIndexThatIsNoNumberIsIgnored) {
   EXPECT_EQ(Condition(GetJob("idx")), "");
 }
 
-TEST_F(JobControllerTest, TtlAfterFinishedDeletesTheJobAndItsPods) {
-  Apply(MakeJob("short", {{"ttlSecondsAfterFinished", 30}}));
+TEST_F(JobControllerTest, TtlAfterFinishedDeletesTheJobWhosePodsNameItTheirOwner) {
+  Json job = Apply(MakeJob("short", {{"ttlSecondsAfterFinished", 30}}));
   Reconcile("short");
   ASSERT_TRUE(backend_.Finish(Id(Pods("short")[0]), 0).ok());
   Reconcile("short");
   clock_.Advance(seconds(31));
   Reconcile("short");
   EXPECT_EQ(store_->Get(kJobType, "default", "short").status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(Pods("short").empty());
+  // The garbage collector deletes them (gc/): they name the Job, and block its foreground delete.
+  const std::vector<Json> pods = Pods("short");
+  ASSERT_EQ(pods.size(), 1u);
+  const Json& ref = pods[0]["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(ref["uid"], MetaUid(job));
+  EXPECT_EQ(ref["blockOwnerDeletion"], true);
 }
 
 TEST_F(JobControllerTest, TtlAfterFinishedLeavesAJobWithFinalizersMarkedForThem) {
@@ -268,13 +274,43 @@ TEST_F(JobControllerTest, TtlAfterFinishedLeavesAJobWithFinalizersMarkedForThem)
   EXPECT_EQ(Pods("held").size(), 1u) << "its pods go with it, when its finalizers let it go";
 }
 
-TEST_F(JobControllerTest, DeletingAJobStopsAndRemovesItsPods) {
+TEST_F(JobControllerTest, AJobBeingDeletedStartsNoPods) {
+  Json job = MakeJob("going", {{"completions", 2}});
+  job["metadata"]["finalizers"] = {"example.com/hold"};
+  job = Apply(job);
+  Reconcile("going");
+  ASSERT_TRUE(backend_.Finish(Id(Pods("going")[0]), 0).ok());
+  job = GetJob("going");
+  job["metadata"]["deletionTimestamp"] = FormatRfc3339(clock_.Now());
+  ASSERT_TRUE(store_->Update(kJobType, job).ok());
+  Reconcile("going");
+  EXPECT_EQ(Pods("going").size(), 1u);
+  EXPECT_EQ(GetJob("going")["status"]["succeeded"], 1);
+}
+
+TEST_F(JobControllerTest, ADeletedPodsWorkloadIsStoppedAndRemoved) {
   Apply(MakeJob("gone"));
   Reconcile("gone");
-  ASSERT_TRUE(store_->Delete(kJobType, "default", "gone").ok());
-  Reconcile("gone");
-  EXPECT_TRUE(Pods("gone").empty());
+  const std::string pod = MetaName(Pods("gone")[0]);
+  PodController pods(*store_, backend_, milliseconds(10));
+  ASSERT_TRUE(pods.Reconcile("default", pod).ok());
+  EXPECT_TRUE(backend_.stop_calls().empty()) << "the pod is still there";
+  ASSERT_TRUE(store_->Delete(kPodType, "default", pod).ok());
+  ASSERT_TRUE(pods.Reconcile("default", pod).ok());
   EXPECT_EQ(backend_.stop_calls().size(), 1u);
+  EXPECT_EQ(backend_.Observe(PodWorkloadId("default", pod)).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(JobControllerTest, AWorkloadThatIsNoPodsIsNotStoppedForAPodOfItsName) {
+  WorkloadSpec other;
+  other.id = PodWorkloadId("default", "task");
+  other.labels = {{"skiff.dev/namespace", "default"}};
+  other.containers.push_back({.name = "main", .command = {"true"}});
+  ASSERT_TRUE(backend_.Launch(other).ok());
+  PodController pods(*store_, backend_, milliseconds(10));
+  ASSERT_TRUE(pods.Reconcile("default", "task").ok());
+  EXPECT_TRUE(backend_.stop_calls().empty());
+  EXPECT_TRUE(backend_.Observe(other.id).ok());
 }
 
 TEST_F(JobControllerTest, AfterARestartRunningPodsAreReadoptedNotRelaunched) {

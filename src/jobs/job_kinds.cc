@@ -11,6 +11,7 @@
 #include "core/text.h"
 #include "http/status_json.h"
 #include "jobs/job_controller.h"
+#include "jobs/pod_controller.h"
 
 namespace skiff::jobs {
 namespace {
@@ -184,11 +185,11 @@ class JobPlugin : public Controller {
 
   std::string StoreType() const override { return kJobType; }
   std::vector<Watch> Watches() const override {
-    return {{kPodType, [](const WatchEvent& ev) -> std::optional<Key> {
+    return {{kPodType, [](const WatchEvent& ev) -> std::vector<Key> {
                auto labels = MetaLabels(ev.object);
                auto it = labels.find("job-name");
-               if (it == labels.end()) return std::nullopt;
-               return Key{ev.namespace_, it->second};
+               if (it == labels.end()) return {};
+               return {Key{ev.namespace_, it->second}};
              }}};
   }
   Result<std::optional<std::chrono::milliseconds>> Reconcile(const std::string& ns,
@@ -205,6 +206,22 @@ class JobPlugin : public Controller {
     return options;
   }
   JobController controller_;
+};
+
+// The pod controller as a plug-in: a deleted pod's workload is stopped and removed.
+class PodPlugin : public Controller {
+ public:
+  explicit PodPlugin(const ControllerContext& ctx)
+      : controller_(ctx.store, ctx.backend, JobControllerOptions().stop_grace) {}
+
+  std::string StoreType() const override { return kPodType; }
+  Result<std::optional<std::chrono::milliseconds>> Reconcile(const std::string& ns,
+                                                             const std::string& name) override {
+    return controller_.Reconcile(ns, name);
+  }
+
+ private:
+  PodController controller_;
 };
 
 // The last `lines` lines of `text` (a last line without its newline counts).
@@ -304,6 +321,10 @@ void Register(ModuleRegistry& modules) {
   modules.AddController("jobs",
                         [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
                           return std::unique_ptr<Controller>(std::make_unique<JobPlugin>(ctx));
+                        });
+  modules.AddController("pods",
+                        [](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
+                          return std::unique_ptr<Controller>(std::make_unique<PodPlugin>(ctx));
                         });
   modules.AddRoutes("jobs", [](const RouteContext& ctx) -> Result<std::shared_ptr<void>> {
     ctx.add_route(

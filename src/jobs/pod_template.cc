@@ -326,6 +326,10 @@ Result<Probe> ProbeFromPod(const Json& p, const std::string& field) {
   return probe;
 }
 
+std::string PodWorkloadId(const std::string& ns, const std::string& name) {
+  return ns + "_" + name;
+}
+
 Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_id,
                                    const PodEnvironment& env) {
   const Json& spec = pod["spec"];
@@ -339,6 +343,7 @@ Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_
   w.labels[kWorkloadNamespaceLabel] = ns;
   w.labels[kWorkloadOwnerKindLabel] = "Pod";
   w.labels[kWorkloadOwnerNameLabel] = PodName(pod);
+  w.labels[kWorkloadPodLabel] = PodName(pod);
   for (const Json& ref : At(pod, {"metadata", "ownerReferences"}).is_array()
                              ? At(pod, {"metadata", "ownerReferences"})
                              : Json::array()) {

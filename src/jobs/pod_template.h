@@ -37,6 +37,13 @@ struct PodEnvironment {
   std::string volumes_dir;
 };
 
+// The label a pod's workload carries with the pod's name (with kWorkloadNamespaceLabel, its
+// namespace), so that the workload of a pod deleted from the store is known as its.
+inline constexpr char kWorkloadPodLabel[] = "skiff.dev/pod";
+
+// The backend workload id of pod `name` in `ns`: "<namespace>_<name>".
+std::string PodWorkloadId(const std::string& ns, const std::string& name);
+
 // Builds the workload for a stored Pod object (spec as in a pod template). Secret/ConfigMap env
 // references are resolved now; a missing one is an error naming the reference.
 Result<WorkloadSpec> PodToWorkload(const Json& pod, const std::string& workload_id,

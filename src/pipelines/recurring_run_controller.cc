@@ -309,12 +309,12 @@ std::string RecurringRunController::RunName(const std::string& recurring_run_nam
          std::to_string(std::chrono::duration_cast<seconds>(t.time_since_epoch()).count());
 }
 
-std::optional<std::pair<std::string, std::string>> RecurringRunController::MapRunToRecurringRun(
+std::vector<std::pair<std::string, std::string>> RecurringRunController::MapRunToRecurringRun(
     const WatchEvent& event) {
   auto labels = MetaLabels(event.object);
   auto it = labels.find(kRecurringRunLabel);
-  if (it == labels.end()) return std::nullopt;
-  return std::make_pair(event.namespace_, it->second);
+  if (it == labels.end()) return {};
+  return {{event.namespace_, it->second}};
 }
 
 Result<int> RecurringRunController::ActiveRuns(const std::string& ns, const std::string& name) {

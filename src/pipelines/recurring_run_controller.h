@@ -103,7 +103,7 @@ class RecurringRunController {
 
   // For ReconcileLoop::AlsoWatch: a fired run's change wakes its recurring run (a finished run
   // frees a max_concurrency slot).
-  static std::optional<std::pair<std::string, std::string>> MapRunToRecurringRun(
+  static std::vector<std::pair<std::string, std::string>> MapRunToRecurringRun(
       const WatchEvent& event);
 
   // The name of the run fired for schedule time `t`.

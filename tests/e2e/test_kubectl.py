@@ -225,8 +225,64 @@ def test_finalizers_hold_a_deleted_object_until_they_are_removed(kubectl):
     kubectl("apply", "-f", "-", input=CONFIG_MAP.replace("name: settings", "name: kept"))
     assert "(server dry run)" in kubectl("delete", "cm", "kept", "--dry-run=server").stdout
     kubectl("get", "cm", "kept")  # still there
-    orphan = kubectl("delete", "cm", "kept", "--cascade=orphan", check=False)
-    assert orphan.returncode != 0 and "propagationPolicy" in orphan.stderr, orphan.stderr
+    # Orphaning an object that has no dependents deletes it as any delete does.
+    assert 'configmap "kept" deleted' in kubectl("delete", "cm", "kept", "--cascade=orphan").stdout
+    assert "NotFound" in kubectl("get", "cm", "kept", check=False).stderr
+
+
+def process_running(marker):
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0
+
+
+def start_sleeper(kubectl, name):
+    """A Job whose pod sleeps, its process found by the marker returned; waits until it runs."""
+    marker = f"skiff-e2e-gc-{name}-{os.getpid()}"
+    kubectl("create", "--validate=false", "-f", "-",
+            input=busybox_job_yaml(name, f"sleep 300 # {marker}"))
+    kubectl("wait", "--for=jsonpath={.status.ready}=1", f"job/{name}", "--timeout=60s")
+    assert process_running(marker)
+    return marker
+
+
+def pods_of(kubectl, job):
+    return json.loads(kubectl("get", "pods", "-l", f"job-name={job}", "-o", "json").stdout)["items"]
+
+
+def test_deleting_an_owner_reaches_its_dependents_as_the_propagation_policy_says(kubectl, skiff):
+    # Background, kubectl's default: the Job goes, then what names it its owner (its pod, and a
+    # ConfigMap made its dependent by hand), and the pod's process stops.
+    marker = start_sleeper(kubectl, "bg")
+    uid = kubectl("get", "job", "bg", "-o", "jsonpath={.metadata.uid}").stdout
+    kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: bg-settings
+  ownerReferences: [{{apiVersion: batch/v1, kind: Job, name: bg, uid: {uid}}}]
+data: {{a: "1"}}
+""")
+    kubectl("delete", "job", "bg")
+    skiff.wait_for(lambda: not pods_of(kubectl, "bg") and
+                   "NotFound" in kubectl("get", "cm", "bg-settings", check=False).stderr,
+                   what="the Job's dependents to be deleted")
+    skiff.wait_for(lambda: not process_running(marker), what="the deleted pod's process to stop")
+
+    # Orphan: the Job goes; its pod stays, runs on, and names no owner.
+    marker = start_sleeper(kubectl, "orphaning")
+    kubectl("delete", "job", "orphaning", "--cascade=orphan")
+    assert "NotFound" in kubectl("get", "job", "orphaning", check=False).stderr
+    pods = pods_of(kubectl, "orphaning")
+    assert len(pods) == 1 and "ownerReferences" not in pods[0]["metadata"], pods
+    assert process_running(marker)
+    kubectl("delete", "pod", pods[0]["metadata"]["name"])
+    skiff.wait_for(lambda: not process_running(marker), what="the orphan's process to stop")
+
+    # Foreground: the pod goes first, the Job after it; kubectl waits for the Job to be gone.
+    marker = start_sleeper(kubectl, "fg")
+    kubectl("delete", "job", "fg", "--cascade=foreground")
+    assert "NotFound" in kubectl("get", "job", "fg", check=False).stderr
+    assert not pods_of(kubectl, "fg")
+    skiff.wait_for(lambda: not process_running(marker), what="the pod's process to stop")
 
 
 def test_a_custom_kind_is_applied_and_patched_with_merge_patches(kubectl):
