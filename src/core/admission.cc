@@ -72,6 +72,41 @@ Status NoNewFinalizersWhileDeleting(const Json& stored, const Json& obj) {
   return Status::Ok();
 }
 
+// Kubernetes' rules for metadata.ownerReferences (their types are the schema's): each names its
+// owner fully, since the garbage collector finds the owner by them, and at most one is the
+// controller.
+Status CheckOwnerReferences(const Json& obj, const std::string& what) {
+  const Json& refs = At(obj, {"metadata", "ownerReferences"});
+  if (!refs.is_array()) return Status::Ok();
+  std::vector<StatusCause> causes;
+  std::vector<std::string> controllers;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const std::string at = "metadata.ownerReferences[" + std::to_string(i) + "].";
+    for (const char* field : {"apiVersion", "kind", "name", "uid"}) {
+      if (TextAt(refs[i], {field}).empty()) {
+        causes.push_back(
+            {at + field, std::string(field) + " must not be empty", "FieldValueRequired"});
+      }
+    }
+    if (At(refs[i], {"controller"}) == Json(true)) {
+      controllers.push_back(TextAt(refs[i], {"kind"}) + "/" + TextAt(refs[i], {"name"}));
+    }
+  }
+  if (controllers.size() > 1) {
+    std::string found;
+    for (const std::string& c : controllers) found += (found.empty() ? "" : ", ") + c;
+    causes.push_back({"metadata.ownerReferences",
+                      "only one reference can have controller set to true, found in " + found,
+                      "FieldValueInvalid"});
+  }
+  if (causes.empty()) return Status::Ok();
+  std::string message = what + " is invalid: ";
+  for (size_t i = 0; i < causes.size(); ++i) {
+    message += (i ? ", " : "") + causes[i].field + ": " + causes[i].message;
+  }
+  return Invalid(message, std::move(causes));
+}
+
 // On create: the name, or one made from generateName.
 Status NameNewObject(Json& meta) {
   std::string name = meta.value("name", Json("")).is_string() ? meta.value("name", "") : "";
@@ -186,6 +221,7 @@ Status Admit(const ResourceType& type, const Admission& how, Json& obj,
   const std::string what = type.kind + " " + Quote(MetaName(obj));
   RETURN_IF_ERROR(CheckSchema(type, how, obj, what, warnings));
   if (how.op == WriteOp::kUpdateStatus) return Status::Ok();  // rules are about the spec
+  RETURN_IF_ERROR(CheckOwnerReferences(obj, what));
   if (how.op == WriteOp::kUpdate) {
     RETURN_IF_ERROR(NoNewFinalizersWhileDeleting(*how.stored, obj));
   }

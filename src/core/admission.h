@@ -26,7 +26,9 @@
 //     depth are pruned and reported as warnings, or refused (FieldValidation::kStrict).
 //  4. The kind's rules (`ResourceType::validate`) on create and update, and its update rule
 //     (`ResourceType::validate_update`, which sees the stored object) on update; and
-//     Kubernetes' own: an object being deleted (deletionTimestamp set) takes no new finalizers.
+//     Kubernetes' own: an object being deleted (deletionTimestamp set) takes no new finalizers;
+//     each ownerReference names its owner's apiVersion, kind, name and uid, and at most one is
+//     the controller.
 // Everything refused is a kInvalid Status (HTTP 422) naming each offending field in its causes,
 // except a malformed identity (wrong apiVersion, a name that is no name), which is
 // kInvalidArgument (400), as Kubernetes answers.

@@ -107,6 +107,30 @@ TEST(Admit, WrongTypesAndRulesAre422NamingTheField) {
   EXPECT_EQ(CauseFields(st), (std::vector<std::string>{"spec.size"}));
 }
 
+TEST(Admit, OwnerReferencesNameTheirOwnerFullyAndOneControllerAtMost) {
+  Json owner = {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", "pi"}, {"uid", "u-1"}};
+  Json obj = NewWidget();
+  obj["metadata"]["ownerReferences"] = {owner, {{"kind", "Job"}, {"name", "pi"}}};
+  Status st = Admit(Widget(), {}, obj, nullptr);
+  EXPECT_EQ(st.code(), StatusCode::kInvalid);
+  EXPECT_EQ(CauseFields(st), (std::vector<std::string>{"metadata.ownerReferences[1].apiVersion",
+                                                       "metadata.ownerReferences[1].uid"}));
+  Json controller = owner;
+  controller["controller"] = true;
+  Json other = controller;
+  other["uid"] = "u-2";
+  obj = NewWidget();
+  obj["metadata"]["ownerReferences"] = {controller, other};
+  st = Admit(Widget(), {}, obj, nullptr);
+  EXPECT_EQ(CauseFields(st), (std::vector<std::string>{"metadata.ownerReferences"}));
+  EXPECT_NE(st.message().find("only one reference can have controller set to true"),
+            std::string::npos)
+      << st.message();
+  obj = NewWidget();
+  obj["metadata"]["ownerReferences"] = {controller, owner};
+  EXPECT_TRUE(Admit(Widget(), {}, obj, nullptr).ok());
+}
+
 TEST(Admit, UnknownFieldsAtAnyDepthAreWarnedIgnoredOrRefused) {
   Json obj = NewWidget({{"nested", {{"depth", 1}, {"stray", true}}}});
   std::vector<std::string> warnings;
