@@ -13,13 +13,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool IsTerminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
-
-std::string PodPhase(const Json& pod) {
-  if (!pod.contains("status") || !pod["status"].is_object()) return "Pending";
-  return pod["status"].value("phase", "Pending");
-}
-
 // The Job's condition of `type` with status "True", or null.
 const Json* TrueCondition(const Json& job, const std::string& type) {
   if (!job.contains("status") || !job["status"].contains("conditions")) return nullptr;
@@ -75,6 +68,7 @@ JobController::JobController(Store& store, Backend& backend, Clock& clock,
       backend_(backend),
       clock_(clock),
       options_(std::move(options)),
+      pods_(store, backend, {.stop_grace = options_.stop_grace, .pod_env = options_.pod_env}),
       events_(store, clock, "job-controller") {}
 
 std::string JobController::WorkloadId(const Json& pod) {
@@ -150,18 +144,6 @@ Status JobController::DeleteJob(const Json& job) {
   return Status::Ok();
 }
 
-Status JobController::StopPod(Json& pod, const std::string& reason) {
-  if (IsTerminalPhase(PodPhase(pod))) return Status::Ok();
-  Status st = backend_.Stop(WorkloadId(pod), options_.stop_grace);
-  if (!st.ok() && st.code() != StatusCode::kNotFound) return st;
-  pod["status"]["phase"] = "Failed";
-  pod["status"]["reason"] = reason;
-  auto updated = store_.Update(kPodType, pod);
-  if (!updated.ok() && updated.status().code() != StatusCode::kNotFound) return updated.status();
-  if (updated.ok()) pod = *updated;
-  return Status::Ok();
-}
-
 Result<Json> JobController::CreatePod(const Json& job, std::optional<int> completion_index) {
   const Json& tmpl = job["spec"]["template"];
   std::string job_name = MetaName(job);
@@ -206,88 +188,7 @@ Result<Json> JobController::CreatePod(const Json& job, std::optional<int> comple
   if (!created.ok()) return created.status().WithContext("creating pod for job " + job_name);
   LogInfo("pod created",
           {{"job", MetaNamespace(job) + "/" + job_name}, {"pod", MetaName(*created)}});
-  return SyncPod(*created);
-}
-
-Result<Json> JobController::SyncPod(Json pod) {
-  const std::string id = WorkloadId(pod);
-  const std::string phase_before = PodPhase(pod);
-  if (IsTerminalPhase(phase_before)) return pod;
-  Json status_before = pod["status"];
-  auto observed = backend_.Observe(id);
-  if (!observed.ok() && observed.status().code() == StatusCode::kNotFound) {
-    if (phase_before == "Running") {
-      // The backend lost a workload it had started: the attempt is over and counts as failed.
-      pod["status"]["phase"] = "Failed";
-      pod["status"]["reason"] = "Lost";
-      pod["status"]["message"] = "the workload is no longer known to the backend";
-    } else {
-      auto workload = PodToWorkload(pod, id, options_.pod_env);
-      Status launched = workload.ok() ? backend_.Launch(*workload) : workload.status();
-      if (!launched.ok()) {
-        pod["status"]["phase"] = "Failed";
-        pod["status"]["reason"] = "CreateContainerConfigError";
-        pod["status"]["message"] = launched.message();
-      } else {
-        observed = backend_.Observe(id);
-      }
-    }
-  }
-  if (observed.ok()) {
-    const WorkloadStatus& ws = *observed;
-    Json& st = pod["status"];
-    st["phase"] = WorkloadPhaseName(ws.phase);
-    if (!ws.message.empty()) st["message"] = ws.message;
-    if (ws.started_at) st["startTime"] = FormatRfc3339(*ws.started_at);
-    // A container's image, from the pod's spec: the Kubernetes clients require it (and an
-    // imageID, which has no meaning for an image run from a local environment).
-    auto image_of = [&pod](const std::string& container) {
-      const Json& spec = pod["spec"];
-      if (spec.is_object() && spec.contains("containers") && spec["containers"].is_array()) {
-        for (const Json& c : spec["containers"]) {
-          if (TextAt(c, {"name"}) == container) return TextAt(c, {"image"});
-        }
-      }
-      return std::string();
-    };
-    Json containers = Json::array();
-    for (const ContainerStatus& cs : ws.containers) {
-      Json c = {{"name", cs.name},
-                {"ready", cs.ready},
-                {"restartCount", cs.restart_count},
-                {"image", image_of(cs.name)},
-                {"imageID", ""}};
-      auto terminated = [&cs](const std::string& reason) {
-        Json term = {{"exitCode", *cs.exit_code}, {"reason", reason}};
-        if (cs.started_at) term["startedAt"] = FormatRfc3339(*cs.started_at);
-        if (cs.finished_at) term["finishedAt"] = FormatRfc3339(*cs.finished_at);
-        return Json{{"terminated", term}};
-      };
-      if (cs.running) {
-        c["state"] = {{"running", Json::object()}};
-        if (cs.started_at) c["state"]["running"]["startedAt"] = FormatRfc3339(*cs.started_at);
-      } else if (cs.reason == "CrashLoopBackOff") {
-        // Waiting to be started again by the restart policy; how it last ended in lastState.
-        c["state"] = {{"waiting", {{"reason", cs.reason}}}};
-        if (cs.exit_code) c["lastState"] = terminated(*cs.exit_code == 0 ? "Completed" : "Error");
-      } else if (cs.exit_code) {
-        c["state"] = terminated(cs.reason);
-      } else {
-        c["state"] = {
-            {"waiting", {{"reason", cs.reason.empty() ? "ContainerCreating" : cs.reason}}}};
-      }
-      containers.push_back(c);
-    }
-    st["containerStatuses"] = containers;
-    if (ws.phase == WorkloadPhase::kFailed) {
-      for (const ContainerStatus& cs : ws.containers) {
-        if (!cs.reason.empty() && cs.reason != "Completed") st["reason"] = cs.reason;
-      }
-    }
-    if (ws.finished_at) st["finishTime"] = FormatRfc3339(*ws.finished_at);
-  }
-  if (pod["status"] == status_before) return pod;
-  return store_.Update(kPodType, pod);
+  return pods_.Sync(*created);
 }
 
 Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& ns,
@@ -311,7 +212,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
   ASSIGN_OR_RETURN(ListResult listed, store_.List(kPodType, ns, opts));
   std::vector<Json> pods;
   for (Json& p : listed.items) {
-    ASSIGN_OR_RETURN(Json synced, SyncPod(std::move(p)));
+    ASSIGN_OR_RETURN(Json synced, pods_.Sync(std::move(p)));
     pods.push_back(std::move(synced));
   }
   std::sort(pods.begin(), pods.end(), [](const Json& a, const Json& b) {
@@ -371,7 +272,7 @@ Result<std::optional<milliseconds>> JobController::Reconcile(const std::string& 
     if (!requeue || d < *requeue) requeue = d;
   };
   auto stop_active = [&](const std::string& reason) -> Status {
-    for (Json& p : pods) RETURN_IF_ERROR(StopPod(p, reason));
+    for (Json& p : pods) RETURN_IF_ERROR(pods_.Stop(p, reason));
     active = 0;
     ready = 0;
     return Status::Ok();

@@ -1,10 +1,11 @@
 // JobController: runs Kubernetes `batch/v1` Jobs on a Backend, with the semantics a Kubernetes
 // user expects: parallelism, completions (NonIndexed and Indexed), backoffLimit with exponential
 // back-off between failed attempts, activeDeadlineSeconds, ttlSecondsAfterFinished, suspend.
-// Each attempt is a Pod object in the store (labels job-name / controller-uid, ownerReference to
-// the Job) whose status mirrors its workload, so `skiff get pods -l job-name=pi` shows the attempt
-// history. Level-triggered and idempotent: after a crash, Reconcile re-observes the pods' workloads
-// (re-adopting running ones) and carries on.
+// Each attempt is a Pod object in the store (labels job-name / controller-uid, a controller
+// ownerReference to the Job, so the garbage collector deletes it after the Job) whose status
+// mirrors its workload (PodController runs it), so `skiff get pods -l job-name=pi` shows the
+// attempt history. Level-triggered and idempotent: after a crash, Reconcile re-observes the pods'
+// workloads (re-adopting running ones) and carries on.
 //
 //   JobController jobs(store, backend, clock, options);
 //   ReconcileLoop loop("jobs", store, "jobs.batch", [&](auto& ns, auto& n) { return
@@ -20,6 +21,7 @@
 #include "backend/backend.h"
 #include "core/clock.h"
 #include "events/events.h"
+#include "jobs/pod_controller.h"
 #include "jobs/pod_template.h"
 #include "store/store.h"
 
@@ -63,9 +65,6 @@ class JobController {
 
  private:
   Result<Json> CreatePod(const Json& job, std::optional<int> completion_index);
-  // Brings a pod's stored status in line with its workload; returns the updated pod.
-  Result<Json> SyncPod(Json pod);
-  Status StopPod(Json& pod, const std::string& reason);
   // Deletes the Job (marks it, when finalizers hold it); its pods go after it.
   Status DeleteJob(const Json& job);
 
@@ -73,6 +72,7 @@ class JobController {
   Backend& backend_;
   Clock& clock_;
   JobControllerOptions options_;
+  PodController pods_;            // runs the Job's pods
   events::EventRecorder events_;  // what `kubectl describe job` shows
 };
 

@@ -10,7 +10,6 @@
 
 #include "backend/fake_backend.h"
 #include "core/text.h"
-#include "jobs/pod_controller.h"
 
 namespace skiff::jobs {
 namespace {
@@ -286,31 +285,6 @@ TEST_F(JobControllerTest, AJobBeingDeletedStartsNoPods) {
   Reconcile("going");
   EXPECT_EQ(Pods("going").size(), 1u);
   EXPECT_EQ(GetJob("going")["status"]["succeeded"], 1);
-}
-
-TEST_F(JobControllerTest, ADeletedPodsWorkloadIsStoppedAndRemoved) {
-  Apply(MakeJob("gone"));
-  Reconcile("gone");
-  const std::string pod = MetaName(Pods("gone")[0]);
-  PodController pods(*store_, backend_, milliseconds(10));
-  ASSERT_TRUE(pods.Reconcile("default", pod).ok());
-  EXPECT_TRUE(backend_.stop_calls().empty()) << "the pod is still there";
-  ASSERT_TRUE(store_->Delete(kPodType, "default", pod).ok());
-  ASSERT_TRUE(pods.Reconcile("default", pod).ok());
-  EXPECT_EQ(backend_.stop_calls().size(), 1u);
-  EXPECT_EQ(backend_.Observe(PodWorkloadId("default", pod)).status().code(), StatusCode::kNotFound);
-}
-
-TEST_F(JobControllerTest, AWorkloadThatIsNoPodsIsNotStoppedForAPodOfItsName) {
-  WorkloadSpec other;
-  other.id = PodWorkloadId("default", "task");
-  other.labels = {{"skiff.dev/namespace", "default"}};
-  other.containers.push_back({.name = "main", .command = {"true"}});
-  ASSERT_TRUE(backend_.Launch(other).ok());
-  PodController pods(*store_, backend_, milliseconds(10));
-  ASSERT_TRUE(pods.Reconcile("default", "task").ok());
-  EXPECT_TRUE(backend_.stop_calls().empty());
-  EXPECT_TRUE(backend_.Observe(other.id).ok());
 }
 
 TEST_F(JobControllerTest, AfterARestartRunningPodsAreReadoptedNotRelaunched) {

@@ -135,6 +135,7 @@ ResourceType PodKind() {
   using namespace openapi;
   ResourceType pod{"", "v1", "Pod", "pods", true, {"po", "pod"}};
   pod.strategic_merge_patch = true;
+  pod.validate = [](Json& obj, bool) { return ValidatePodTemplate(obj, ""); };
   pod.schema = KindSchema(
       {{"spec", PodSpecOpenApi()},
        {"status",
@@ -178,6 +179,14 @@ ResourceType PodKind() {
 }
 
 // The Job controller as a plug-in: it reconciles jobs.batch and wakes on its pods' changes.
+// Where a controller's pods find their volumes, Secrets and ConfigMaps.
+PodEnvironment PodEnvironmentOf(const ControllerContext& ctx) {
+  PodEnvironment env;
+  env.volumes_dir = ctx.home + "/volumes";
+  env.read_config = ctx.read_config;
+  return env;
+}
+
 class JobPlugin : public Controller {
  public:
   explicit JobPlugin(const ControllerContext& ctx)
@@ -201,20 +210,24 @@ class JobPlugin : public Controller {
   static JobControllerOptions Options(const ControllerContext& ctx) {
     JobControllerOptions options;
     options.backoff_base = std::chrono::milliseconds(ctx.IntSetting("job-backoff-ms", 10000));
-    options.pod_env.volumes_dir = ctx.home + "/volumes";
-    options.pod_env.read_config = ctx.read_config;
+    options.pod_env = PodEnvironmentOf(ctx);
     return options;
   }
   JobController controller_;
 };
 
-// The pod controller as a plug-in: a deleted pod's workload is stopped and removed.
+// The pod controller as a plug-in: it runs the pods no controller runs, and stops the workload
+// of a pod deleted; a pod's workload wakes it.
 class PodPlugin : public Controller {
  public:
   explicit PodPlugin(const ControllerContext& ctx)
-      : controller_(ctx.store, ctx.backend, JobControllerOptions().stop_grace) {}
+      : controller_(ctx.store, ctx.backend, {.pod_env = PodEnvironmentOf(ctx)}) {}
 
   std::string StoreType() const override { return kPodType; }
+  std::optional<Key> KeyForWorkload(
+      const std::map<std::string, std::string>& labels) const override {
+    return PodController::KeyForWorkload(labels);
+  }
   Result<std::optional<std::chrono::milliseconds>> Reconcile(const std::string& ns,
                                                              const std::string& name) override {
     return controller_.Reconcile(ns, name);

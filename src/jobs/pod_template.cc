@@ -256,12 +256,13 @@ Status CheckClaimName(const Json& volume, const std::string& field) {
 }  // namespace
 
 Status ValidatePodTemplate(const Json& tmpl, const std::string& field) {
-  if (!tmpl.is_object()) return InvalidArgument(field + ": required object");
+  const std::string sf = field.empty() ? "spec" : field + ".spec";
+  if (!tmpl.is_object())
+    return InvalidArgument((field.empty() ? "pod" : field) + ": required object");
   if (!tmpl.contains("spec") || !tmpl["spec"].is_object()) {
-    return InvalidArgument(field + ".spec: required object");
+    return InvalidArgument(sf + ": required object");
   }
   const Json& spec = tmpl["spec"];
-  std::string sf = field + ".spec";
   if (!spec.contains("containers") || !spec["containers"].is_array() ||
       spec["containers"].empty()) {
     return InvalidArgument(sf + ".containers: at least one container is required");

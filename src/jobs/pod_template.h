@@ -24,8 +24,9 @@ namespace skiff::jobs {
 const Json& PodSpecOpenApi();
 const Json& PodTemplateOpenApi();
 
-// Checks types and required fields of a PodTemplateSpec ({metadata, spec}); errors name the
-// field under `field` (e.g. "spec.template.spec.containers[0].command: must be a list of strings").
+// Checks types and required fields of a PodTemplateSpec ({metadata, spec}), or of a Pod (which
+// has its shape) with `field` ""; errors name the field under `field` (e.g.
+// "spec.template.spec.containers[0].command: must be a list of strings").
 Status ValidatePodTemplate(const Json& pod_template, const std::string& field);
 
 struct PodEnvironment {

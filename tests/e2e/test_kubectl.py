@@ -285,6 +285,34 @@ data: {{a: "1"}}
     skiff.wait_for(lambda: not process_running(marker), what="the pod's process to stop")
 
 
+def test_a_pod_of_its_own_runs_and_an_orphaned_pod_is_followed_to_its_end(kubectl):
+    kubectl("apply", "-f", "-", input="""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: solo
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "echo hello from a pod of its own"]
+""")
+    kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/solo", "--timeout=60s")
+    assert kubectl("logs", "solo").stdout == "hello from a pod of its own\n"
+    empty = kubectl("apply", "-f", "-", check=False,
+                    input="{apiVersion: v1, kind: Pod, metadata: {name: empty}, spec: {}}")
+    assert empty.returncode != 0 and "spec.containers" in empty.stderr, empty.stderr
+
+    kubectl("create", "--validate=false", "-f", "-",
+            input=busybox_job_yaml("left", "sleep 2; echo finished alone"))
+    kubectl("wait", "--for=jsonpath={.status.ready}=1", "job/left", "--timeout=60s")
+    kubectl("delete", "job", "left", "--cascade=orphan")
+    name = pods_of(kubectl, "left")[0]["metadata"]["name"]
+    kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", f"pod/{name}", "--timeout=60s")
+    assert kubectl("logs", name).stdout == "finished alone\n"
+
+
 def test_a_custom_kind_is_applied_and_patched_with_merge_patches(kubectl):
     run = """
 apiVersion: kubeflow.org/v1
