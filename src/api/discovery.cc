@@ -14,6 +14,9 @@
 namespace skiff {
 namespace {
 
+// Every kind served is listed as a CustomResourceDefinition, read-only (resource_api.cc).
+constexpr char kApiExtensionsGroup[] = "apiextensions.k8s.io";
+
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -43,6 +46,7 @@ std::map<std::string, std::vector<std::string>> GroupVersions(const TypeRegistry
     }
   }
   groups[kAuthorizationGroup] = {"v1"};  // access_review.h
+  groups[kApiExtensionsGroup] = {"v1"};
   return groups;
 }
 
@@ -159,6 +163,15 @@ Json ApiResourceList(const TypeRegistry& types, const std::string& group,
     }
   }
   if (group == kAuthorizationGroup && version == "v1") resources = AccessReviewResources();
+  if (group == kApiExtensionsGroup && version == "v1") {
+    resources = Json::array({{{"name", "customresourcedefinitions"},
+                              {"singularName", "customresourcedefinition"},
+                              {"namespaced", false},
+                              {"kind", "CustomResourceDefinition"},
+                              {"verbs", {"get", "list"}},
+                              {"shortNames", {"crd", "crds"}},
+                              {"categories", {"api-extensions"}}}});
+  }
   if (group.empty() && version == "v1") {  // namespace_api.h: read-only, one per profile
     resources.push_back({{"name", "namespaces"},
                          {"singularName", "namespace"},

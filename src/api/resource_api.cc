@@ -201,6 +201,15 @@ Json CrdFor(const ResourceType& t) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   Json schema = t.schema ? t.schema->openapi()
                          : Json{{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  // The columns that show a field as it is, and the age every object has.
+  Json columns = Json::array();
+  for (const PrinterColumn& c : t.columns) {
+    if (c.json_path.empty()) continue;
+    columns.push_back(
+        {{"name", ColumnTitle(c.name)}, {"type", "string"}, {"jsonPath", c.json_path}});
+  }
+  columns.push_back(
+      {{"name", "Age"}, {"type", "date"}, {"jsonPath", ".metadata.creationTimestamp"}});
   return {{"apiVersion", "apiextensions.k8s.io/v1"},
           {"kind", "CustomResourceDefinition"},
           {"metadata", {{"name", t.StoreType()}}},
@@ -217,6 +226,7 @@ Json CrdFor(const ResourceType& t) {
                                        {"served", true},
                                        {"storage", true},
                                        {"schema", {{"openAPIV3Schema", schema}}},
+                                       {"additionalPrinterColumns", std::move(columns)},
                                        {"subresources", {{"status", Json::object()}}}}})}}}};
 }
 

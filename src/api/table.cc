@@ -46,14 +46,8 @@ Json ToTable(const ResourceType& type, const std::vector<Json>& items, TimePoint
   if (with_definitions) {
     Json& columns = table["columnDefinitions"];
     columns.push_back(column("Name", "name", "The object's name (metadata.name)."));
-    for (const PrinterColumn& c : type.columns) {
-      // "COMPLETIONS" -> "Completions": kubectl prints headers upper-cased.
-      std::string name = c.name;
-      for (size_t i = 1; i < name.size(); ++i) {
-        if (name[i - 1] != ' ') name[i] = static_cast<char>(std::tolower(name[i]));
-      }
-      columns.push_back(column(name, "", ""));
-    }
+    for (const PrinterColumn& c : type.columns)
+      columns.push_back(column(ColumnTitle(c.name), "", ""));
     columns.push_back(column("Age", "", "How long ago the object was created."));
   }
   for (const Json& obj : items) {

@@ -33,11 +33,11 @@ void RegisterAuthKinds(TypeRegistry& registry) {
                                               {"expires", String()}},
                                              {"user"})}},
                             {"spec"});
-  token.columns = {{"USER", [](const Json& o, auto) { return SpecString(o, "user"); }},
-                   {"EXPIRES", [](const Json& o, auto) {
-                      std::string e = SpecString(o, "expires");
-                      return e.empty() ? std::string("<never>") : e;
-                    }}};
+  token.columns = {FieldColumn("USER", ".spec.user"), {"EXPIRES", [](const Json& o, auto) {
+                                                         std::string e = SpecString(o, "expires");
+                                                         return e.empty() ? std::string("<never>")
+                                                                          : e;
+                                                       }}};
   registry.Add(std::move(token));
 
   // A Kubeflow Profile: its name is a namespace; the owner holds the admin role there.
@@ -54,7 +54,7 @@ void RegisterAuthKinds(TypeRegistry& registry) {
                                    {"plugins", Array(Any())}})},
                   {"status", OpenObject({{"conditions", Conditions()}})}});
   profile.validate = [](Json& obj, bool) { return ParseProfileQuota(obj).status(); };
-  profile.columns = {{"OWNER", [](const Json& o, auto) { return SpecString(o, "owner", "name"); }}};
+  profile.columns = {FieldColumn("OWNER", ".spec.owner.name")};
   registry.Add(std::move(profile));
 
   ResourceType binding{"skiff.dev", "v1", "RoleBinding", "rolebindings", true, {"rolebinding"}};
@@ -62,8 +62,7 @@ void RegisterAuthKinds(TypeRegistry& registry) {
       {{"spec",
         Object({{"user", String()}, {"role", Enum({"admin", "edit", "view"})}}, {"user", "role"})}},
       {"spec"});
-  binding.columns = {{"USER", [](const Json& o, auto) { return SpecString(o, "user"); }},
-                     {"ROLE", [](const Json& o, auto) { return SpecString(o, "role"); }}};
+  binding.columns = {FieldColumn("USER", ".spec.user"), FieldColumn("ROLE", ".spec.role")};
   registry.Add(std::move(binding));
 }
 

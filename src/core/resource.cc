@@ -338,6 +338,37 @@ std::map<std::string, std::string> MetaLabels(const Json& obj) {
   return labels;
 }
 
+PrinterColumn FieldColumn(std::string name, std::string json_path) {
+  std::vector<std::string> steps;
+  for (size_t start = 1; start <= json_path.size();) {  // after the leading '.'
+    size_t dot = json_path.find('.', start);
+    if (dot == std::string::npos) dot = json_path.size();
+    steps.push_back(json_path.substr(start, dot - start));
+    start = dot + 1;
+  }
+  auto value = [steps](const Json& obj, std::chrono::system_clock::time_point) {
+    const Json* v = &obj;
+    for (const std::string& step : steps) {
+      if (!v->is_object()) return std::string();
+      auto it = v->find(step);
+      if (it == v->end()) return std::string();
+      v = &*it;
+    }
+    if (v->is_string()) return v->get<std::string>();
+    if (v->is_null()) return std::string();
+    return v->dump(-1, ' ', false, Json::error_handler_t::replace);
+  };
+  return {std::move(name), std::move(value), std::move(json_path)};
+}
+
+std::string ColumnTitle(const std::string& name) {
+  std::string title = name;
+  for (size_t i = 1; i < title.size(); ++i) {
+    if (title[i - 1] != ' ') title[i] = static_cast<char>(std::tolower(title[i]));
+  }
+  return title;
+}
+
 void SplitApiVersion(const std::string& api_version, std::string* group, std::string* version) {
   auto slash = api_version.find('/');
   if (slash == std::string::npos) {

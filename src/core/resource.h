@@ -86,7 +86,17 @@ class Schema;  // core/schema.h
 struct PrinterColumn {
   std::string name;  // "STATUS"
   std::function<std::string(const Json& obj, std::chrono::system_clock::time_point now)> value;
+  // The field the column shows as it is, as a JSONPath (".spec.owner.name"): listed in the
+  // kind's CustomResourceDefinition (additionalPrinterColumns) for clients that print the
+  // objects they read. Empty for a value computed here, which only the server's tables show.
+  std::string json_path = "";
 };
+// A column showing the field at `json_path` (".spec.owner.name": object keys only) as it is: a
+// string as it is, absent as "", anything else as JSON.
+PrinterColumn FieldColumn(std::string name, std::string json_path);
+// A column's name as Kubernetes writes it ("COMPLETIONS" -> "Completions", "DISPLAY NAME" ->
+// "Display Name"); kubectl upper-cases it again when it prints.
+std::string ColumnTitle(const std::string& name);
 
 struct ResourceType {
   std::string group;    // "" for the core group, e.g. "batch"

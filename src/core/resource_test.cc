@@ -8,6 +8,24 @@
 namespace skiff {
 namespace {
 
+TEST(FieldColumn, ShowsTheFieldAtItsPathAsItIs) {
+  PrinterColumn owner = FieldColumn("OWNER", ".spec.owner.name");
+  EXPECT_EQ(owner.json_path, ".spec.owner.name");
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(owner.value(Json{{"spec", {{"owner", {{"name", "ada"}}}}}}, now), "ada");
+  EXPECT_EQ(owner.value(Json{{"spec", {{"owner", {{"name", 7}}}}}}, now), "7");
+  EXPECT_EQ(owner.value(Json{{"spec", {{"owner", "not an object"}}}}, now), "");
+  EXPECT_EQ(owner.value(Json{{"spec", nullptr}}, now), "");
+  EXPECT_EQ(owner.value(Json::array(), now), "");
+  EXPECT_EQ(FieldColumn("TYPE", ".type").value(Json{{"type", "Normal"}}, now), "Normal");
+}
+
+TEST(ColumnTitle, WritesAColumnNameAsKubernetesDoes) {
+  EXPECT_EQ(ColumnTitle("COMPLETIONS"), "Completions");
+  EXPECT_EQ(ColumnTitle("DISPLAY NAME"), "Display Name");
+  EXPECT_EQ(ColumnTitle("CPU-SECONDS"), "Cpu-seconds");
+}
+
 TEST(ParseYamlDocuments, ReadsMultipleDocumentsAndResolvesScalarTypes) {
   auto docs = ParseYamlDocuments("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\n---\nf: [x, 2]\n", "t.yaml");
   ASSERT_TRUE(docs.ok()) << docs.status().ToString();

@@ -71,11 +71,8 @@ ResourceType EventKind() {
                        "involvedObject.apiVersion", "involvedObject.resourceVersion",
                        "involvedObject.fieldPath",  "reason",
                        "reportingComponent",        "type"};
-  auto text = [](const char* field) {
-    return [field](const Json& obj, auto) { return TextAt(obj, {field}); };
-  };
-  t.columns = {{"TYPE", text("type")},
-               {"REASON", text("reason")},
+  t.columns = {FieldColumn("TYPE", ".type"),
+               FieldColumn("REASON", ".reason"),
                {"OBJECT",
                 [](const Json& obj, auto) {
                   std::string kind = TextAt(obj, {"involvedObject", "kind"});
@@ -84,7 +81,7 @@ ResourceType EventKind() {
                   });
                   return kind + "/" + TextAt(obj, {"involvedObject", "name"});
                 }},
-               {"MESSAGE", text("message")}};
+               FieldColumn("MESSAGE", ".message")};
   return t;
 }
 

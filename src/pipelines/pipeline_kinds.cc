@@ -238,10 +238,7 @@ ResourceType RecurringRunKind() {
        [](const Json& o, TimePoint) {
          return TextAt(o, {"status", "firedRuns"}, "0");
        }},
-      {"NEXT",
-       [](const Json& o, TimePoint) {
-         return TextAt(o, {"status", "nextScheduledAt"});
-       }},
+      FieldColumn("NEXT", ".status.nextScheduledAt"),
   };
   return rr;
 }
@@ -251,9 +248,7 @@ ResourceType SimpleKind(const char* kind, const char* plural, std::vector<std::s
   ResourceType t{kGroup, kVersion, kind, plural, true, std::move(short_names)};
   t.schema = KindSchema(
       {{"spec", std::move(spec)}, {"status", OpenObject({{"conditions", Conditions()}})}});
-  t.columns = {{"DISPLAY NAME", [](const Json& o, TimePoint) {
-                  return TextAt(o, {"spec", "displayName"});
-                }}};
+  t.columns = {FieldColumn("DISPLAY NAME", ".spec.displayName")};
   return t;
 }
 
@@ -371,13 +366,7 @@ void Register(ModuleRegistry& modules) {
                                                   {"runName", String()},
                                                   {"taskPath", String()}})},
                              {"status", OpenObject({{"outputs", Any()}})}});
-  cache.columns = {{"RUN",
-                    [](const Json& o, TimePoint) {
-                      return TextAt(o, {"spec", "runName"});
-                    }},
-                   {"TASK", [](const Json& o, TimePoint) {
-                      return TextAt(o, {"spec", "taskPath"});
-                    }}};
+  cache.columns = {FieldColumn("RUN", ".spec.runName"), FieldColumn("TASK", ".spec.taskPath")};
   types.Add(std::move(cache));
 
   modules.AddController("pipelineruns",

@@ -59,14 +59,8 @@ ResourceType UsageRecordKind() {
                   {"status", std::move(status)}},
                  {"spec"});
   t.platform_written = true;
-  t.columns = {{"KIND",
-                [](const Json& o, TimePoint) {
-                  return TextAt(o, {"spec", "owner", "kind"});
-                }},
-               {"OWNER",
-                [](const Json& o, TimePoint) {
-                  return TextAt(o, {"spec", "owner", "name"});
-                }},
+  t.columns = {FieldColumn("KIND", ".spec.owner.kind"),
+               FieldColumn("OWNER", ".spec.owner.name"),
                {"CPU-SECONDS",
                 [](const Json& o, TimePoint) {
                   return Fixed(FiguresFromJson(At(o, {"status"})).cpu_seconds, "%.1f");

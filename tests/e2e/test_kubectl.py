@@ -313,6 +313,16 @@ spec:
     assert kubectl("logs", name).stdout == "finished alone\n"
 
 
+def test_each_kinds_crd_lists_the_columns_that_show_a_field(kubectl):
+    names = kubectl("get", "crd", "-o", "name").stdout.split()
+    assert "customresourcedefinition.apiextensions.k8s.io/pipelineruns.pipelines.kubeflow.org" \
+        in names, names
+    crd = json.loads(kubectl("get", "crd", "profiles.kubeflow.org", "-o", "json").stdout)
+    columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+    assert columns == [{"name": "Owner", "type": "string", "jsonPath": ".spec.owner.name"},
+                       {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+
+
 def test_a_custom_kind_is_applied_and_patched_with_merge_patches(kubectl):
     run = """
 apiVersion: kubeflow.org/v1
