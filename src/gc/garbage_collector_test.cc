@@ -1,10 +1,8 @@
 #include "gc/garbage_collector.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
+#include "core/testing/temp_dir.h"
 #include "core/text.h"
 
 namespace skiff::gc {
@@ -28,11 +26,7 @@ ResourceType Kind(const std::string& kind, const std::string& plural, bool names
 class GarbageCollectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gc-test-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    store_ = OpenStore("sqlite://" + (dir_ / "t.db").string(), clock_).value();
+    store_ = OpenStore("sqlite://" + dir_.path() + "/t.db", clock_).value();
     types_.Add(Kind("Widget", "widgets", true));
     types_.Add(Kind("Gadget", "gadgets", true));
     types_.Add(Kind("Rack", "racks", false));
@@ -48,8 +42,6 @@ class GarbageCollectorTest : public ::testing::Test {
     }
     loop_->RunOnce();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Runs the collector until it has nothing left to do.
   void Collect() {
     for (int i = 0; i < 20 && loop_->RunOnce() > 0; ++i) {
@@ -96,7 +88,7 @@ class GarbageCollectorTest : public ::testing::Test {
     ASSERT_TRUE(store_->Update(type, obj).ok());
   }
 
-  std::filesystem::path dir_;
+  TempDir dir_;
   FakeClock clock_;
   std::unique_ptr<Store> store_;
   TypeRegistry types_;

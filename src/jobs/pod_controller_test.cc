@@ -1,11 +1,9 @@
 #include "jobs/pod_controller.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
 
 #include "backend/fake_backend.h"
+#include "core/testing/temp_dir.h"
 #include "core/text.h"
 #include "jobs/job_controller.h"
 
@@ -31,16 +29,10 @@ Json MakePod(const std::string& name, Json owners = Json::array()) {
 class PodControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("pod-controller-test-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    store_ = OpenStore("sqlite://" + (dir_ / "t.db").string(), clock_).value();
+    store_ = OpenStore("sqlite://" + dir_.path() + "/t.db", clock_).value();
     pods_ = std::make_unique<PodController>(*store_, backend_,
                                             PodControllerOptions{.stop_grace = milliseconds(10)});
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::optional<milliseconds> Reconcile(const std::string& name) {
     auto r = pods_->Reconcile("default", name);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -49,7 +41,7 @@ class PodControllerTest : public ::testing::Test {
   Json Get(const std::string& name) { return store_->Get(kPodType, "default", name).value(); }
   static std::string Id(const std::string& name) { return PodWorkloadId("default", name); }
 
-  std::filesystem::path dir_;
+  TempDir dir_;
   FakeClock clock_;
   FakeBackend backend_{clock_};
   std::unique_ptr<Store> store_;

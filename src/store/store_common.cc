@@ -163,6 +163,15 @@ std::vector<OwnerLink> OwnerLinksOf(const std::string& type, const Json& object)
   return links;
 }
 
+std::optional<OwnerLinksChange> OwnerLinksChangeOf(const std::string& type, const Json* before,
+                                                   const Json* after) {
+  std::vector<OwnerLink> old_links =
+      before ? OwnerLinksOf(type, *before) : std::vector<OwnerLink>();
+  std::vector<OwnerLink> new_links = after ? OwnerLinksOf(type, *after) : std::vector<OwnerLink>();
+  if (old_links == new_links) return std::nullopt;
+  return OwnerLinksChange{!old_links.empty(), std::move(new_links)};
+}
+
 Result<Json> ParseStoredObject(const std::string& text, const std::string& key) {
   Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {

@@ -51,6 +51,14 @@ std::string LabelsText(const Json& object);
 std::string ChangeMetaText(const Json& object);
 // The owner index's rows for `object` of `type` (one per owner uid; see Store::ListOwnerLinks).
 std::vector<OwnerLink> OwnerLinksOf(const std::string& type, const Json& object);
+// What a write of `type` from `before` to `after` (null: none) changes in the owner index:
+// nothing (nullopt), or the object's rows to remove (when it had any) and the rows to insert.
+struct OwnerLinksChange {
+  bool remove_old = false;
+  std::vector<OwnerLink> insert;
+};
+std::optional<OwnerLinksChange> OwnerLinksChangeOf(const std::string& type, const Json* before,
+                                                   const Json* after);
 // Parses a stored row's JSON; kInternal naming the object when the stored text is corrupt.
 Result<Json> ParseStoredObject(const std::string& text, const std::string& key);
 // The object of a change row as ReadChanges returns it: the stored object parsed (`text`), or

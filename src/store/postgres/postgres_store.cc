@@ -243,22 +243,20 @@ Status PostgresStore::AppendChange(int64_t version, WatchEvent::Type event, cons
 
 Status PostgresStore::WriteOwnerLinks(const std::string& type, const Json* before,
                                       const Json* after) {
-  const std::vector<OwnerLink> old_links =
-      before ? store_internal::OwnerLinksOf(type, *before) : std::vector<OwnerLink>();
-  const std::vector<OwnerLink> new_links =
-      after ? store_internal::OwnerLinksOf(type, *after) : std::vector<OwnerLink>();
-  if (old_links == new_links) return Status::Ok();
+  const std::optional<store_internal::OwnerLinksChange> change =
+      store_internal::OwnerLinksChangeOf(type, before, after);
+  if (!change) return Status::Ok();
   const Json& object = after ? *after : *before;
   const std::string ns = MetaNamespace(object), name = MetaName(object);
   const std::string key = ObjectKey(type, ns, name);
-  if (!old_links.empty()) {
+  if (change->remove_old) {
     RETURN_IF_ERROR(
         Query("unindexing the owners of " + key,
               "DELETE FROM owner_links WHERE type = $1 AND namespace = $2 AND name = $3",
               {type, ns, name})
             .status());
   }
-  for (const OwnerLink& link : new_links) {
+  for (const OwnerLink& link : change->insert) {
     RETURN_IF_ERROR(
         Query("indexing the owners of " + key,
               "INSERT INTO owner_links (owner_uid, type, namespace, name, "

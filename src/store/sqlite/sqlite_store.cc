@@ -250,19 +250,17 @@ Status SqliteStore::AppendChange(int64_t version, WatchEvent::Type event, const 
 
 Status SqliteStore::WriteOwnerLinks(const std::string& type, const Json* before,
                                     const Json* after) {
-  const std::vector<OwnerLink> old_links =
-      before ? store_internal::OwnerLinksOf(type, *before) : std::vector<OwnerLink>();
-  const std::vector<OwnerLink> new_links =
-      after ? store_internal::OwnerLinksOf(type, *after) : std::vector<OwnerLink>();
-  if (old_links == new_links) return Status::Ok();
+  const std::optional<store_internal::OwnerLinksChange> change =
+      store_internal::OwnerLinksChangeOf(type, before, after);
+  if (!change) return Status::Ok();
   const Json& object = after ? *after : *before;
   const std::string key = ObjectKey(type, MetaNamespace(object), MetaName(object));
-  if (!old_links.empty()) {
+  if (change->remove_old) {
     Statement remove(db_, "DELETE FROM owner_links WHERE type = ? AND namespace = ? AND name = ?");
     remove.Bind(1, type).Bind(2, MetaNamespace(object)).Bind(3, MetaName(object));
     if (!remove.Run()) return Error("unindexing the owners of " + key);
   }
-  for (const OwnerLink& link : new_links) {
+  for (const OwnerLink& link : change->insert) {
     Statement insert(db_,
                      "INSERT INTO owner_links (owner_uid, type, namespace, name, "
                      "owner_api_version, owner_kind, owner_name, block) "
