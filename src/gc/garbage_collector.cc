@@ -79,8 +79,20 @@ const ResourceType* GarbageCollector::OwnerType(const std::string& api_version,
 }
 
 std::optional<OwnerKey> GarbageCollector::OwnerOf(const Json& ref, const std::string& ns) const {
-  const ResourceType* type = OwnerType(TextAt(ref, {"apiVersion"}), TextAt(ref, {"kind"}));
-  OwnerKey owner{"", "", TextAt(ref, {"name"}), TextAt(ref, {"uid"})};
+  return OwnerOf(TextAt(ref, {"apiVersion"}), TextAt(ref, {"kind"}), TextAt(ref, {"name"}),
+                 TextAt(ref, {"uid"}), ns);
+}
+
+std::optional<OwnerKey> GarbageCollector::OwnerOf(const OwnerLink& link) const {
+  return OwnerOf(link.owner_api_version, link.owner_kind, link.owner_name, link.owner_uid,
+                 link.namespace_);
+}
+
+std::optional<OwnerKey> GarbageCollector::OwnerOf(const std::string& api_version,
+                                                  const std::string& kind, std::string name,
+                                                  std::string uid, const std::string& ns) const {
+  const ResourceType* type = OwnerType(api_version, kind);
+  OwnerKey owner{"", "", std::move(name), std::move(uid)};
   if (type == nullptr || owner.name.empty() || owner.uid.empty()) return std::nullopt;
   owner.namespace_ = type->namespaced ? ns : "";
   owner.store_type = type->StoreType();
@@ -96,8 +108,14 @@ std::vector<Key> GarbageCollector::KeysFor(const WatchEvent& change) const {
                                                  HasFinalizer(object, kForegroundFinalizer))))) {
     keys.push_back(OwnerKey{change.namespace_, change.store_type, change.name, uid}.Encode());
   }
-  for (const Json& ref : OwnerReferences(object)) {
-    if (auto owner = OwnerOf(ref, change.namespace_)) keys.push_back(owner->Encode());
+  // The owners of an object made or deleted: a dependent made for an owner already gone, and the
+  // last dependent an owner deleted in the foreground waits for. (An object's other changes,
+  // its pods' status updates above all, concern no owner; a reference added later is found by
+  // the sweep.)
+  if (change.type != WatchEvent::Type::kModified) {
+    for (const Json& ref : OwnerReferences(object)) {
+      if (auto owner = OwnerOf(ref, change.namespace_)) keys.push_back(owner->Encode());
+    }
   }
   return keys;
 }
@@ -106,11 +124,7 @@ Result<std::vector<Key>> GarbageCollector::AllOwners() const {
   ASSIGN_OR_RETURN(std::vector<OwnerLink> links, store_.ListOwnerLinks(""));
   std::set<Key> keys;
   for (const OwnerLink& link : links) {
-    const Json ref = {{"apiVersion", link.owner_api_version},
-                      {"kind", link.owner_kind},
-                      {"name", link.owner_name},
-                      {"uid", link.owner_uid}};
-    if (auto owner = OwnerOf(ref, link.namespace_)) keys.insert(owner->Encode());
+    if (auto owner = OwnerOf(link)) keys.insert(owner->Encode());
   }
   return std::vector<Key>(keys.begin(), keys.end());
 }
@@ -129,29 +143,27 @@ Result<std::optional<milliseconds>> GarbageCollector::Reconcile(const std::strin
   const std::optional<OwnerKey> owner = OwnerKey::Decode({ns, key});
   const ResourceType* type = owner ? types_.ByStoreType(owner->store_type) : nullptr;
   if (type == nullptr) return std::optional<milliseconds>();
+  auto got = store_.Get(owner->store_type, owner->namespace_, owner->name);
+  if (!got.ok() && got.status().code() != StatusCode::kNotFound) return got.status();
+  const bool present = got.ok() && MetaUid(*got) == owner->uid;
+  // An owner there and not being deleted: nothing to do, and its dependents not even read.
+  if (present && !BeingDeleted(*got)) return std::optional<milliseconds>();
   ASSIGN_OR_RETURN(std::vector<OwnerLink> all, store_.ListOwnerLinks(owner->uid));
   // The dependents that name this owner: a reference names an owner of its own namespace (or a
   // cluster-scoped one).
   std::vector<OwnerLink> links;
   for (OwnerLink& link : all) {
-    const Json ref = {{"apiVersion", link.owner_api_version},
-                      {"kind", link.owner_kind},
-                      {"name", link.owner_name},
-                      {"uid", link.owner_uid}};
-    auto named = OwnerOf(ref, link.namespace_);
+    auto named = OwnerOf(link);
     if (named && named->store_type == owner->store_type && named->name == owner->name &&
         named->namespace_ == owner->namespace_) {
       links.push_back(std::move(link));
     }
   }
-  auto got = store_.Get(owner->store_type, owner->namespace_, owner->name);
-  if (!got.ok() && got.status().code() != StatusCode::kNotFound) return got.status();
-  if (!got.ok() || MetaUid(*got) != owner->uid) {
+  if (!present) {
     for (const OwnerLink& link : links) RETURN_IF_ERROR(Collect(link, *owner));
     return std::optional<milliseconds>();
   }
   Json& object = *got;
-  if (!BeingDeleted(object)) return std::optional<milliseconds>();
   if (HasFinalizer(object, kOrphanFinalizer)) {
     for (const OwnerLink& link : links) RETURN_IF_ERROR(Unlink(link, *owner));
     RETURN_IF_ERROR(Finish(*type, std::move(object), kOrphanFinalizer));

@@ -21,7 +21,8 @@
 //
 // It reconciles one owner at a time, keyed (owner's namespace, "<store type>/<name>/<uid>"):
 // woken by the owner's delete or its marking for Foreground/Orphan, and by its dependents'
-// changes; every owner the index names is looked at when the collector starts and every ten
+// creation and deletion (a reference added to an object later is found by the sweep); every
+// owner the index names is looked at when the collector starts and every ten
 // minutes, so nothing is missed across a crash. Register adds it to `skiff up` as the controller
 // "garbage-collector".
 //
@@ -74,6 +75,10 @@ class GarbageCollector {
   // The owner a dependent in namespace `ns` names with `ref`, or null when its kind is unknown
   // or the reference lacks a name or uid.
   std::optional<OwnerKey> OwnerOf(const Json& ref, const std::string& ns) const;
+  // The owner an indexed link names (as OwnerOf its reference).
+  std::optional<OwnerKey> OwnerOf(const OwnerLink& link) const;
+  std::optional<OwnerKey> OwnerOf(const std::string& api_version, const std::string& kind,
+                                  std::string name, std::string uid, const std::string& ns) const;
   // Whether the owner exists (with that uid); nullopt when that cannot be told.
   Result<std::optional<bool>> Exists(const OwnerKey& owner);
   // The owner `gone` no longer exists: its dependent goes too, unless it names another owner

@@ -232,12 +232,13 @@ Status PostgresStore::SetVersion(int64_t version) {
 
 Status PostgresStore::AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
                                    const std::string& ns, const std::string& name,
-                                   const Json& object, const std::string& data) {
+                                   const std::string& labels, const Json& object,
+                                   const std::string& data) {
   return Query("appending change " + std::to_string(version),
                "INSERT INTO changes (version, type, namespace, name, event, labels, meta, data) "
                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-               {std::to_string(version), type, ns, name, store_internal::EventText(event),
-                store_internal::LabelsText(object), store_internal::ChangeMetaText(object), data})
+               {std::to_string(version), type, ns, name, store_internal::EventText(event), labels,
+                store_internal::ChangeMetaText(object), data})
       .status();
 }
 
@@ -328,7 +329,7 @@ Result<Json> PostgresStore::Create(const std::string& type, Json object) {
                 {type, ns, name, MetaUid(object), std::to_string(version), labels, data})
               .status());
       RETURN_IF_ERROR(WriteOwnerLinks(type, nullptr, &object));
-      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, object, data);
+      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, labels, object, data);
     }));
   }
   notifier_.Publish(version);
@@ -404,7 +405,8 @@ Result<Json> PostgresStore::Update(const std::string& type, Json object) {
                 {MetaUid(object), std::to_string(version), labels, data, type, ns, name})
               .status());
       RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, &object));
-      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, object, data);
+      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, labels, object,
+                          data);
     }));
   }
   notifier_.Publish(version);
@@ -434,7 +436,8 @@ Result<Json> PostgresStore::Delete(const std::string& type, const std::string& n
                             {type, ns, name})
                           .status());
       RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, nullptr));
-      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name, stored, data);
+      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name,
+                          store_internal::LabelsText(stored), stored, data);
     }));
   }
   notifier_.Publish(version);

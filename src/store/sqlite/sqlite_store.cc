@@ -233,14 +233,14 @@ Result<int64_t> SqliteStore::NextVersion() {
 }
 
 Status SqliteStore::AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
-                                 const std::string& ns, const std::string& name, const Json& object,
+                                 const std::string& ns, const std::string& name,
+                                 const std::string& labels, const Json& object,
                                  const std::string& data) {
   Statement st(db_,
                "INSERT INTO changes (version, type, namespace, name, event, labels, meta, data) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   st.Bind(1, version).Bind(2, type).Bind(3, ns).Bind(4, name);
-  st.Bind(5, std::string(store_internal::EventText(event)))
-      .Bind(6, store_internal::LabelsText(object));
+  st.Bind(5, std::string(store_internal::EventText(event))).Bind(6, labels);
   st.Bind(7, store_internal::ChangeMetaText(object));
   if (!st.Bind(8, data).Run()) {
     return Error("appending change " + std::to_string(version));
@@ -318,7 +318,7 @@ Result<Json> SqliteStore::Create(const std::string& type, Json object) {
       const std::string labels = store_internal::LabelsText(object);
       if (!insert.Bind(6, labels).Bind(7, data).Run()) return Error("inserting " + key);
       RETURN_IF_ERROR(WriteOwnerLinks(type, nullptr, &object));
-      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, object, data);
+      return AppendChange(version, WatchEvent::Type::kAdded, type, ns, name, labels, object, data);
     }));
   }
   notifier_.Publish(version);
@@ -453,7 +453,8 @@ Result<Json> SqliteStore::Update(const std::string& type, Json object) {
         return Error("updating " + key);
       }
       RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, &object));
-      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, object, data);
+      return AppendChange(version, WatchEvent::Type::kModified, type, ns, name, labels, object,
+                          data);
     }));
   }
   notifier_.Publish(version);
@@ -484,7 +485,8 @@ Result<Json> SqliteStore::Delete(const std::string& type, const std::string& ns,
         return Error("deleting " + key);
       }
       RETURN_IF_ERROR(WriteOwnerLinks(type, &stored, nullptr));
-      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name, stored, data);
+      return AppendChange(version, WatchEvent::Type::kDeleted, type, ns, name,
+                          store_internal::LabelsText(stored), stored, data);
     }));
   }
   notifier_.Publish(version);

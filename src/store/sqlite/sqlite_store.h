@@ -76,10 +76,10 @@ class SqliteStore : public Store {
   Result<int64_t> ReadVersion() REQUIRES(mu_);
   Result<int64_t> ReadCompacted() REQUIRES(mu_);  // 0 when never compacted
   Result<int64_t> NextVersion() REQUIRES(mu_);
-  // Appends the change of `object` (its text `data`) to the feed.
+  // Appends the change of `object` (its labels' text `labels`, its text `data`) to the feed.
   Status AppendChange(int64_t version, WatchEvent::Type event, const std::string& type,
-                      const std::string& ns, const std::string& name, const Json& object,
-                      const std::string& data) REQUIRES(mu_);
+                      const std::string& ns, const std::string& name, const std::string& labels,
+                      const Json& object, const std::string& data) REQUIRES(mu_);
   // Brings the owner index from what `before` named to what `after` names (null: none).
   Status WriteOwnerLinks(const std::string& type, const Json* before, const Json* after)
       REQUIRES(mu_);
