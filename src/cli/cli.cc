@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "controller/controller.h"
+#include "serving/serve.h"
 
 namespace skiff {
 
@@ -179,7 +180,31 @@ int RunCli(int argc, char** argv) {
                        "write it to SKIFF_HOME/kubeconfig (0600) and print the path instead");
   add_ns(kubeconfig);
 
+  serving::ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "serve a model over the Open Inference Protocol (V2) and KServe's V1 protocol");
+  serve_cmd->add_option("model", serve.model_uri, "the model: a folder, a file or a file:// URI")
+      ->required();
+  serve_cmd->add_option("--format", serve.format, "the model's format (xgboost)")->required();
+  serve_cmd->add_option("--name", serve.name, "the name it is served under")->capture_default_str();
+  serve_cmd->add_option("--address", serve.address, "address to listen on")->capture_default_str();
+  serve_cmd->add_option("--port", serve.port, "HTTP port (0 picks a free one)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve_cmd->add_option("--nthread", serve.nthread, "threads per prediction")
+      ->capture_default_str();
+  serve_cmd->add_option("--model-repository", serve.repository_root,
+                        "folder whose subfolders the repository API can load by name");
+  serve_cmd->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  bool no_access_log = false;
+  serve_cmd->add_flag("--no-access-log", no_access_log, "log no line per inference request");
+
   CLI11_PARSE(app, argc, argv);
+  if (serve_cmd->parsed()) {
+    serve.access_log = !no_access_log;
+    return serving::RunServe(serve);
+  }
   if (kubeconfig->parsed()) return cli::CmdKubeconfig(g, kubeconfig_path);
   if (backup->parsed()) return cli::CmdBackup(backup_dir, home, store_url);
   if (restore->parsed()) return cli::CmdRestore(backup_dir, home);
