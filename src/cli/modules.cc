@@ -8,6 +8,7 @@
 #include "kfp/kfp_module.h"
 #include "pipelines/run_controller.h"
 #include "profiles/profile_controller.h"
+#include "serving/serving_kinds.h"
 #include "usage/usage.h"
 
 namespace skiff::cli {
@@ -23,6 +24,7 @@ void RegisterModules() {
   usage::Register(modules);
   profiles::Register(modules);
   gc::Register(modules);
+  serving::Register(modules);
 }
 
 }  // namespace skiff::cli
