@@ -183,12 +183,17 @@ int RunCli(int argc, char** argv) {
   serving::ServeOptions serve;
   auto* serve_cmd = app.add_subcommand(
       "serve", "serve a model over the Open Inference Protocol (V2) and KServe's V1 protocol");
-  serve_cmd->add_option("model", serve.model_uri, "the model: a folder, a file or a file:// URI")
+  // KServe's model-server flags (--model_name, --model_dir, --http_port, --nthread) name the
+  // same settings, so a ServingRuntime written for KServe's servers runs this one.
+  serve_cmd
+      ->add_option("model,--model_dir", serve.model_uri,
+                   "the model: a folder, a file or a file:// URI")
       ->required();
   serve_cmd->add_option("--format", serve.format, "the model's format (xgboost)")->required();
-  serve_cmd->add_option("--name", serve.name, "the name it is served under")->capture_default_str();
+  serve_cmd->add_option("--name,--model_name", serve.name, "the name it is served under")
+      ->capture_default_str();
   serve_cmd->add_option("--address", serve.address, "address to listen on")->capture_default_str();
-  serve_cmd->add_option("--port", serve.port, "HTTP port (0 picks a free one)")
+  serve_cmd->add_option("--port,--http_port", serve.port, "HTTP port (0 picks a free one)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   serve_cmd->add_option("--nthread", serve.nthread, "threads per prediction")

@@ -267,10 +267,4 @@ ResourceType ServingRuntimeKind(bool cluster_scoped) {
   return rt;
 }
 
-void Register(ModuleRegistry& modules) {
-  modules.types().Add(InferenceServiceKind());
-  modules.types().Add(ServingRuntimeKind(false));
-  modules.types().Add(ServingRuntimeKind(true));
-}
-
 }  // namespace skiff::serving

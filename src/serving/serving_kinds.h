@@ -34,6 +34,7 @@ ResourceType ServingRuntimeKind(bool cluster_scoped);
 Status ValidateInferenceService(Json& obj, bool is_create);
 Status ValidateServingRuntime(Json& obj, bool is_create);
 
+// Registers the kinds, the InferenceService controller and the router (serving_module.cc).
 void Register(ModuleRegistry& modules);
 
 }  // namespace skiff::serving
