@@ -196,3 +196,39 @@ def test_metrics_count_requests(iris):
                                     "data": [5.1, 3.5, 1.4, 0.2]}]}))
     text = requests.get(f"{s.url}/metrics", timeout=5).text
     assert 'skiff_inference_requests_total{code="200",model="logistic",protocol="v2"}' in text
+
+
+def test_tritonclient_infers_with_binary_tensors(iris):
+    """The real Triton HTTP client, as users of Triton and KServe's V2 servers call them."""
+    import tritonclient.http as httpclient
+
+    booster, _ = iris["models"]["softprob"]
+    s = iris["servers"]["softprob"]
+    client = httpclient.InferenceServerClient(url=s.url.removeprefix("http://"))
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready("softprob")
+    meta = client.get_model_metadata("softprob")
+    assert meta["inputs"][0]["name"] == "input-0" and meta["platform"] == "xgboost"
+    assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
+
+    x = iris["x"][:5]
+    for binary_in, binary_out in [(True, True), (False, True), (True, False), (False, False)]:
+        inp = httpclient.InferInput("input-0", list(x.shape), "FP32")
+        inp.set_data_from_numpy(x, binary_data=binary_in)
+        out = httpclient.InferRequestedOutput("output-0", binary_data=binary_out)
+        result = client.infer("softprob", [inp], outputs=[out], request_id="r7")
+        np.testing.assert_allclose(result.as_numpy("output-0").reshape(-1, 3),
+                                   booster.predict(xgb.DMatrix(x)), atol=1e-6)
+        assert result.get_response()["id"] == "r7"
+
+    index = client.get_model_repository_index()
+    assert {"name": "softprob", "state": "READY"} in index
+    client.unload_model("softprob")
+    assert not client.is_model_ready("softprob")
+    client.load_model("softprob")
+    assert client.is_model_ready("softprob")
+    # An error is the client's exception with the server's message.
+    bad = httpclient.InferInput("input-0", [1, 3], "FP32")
+    bad.set_data_from_numpy(np.zeros((1, 3), dtype=np.float32))
+    with pytest.raises(Exception, match="takes 4 features"):
+        client.infer("softprob", [bad])
