@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "http/http_client.h"
 
@@ -188,7 +190,14 @@ TEST_F(InferenceServerTest, RepositoryLoadsAndUnloadsModels) {
 TEST_F(InferenceServerTest, CountsRequestsInMetrics) {
   Call("POST", "/v1/models/sum:predict", R"({"instances": [[1]]})");
   Call("POST", "/v2/models/zzz/infer", "{}");
-  std::string text = Call("GET", "/metrics").body;
+  // A request is counted just after its answer is sent: wait for both counts.
+  std::string text;
+  for (int i = 0; i < 200 && (text.find(R"(code="404")") == std::string::npos ||
+                              text.find(R"(code="200")") == std::string::npos);
+       ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    text = Call("GET", "/metrics").body;
+  }
   EXPECT_THAT(
       text, HasSubstr(R"(skiff_inference_requests_total{code="200",model="sum",protocol="v1"} 1)"));
   // An unknown model name is not a label value.

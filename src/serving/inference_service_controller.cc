@@ -155,8 +155,10 @@ Result<std::optional<milliseconds>> InferenceServiceController::Reconcile(const 
     LogInfo("predictor replica removed", {{"isvc", ns + "/" + name}, {"pod", MetaName(pod)}});
   }
   while (static_cast<int64_t>(current.size()) < replicas) {
-    Json labels = {
-        {kInferenceServiceLabel, name}, {"component", "predictor"}, {kSpecHashLabel, hash}};
+    Json labels = {{kInferenceServiceLabel, name},
+                   {kInferenceServiceUidLabel, MetaUid(isvc)},
+                   {"component", "predictor"},
+                   {kSpecHashLabel, hash}};
     const Json& extra = At(predictor, {"labels"});
     if (extra.is_object()) {
       for (const auto& [k, v] : extra.items()) labels[k] = v;

@@ -64,5 +64,8 @@ class InferenceServiceController {
 
 // The label that ties a replica's pod to its InferenceService, as KServe labels them.
 inline constexpr char kInferenceServiceLabel[] = "serving.kserve.io/inferenceservice";
+// The label with the InferenceService's uid: how `skiff describe` and `skiff logs isvc/NAME` find
+// the replicas of this service and not of an earlier one of the same name.
+inline constexpr char kInferenceServiceUidLabel[] = "serving.skiff.dev/isvc-uid";
 
 }  // namespace skiff::serving

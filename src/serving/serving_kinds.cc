@@ -113,7 +113,7 @@ std::string DescribeInferenceService(const Json& obj, const std::vector<Json>& p
     }
   }
   if (!pods.empty()) {
-    out += "Replicas:\n";
+    out += "Pods:\n";
     for (const Json& pod : pods) {
       out += "  " + TextAt(pod, {"metadata", "name"}) + "\t" +
              TextAt(pod, {"status", "phase"}, "Pending") + "\n";
@@ -221,6 +221,8 @@ ResourceType InferenceServiceKind() {
       {"READY", [](const Json& o, TimePoint) { return ConditionStatus(o, "Ready"); }},
   };
   isvc.describe = &DescribeInferenceService;
+  isvc.related_type = "pods";  // its replicas (inference_service_controller.h)
+  isvc.related_selector = "serving.skiff.dev/isvc-uid={uid}";
   return isvc;
 }
 

@@ -119,11 +119,11 @@ def test_an_xgboost_service_answers_through_the_router_to_its_profile_only(skiff
     # The CLI: columns, describe, the replica's pod.
     out = skiff.cli("get", "isvc", "-n", "team").stdout
     assert "iris" in out and url in out and "True" in out
-    assert "Storage URI:" in skiff.cli("describe", "isvc", "iris", "-n", "team").stdout
     pods = replicas(skiff, "team", "iris")
     assert len(pods) == 1 and pods[0]["metadata"]["name"].startswith("iris-predictor-")
-    assert "serving iris (xgboost)" in skiff.cli("logs", pods[0]["metadata"]["name"],
-                                                 "-n", "team").stdout
+    described = skiff.cli("describe", "isvc", "iris", "-n", "team").stdout
+    assert "Storage URI:" in described and pods[0]["metadata"]["name"] in described
+    assert "serving iris (xgboost)" in skiff.cli("logs", "isvc/iris", "-n", "team").stdout
 
     # Deleted: its replicas go, and the router no longer knows it.
     skiff.cli("delete", "isvc", "iris", "-n", "team")
