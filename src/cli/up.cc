@@ -1,7 +1,6 @@
 // `skiff up`: assembles the platform on this machine (store, auth, local backend, controllers,
 // API server), prints where it is, and runs until SIGINT/SIGTERM, then stops everything it
 // started, children included.
-#include <signal.h>
 
 #include <cstdio>
 
@@ -13,6 +12,7 @@
 #include "controller/controller.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/stop_signals.h"
 #include "http/tls_certificates.h"
 #include "store/store.h"
 
@@ -30,13 +30,8 @@ int CmdUp(const UpOptions& options) {
   const std::string home = options.home.empty() ? SkiffHome() : options.home;
   InitLogging("", options.log_level);
 
-  // Block the stop signals in every thread; the main thread waits for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  // The stop signals reach this thread only, which waits for them below.
+  StopSignals stop_signals;
 
   Clock& clock = SystemClock::Instance();
   auto platform =
@@ -138,8 +133,7 @@ int CmdUp(const UpOptions& options) {
   std::fflush(stdout);
   LogInfo("skiff up", {{"url", url}, {"home", home}});
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  const int sig = stop_signals.Wait();
   std::printf("Stopping (signal %d)...\n", sig);
   std::fflush(stdout);
   LogInfo("stopping", {{"signal", std::to_string(sig)}});

@@ -1,11 +1,10 @@
 #include "serving/serve.h"
 
-#include <signal.h>
-
 #include <cstdio>
 
 #include "api/metrics.h"
 #include "core/log.h"
+#include "core/stop_signals.h"
 #include "http/http_server.h"
 #include "serving/inference_server.h"
 #include "serving/model.h"
@@ -14,12 +13,7 @@ namespace skiff::serving {
 
 int RunServe(const ServeOptions& options) {
   InitLogging("", options.log_level);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  StopSignals stop_signals;  // before the server's threads start
 
   ModelRepository repository;
   Status loaded = repository.Load({.name = options.name,
@@ -51,8 +45,7 @@ int RunServe(const ServeOptions& options) {
                                    {"format", options.format},
                                    {"port", std::to_string(server.port())}});
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  const int sig = stop_signals.Wait();
   LogInfo("model server stopping", {{"signal", std::to_string(sig)}});
   server.Shutdown();
   return 0;
