@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -80,7 +81,8 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
   if (options.sandbox) {
     backend_options.sandbox.enabled = true;
     // SKIFF_HOME (the store, tokens, every profile's files) and the server's own home (its
-    // keys and credentials) are hidden; the Python environments are seen read-only.
+    // keys and credentials) are hidden; the Python environments and this program are seen
+    // read-only.
     auto real = [](const std::string& path) {
       std::error_code ec;
       std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
@@ -92,6 +94,17 @@ Result<std::unique_ptr<Platform>> Platform::Create(const PlatformOptions& option
       backend_options.sandbox.hidden.push_back(real(user_home));
     }
     backend_options.sandbox.visible.push_back(backend_options.env_cache_dir);  // canonical
+    // This program, read-only: the replicas of an InferenceService run it as their model
+    // server (skiff serve). Where workloads would not see it (in a hidden folder, or under /tmp,
+    // which is theirs), it is bound in; elsewhere they see it as it is.
+    if (std::string self = real("/proc/self/exe"); self != "/proc/self/exe") {
+      const auto& hidden = backend_options.sandbox.hidden;
+      if (PathWithin(self, "/tmp") ||
+          std::any_of(hidden.begin(), hidden.end(),
+                      [&](const std::string& h) { return PathWithin(self, h); })) {
+        backend_options.sandbox.visible.push_back(self);
+      }
+    }
   }
   auto backend = LocalBackend::Create(backend_options, clock);
   if (!backend.ok()) return backend.status().WithContext("starting the local backend");
