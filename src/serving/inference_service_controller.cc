@@ -17,6 +17,7 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr char kSpecHashLabel[] = "serving.skiff.dev/spec-hash";
+constexpr int kCreateBatch = 16;  // replicas created in one pass
 
 // Sets condition `type` in `conditions`, keeping its lastTransitionTime when its status stays.
 void SetCondition(Json& conditions, const std::string& type, bool ok, const std::string& reason,
@@ -154,7 +155,11 @@ Result<std::optional<milliseconds>> InferenceServiceController::Reconcile(const 
     }
     LogInfo("predictor replica removed", {{"isvc", ns + "/" + name}, {"pod", MetaName(pod)}});
   }
-  while (static_cast<int64_t>(current.size()) < replicas) {
+  // At most a batch a pass (the rest on the next, soon after): a service that asks for a huge
+  // number of replicas keeps neither this loop nor the store busy, and the profile's pod quota
+  // still holds what runs.
+  int created = 0;
+  while (static_cast<int64_t>(current.size()) < replicas && created++ < kCreateBatch) {
     Json labels = {{kInferenceServiceLabel, name},
                    {kInferenceServiceUidLabel, MetaUid(isvc)},
                    {"component", "predictor"},

@@ -115,6 +115,14 @@ TEST_F(InferenceServiceControllerTest, RunsReplicasAndRoutesToTheReadyOnes) {
   EXPECT_THAT(pods[0]["spec"]["containers"][0]["args"].dump(), HasSubstr("--nthread=2"));
 }
 
+TEST_F(InferenceServiceControllerTest, ManyReplicasComeInBatches) {
+  Apply("many", {{"xgboost", {{"storageUri", "file:///srv/iris"}}}, {"minReplicas", 100000}});
+  EXPECT_EQ(Reconcile("many"), milliseconds(250));
+  EXPECT_EQ(Pods("many").size(), 16u);
+  Reconcile("many");
+  EXPECT_EQ(Pods("many").size(), 32u);
+}
+
 TEST_F(InferenceServiceControllerTest, SaysWhyAPredictorCannotRunHere) {
   Apply("flowers", {{"tensorflow", {{"storageUri", "file:///srv/flowers"}}}});
   EXPECT_EQ(Reconcile("flowers"), milliseconds(30000));

@@ -40,7 +40,13 @@ void Route(const RouteContext& ctx, ServingEndpoints& endpoints, const HttpReque
     return res.SendJson(
         503, {{"error", "InferenceService " + ns + "/" + name + " has no ready replica"}});
   }
-  std::string target = "/" + req.Param("path");
+  // The path after /serving/NS/NAME as the client sent it (not decoded: an encoded CR or LF stays
+  // encoded), with its query.
+  size_t rest = 0;
+  for (int slashes = 0; rest != std::string::npos && slashes < 4; ++slashes) {
+    rest = req.path.find('/', rest + (slashes > 0 ? 1 : 0));
+  }
+  std::string target = rest == std::string::npos ? "/" : req.path.substr(rest);
   if (size_t q = req.target.find('?'); q != std::string::npos) target += req.target.substr(q);
   HttpHeaders headers;
   for (const char* h : kForwarded) {

@@ -68,27 +68,33 @@ int64_t PriorityFor(const Json& runtime, const PredictorPlan& plan) {
 
 bool Disabled(const Json& runtime) { return At(runtime, {"spec", "disabled"}) == Json(true); }
 
-// Fills KServe's templates in `s` from the InferenceService's metadata.
-std::string FillTemplates(std::string s, const Json& isvc) {
-  auto fill = [&](const std::string& key, const std::string& value) {
-    for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + value.size())) {
-      s.replace(at, key.size(), value);
+// Fills KServe's templates in `s` from the InferenceService's metadata, in one pass over `s`:
+// what a value brings in is never read as a template again (an annotation that names itself
+// neither loops nor grows).
+std::string FillTemplates(const std::string& s, const Json& isvc) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t open = s.find("{{.", pos);
+    size_t close = open == std::string::npos ? open : s.find("}}", open);
+    if (close == std::string::npos) break;
+    out.append(s, pos, open - pos);
+    const std::string field = s.substr(open + 3, close - open - 3);  // "Name", "Labels.app"
+    if (field == "Name") {
+      out += MetaName(isvc);
+    } else if (field == "Namespace") {
+      out += MetaNamespace(isvc);
+    } else if (field.rfind("Labels.", 0) == 0) {
+      out += TextAt(isvc, {"metadata", "labels", field.substr(7).c_str()});
+    } else if (field.rfind("Annotations.", 0) == 0) {
+      out += TextAt(isvc, {"metadata", "annotations", field.substr(12).c_str()});
+    } else {
+      out.append(s, open, close + 2 - open);  // not a template of KServe's: kept as written
     }
-  };
-  fill("{{.Name}}", MetaName(isvc));
-  fill("{{.Namespace}}", MetaNamespace(isvc));
-  for (const char* field : {"Labels", "Annotations"}) {
-    const std::string prefix = std::string("{{.") + field + ".";
-    size_t at;
-    while ((at = s.find(prefix)) != std::string::npos) {
-      size_t end = s.find("}}", at);
-      if (end == std::string::npos) break;
-      std::string key = s.substr(at + prefix.size(), end - at - prefix.size());
-      std::string meta = field == std::string("Labels") ? "labels" : "annotations";
-      s.replace(at, end + 2 - at, TextAt(isvc, {"metadata", meta.c_str(), key.c_str()}));
-    }
+    pos = close + 2;
   }
-  return s;
+  out.append(s, std::min(pos, s.size()), std::string::npos);
+  return out;
 }
 
 void FillTemplatesIn(Json& list, const Json& isvc) {
@@ -296,9 +302,10 @@ Result<ModelMount> MountForStorageUri(const std::string& uri, const std::string&
     size_t slash = rest.find('/');
     std::string claim = rest.substr(0, slash);
     std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
-    if (claim.empty() || !NamesPath("/" + sub)) {
+    if (!ValidateName(claim, "claim").ok() || !NamesPath("/" + sub)) {
       return InvalidArgument("storageUri " + Quote(uri) +
-                             ": a pvc:// URI is pvc://CLAIM/PATH, the path without '..'");
+                             ": a pvc:// URI is pvc://CLAIM/PATH, CLAIM a PersistentVolumeClaim's "
+                             "name and the path without '..'");
     }
     m.volume = {{"name", "model-storage"},
                 {"persistentVolumeClaim", {{"claimName", claim}, {"readOnly", true}}}};

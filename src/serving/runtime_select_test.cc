@@ -101,6 +101,16 @@ TEST(RuntimeSelectTest, KServesXgbServerRunsAsSkiffsOwn) {
             Json::parse(R"x(["--model_name=iris", "--model_dir=/tmp/skiff-models-team-iris/iris/v1",
                                       "--http_port=$(PORT)", "--nthread=2"])x"));
   EXPECT_EQ(c["env"][0]["value"], "flowers");
+  {
+    // A value that names a template is not read again: no loop, no growth.
+    Json loop = isvc;
+    loop["metadata"]["annotations"] = {{"a", "{{.Annotations.a}}{{.Annotations.a}}"}};
+    loop["spec"]["predictor"]["model"]["args"] = {"--x={{.Annotations.a}}{{.Other}}"};
+    auto looped = PredictorPodSpec(loop, *PlanPredictor(loop), runtime, "/opt/skiff");
+    ASSERT_TRUE(looped.ok());
+    EXPECT_EQ((*looped)["containers"][0]["args"].back(),
+              "--x={{.Annotations.a}}{{.Annotations.a}}{{.Other}}");
+  }
   EXPECT_EQ(c["resources"]["limits"]["memory"], "1Gi");
   EXPECT_EQ(c["ports"][0]["name"], "http");
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/v2/health/ready");
@@ -129,6 +139,8 @@ TEST(RuntimeSelectTest, SaysWhatThisMachineCannotRun) {
   EXPECT_FALSE(mount("file:///a/../etc").ok());
   EXPECT_FALSE(mount("pvc://claim/../../other").ok());
   EXPECT_FALSE(mount("pvc:///x").ok());
+  EXPECT_FALSE(mount("pvc://../x").ok());  // a claim is a name, never a way out of its folder
+  EXPECT_FALSE(mount("pvc://..").ok());
   auto local = mount("file:///srv/models/iris/");
   ASSERT_TRUE(local.ok());
   EXPECT_EQ(local->volume["hostPath"]["path"], "/srv/models/iris");
