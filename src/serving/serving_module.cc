@@ -2,9 +2,7 @@
 // applies the built-in ClusterServingRuntimes when it starts) and the router's routes.
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "core/files.h"
 #include "core/resource.h"
 #include "core/text.h"
 #include "jobs/job_controller.h"
@@ -66,10 +64,8 @@ class InferenceServicePlugin : public Controller {
     // The API server's URL, from the file `skiff up` writes once it listens.
     options.server_url = [home = ctx.home, url = std::string()]() mutable {
       if (url.empty()) {
-        std::ifstream in(home + "/server.json");
-        std::stringstream text;
-        text << in.rdbuf();
-        auto doc = ParseJson(text.str(), "server.json");
+        auto text = ReadFile(home + "/server.json");
+        auto doc = text.ok() ? ParseJson(*text, "server.json") : Result<Json>(text.status());
         if (doc.ok()) url = TextAt(*doc, {"url"});
       }
       return url;

@@ -371,12 +371,6 @@ Tensor Tensor::Fp32(std::string name, std::vector<int64_t> shape, const std::vec
   return t;
 }
 
-Tensor Tensor::Fp64(std::string name, std::vector<int64_t> shape, const std::vector<double>& v) {
-  Tensor t{.name = std::move(name), .datatype = DataType::kFp64, .shape = std::move(shape)};
-  t.raw.assign(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double));
-  return t;
-}
-
 Tensor Tensor::Bytes(std::string name, std::vector<int64_t> shape, std::vector<std::string> v) {
   Tensor t{.name = std::move(name), .datatype = DataType::kBytes, .shape = std::move(shape)};
   t.bytes = std::move(v);

@@ -70,9 +70,8 @@ struct Tensor {
   // The elements as JSON values, flat, row-major (what the REST `data` field carries).
   nlohmann::json DataJson() const;
 
-  // A tensor of floats/doubles/strings with this shape (elements row-major).
+  // A tensor of floats or strings with this shape (elements row-major).
   static Tensor Fp32(std::string name, std::vector<int64_t> shape, const std::vector<float>& v);
-  static Tensor Fp64(std::string name, std::vector<int64_t> shape, const std::vector<double>& v);
   static Tensor Bytes(std::string name, std::vector<int64_t> shape, std::vector<std::string> v);
 };
 
